@@ -1,0 +1,3 @@
+"""TickStock server: real-time market-data event detection and delivery over gRPC."""
+
+__version__ = "0.1.0"

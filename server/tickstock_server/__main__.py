@@ -1,0 +1,102 @@
+"""Command line of the server: `serve` (the default), `create-key` and `revoke-key`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import textwrap
+from collections.abc import Sequence
+
+import uvloop
+from pydantic import ValidationError
+
+from tickstock_server import __version__
+from tickstock_server.app import install_signal_handlers, open_backends, serve
+from tickstock_server.config import Settings, describe_settings
+from tickstock_server.errors import TickstockError
+from tickstock_server.log import configure_logging
+from tickstock_server.storage.api_keys import PgApiKeyStore
+
+_logger = logging.getLogger("tickstock_server")
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variables):"]
+    for name, default, description in describe_settings():
+        lines.append(f"  {name}  (default: {default})")
+        lines.extend(
+            textwrap.wrap(description, width=96, initial_indent="      ", subsequent_indent="      ")
+        )
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tickstock-server",
+        description="TickStock: real-time market-data events over gRPC.",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="run the server (the default)")
+    create = commands.add_parser("create-key", help="create an API key and print it (shown only once)")
+    create.add_argument("--user", required=True, help="user name the key belongs to")
+    revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (the part after 'tsk_')")
+    revoke.add_argument("key_id", help="12 hex characters")
+    return parser
+
+
+async def _serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    await serve(settings, stop)
+
+
+async def _create_key(settings: Settings, user: str) -> None:
+    async with open_backends(settings) as backends:
+        issued = await PgApiKeyStore(backends.pool).create(user)
+    # The token goes to stdout for the operator only; it is never logged.
+    print(issued.token)
+
+
+async def _revoke_key(settings: Settings, key_id: str) -> int:
+    async with open_backends(settings) as backends:
+        revoked = await PgApiKeyStore(backends.pool).revoke(key_id)
+    print("revoked" if revoked else "no such active key", file=sys.stderr)
+    return 0 if revoked else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `tickstock-server`."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # Without the input values: a URL may carry a password.
+        for error in exc.errors(include_input=False, include_url=False):
+            location = "TICKSTOCK_" + "__".join(str(part).upper() for part in error["loc"])
+            print(f"invalid setting {location}: {error['msg']}", file=sys.stderr)
+        return 2
+    command = args.command or "serve"
+    # Administrative commands print their result; keep their log quiet unless something goes wrong.
+    configure_logging(
+        settings.log.level if command == "serve" else "WARNING", json_lines=settings.log.json_lines
+    )
+    try:
+        if command == "create-key":
+            uvloop.run(_create_key(settings, args.user))
+            return 0
+        if command == "revoke-key":
+            return uvloop.run(_revoke_key(settings, args.key_id))
+        uvloop.run(_serve(settings))
+        return 0
+    except TickstockError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

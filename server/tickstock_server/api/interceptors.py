@@ -1,0 +1,152 @@
+"""Server interceptors: request context and access log, and error mapping, for unary and streaming calls.
+
+Each interceptor wraps the handler's behaviour function instead of acting in `intercept_service`, so that
+its code runs in the task that serves the call (context variables set there are seen by the servicer) and
+sees exceptions raised while a stream is being iterated.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+
+from tickstock_server.api.errors import abort_with_error
+from tickstock_server.log import request_id_var, rpc_var
+
+_logger = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+UnaryBehaviour = Callable[[Any, Context], Awaitable[Any]]
+StreamBehaviour = Callable[[Any, Context], AsyncIterator[Any]]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+HandlerContinuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
+
+# grpc-stubs makes these generic; at run time they are plain classes.
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class WrappingInterceptor(_ServerInterceptor, abc.ABC):
+    """Base for interceptors that wrap every method's behaviour, unary or streaming."""
+
+    async def intercept_service(
+        self, continuation: HandlerContinuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler:
+        """Return the method's handler with its behaviour wrapped."""
+        # The handlers grpc builds are named tuples; typed as Any because grpc-stubs does not say so.
+        handler: Any = await continuation(handler_call_details)
+        if handler is None:
+            return None  # type: ignore[return-value]  # unknown method: grpc answers UNIMPLEMENTED
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return handler._replace(unary_unary=self.wrap_unary(handler.unary_unary, method))  # type: ignore[no-any-return]
+        if handler.stream_unary is not None:
+            return handler._replace(stream_unary=self.wrap_unary(handler.stream_unary, method))  # type: ignore[no-any-return]
+        if handler.unary_stream is not None:
+            return handler._replace(unary_stream=self.wrap_stream(handler.unary_stream, method))  # type: ignore[no-any-return]
+        return handler._replace(stream_stream=self.wrap_stream(handler.stream_stream, method))  # type: ignore[no-any-return]
+
+    @abc.abstractmethod
+    def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
+        """Return the behaviour of a call with a single response, wrapped."""
+
+    @abc.abstractmethod
+    def wrap_stream(self, behaviour: StreamBehaviour, method: str) -> StreamBehaviour:
+        """Return the behaviour of a call with a response stream, wrapped."""
+
+
+async def call_unary(behaviour: UnaryBehaviour, request: Any, context: Context) -> Any:
+    """Call a unary behaviour that may be a plain function or a coroutine function."""
+    result = behaviour(request, context)
+    return await result if inspect.isawaitable(result) else result
+
+
+class RequestContextInterceptor(WrappingInterceptor):
+    """Gives every call a request id (the client's `x-request-id`, or a new one) and logs its outcome.
+
+    The id is returned in the response headers and attached to every log line of the call.
+    """
+
+    def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
+        """Run a unary call inside its request context."""
+
+        async def wrapped(request: Any, context: Context) -> Any:
+            started = await self._begin(context, method)
+            try:
+                return await call_unary(behaviour, request, context)
+            finally:
+                self._end(context, started)
+
+        return wrapped
+
+    def wrap_stream(self, behaviour: StreamBehaviour, method: str) -> StreamBehaviour:
+        """Run a streaming call inside its request context."""
+
+        async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
+            started = await self._begin(context, method)
+            try:
+                async for response in behaviour(request, context):
+                    yield response
+            finally:
+                self._end(context, started)
+
+        return wrapped
+
+    @staticmethod
+    async def _begin(context: Context, method: str) -> float:
+        given = dict(context.invocation_metadata() or ()).get("x-request-id", "")
+        request_id = given if isinstance(given, str) and _REQUEST_ID.match(given) else secrets.token_hex(8)
+        request_id_var.set(request_id)
+        rpc_var.set(method)
+        # In the response headers: trailers are replaced when a call ends with a rich error status.
+        await context.send_initial_metadata((("x-request-id", request_id),))
+        return time.perf_counter()
+
+    @staticmethod
+    def _end(context: Context, started: float) -> None:
+        code = context.code() or grpc.StatusCode.OK
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        _logger.debug("call finished", extra={"code": getattr(code, "name", str(code)), "ms": elapsed_ms})
+
+
+class ErrorMappingInterceptor(WrappingInterceptor):
+    """Turns exceptions into status codes (see `api/errors.py`); never touches cancellation."""
+
+    def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
+        """Map exceptions of a unary call to its status."""
+
+        async def wrapped(request: Any, context: Context) -> Any:
+            try:
+                return await call_unary(behaviour, request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort_with_error(context, exc)
+
+        return wrapped
+
+    def wrap_stream(self, behaviour: StreamBehaviour, method: str) -> StreamBehaviour:
+        """Map exceptions of a streaming call, also those raised mid-stream, to its status."""
+
+        async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
+            try:
+                async for response in behaviour(request, context):
+                    yield response
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await abort_with_error(context, exc)
+
+        return wrapped

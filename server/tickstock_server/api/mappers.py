@@ -1,0 +1,139 @@
+"""The only conversions between domain values and `tickstock.v1` protos."""
+
+from __future__ import annotations
+
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from tickstock.v1 import events_pb2
+from tickstock_server.domain import events as domain
+
+_NS = 1_000_000_000
+
+EVENT_TYPES: dict[domain.EventType, events_pb2.EventType.ValueType] = {
+    domain.EventType.HIGH: events_pb2.EVENT_TYPE_HIGH,
+    domain.EventType.LOW: events_pb2.EVENT_TYPE_LOW,
+    domain.EventType.TREND: events_pb2.EVENT_TYPE_TREND,
+    domain.EventType.SURGE: events_pb2.EVENT_TYPE_SURGE,
+    domain.EventType.PATTERN: events_pb2.EVENT_TYPE_PATTERN,
+}
+DIRECTIONS: dict[domain.Direction, events_pb2.Direction.ValueType] = {
+    domain.Direction.UP: events_pb2.DIRECTION_UP,
+    domain.Direction.DOWN: events_pb2.DIRECTION_DOWN,
+}
+_STATUSES: dict[domain.MarketStatus, events_pb2.MarketStatus.ValueType] = {
+    domain.MarketStatus.PRE: events_pb2.MARKET_STATUS_PRE,
+    domain.MarketStatus.REGULAR: events_pb2.MARKET_STATUS_REGULAR,
+    domain.MarketStatus.AFTER: events_pb2.MARKET_STATUS_AFTER,
+    domain.MarketStatus.CLOSED: events_pb2.MARKET_STATUS_CLOSED,
+}
+_PERIODS: dict[domain.MarketPeriod, events_pb2.MarketPeriod.ValueType] = {
+    domain.MarketPeriod.PREMARKET: events_pb2.MARKET_PERIOD_PREMARKET,
+    domain.MarketPeriod.OPENING: events_pb2.MARKET_PERIOD_OPENING,
+    domain.MarketPeriod.MIDDAY: events_pb2.MARKET_PERIOD_MIDDAY,
+    domain.MarketPeriod.CLOSING: events_pb2.MARKET_PERIOD_CLOSING,
+    domain.MarketPeriod.AFTERHOURS: events_pb2.MARKET_PERIOD_AFTERHOURS,
+    domain.MarketPeriod.CLOSED: events_pb2.MARKET_PERIOD_CLOSED,
+}
+_REVERSAL_TYPES: dict[domain.ReversalType, events_pb2.ReversalType.ValueType] = {
+    domain.ReversalType.V_BOTTOM: events_pb2.REVERSAL_TYPE_V_BOTTOM,
+    domain.ReversalType.V_TOP: events_pb2.REVERSAL_TYPE_V_TOP,
+}
+_REVERSAL_PATTERNS: dict[domain.ReversalPattern, events_pb2.ReversalPattern.ValueType] = {
+    domain.ReversalPattern.W_BOTTOM: events_pb2.REVERSAL_PATTERN_W_BOTTOM,
+    domain.ReversalPattern.M_TOP: events_pb2.REVERSAL_PATTERN_M_TOP,
+}
+
+
+def timestamp_from_ns(ts_ns: int) -> timestamp_pb2.Timestamp:
+    """UTC epoch nanoseconds to a Timestamp."""
+    seconds, nanos = divmod(ts_ns, _NS)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
+
+
+def duration_from_ns(span_ns: int) -> duration_pb2.Duration:
+    """Nanoseconds (>= 0) to a Duration."""
+    seconds, nanos = divmod(span_ns, _NS)
+    return duration_pb2.Duration(seconds=seconds, nanos=nanos)
+
+
+def _direction(direction: domain.Direction | None) -> events_pb2.Direction.ValueType:
+    return events_pb2.DIRECTION_UNSPECIFIED if direction is None else DIRECTIONS[direction]
+
+
+def high_low_to_proto(details: domain.HighLowDetails) -> events_pb2.HighLowDetails:
+    """High/low details to proto."""
+    proto = events_pb2.HighLowDetails(
+        period=events_pb2.HIGH_LOW_PERIOD_SESSION,
+        session_high=details.session_high,
+        session_low=details.session_low,
+        previous_high=details.previous_high,
+        previous_low=details.previous_low,
+        significance_score=details.significance_score,
+        trend_flag=_direction(details.trend_flag),
+        surge_flag=_direction(details.surge_flag),
+        thresholds=events_pb2.HighLowThresholds(
+            min_price_change=details.thresholds.min_price_change,
+            min_percent_change=details.thresholds.min_percent_change,
+            cooldown=duration_from_ns(details.thresholds.cooldown_ns),
+        ),
+    )
+    info = details.reversal_info
+    if info is not None:
+        proto.reversal_info.CopyFrom(
+            events_pb2.ReversalInfo(
+                type=_REVERSAL_TYPES[info.type],
+                pattern=(
+                    events_pb2.REVERSAL_PATTERN_UNSPECIFIED
+                    if info.pattern is None
+                    else _REVERSAL_PATTERNS[info.pattern]
+                ),
+                time_span=duration_from_ns(info.time_span_ns),
+                rapid=info.rapid,
+                previous_type=EVENT_TYPES[info.previous_type],
+                previous_price=info.previous_price,
+            )
+        )
+    return proto
+
+
+def event_to_proto(
+    event: domain.Event, *, seq: int, ingest_ts_ns: int, detect_ts_ns: int
+) -> events_pb2.Event:
+    """A sequenced domain event to its proto."""
+    proto = events_pb2.Event(
+        seq=seq,
+        event_id=event.event_id,
+        symbol=event.symbol,
+        type=EVENT_TYPES[event.type],
+        direction=DIRECTIONS[event.direction],
+        price=event.price,
+        event_time=timestamp_from_ns(event.ts_ns),
+        ingest_time=timestamp_from_ns(ingest_ts_ns),
+        detect_time=timestamp_from_ns(detect_ts_ns),
+        reversal=event.reversal,
+        count=event.count,
+        count_up=event.count_up,
+        count_down=event.count_down,
+        percent_change=event.percent_change,
+        vwap_divergence=event.vwap_divergence,
+        volume=event.volume,
+        relative_volume=event.relative_volume,
+        label=event.label,
+        market_status=_STATUSES[event.market_status],
+        market_period=_PERIODS[event.market_period],
+        provenance=events_pb2.Provenance(
+            detector_version=event.detector_version, config_hash=event.config_hash
+        ),
+    )
+    if event.vwap is not None:
+        proto.vwap = event.vwap
+    if isinstance(event.details, domain.HighLowDetails):
+        proto.high_low.CopyFrom(high_low_to_proto(event.details))
+    return proto
+
+
+def encode_event(event: domain.Event, seq: int, ingest_ts_ns: int, detect_ts_ns: int) -> bytes:
+    """Serialise a sequenced event once, for every subscriber (the event log's encoder)."""
+    return event_to_proto(
+        event, seq=seq, ingest_ts_ns=ingest_ts_ns, detect_ts_ns=detect_ts_ns
+    ).SerializeToString()

@@ -1,0 +1,134 @@
+"""Builds the gRPC server: every `tickstock.v1` service, health checking, reflection and interceptors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import message, message_factory
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+# `health.aio` re-exports this module; importing it directly lets mypy (grpc-stubs lacks it) see it.
+from grpc_health.v1._async import HealthServicer
+
+from tickstock.v1 import (
+    backtest_service_pb2,
+    event_service_pb2,
+    market_data_service_pb2,
+    pattern_service_pb2,
+    universe_service_pb2,
+)
+from tickstock_server.api.auth import AuthInterceptor, KeyCache
+from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, RequestContextInterceptor
+from tickstock_server.api.reflection import enable_reflection
+from tickstock_server.errors import NotSupportedError
+from tickstock_server.ports import ApiKeyStore
+
+_logger = logging.getLogger(__name__)
+
+SERVICES: tuple[ServiceDescriptor, ...] = tuple(
+    module.DESCRIPTOR.services_by_name[name]
+    for module, name in (
+        (event_service_pb2, "EventService"),
+        (pattern_service_pb2, "PatternService"),
+        (universe_service_pb2, "UniverseService"),
+        (market_data_service_pb2, "MarketDataService"),
+        (backtest_service_pb2, "BacktestService"),
+    )
+)
+"""Every service of the `tickstock.v1` API."""
+
+# Keepalive values from anchors §C.3: dead peers are noticed within a minute, and frequent client pings
+# (grpcurl, Envoy) are tolerated instead of answered with GOAWAY too_many_pings.
+_SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.max_connection_age_grace_ms", 60_000),
+)
+
+
+def _serialize(response: message.Message | bytes) -> bytes:
+    # Streams may yield bytes that were framed around events serialised once (api/wire.py).
+    return response if isinstance(response, bytes) else response.SerializeToString()
+
+
+def _unimplemented(method: MethodDescriptor) -> Any:
+    error = NotSupportedError(f"{method.full_name} is not implemented by this server version yet")
+
+    async def unary(request: Any, context: Context) -> Any:
+        raise error
+
+    async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+        raise error
+        yield  # an async generator, like every streaming behaviour
+
+    return stream if method.server_streaming else unary
+
+
+def _method_handler(method: MethodDescriptor, behaviour: Any) -> grpc.RpcMethodHandler[Any, Any]:
+    deserialize = message_factory.GetMessageClass(method.input_type).FromString
+    if method.client_streaming:
+        raise ValueError(f"{method.full_name}: client streaming is not browser-compatible; not supported")
+    factory = (
+        grpc.unary_stream_rpc_method_handler
+        if method.server_streaming
+        else grpc.unary_unary_rpc_method_handler
+    )
+    return factory(behaviour, request_deserializer=deserialize, response_serializer=_serialize)
+
+
+def service_handler(service: ServiceDescriptor, servicer: object | None) -> grpc.GenericRpcHandler[Any, Any]:
+    """A handler for every method of `service`: the servicer's method of that name, else UNIMPLEMENTED."""
+    handlers = {}
+    for method in service.methods:
+        behaviour = getattr(servicer, method.name, None) or _unimplemented(method)
+        handlers[method.name] = _method_handler(method, behaviour)
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)
+
+
+def create_server(
+    *,
+    servicers: Mapping[str, object],
+    keys: ApiKeyStore,
+    host: str,
+    port: int,
+    max_connection_age_s: float,
+) -> tuple[grpc.aio.Server, int, HealthServicer]:
+    """Build (not start) the server; return it, its bound port and its health servicer.
+
+    `servicers` maps a service's full name to the object implementing some or all of its methods.
+    Services without a servicer are still registered: their methods answer UNIMPLEMENTED and reflection
+    describes them. Health is reported SERVING only for services that have a servicer, and for "".
+    """
+    options = (*_SERVER_OPTIONS, ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)))
+    server = grpc.aio.server(
+        interceptors=(
+            RequestContextInterceptor(),
+            ErrorMappingInterceptor(),
+            AuthInterceptor(KeyCache(keys)),
+        ),
+        options=options,
+    )
+    server.add_generic_rpc_handlers(
+        tuple(service_handler(service, servicers.get(service.full_name)) for service in SERVICES)
+    )
+    health_servicer = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    enable_reflection(server, [service.full_name for service in SERVICES] + [health.SERVICE_NAME])
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"could not bind {host}:{port}")
+    return server, bound, health_servicer
+
+
+async def set_serving(health_servicer: HealthServicer, names: list[str], serving: bool) -> None:
+    """Report the given services (and the server as a whole, "") as SERVING or NOT_SERVING."""
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in ("", *names):
+        await health_servicer.set(name, status)

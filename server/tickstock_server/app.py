@@ -1,0 +1,134 @@
+"""Builds the components from settings, runs them in one TaskGroup, and stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from tickstock_server.api.event_service import EventServiceServicer
+from tickstock_server.api.mappers import encode_event
+from tickstock_server.api.server import create_server, set_serving
+from tickstock_server.config import Settings
+from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.delivery.hub import SubscriptionHub
+from tickstock_server.detection.engine import DetectionEngine
+from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
+from tickstock_server.feeds.synthetic import SyntheticTickSource
+from tickstock_server.pipeline import run_pipeline
+from tickstock_server.storage.api_keys import PgApiKeyStore
+from tickstock_server.storage.database import create_pool
+from tickstock_server.storage.migrate import apply_migrations
+
+_logger = logging.getLogger(__name__)
+
+EVENT_SERVICE = "tickstock.v1.EventService"
+
+
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """Connected storage backends."""
+
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+
+
+@contextlib.asynccontextmanager
+async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
+    """Connect to Redis and PostgreSQL (embedded ones under `data_dir` when no URL is set), migrated."""
+    async with contextlib.AsyncExitStack() as stack:
+        database_url = await _database_url(settings, stack)
+        redis_url = await _redis_url(settings, stack)
+        pool = await create_pool(database_url)
+        stack.push_async_callback(pool.close)
+        applied = await apply_migrations(pool)
+        if applied:
+            _logger.info("applied schema migrations %s", applied)
+        client = aioredis.from_url(redis_url)
+        stack.push_async_callback(client.aclose)
+        await client.ping()
+        yield Backends(pool=pool, redis=client)
+
+
+async def _database_url(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    postgres = EmbeddedPostgres(settings.data_dir / "postgres")
+    await asyncio.to_thread(postgres.start)
+    stack.push_async_callback(asyncio.to_thread, postgres.stop)
+    return postgres.url
+
+
+async def _redis_url(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
+    if settings.redis_url is not None:
+        return settings.redis_url.get_secret_value()
+    server = EmbeddedRedis(settings.data_dir / "redis")
+    await asyncio.to_thread(server.start)
+    stack.push_async_callback(asyncio.to_thread, server.stop)
+    return server.url
+
+
+async def serve(
+    settings: Settings, stop: asyncio.Event, on_ready: Callable[[int], None] | None = None
+) -> None:
+    """Run the whole service until `stop` is set, then shut down gracefully.
+
+    Shutdown order: health turns NOT_SERVING (load balancers stop routing), every event stream gets a
+    rotation hint with its resume token, in-flight calls get the grace period, then the feed stops and
+    the backends close.
+    """
+    async with open_backends(settings) as backends:
+        engine = DetectionEngine()
+        log = EventLog(encode_event, capacity=settings.delivery.log_capacity)
+        hub = SubscriptionHub(
+            max_streams_per_user=settings.delivery.max_streams_per_user,
+            queue_capacity=settings.delivery.queue_capacity,
+        )
+        source = SyntheticTickSource(
+            seed=settings.feed.seed,
+            symbols=settings.feed.symbols,
+            rate=settings.feed.rate_per_s,
+            realtime=True,
+        )
+        events = EventServiceServicer(
+            log=log,
+            hub=hub,
+            max_symbols=settings.delivery.max_symbols_per_subscription,
+            max_streams=settings.delivery.max_streams_per_user,
+            feed_age_ns=lambda: time.time_ns() - engine.last_tick_ns if engine.last_tick_ns else 0,
+        )
+        server, port, health = create_server(
+            servicers={EVENT_SERVICE: events},
+            keys=PgApiKeyStore(backends.pool),
+            host=settings.grpc.host,
+            port=settings.grpc.port,
+            max_connection_age_s=settings.grpc.max_connection_age_s,
+        )
+        async with asyncio.TaskGroup() as tasks:
+            pipeline = tasks.create_task(run_pipeline(source, engine, log, hub), name="pipeline")
+            await server.start()
+            await set_serving(health, [EVENT_SERVICE], True)
+            _logger.info("serving on port %d", port, extra={"port": port, "epoch": log.epoch})
+            if on_ready is not None:
+                on_ready(port)
+            await stop.wait()
+            _logger.info("shutting down")
+            await health.enter_graceful_shutdown()
+            hub.close()
+            await server.stop(settings.grpc.shutdown_grace_s)
+            pipeline.cancel()
+        _logger.info("stopped")
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    """Set `stop` on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,125 @@
+"""Settings from the environment (`TICKSTOCK_` prefix, `__` between nested names); the only reader of env."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECTION = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class GrpcSettings(BaseModel):
+    """The gRPC listener."""
+
+    model_config = _SECTION
+
+    host: str = "[::]"
+    """Address to bind; "[::]" is every interface, IPv4 and IPv6."""
+    port: int = Field(default=50051, ge=0, le=65535)
+    """TCP port; 0 picks a free one."""
+    shutdown_grace_s: float = Field(default=5.0, ge=0, le=300)
+    """Seconds in-flight calls get to finish on shutdown before they are cancelled."""
+    max_connection_age_s: float = Field(default=1800.0, ge=10)
+    """Seconds after which the server asks a client connection to reconnect (GOAWAY), rebalancing load."""
+
+
+class FeedSettings(BaseModel):
+    """Where ticks come from."""
+
+    model_config = _SECTION
+
+    kind: Literal["synthetic"] = "synthetic"
+    """Tick source. "synthetic": a seeded random-walk market, for demos and tests."""
+    seed: int = 42
+    """Seed of the synthetic market; the same seed gives the same prices."""
+    symbols: int = Field(default=4000, ge=1, le=20000)
+    """Number of symbols in the synthetic market."""
+    rate_per_s: float = Field(default=2000.0, gt=0, le=1_000_000)
+    """Synthetic ticks per second, over all symbols."""
+
+
+class DeliverySettings(BaseModel):
+    """Event streams to subscribers."""
+
+    model_config = _SECTION
+
+    max_symbols_per_subscription: int = Field(default=5000, ge=1)
+    """Most symbols one subscription may name (after expansion), unless it selects every symbol."""
+    max_streams_per_user: int = Field(default=10, ge=1)
+    """Most concurrent event streams one user may hold open."""
+    queue_capacity: int = Field(default=10_000, ge=10)
+    """Events a subscriber's queue holds before its slow-consumer policy acts."""
+    log_capacity: int = Field(default=100_000, ge=100)
+    """Recent events kept in memory."""
+
+
+class LogSettings(BaseModel):
+    """Logging."""
+
+    model_config = _SECTION
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Minimum level written."""
+    json_lines: bool = True
+    """JSON lines on stdout; false for plain text, easier to read in a terminal."""
+    payloads: bool = False
+    """Log request and response payloads at DEBUG (never in production: large and possibly sensitive)."""
+
+
+def _check_scheme(value: SecretStr | None, schemes: tuple[str, ...]) -> SecretStr | None:
+    if value is not None and not value.get_secret_value().startswith(schemes):
+        # The message must not echo the URL: it may hold a password.
+        raise ValueError(f"must start with one of {', '.join(schemes)}")
+    return value
+
+
+class Settings(BaseSettings):
+    """All settings of the server."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TICKSTOCK_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+    )
+
+    data_dir: Path = Path(".tickstock")
+    """Directory for the embedded Redis and PostgreSQL data, used when no URLs are set."""
+    redis_url: SecretStr | None = None
+    """Redis URL (redis://, rediss:// or unix://). Unset: start an embedded Redis under data_dir."""
+    database_url: SecretStr | None = None
+    """PostgreSQL URL (postgresql://). Unset: start an embedded PostgreSQL under data_dir."""
+    grpc: GrpcSettings = GrpcSettings()
+    feed: FeedSettings = FeedSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    log: LogSettings = LogSettings()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        return _check_scheme(value, ("redis://", "rediss://", "unix://"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        return _check_scheme(value, ("postgresql://", "postgres://"))
+
+
+def describe_settings() -> Iterator[tuple[str, str, str]]:
+    """Yield (environment variable, default, description) for every setting, for `--help`."""
+    yield from _describe(Settings, "TICKSTOCK_")
+
+
+def _describe(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str]]:
+    for name, field in model.model_fields.items():
+        annotation: Any = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _describe(annotation, f"{prefix}{name.upper()}__")
+            continue
+        default = "unset" if field.default is None else str(field.default)
+        yield f"{prefix}{name.upper()}", default, field.description or ""

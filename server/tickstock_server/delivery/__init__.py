@@ -1,0 +1,1 @@
+"""Event delivery: the sequenced event log, subscriber filters, queues and batching."""

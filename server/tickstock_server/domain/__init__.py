@@ -1,0 +1,1 @@
+"""Domain values: ticks, events and the market-session clock. Pure Python, no I/O."""

@@ -1,0 +1,49 @@
+"""API key tokens: format, generation and hashing. Stores keep only the hash of the secret part.
+
+A token reads ``tsk_<key_id>_<secret>``: ``key_id`` is 12 lower-case hex characters and public (it names
+the key in logs and lets the store find it without scanning); ``secret`` is 43 URL-safe characters from
+256 random bits. Because the secret is high-entropy, one SHA-256 is a sound hash (as for GitHub tokens);
+a slow password hash would only add latency to every call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"^tsk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenParts:
+    """A parsed token."""
+
+    key_id: str
+    secret: str
+
+
+def new_token() -> tuple[str, TokenParts]:
+    """Return a fresh random token and its parts."""
+    parts = TokenParts(key_id=secrets.token_hex(6), secret=secrets.token_urlsafe(32))
+    return f"tsk_{parts.key_id}_{parts.secret}", parts
+
+
+def parse_token(token: str) -> TokenParts | None:
+    """Split a token into its parts; None when it is not a well-formed TickStock token."""
+    match = _TOKEN.match(token)
+    if match is None:
+        return None
+    return TokenParts(key_id=match.group(1), secret=match.group(2))
+
+
+def hash_secret(secret: str) -> str:
+    """Hex SHA-256 of a token's secret part, as stored."""
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    """Compare a presented secret with a stored hash in constant time."""
+    return hmac.compare_digest(hash_secret(secret), stored_hash)

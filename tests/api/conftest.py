@@ -1,0 +1,139 @@
+"""An in-process gRPC server on a free port with in-memory adapters, and stubs to call it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import pytest
+
+from tickstock.v1 import event_service_pb2_grpc
+from tickstock_server.adapters.memory import MemoryApiKeyStore
+from tickstock_server.api.event_service import EventServiceServicer
+from tickstock_server.api.mappers import encode_event
+from tickstock_server.api.server import create_server, set_serving
+from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.delivery.hub import SubscriptionHub
+from tickstock_server.domain.events import (
+    Direction,
+    Event,
+    EventType,
+    HighLowDetails,
+    HighLowThresholds,
+    MarketPeriod,
+    MarketStatus,
+)
+
+EVENT_SERVICE = "tickstock.v1.EventService"
+TS_NS = 1_767_711_600_000_000_000  # 2026-01-06T15:00:00Z
+
+
+def make_event(symbol: str = "AAPL", *, price: float = 100.0, ts_ns: int = TS_NS, **overrides: Any) -> Event:
+    """A valid HIGH event; keyword arguments replace any field."""
+    fields: dict[str, Any] = {
+        "event_id": f"{symbol}-high-{ts_ns}",
+        "symbol": symbol,
+        "type": EventType.HIGH,
+        "direction": Direction.UP,
+        "price": price,
+        "ts_ns": ts_ns,
+        "market_status": MarketStatus.REGULAR,
+        "market_period": MarketPeriod.MIDDAY,
+        "detector_version": "high_low/1",
+        "config_hash": "abc123",
+        "volume": 500,
+        "details": HighLowDetails(
+            session_high=price,
+            session_low=price - 1,
+            previous_high=price - 0.5,
+            previous_low=price - 1,
+            significance_score=42.0,
+            trend_flag=None,
+            surge_flag=None,
+            reversal_info=None,
+            thresholds=HighLowThresholds(min_price_change=0.05, min_percent_change=0.08, cooldown_ns=10**9),
+        ),
+    }
+    fields.update(overrides)
+    return Event(**fields)
+
+
+@dataclass
+class ApiServer:
+    """A running server and what the tests need to drive it."""
+
+    port: int
+    channel: grpc.aio.Channel
+    keys: MemoryApiKeyStore
+    log: EventLog
+    hub: SubscriptionHub
+    token: str
+    server: grpc.aio.Server
+    metadata: tuple[tuple[str, str], ...] = field(default=())
+
+    def publish(self, *events: Event) -> None:
+        """Append events to the log and hand them to the hub, as the pipeline does."""
+        self.hub.publish(self.log.append(events, ingest_ts_ns=TS_NS, detect_ts_ns=TS_NS))
+
+    def events_stub(self) -> event_service_pb2_grpc.EventServiceStub:
+        """A stub of EventService on the test channel."""
+        return event_service_pb2_grpc.EventServiceStub(self.channel)
+
+
+ServerFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def start_api_server() -> AsyncIterator[ServerFactory]:
+    """Start servers with chosen limits and extra servicers; all are stopped at the end of the test."""
+    started: list[ApiServer] = []
+
+    async def start(
+        *,
+        queue_capacity: int = 1000,
+        max_streams: int = 10,
+        extra_servicers: Mapping[str, object] | None = None,
+    ) -> ApiServer:
+        keys = MemoryApiKeyStore()
+        issued = await keys.create("alice")
+        log = EventLog(encode_event, capacity=1000, epoch="test-epoch")
+        hub = SubscriptionHub(max_streams_per_user=max_streams, queue_capacity=queue_capacity)
+        events = EventServiceServicer(
+            log=log, hub=hub, max_symbols=100, max_streams=max_streams, feed_age_ns=lambda: 1_500_000_000
+        )
+        server, port, health = create_server(
+            servicers={EVENT_SERVICE: events, **(extra_servicers or {})},
+            keys=keys,
+            host="127.0.0.1",
+            port=0,
+            max_connection_age_s=3600,
+        )
+        await server.start()
+        await set_serving(health, [EVENT_SERVICE], True)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        api = ApiServer(
+            port=port,
+            channel=channel,
+            keys=keys,
+            log=log,
+            hub=hub,
+            token=issued.token,
+            server=server,
+            metadata=(("authorization", f"Bearer {issued.token}"),),
+        )
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        await api.channel.close()
+        await api.server.stop(None)
+
+
+@pytest.fixture
+async def api(start_api_server: ServerFactory) -> ApiServer:
+    """A server with default limits."""
+    server: ApiServer = await start_api_server()
+    return server

@@ -1,0 +1,127 @@
+"""Error mapping: domain errors to status codes with google.rpc details; unknown errors to INTERNAL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from conftest import ServerFactory
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from tickstock.v1 import (
+    event_service_pb2,
+    pattern_service_pb2,
+    pattern_service_pb2_grpc,
+    universe_service_pb2,
+)
+from tickstock.v1 import universe_service_pb2_grpc
+
+
+def _details(exc: grpc.aio.AioRpcError) -> dict[str, Any]:
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    assert status is not None
+    found: dict[str, Any] = {}
+    for detail in status.details:
+        for kind in (error_details_pb2.ErrorInfo, error_details_pb2.BadRequest, error_details_pb2.RetryInfo):
+            if detail.Is(kind.DESCRIPTOR):
+                message = kind()
+                detail.Unpack(message)
+                found[kind.DESCRIPTOR.name] = message
+    return found
+
+
+async def _stream_error(api: Any, request: event_service_pb2.StreamEventsRequest) -> grpc.aio.AioRpcError:
+    call = api.events_stub().StreamEvents(request, metadata=api.metadata)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call.read()
+    return raised.value
+
+
+async def test_invalid_filter_is_invalid_argument_with_field_violations(
+    start_api_server: ServerFactory,
+) -> None:
+    api = await start_api_server()
+    request = event_service_pb2.StreamEventsRequest(
+        filter=event_service_pb2.EventFilter(symbols=["AAPL", "not a symbol"], min_price=10, max_price=5)
+    )
+    request.delivery.max_batch_size = 5000
+
+    error = await _stream_error(api, request)
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = _details(error)
+    fields = {v.field: v.description for v in details["BadRequest"].field_violations}
+    assert set(fields) == {"filter.symbols[1]", "filter.max_price", "delivery.max_batch_size"}
+    assert details["ErrorInfo"].reason == "INVALID_ARGUMENT"
+    assert details["ErrorInfo"].domain == "tickstock.v1"
+
+
+async def test_unsupported_option_is_unimplemented_and_named(start_api_server: ServerFactory) -> None:
+    api = await start_api_server()
+    request = event_service_pb2.StreamEventsRequest(
+        filter=event_service_pb2.EventFilter(universes=["sp500"]), include_snapshot=True
+    )
+
+    error = await _stream_error(api, request)
+
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "filter.universes" in (error.details() or "")
+    assert "include_snapshot" in (error.details() or "")
+
+
+async def test_service_without_servicer_answers_unimplemented(start_api_server: ServerFactory) -> None:
+    api = await start_api_server()
+    stub = universe_service_pb2_grpc.UniverseServiceStub(api.channel)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ListUniverses(universe_service_pb2.ListUniversesRequest(), metadata=api.metadata)
+
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "tickstock.v1.UniverseService.ListUniverses" in (raised.value.details() or "")
+    assert _details(raised.value)["ErrorInfo"].reason == "NOT_SUPPORTED"
+
+
+async def test_unimplemented_streaming_method_answers_unimplemented(start_api_server: ServerFactory) -> None:
+    api = await start_api_server()
+    stub = pattern_service_pb2_grpc.PatternServiceStub(api.channel)
+    call = stub.StreamPatterns(pattern_service_pb2.StreamPatternsRequest(), metadata=api.metadata)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call.read()
+
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+class _Broken:
+    """A servicer that fails with an unexpected error that carries private detail."""
+
+    async def ScanPatterns(self, request: Any, context: Any) -> Any:  # noqa: N802
+        raise RuntimeError("password=hunter2 at db.internal")
+
+
+async def test_unexpected_error_is_internal_with_a_generic_message(start_api_server: ServerFactory) -> None:
+    api = await start_api_server(extra_servicers={"tickstock.v1.PatternService": _Broken()})
+    stub = pattern_service_pb2_grpc.PatternServiceStub(api.channel)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ScanPatterns(pattern_service_pb2.ScanPatternsRequest(), metadata=api.metadata)
+
+    assert raised.value.code() == grpc.StatusCode.INTERNAL
+    assert "hunter2" not in (raised.value.details() or "")
+    assert "request id" in (raised.value.details() or "")
+    assert _details(raised.value)["ErrorInfo"].reason == "INTERNAL"
+
+
+async def test_request_id_from_client_is_echoed_in_headers(start_api_server: ServerFactory) -> None:
+    api = await start_api_server(extra_servicers={"tickstock.v1.PatternService": _Broken()})
+    stub = pattern_service_pb2_grpc.PatternServiceStub(api.channel)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ScanPatterns(
+            pattern_service_pb2.ScanPatternsRequest(), metadata=(*api.metadata, ("x-request-id", "req-42"))
+        )
+
+    assert ("x-request-id", "req-42") in tuple(raised.value.initial_metadata() or ())
+    assert "req-42" in (raised.value.details() or "")
