@@ -13,7 +13,7 @@ import uvloop
 from pydantic import ValidationError
 
 from tickstock_server import __version__
-from tickstock_server.app import install_signal_handlers, open_backends, serve
+from tickstock_server.app import install_signal_handlers, open_database, serve
 from tickstock_server.config import Settings, describe_settings
 from tickstock_server.errors import TickstockError
 from tickstock_server.log import configure_logging
@@ -56,15 +56,15 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _create_key(settings: Settings, user: str) -> None:
-    async with open_backends(settings) as backends:
-        issued = await PgApiKeyStore(backends.pool).create(user)
+    async with open_database(settings) as pool:
+        issued = await PgApiKeyStore(pool).create(user)
     # The token goes to stdout for the operator only; it is never logged.
     print(issued.token)
 
 
 async def _revoke_key(settings: Settings, key_id: str) -> int:
-    async with open_backends(settings) as backends:
-        revoked = await PgApiKeyStore(backends.pool).revoke(key_id)
+    async with open_database(settings) as pool:
+        revoked = await PgApiKeyStore(pool).revoke(key_id)
     print("revoked" if revoked else "no such active key", file=sys.stderr)
     return 0 if revoked else 1
 

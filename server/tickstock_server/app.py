@@ -8,7 +8,6 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -32,29 +31,30 @@ _logger = logging.getLogger(__name__)
 EVENT_SERVICE = "tickstock.v1.EventService"
 
 
-@dataclass(frozen=True, slots=True)
-class Backends:
-    """Connected storage backends."""
-
-    pool: asyncpg.Pool
-    redis: aioredis.Redis
-
-
 @contextlib.asynccontextmanager
-async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
-    """Connect to Redis and PostgreSQL (embedded ones under `data_dir` when no URL is set), migrated."""
+async def open_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """A migrated connection pool to PostgreSQL (an embedded one under `data_dir` when no URL is set).
+
+    An embedded PostgreSQL that another process (the server) already runs is shared, not restarted, so
+    administrative commands work while the server is up.
+    """
     async with contextlib.AsyncExitStack() as stack:
-        database_url = await _database_url(settings, stack)
-        redis_url = await _redis_url(settings, stack)
-        pool = await create_pool(database_url)
+        pool = await create_pool(await _database_url(settings, stack))
         stack.push_async_callback(pool.close)
         applied = await apply_migrations(pool)
         if applied:
             _logger.info("applied schema migrations %s", applied)
-        client = aioredis.from_url(redis_url)
+        yield pool
+
+
+@contextlib.asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    """A connected Redis client (an embedded Redis under `data_dir` when no URL is set)."""
+    async with contextlib.AsyncExitStack() as stack:
+        client = aioredis.from_url(await _redis_url(settings, stack))
         stack.push_async_callback(client.aclose)
         await client.ping()
-        yield Backends(pool=pool, redis=client)
+        yield client
 
 
 async def _database_url(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
@@ -84,7 +84,7 @@ async def serve(
     rotation hint with its resume token, in-flight calls get the grace period, then the feed stops and
     the backends close.
     """
-    async with open_backends(settings) as backends:
+    async with open_database(settings) as pool, open_redis(settings):
         engine = DetectionEngine()
         log = EventLog(encode_event, capacity=settings.delivery.log_capacity)
         hub = SubscriptionHub(
@@ -106,7 +106,7 @@ async def serve(
         )
         server, port, health = create_server(
             servicers={EVENT_SERVICE: events},
-            keys=PgApiKeyStore(backends.pool),
+            keys=PgApiKeyStore(pool),
             host=settings.grpc.host,
             port=settings.grpc.port,
             max_connection_age_s=settings.grpc.max_connection_age_s,

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
+from event_factories import TS_NS
 
 from tickstock.v1 import event_service_pb2_grpc
 from tickstock_server.adapters.memory import MemoryApiKeyStore
@@ -16,48 +17,9 @@ from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.server import create_server, set_serving
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
-from tickstock_server.domain.events import (
-    Direction,
-    Event,
-    EventType,
-    HighLowDetails,
-    HighLowThresholds,
-    MarketPeriod,
-    MarketStatus,
-)
+from tickstock_server.domain.events import Event
 
 EVENT_SERVICE = "tickstock.v1.EventService"
-TS_NS = 1_767_711_600_000_000_000  # 2026-01-06T15:00:00Z
-
-
-def make_event(symbol: str = "AAPL", *, price: float = 100.0, ts_ns: int = TS_NS, **overrides: Any) -> Event:
-    """A valid HIGH event; keyword arguments replace any field."""
-    fields: dict[str, Any] = {
-        "event_id": f"{symbol}-high-{ts_ns}",
-        "symbol": symbol,
-        "type": EventType.HIGH,
-        "direction": Direction.UP,
-        "price": price,
-        "ts_ns": ts_ns,
-        "market_status": MarketStatus.REGULAR,
-        "market_period": MarketPeriod.MIDDAY,
-        "detector_version": "high_low/1",
-        "config_hash": "abc123",
-        "volume": 500,
-        "details": HighLowDetails(
-            session_high=price,
-            session_low=price - 1,
-            previous_high=price - 0.5,
-            previous_low=price - 1,
-            significance_score=42.0,
-            trend_flag=None,
-            surge_flag=None,
-            reversal_info=None,
-            thresholds=HighLowThresholds(min_price_change=0.05, min_percent_change=0.08, cooldown_ns=10**9),
-        ),
-    }
-    fields.update(overrides)
-    return Event(**fields)
 
 
 @dataclass

@@ -15,8 +15,8 @@ from tickstock.v1 import (
     pattern_service_pb2,
     pattern_service_pb2_grpc,
     universe_service_pb2,
+    universe_service_pb2_grpc,
 )
-from tickstock.v1 import universe_service_pb2_grpc
 
 
 def _details(exc: grpc.aio.AioRpcError) -> dict[str, Any]:

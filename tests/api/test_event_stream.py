@@ -7,7 +7,8 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import ApiServer, ServerFactory, make_event
+from conftest import ApiServer, ServerFactory
+from event_factories import make_event
 from google.protobuf import duration_pb2
 
 from tickstock.v1 import event_service_pb2, events_pb2

@@ -14,7 +14,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"^tsk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+from tickstock_server.errors import FieldViolation, InvalidRequestError
+
+_TOKEN = re.compile(r"tsk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+_USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,7 +36,7 @@ def new_token() -> tuple[str, TokenParts]:
 
 def parse_token(token: str) -> TokenParts | None:
     """Split a token into its parts; None when it is not a well-formed TickStock token."""
-    match = _TOKEN.match(token)
+    match = _TOKEN.fullmatch(token)
     if match is None:
         return None
     return TokenParts(key_id=match.group(1), secret=match.group(2))
@@ -47,3 +50,15 @@ def hash_secret(secret: str) -> str:
 def secret_matches(secret: str, stored_hash: str) -> bool:
     """Compare a presented secret with a stored hash in constant time."""
     return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def check_user_name(user: str) -> None:
+    """Reject a user name an API key cannot be created for.
+
+    Raises:
+        InvalidRequestError: `user` is not 1 to 64 letters, digits, ``.``, ``_``, ``@`` or ``-``.
+    """
+    if _USER_NAME.fullmatch(user) is None:
+        raise InvalidRequestError(
+            [FieldViolation("user", "must be 1 to 64 characters, each a letter, a digit or one of . _ @ -")]
+        )

@@ -1,0 +1,1 @@
+"""In-process implementations of the ports in `tickstock_server.ports`, for tests and development."""

@@ -1,0 +1,116 @@
+"""Domain events to protos: every field lands where the contract says."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tickstock.v1 import events_pb2
+from tickstock_server.api.mappers import duration_from_ns, encode_event, event_to_proto, timestamp_from_ns
+from tickstock_server.domain.events import (
+    Direction,
+    Event,
+    EventType,
+    HighLowDetails,
+    HighLowThresholds,
+    MarketPeriod,
+    MarketStatus,
+    ReversalInfo,
+    ReversalPattern,
+    ReversalType,
+)
+
+TS_NS = 1_767_711_600_123_456_789
+
+
+def _event(**overrides: object) -> Event:
+    event = Event(
+        event_id="AAPL-low-1",
+        symbol="AAPL",
+        type=EventType.LOW,
+        direction=Direction.DOWN,
+        price=99.5,
+        ts_ns=TS_NS,
+        market_status=MarketStatus.REGULAR,
+        market_period=MarketPeriod.OPENING,
+        detector_version="high_low/1",
+        config_hash="0f0f",
+        reversal=True,
+        count=3,
+        count_up=1,
+        count_down=2,
+        percent_change=-0.5,
+        vwap=100.0,
+        vwap_divergence=-0.5,
+        volume=1200,
+        relative_volume=2.5,
+        label="LOW #2",
+        details=HighLowDetails(
+            session_high=101.0,
+            session_low=99.5,
+            previous_high=101.0,
+            previous_low=99.8,
+            significance_score=55.0,
+            trend_flag=Direction.UP,
+            surge_flag=None,
+            reversal_info=ReversalInfo(
+                type=ReversalType.V_TOP,
+                pattern=ReversalPattern.M_TOP,
+                time_span_ns=45_000_000_000,
+                rapid=True,
+                previous_type=EventType.HIGH,
+                previous_price=101.0,
+            ),
+            thresholds=HighLowThresholds(min_price_change=0.05, min_percent_change=0.08, cooldown_ns=10**9),
+        ),
+    )
+    return dataclasses.replace(event, **overrides)  # type: ignore[arg-type]
+
+
+def test_timestamp_and_duration_keep_nanoseconds() -> None:
+    assert timestamp_from_ns(TS_NS).ToNanoseconds() == TS_NS
+    assert duration_from_ns(1_500_000_001).ToNanoseconds() == 1_500_000_001
+
+
+def test_event_common_fields_map_to_proto() -> None:
+    proto = event_to_proto(_event(), seq=7, ingest_ts_ns=TS_NS + 1000, detect_ts_ns=TS_NS + 2000)
+
+    assert (proto.seq, proto.event_id, proto.symbol) == (7, "AAPL-low-1", "AAPL")
+    assert proto.type == events_pb2.EVENT_TYPE_LOW
+    assert proto.direction == events_pb2.DIRECTION_DOWN
+    assert proto.event_time.ToNanoseconds() == TS_NS
+    assert proto.ingest_time.ToNanoseconds() == TS_NS + 1000
+    assert proto.detect_time.ToNanoseconds() == TS_NS + 2000
+    assert (proto.count, proto.count_up, proto.count_down, proto.label) == (3, 1, 2, "LOW #2")
+    assert proto.HasField("vwap")
+    assert proto.vwap == 100.0
+    assert proto.market_status == events_pb2.MARKET_STATUS_REGULAR
+    assert proto.market_period == events_pb2.MARKET_PERIOD_OPENING
+    assert proto.provenance.detector_version == "high_low/1"
+    assert proto.provenance.config_hash == "0f0f"
+
+
+def test_missing_vwap_is_absent_not_zero() -> None:
+    proto = event_to_proto(_event(vwap=None), seq=1, ingest_ts_ns=0, detect_ts_ns=0)
+
+    assert not proto.HasField("vwap")
+
+
+def test_high_low_details_map_to_proto() -> None:
+    details = event_to_proto(_event(), seq=1, ingest_ts_ns=0, detect_ts_ns=0).high_low
+
+    assert (details.session_high, details.session_low, details.previous_low) == (101.0, 99.5, 99.8)
+    assert details.trend_flag == events_pb2.DIRECTION_UP
+    assert details.surge_flag == events_pb2.DIRECTION_UNSPECIFIED
+    assert details.reversal_info.type == events_pb2.REVERSAL_TYPE_V_TOP
+    assert details.reversal_info.pattern == events_pb2.REVERSAL_PATTERN_M_TOP
+    assert details.reversal_info.time_span.ToNanoseconds() == 45_000_000_000
+    assert details.reversal_info.previous_type == events_pb2.EVENT_TYPE_HIGH
+    assert details.thresholds.cooldown.ToNanoseconds() == 10**9
+
+
+def test_encode_event_is_the_proto_serialisation() -> None:
+    encoded = encode_event(_event(), 9, 1, 2)
+
+    assert events_pb2.Event.FromString(encoded) == event_to_proto(
+        _event(), seq=9, ingest_ts_ns=1, detect_ts_ns=2
+    )

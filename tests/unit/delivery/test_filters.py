@@ -1,0 +1,37 @@
+"""Filter semantics: each criterion, AND across criteria, OR within a list."""
+
+from __future__ import annotations
+
+import pytest
+from event_factories import make_event
+
+from tickstock_server.delivery.filters import EventFilter
+from tickstock_server.domain.events import Direction, EventType
+
+BASE = make_event(price=50.0, volume=1000)
+LOW = make_event(type=EventType.LOW, direction=Direction.DOWN, price=50.0, volume=1000)
+
+
+@pytest.mark.parametrize(
+    ("event_filter", "event", "expected"),
+    [
+        (EventFilter(), BASE, True),
+        (EventFilter(event_types=frozenset({EventType.HIGH})), BASE, True),
+        (EventFilter(event_types=frozenset({EventType.LOW})), BASE, False),
+        (EventFilter(event_types=frozenset({EventType.LOW, EventType.HIGH})), LOW, True),
+        (EventFilter(directions=frozenset({Direction.DOWN})), BASE, False),
+        (EventFilter(directions=frozenset({Direction.DOWN})), LOW, True),
+        (EventFilter(min_price=50.0), BASE, True),
+        (EventFilter(min_price=50.01), BASE, False),
+        (EventFilter(max_price=50.0), BASE, True),
+        (EventFilter(max_price=49.99), BASE, False),
+        (EventFilter(min_volume=1000, max_volume=1000), BASE, True),
+        (EventFilter(min_volume=1001), BASE, False),
+        (EventFilter(max_volume=999), BASE, False),
+        (EventFilter(min_significance=42.0), BASE, True),
+        (EventFilter(min_significance=42.01), BASE, False),
+        (EventFilter(event_types=frozenset({EventType.HIGH}), min_price=60.0), BASE, False),
+    ],
+)
+def test_filter_matches_as_documented(event_filter: EventFilter, event: object, expected: bool) -> None:
+    assert event_filter.matches(event) is expected  # type: ignore[arg-type]
