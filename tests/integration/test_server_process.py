@@ -1,0 +1,153 @@
+"""The real `tickstock-server` process, as the README uses it: serve, create a key, stream, shut down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tickstock.v1 import event_service_pb2, event_service_pb2_grpc
+
+_READY_TIMEOUT_S = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _server_env(port: int, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTOCK_")}
+    env.update(
+        TICKSTOCK_GRPC__HOST="127.0.0.1",
+        TICKSTOCK_GRPC__PORT=str(port),
+        TICKSTOCK_FEED__SYMBOLS="40",
+        TICKSTOCK_FEED__RATE_PER_S="4000",
+        TICKSTOCK_GRPC__SHUTDOWN_GRACE_S="2",
+        **settings,
+    )
+    return env
+
+
+async def _run(*args: str, env: Mapping[str, str]) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tickstock_server", *args, env=dict(env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
+async def _wait_serving(port: int) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        deadline = asyncio.get_running_loop().time() + _READY_TIMEOUT_S
+        while True:
+            try:
+                response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            assert asyncio.get_running_loop().time() < deadline, "server did not become SERVING"
+            await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def _server(env: Mapping[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tickstock_server", env=dict(env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        await _wait_serving(port)
+        yield process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
+
+
+async def test_grpcurl_streams_filtered_events_with_a_created_key(
+    pg_database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    env = _server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
+    async with _server(env, port):
+        token = await _run("create-key", "--user", "alice", env=env)
+        grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
+        assert grpcurl is not None
+        process = await asyncio.create_subprocess_exec(
+            grpcurl, "-plaintext", "-max-time", "8", "-H", f"authorization: Bearer {token}",
+            "-d", '{"filter": {"symbols": ["AAPL", "MSFT"]}}',
+            f"127.0.0.1:{port}", "tickstock.v1.EventService/StreamEvents",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await process.communicate()
+
+    # grpcurl prints one JSON object per message and exits when -max-time ends the stream.
+    decoder = json.JSONDecoder()
+    text, messages = out.decode(), []
+    index = 0
+    while (start := text.find("{", index)) != -1:
+        message, index = decoder.raw_decode(text, start)
+        messages.append(message)
+    assert "subscription_status" in messages[0]
+    events = [e for m in messages if "event_batch" in m for e in m["event_batch"]["events"]]
+    assert events, "no events within 8 s"
+    assert {e["symbol"] for e in events} <= {"AAPL", "MSFT"}
+    seqs = [int(e["seq"]) for e in events]
+    assert seqs == sorted(seqs)
+    assert all(e["type"] in ("EVENT_TYPE_HIGH", "EVENT_TYPE_LOW") for e in events)
+
+
+async def test_sigterm_sends_rotate_hint_and_exits_cleanly(pg_database_url: str, redis_url: str) -> None:
+    port = _free_port()
+    env = _server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
+    async with _server(env, port) as process:
+        token = await _run("create-key", "--user", "bob", env=env)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
+                event_service_pb2.StreamEventsRequest(), metadata=(("authorization", f"Bearer {token}"),)
+            )
+            await call.read()
+
+            process.send_signal(signal.SIGTERM)
+            kinds = []
+            while (response := await call.read()) is not grpc.aio.EOF:
+                kinds.append(response.WhichOneof("payload"))
+            code = await call.code()
+        exit_code = await asyncio.wait_for(process.wait(), 30)
+
+    assert kinds[-1] == "rotate_hint"
+    assert code == grpc.StatusCode.OK
+    assert exit_code == 0
+
+
+async def test_embedded_default_serves_and_admin_commands_share_its_database(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _server_env(port, TICKSTOCK_DATA_DIR=str(tmp_path / "data"))
+    async with _server(env, port):
+        token = await _run("create-key", "--user", "carol", env=env)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
+                event_service_pb2.StreamEventsRequest(), metadata=(("authorization", f"Bearer {token}"),)
+            )
+            first = await call.read()
+            call.cancel()
+
+    assert first.WhichOneof("payload") == "subscription_status"
+    assert (tmp_path / "data" / "postgres").is_dir()
+    assert (tmp_path / "data" / "redis").is_dir()
