@@ -1,0 +1,321 @@
+"""Seeded synthetic market: a realistic, reproducible tick feed for demos, tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from tickstock_server.domain.events import MarketStatus
+from tickstock_server.domain.market_session import MarketClock, MarketSession
+from tickstock_server.domain.tick import Tick
+
+__all__ = [
+    "DEFAULT_START_NS",
+    "REAL_TICKERS",
+    "SyntheticMarket",
+    "SyntheticMarketConfig",
+    "SyntheticTickSource",
+    "synthetic_symbols",
+]
+
+REAL_TICKERS: tuple[str, ...] = (
+    "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOGL", "META", "AMD", "SPY", "QQQ",
+    "AVGO", "JPM", "V", "MA", "UNH", "XOM", "JNJ", "PG", "HD", "COST",
+    "ABBV", "MRK", "CVX", "LLY", "PEP", "KO", "WMT", "BAC", "ORCL", "CRM",
+    "ADBE", "NFLX", "INTC", "CSCO", "QCOM", "TXN", "IBM", "DIS", "NKE", "MCD",
+    "PFE", "TMO", "ABT", "WFC", "GS", "MS", "CAT", "BA", "GE", "HON",
+    "UBER", "PYPL", "SBUX", "T", "VZ", "CMCSA", "AMGN", "MU", "IWM", "DIA",
+)  # fmt: skip
+"""Well-known US large caps and ETFs; the first symbols of every synthetic universe."""
+
+DEFAULT_START_NS = 1_767_623_100 * 1_000_000_000
+"""Simulated start: Monday 2026-01-05 09:25 ET (14:25 UTC), five minutes before the open."""
+
+_NS_PER_S = 1_000_000_000
+_TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
+_PSEUDO_TICKER_SEED = 0x71C5  # fixed: the universe's names do not depend on the market's seed
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def synthetic_symbols(count: int) -> tuple[str, ...]:
+    """Return the synthetic universe: the real tickers first, then distinct 4-5 letter pseudo tickers.
+
+    Args:
+        count: Number of symbols, >= 1. The same count always gives the same names.
+    """
+    symbols = list(REAL_TICKERS[:count])
+    taken = set(REAL_TICKERS)
+    rng = random.Random(_PSEUDO_TICKER_SEED)
+    while len(symbols) < count:
+        name = "".join(rng.choices(_LETTERS, k=rng.choice((4, 5))))
+        if name not in taken:
+            taken.add(name)
+            symbols.append(name)
+    return tuple(symbols)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyntheticMarketConfig:
+    """Shape of the synthetic market."""
+
+    symbols: int = 4000
+    """Number of symbols, >= 1."""
+    min_start_price: float = 2.0
+    """Lowest start price, currency units (start prices are log-uniform)."""
+    max_start_price: float = 500.0
+    """Highest start price, currency units."""
+    min_annual_volatility: float = 0.15
+    """Lowest annualised volatility of a symbol's log price (0.15 = 15 %)."""
+    max_annual_volatility: float = 0.80
+    """Highest annualised volatility of a symbol's log price."""
+    max_step_s: float = 60.0
+    """Longest time one price step covers, seconds; bounds the move after a symbol's long silence."""
+    jumps_per_hour: float = 0.1
+    """Mean jumps (news: a few-percent move on heavy volume) per symbol per hour of event time.
+
+    An intensity in time rather than a chance per tick, so busy large caps jump no more often than the
+    long tail; 0.1 gives about one jump every ten seconds across 4,000 symbols."""
+    min_jump_percent: float = 2.0
+    """Smallest jump, percent of the price."""
+    max_jump_percent: float = 6.0
+    """Largest jump, percent of the price."""
+
+    def __post_init__(self) -> None:
+        if self.symbols < 1:
+            raise ValueError("symbols must be >= 1")
+        if not 0 < self.min_start_price <= self.max_start_price:
+            raise ValueError("need 0 < min_start_price <= max_start_price")
+        if not 0 <= self.min_annual_volatility <= self.max_annual_volatility:
+            raise ValueError("need 0 <= min_annual_volatility <= max_annual_volatility")
+        if self.jumps_per_hour < 0:
+            raise ValueError("jumps_per_hour must not be negative")
+        if self.max_step_s <= 0 or not 0 <= self.min_jump_percent <= self.max_jump_percent:
+            raise ValueError("need max_step_s > 0 and 0 <= min_jump_percent <= max_jump_percent")
+
+
+class _SymbolWalk:
+    """One symbol's random walk and its day statistics."""
+
+    __slots__ = (
+        "base_volume",
+        "day_ordinal",
+        "day_price_volume",
+        "day_volume",
+        "last_ts_ns",
+        "open_price",
+        "price",
+        "sigma_per_sqrt_s",
+        "symbol",
+    )
+
+    def __init__(self, symbol: str, price: float, sigma_per_sqrt_s: float, base_volume: float) -> None:
+        self.symbol = symbol
+        self.price = price
+        self.sigma_per_sqrt_s = sigma_per_sqrt_s
+        self.base_volume = base_volume
+        self.last_ts_ns = 0
+        self.day_ordinal = 0
+        self.day_volume = 0
+        self.day_price_volume = 0.0
+        self.open_price: float | None = None
+
+
+def _volume_multiplier(session: MarketSession) -> float:
+    """Intraday U-shape: opening and closing bursts in the regular session, thin extended hours."""
+    if session.status is MarketStatus.REGULAR:
+        since_open_min = session.minute_of_day - (9 * 60 + 30)
+        to_close_min = 16 * 60 - session.minute_of_day
+        return 1.0 + 3.0 * math.exp(-since_open_min / 20.0) + 2.0 * math.exp(-to_close_min / 25.0)
+    if session.status is MarketStatus.PRE:
+        return 0.15
+    if session.status is MarketStatus.AFTER:
+        return 0.1
+    return 0.05
+
+
+def _quote(price: float) -> float:
+    # Exchanges quote in cents above $1 and in 1/100 cent below.
+    return max(round(price, 2), 0.01) if price >= 1.0 else max(round(price, 4), 0.0001)
+
+
+class SyntheticMarket:
+    """Pure, synchronous tick generator: same seed and calls, same ticks.
+
+    Each symbol follows a geometric random walk with its own volatility, scaled to the event time
+    since its previous tick. Volume follows an intraday U-shape by ET time, with per-symbol
+    liquidity and log-normal noise. Rare jumps move a price a few percent on heavy volume. Each
+    symbol tracks its day (ET date) VWAP, accumulated volume and regular-session open.
+    """
+
+    def __init__(self, seed: int, config: SyntheticMarketConfig | None = None) -> None:
+        """Create the market.
+
+        Args:
+            seed: Seed of the market's private random generator (the global one is never used).
+            config: Universe size, prices, volatilities and jumps; defaults when omitted.
+        """
+        self.config = config = config if config is not None else SyntheticMarketConfig()
+        self._rng = rng = random.Random(seed)
+        self._clock = MarketClock()
+        self.symbols = synthetic_symbols(config.symbols)
+        log_min = math.log(config.min_start_price)
+        log_max = math.log(config.max_start_price)
+        self._walks: list[_SymbolWalk] = []
+        weights: list[float] = []
+        for index, symbol in enumerate(self.symbols):
+            real = index < len(REAL_TICKERS)
+            annual_volatility = rng.uniform(config.min_annual_volatility, config.max_annual_volatility)
+            base_volume = math.exp(rng.uniform(math.log(500), math.log(20_000) if real else math.log(5_000)))
+            self._walks.append(
+                _SymbolWalk(
+                    symbol=symbol,
+                    price=_quote(math.exp(rng.uniform(log_min, log_max))),
+                    sigma_per_sqrt_s=annual_volatility / math.sqrt(_TRADING_SECONDS_PER_YEAR),
+                    base_volume=base_volume,
+                )
+            )
+            # Large caps trade far more often than the long tail.
+            weights.append(rng.uniform(5.0, 20.0) if real else math.exp(rng.uniform(math.log(0.2), 1.1)))
+        self._cum_weights: list[float] = []
+        total = 0.0
+        for weight in weights:
+            total += weight
+            self._cum_weights.append(total)
+        self._indices = range(len(self._walks))
+
+    def next_ticks(self, n: int, ts_ns: int) -> list[Tick]:
+        """Generate the next `n` ticks, all at event time `ts_ns`.
+
+        Args:
+            n: Number of ticks; symbols are drawn by activity, so one may appear more than once.
+            ts_ns: Event time, UTC epoch nanoseconds; should not decrease between calls.
+        """
+        rng = self._rng
+        config = self.config
+        session = self._clock.session_at(ts_ns)
+        day_ordinal = session.trading_date.toordinal()
+        regular = session.status is MarketStatus.REGULAR
+        volume_multiplier = _volume_multiplier(session)
+        jump_rate_per_s = config.jumps_per_hour / 3600.0
+        gauss = rng.gauss
+        ticks: list[Tick] = []
+        for index in rng.choices(self._indices, cum_weights=self._cum_weights, k=n):
+            walk = self._walks[index]
+            if walk.day_ordinal != day_ordinal:
+                walk.day_ordinal = day_ordinal
+                walk.day_volume = 0
+                walk.day_price_volume = 0.0
+                walk.open_price = None
+            step_s = (ts_ns - walk.last_ts_ns) / _NS_PER_S if walk.last_ts_ns else 1.0
+            step_s = min(max(step_s, 0.0), config.max_step_s)
+            walk.last_ts_ns = ts_ns
+            sigma = walk.sigma_per_sqrt_s
+            # Truncated at 4 sigma so an ordinary tick's move is bounded; jumps model the fat tail.
+            shock = max(-4.0, min(4.0, gauss(0.0, 1.0)))
+            log_return = sigma * math.sqrt(step_s) * shock - 0.5 * sigma * sigma * step_s
+            volume_burst = 1.0
+            if rng.random() < -math.expm1(-jump_rate_per_s * step_s):  # Poisson: P(jump in step)
+                jump = rng.uniform(config.min_jump_percent, config.max_jump_percent) / 100.0
+                log_return += math.log1p(jump) if rng.random() < 0.5 else math.log1p(-jump)
+                volume_burst = rng.uniform(5.0, 10.0)
+            walk.price *= math.exp(log_return)
+            price = _quote(walk.price)
+            noise = rng.lognormvariate(0.0, 0.5)
+            volume = max(1, int(walk.base_volume * volume_multiplier * volume_burst * noise))
+            walk.day_volume += volume
+            walk.day_price_volume += price * volume
+            if regular and walk.open_price is None:
+                walk.open_price = price
+            ticks.append(
+                Tick(
+                    symbol=walk.symbol,
+                    price=price,
+                    volume=volume,
+                    ts_ns=ts_ns,
+                    received_ns=ts_ns,
+                    vwap=round(walk.day_price_volume / walk.day_volume, 4),
+                    open_price=walk.open_price,
+                    accumulated_volume=walk.day_volume,
+                )
+            )
+        return ticks
+
+
+class SyntheticTickSource:
+    """`TickSource` over a `SyntheticMarket`: paced in real time, or as fast as possible.
+
+    Real time (`realtime=True`, the live demo): every `interval_s` it emits the ticks due at `rate`
+    since the previous batch, stamped with the wall clock. Simulated (`realtime=False`, tests and
+    benchmarks): batches of `rate * interval_s` ticks on a clock starting at `start_ns` and advancing
+    `interval_s` per batch without sleeping, so the same seed gives the same ticks.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        symbols: int = 4000,
+        rate: float = 2000.0,
+        realtime: bool = True,
+        interval_s: float = 0.02,
+        start_ns: int = DEFAULT_START_NS,
+        max_ticks: int | None = None,
+        market_config: SyntheticMarketConfig | None = None,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        """Create the source.
+
+        Args:
+            seed: Seed of the market's random generator.
+            symbols: Universe size; ignored when `market_config` is given.
+            rate: Ticks per second in total (event time), > 0.
+            realtime: Pace by the wall clock (True) or run a simulated clock flat out (False).
+            interval_s: Time between batches, seconds (real or simulated).
+            start_ns: First event time of the simulated clock, UTC epoch nanoseconds.
+            max_ticks: Stop after this many ticks; None runs until cancelled.
+            market_config: Full market shape, overriding `symbols`.
+            wall_clock_ns: Event-time source in real time (injectable for tests).
+        """
+        if rate <= 0 or interval_s <= 0:
+            raise ValueError("rate and interval_s must be positive")
+        config = market_config if market_config is not None else SyntheticMarketConfig(symbols=symbols)
+        self.market = SyntheticMarket(seed, config)
+        self._rate = rate
+        self._realtime = realtime
+        self._interval_s = interval_s
+        self._start_ns = start_ns
+        self._max_ticks = max_ticks
+        self._wall_clock_ns = wall_clock_ns
+
+    async def ticks(self) -> AsyncIterator[list[Tick]]:
+        """Yield batches of ticks until `max_ticks` is reached or the consumer stops."""
+        interval_ns = round(self._interval_s * _NS_PER_S)
+        simulated_ns = self._start_ns
+        due = 0.0
+        emitted = 0
+        last_mono_ns = time.monotonic_ns()
+        while self._max_ticks is None or emitted < self._max_ticks:
+            if self._realtime:
+                await asyncio.sleep(self._interval_s)
+                mono_ns = time.monotonic_ns()
+                # After a stall (busy loop, debugger) catch up at most one second of ticks.
+                elapsed_ns = min(mono_ns - last_mono_ns, _NS_PER_S)
+                last_mono_ns = mono_ns
+                ts_ns = self._wall_clock_ns()
+            else:
+                await asyncio.sleep(0)  # let other tasks run between batches
+                elapsed_ns = interval_ns
+                ts_ns = simulated_ns
+                simulated_ns += interval_ns
+            due += self._rate * elapsed_ns / _NS_PER_S
+            count = int(due)
+            due -= count
+            if self._max_ticks is not None:
+                count = min(count, self._max_ticks - emitted)
+            if count:
+                emitted += count
+                yield self.market.next_ticks(count, ts_ns)
