@@ -103,6 +103,7 @@ async def serve(
             max_symbols=settings.delivery.max_symbols_per_subscription,
             max_streams=settings.delivery.max_streams_per_user,
             feed_age_ns=lambda: time.time_ns() - engine.last_tick_ns if engine.last_tick_ns else 0,
+            shutdown_grace_s=settings.grpc.shutdown_grace_s,
         )
         server, port, health = create_server(
             servicers={EVENT_SERVICE: events},

@@ -63,7 +63,12 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
         log = EventLog(encode_event, capacity=1000, epoch="test-epoch")
         hub = SubscriptionHub(max_streams_per_user=max_streams, queue_capacity=queue_capacity)
         events = EventServiceServicer(
-            log=log, hub=hub, max_symbols=100, max_streams=max_streams, feed_age_ns=lambda: 1_500_000_000
+            log=log,
+            hub=hub,
+            max_symbols=100,
+            max_streams=max_streams,
+            feed_age_ns=lambda: 1_500_000_000,
+            shutdown_grace_s=5.0,
         )
         server, port, health = create_server(
             servicers={EVENT_SERVICE: events, **(extra_servicers or {})},

@@ -15,8 +15,6 @@ from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import Ended, EndReason, Heartbeat, SubscriptionHub
 from tickstock_server.errors import SubscriberOverloadedError
 
-_ROTATE_DEADLINE_NS = 5_000_000_000
-
 
 class EventServiceServicer:
     """Serves `tickstock.v1.EventService`. Responses of StreamEvents may be pre-serialised bytes."""
@@ -29,12 +27,14 @@ class EventServiceServicer:
         max_symbols: int,
         max_streams: int,
         feed_age_ns: Callable[[], int],
+        shutdown_grace_s: float,
     ) -> None:
         self._log = log
         self._hub = hub
         self._max_symbols = max_symbols
         self._max_streams = max_streams
         self._feed_age_ns = feed_age_ns
+        self._shutdown_grace_ns = round(shutdown_grace_s * 1e9)
 
     async def StreamEvents(  # noqa: N802 - gRPC method name
         self, request: event_service_pb2.StreamEventsRequest, context: Context
@@ -118,6 +118,6 @@ class EventServiceServicer:
             rotate_hint=event_service_pb2.RotateHint(
                 reason=event_service_pb2.ROTATE_REASON_SHUTDOWN,
                 resume_token=self._token(last_seq),
-                deadline=mappers.timestamp_from_ns(time.time_ns() + _ROTATE_DEADLINE_NS),
+                deadline=mappers.timestamp_from_ns(time.time_ns() + self._shutdown_grace_ns),
             )
         )
