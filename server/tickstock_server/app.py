@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 
 from tickstock_server.api.event_service import EventServiceServicer
 from tickstock_server.api.mappers import encode_event
@@ -39,7 +40,10 @@ async def open_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     administrative commands work while the server is up.
     """
     async with contextlib.AsyncExitStack() as stack:
-        pool = await create_pool(await _database_url(settings, stack))
+        url = await _url_or_embedded(
+            settings.database_url, EmbeddedPostgres(settings.data_dir / "postgres"), stack
+        )
+        pool = await create_pool(url)
         stack.push_async_callback(pool.close)
         applied = await apply_migrations(pool)
         if applied:
@@ -51,28 +55,22 @@ async def open_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 async def open_redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
     """A connected Redis client (an embedded Redis under `data_dir` when no URL is set)."""
     async with contextlib.AsyncExitStack() as stack:
-        client = aioredis.from_url(await _redis_url(settings, stack))
+        url = await _url_or_embedded(settings.redis_url, EmbeddedRedis(settings.data_dir / "redis"), stack)
+        client = aioredis.from_url(url)
         stack.push_async_callback(client.aclose)
         await client.ping()
         yield client
 
 
-async def _database_url(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    postgres = EmbeddedPostgres(settings.data_dir / "postgres")
-    await asyncio.to_thread(postgres.start)
-    stack.push_async_callback(asyncio.to_thread, postgres.stop)
-    return postgres.url
-
-
-async def _redis_url(settings: Settings, stack: contextlib.AsyncExitStack) -> str:
-    if settings.redis_url is not None:
-        return settings.redis_url.get_secret_value()
-    server = EmbeddedRedis(settings.data_dir / "redis")
-    await asyncio.to_thread(server.start)
-    stack.push_async_callback(asyncio.to_thread, server.stop)
-    return server.url
+async def _url_or_embedded(
+    url: SecretStr | None, embedded: EmbeddedPostgres | EmbeddedRedis, stack: contextlib.AsyncExitStack
+) -> str:
+    """The configured URL; else start `embedded` (stopped when `stack` closes) and return its URL."""
+    if url is not None:
+        return url.get_secret_value()
+    await asyncio.to_thread(embedded.start)
+    stack.push_async_callback(asyncio.to_thread, embedded.stop)
+    return embedded.url
 
 
 async def serve(

@@ -29,32 +29,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+def _server_url(env_name: str, embedded: EmbeddedPostgres | EmbeddedRedis) -> Iterator[str]:
+    """The URL in `env_name` when set; else run `embedded` for the session and yield its URL."""
+    if url := os.environ.get(env_name):
+        yield url
+        return
+    embedded.start()
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Admin URL of a PostgreSQL server for the session."""
-    if url := os.environ.get("TICKSTOCK_TEST_DATABASE_URL"):
-        yield url
-        return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "postgres")
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    directory = tmp_path_factory.mktemp("embedded") / "postgres"
+    yield from _server_url("TICKSTOCK_TEST_DATABASE_URL", EmbeddedPostgres(directory))
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a Redis server for the session."""
-    if url := os.environ.get("TICKSTOCK_TEST_REDIS_URL"):
-        yield url
-        return
-    server = EmbeddedRedis(tmp_path_factory.mktemp("embedded") / "redis")
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    directory = tmp_path_factory.mktemp("embedded") / "redis"
+    yield from _server_url("TICKSTOCK_TEST_REDIS_URL", EmbeddedRedis(directory))
 
 
 @pytest.fixture
