@@ -12,6 +12,15 @@ from tickstock_server.domain.events import (
     HighLowThresholds,
     MarketPeriod,
     MarketStatus,
+    SurgeDetails,
+    SurgeMode,
+    SurgeStrength,
+    SurgeThresholds,
+    SurgeTrigger,
+    TrendDetails,
+    TrendStrength,
+    TrendThresholds,
+    VwapPosition,
 )
 
 TS_NS = 1_767_711_600_000_000_000  # 2026-01-06T15:00:00Z
@@ -45,3 +54,49 @@ def make_event(symbol: str = "AAPL", *, price: float = 100.0, ts_ns: int = TS_NS
     }
     fields.update(overrides)
     return Event(**fields)
+
+
+def make_trend_details(strength: TrendStrength = TrendStrength.MODERATE, **overrides: Any) -> TrendDetails:
+    """Valid details of an upward trend; keyword arguments replace any field."""
+    fields: dict[str, Any] = {
+        "strength": strength,
+        "score": 0.05,
+        "short_score": 0.08,
+        "medium_score": 0.04,
+        "long_score": 0.03,
+        "vwap_position": VwapPosition.ABOVE,
+        "age_ns": 90 * 10**9,
+        "thresholds": TrendThresholds(
+            direction_threshold=0.0225,
+            strength_threshold=0.0525,
+            volatility_multiplier=1.0,
+            emission_interval_ns=90 * 10**9,
+            min_points_per_window=8,
+        ),
+    }
+    fields.update(overrides)
+    return TrendDetails(**fields)
+
+
+def make_surge_details(strength: SurgeStrength = SurgeStrength.STRONG, **overrides: Any) -> SurgeDetails:
+    """Valid details of an upward price-and-volume surge; keyword arguments replace any field."""
+    fields: dict[str, Any] = {
+        "magnitude": 2.5,
+        "score": 100.0,
+        "strength": strength,
+        "trigger": SurgeTrigger.PRICE_AND_VOLUME,
+        "volume_multiplier": 4.2,
+        "baseline_price": 146.34,
+        "expire_ns": TS_NS + 30 * 10**9,
+        "daily_count": 1,
+        "description": "up price & volume",
+        "thresholds": SurgeThresholds(
+            min_percent_change=1.6,
+            min_price_change=0.6,
+            min_volume_multiplier=3.0,
+            mode=SurgeMode.STRICT,
+            baseline_interval_ns=20 * 10**9,
+        ),
+    }
+    fields.update(overrides)
+    return SurgeDetails(**fields)

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from google.protobuf import duration_pb2
 
 from tickstock.v1 import event_service_pb2, events_pb2
-from tickstock_server.api.mappers import DIRECTIONS, EVENT_TYPES
+from tickstock_server.api.mappers import (
+    DIRECTIONS,
+    EVENT_TYPES,
+    SURGE_STRENGTHS_FROM_PROTO,
+    TREND_STRENGTHS_FROM_PROTO,
+)
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.delivery.hub import DeliveryOptions
 from tickstock_server.errors import FieldViolation, InvalidRequestError, NotSupportedError
@@ -99,10 +104,16 @@ def _parse_filter(
     min_significance = proto.min_significance if proto.HasField("min_significance") else None
     if min_significance is not None and not 0 <= min_significance <= 100:
         violations.append(FieldViolation("filter.min_significance", "must be between 0 and 100"))
+    min_trend_strength = None
     if proto.min_trend_strength != events_pb2.TREND_STRENGTH_UNSPECIFIED:
-        violations.append(FieldViolation("filter.min_trend_strength", "trend events are not produced yet"))
+        min_trend_strength = TREND_STRENGTHS_FROM_PROTO.get(proto.min_trend_strength)
+        if min_trend_strength is None:
+            violations.append(FieldViolation("filter.min_trend_strength", "unknown trend strength"))
+    min_surge_strength = None
     if proto.min_surge_strength != events_pb2.SURGE_STRENGTH_UNSPECIFIED:
-        violations.append(FieldViolation("filter.min_surge_strength", "surge events are not produced yet"))
+        min_surge_strength = SURGE_STRENGTHS_FROM_PROTO.get(proto.min_surge_strength)
+        if min_surge_strength is None:
+            violations.append(FieldViolation("filter.min_surge_strength", "unknown surge strength"))
     if proto.HasField("min_pattern_confidence"):
         violations.append(
             FieldViolation("filter.min_pattern_confidence", "pattern events are not produced yet")
@@ -118,6 +129,8 @@ def _parse_filter(
         event_types=frozenset(event_types),
         directions=frozenset(directions),
         min_significance=min_significance,
+        min_trend_strength=min_trend_strength,
+        min_surge_strength=min_surge_strength,
         min_price=min_price,
         max_price=max_price,
         min_volume=min_volume,

@@ -43,6 +43,36 @@ _REVERSAL_PATTERNS: dict[domain.ReversalPattern, events_pb2.ReversalPattern.Valu
     domain.ReversalPattern.M_TOP: events_pb2.REVERSAL_PATTERN_M_TOP,
 }
 
+TREND_STRENGTHS: dict[domain.TrendStrength, events_pb2.TrendStrength.ValueType] = {
+    domain.TrendStrength.WEAK: events_pb2.TREND_STRENGTH_WEAK,
+    domain.TrendStrength.MODERATE: events_pb2.TREND_STRENGTH_MODERATE,
+    domain.TrendStrength.STRONG: events_pb2.TREND_STRENGTH_STRONG,
+}
+TREND_STRENGTHS_FROM_PROTO = {proto: strength for strength, proto in TREND_STRENGTHS.items()}
+SURGE_STRENGTHS: dict[domain.SurgeStrength, events_pb2.SurgeStrength.ValueType] = {
+    domain.SurgeStrength.WEAK: events_pb2.SURGE_STRENGTH_WEAK,
+    domain.SurgeStrength.MODERATE: events_pb2.SURGE_STRENGTH_MODERATE,
+    domain.SurgeStrength.STRONG: events_pb2.SURGE_STRENGTH_STRONG,
+}
+SURGE_STRENGTHS_FROM_PROTO = {proto: strength for strength, proto in SURGE_STRENGTHS.items()}
+_VWAP_POSITIONS: dict[domain.VwapPosition | None, events_pb2.VwapPosition.ValueType] = {
+    None: events_pb2.VWAP_POSITION_UNSPECIFIED,
+    domain.VwapPosition.ABOVE: events_pb2.VWAP_POSITION_ABOVE,
+    domain.VwapPosition.BELOW: events_pb2.VWAP_POSITION_BELOW,
+}
+_SURGE_TRIGGERS: dict[domain.SurgeTrigger, events_pb2.SurgeTrigger.ValueType] = {
+    domain.SurgeTrigger.PRICE: events_pb2.SURGE_TRIGGER_PRICE,
+    domain.SurgeTrigger.VOLUME: events_pb2.SURGE_TRIGGER_VOLUME,
+    domain.SurgeTrigger.PRICE_AND_VOLUME: events_pb2.SURGE_TRIGGER_PRICE_AND_VOLUME,
+    domain.SurgeTrigger.PRICE_DRIVEN: events_pb2.SURGE_TRIGGER_PRICE_DRIVEN,
+    domain.SurgeTrigger.VOLUME_DRIVEN: events_pb2.SURGE_TRIGGER_VOLUME_DRIVEN,
+}
+_SURGE_MODES: dict[domain.SurgeMode, events_pb2.SurgeMode.ValueType] = {
+    domain.SurgeMode.STRICT: events_pb2.SURGE_MODE_STRICT,
+    domain.SurgeMode.OR: events_pb2.SURGE_MODE_OR,
+    domain.SurgeMode.ADAPTIVE: events_pb2.SURGE_MODE_ADAPTIVE,
+}
+
 
 def timestamp_from_ns(ts_ns: int) -> timestamp_pb2.Timestamp:
     """UTC epoch nanoseconds to a Timestamp."""
@@ -96,6 +126,50 @@ def high_low_to_proto(details: domain.HighLowDetails) -> events_pb2.HighLowDetai
     return proto
 
 
+def trend_to_proto(details: domain.TrendDetails) -> events_pb2.TrendDetails:
+    """Trend details to proto."""
+    thresholds = details.thresholds
+    return events_pb2.TrendDetails(
+        strength=TREND_STRENGTHS[details.strength],
+        score=details.score,
+        short_score=details.short_score,
+        medium_score=details.medium_score,
+        long_score=details.long_score,
+        vwap_position=_VWAP_POSITIONS[details.vwap_position],
+        age=duration_from_ns(details.age_ns),
+        thresholds=events_pb2.TrendThresholds(
+            direction_threshold=thresholds.direction_threshold,
+            strength_threshold=thresholds.strength_threshold,
+            volatility_multiplier=thresholds.volatility_multiplier,
+            emission_interval=duration_from_ns(thresholds.emission_interval_ns),
+            min_points_per_window=thresholds.min_points_per_window,
+        ),
+    )
+
+
+def surge_to_proto(details: domain.SurgeDetails) -> events_pb2.SurgeDetails:
+    """Surge details to proto."""
+    thresholds = details.thresholds
+    return events_pb2.SurgeDetails(
+        magnitude=details.magnitude,
+        score=details.score,
+        strength=SURGE_STRENGTHS[details.strength],
+        trigger=_SURGE_TRIGGERS[details.trigger],
+        volume_multiplier=details.volume_multiplier,
+        baseline_price=details.baseline_price,
+        expire_time=timestamp_from_ns(details.expire_ns),
+        daily_count=details.daily_count,
+        description=details.description,
+        thresholds=events_pb2.SurgeThresholds(
+            min_percent_change=thresholds.min_percent_change,
+            min_price_change=thresholds.min_price_change,
+            min_volume_multiplier=thresholds.min_volume_multiplier,
+            mode=_SURGE_MODES[thresholds.mode],
+            baseline_interval=duration_from_ns(thresholds.baseline_interval_ns),
+        ),
+    )
+
+
 def event_to_proto(
     event: domain.Event, *, seq: int, ingest_ts_ns: int, detect_ts_ns: int
 ) -> events_pb2.Event:
@@ -127,8 +201,13 @@ def event_to_proto(
     )
     if event.vwap is not None:
         proto.vwap = event.vwap
-    if isinstance(event.details, domain.HighLowDetails):
-        proto.high_low.CopyFrom(high_low_to_proto(event.details))
+    details = event.details
+    if isinstance(details, domain.HighLowDetails):
+        proto.high_low.CopyFrom(high_low_to_proto(details))
+    elif isinstance(details, domain.TrendDetails):
+        proto.trend.CopyFrom(trend_to_proto(details))
+    else:
+        proto.surge.CopyFrom(surge_to_proto(details))
     return proto
 
 

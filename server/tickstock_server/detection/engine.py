@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from tickstock_server.detection.bars import BarAggregator
 from tickstock_server.detection.high_low import HighLowConfig, HighLowDetector
+from tickstock_server.detection.surge import SurgeConfig, SurgeDetector
+from tickstock_server.detection.trend import TrendConfig, TrendDetector
+from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.events import Event
 from tickstock_server.domain.market_session import MarketClock
 from tickstock_server.domain.tick import Tick
@@ -15,40 +19,65 @@ __all__ = ["DetectionEngine"]
 # Event times beyond 2100-01-01 are feed garbage, and would overflow the session clock's datetime.
 _MAX_TS_NS = 4_102_444_800 * 1_000_000_000
 
+_NO_EVENTS: tuple[Event, ...] = ()
+
 
 class _SymbolState:
-    """One symbol's detectors. Trend and surge detectors join here, run after high/low (original 1.0)."""
+    """One symbol's detectors."""
 
-    __slots__ = ("high_low",)
+    __slots__ = ("high_low", "surge", "trend")
 
-    def __init__(self, high_low: HighLowDetector) -> None:
+    def __init__(self, high_low: HighLowDetector, trend: TrendDetector, surge: SurgeDetector) -> None:
         self.high_low = high_low
+        self.trend = trend
+        self.surge = surge
 
 
 class DetectionEngine:
-    """Per-symbol detector state for thousands of symbols; O(1) work per tick.
+    """Per-symbol detector state for thousands of symbols, and the one-minute bars; O(1) work per tick.
 
     Pure and synchronous: time comes only from `Tick.ts_ns`, so the same ticks always give the same
     events. Invalid ticks are counted and skipped, never raised.
+
+    Each tick runs the trend and surge detectors first and then high/low, so the trend and surge flags
+    on a high/low event include the tick itself (the original computed them from the previous tick's
+    state). Events of one tick are returned in the original's order: high/low, trend, surge.
     """
 
     __slots__ = (
+        "_bars",
         "_clock",
         "_events_emitted",
         "_high_low_config",
         "_last_tick_ns",
         "_rejected_ticks",
         "_states",
+        "_surge_config",
         "_ticks_processed",
+        "_trend_config",
     )
 
-    def __init__(self, *, high_low: HighLowConfig | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        high_low: HighLowConfig | None = None,
+        trend: TrendConfig | None = None,
+        surge: SurgeConfig | None = None,
+        bars: BarAggregator | None = None,
+    ) -> None:
         """Create an engine with no symbols yet; per-symbol state is created on first sight.
 
         Args:
             high_low: Configuration shared by every symbol's high/low detector.
+            trend: Configuration shared by every symbol's trend detector.
+            surge: Configuration shared by every symbol's surge detector.
+            bars: Aggregator fed with every valid tick; None aggregates no bars. Whoever passes one must
+                drain it (`take`) regularly.
         """
         self._high_low_config = high_low if high_low is not None else HighLowConfig()
+        self._trend_config = trend if trend is not None else TrendConfig()
+        self._surge_config = surge if surge is not None else SurgeConfig()
+        self._bars = bars
         self._clock = MarketClock()
         self._states: dict[str, _SymbolState] = {}
         self._ticks_processed = 0
@@ -81,7 +110,7 @@ class DetectionEngine:
         """Symbols with detector state."""
         return len(self._states)
 
-    def process(self, tick: Tick) -> list[Event]:
+    def process(self, tick: Tick) -> Sequence[Event]:
         """Run one tick through its symbol's detectors.
 
         A tick is valid when its symbol is non-empty, its price is positive and finite, its volume is
@@ -91,7 +120,7 @@ class DetectionEngine:
             tick: The tick; ticks of one symbol must come in event-time order.
 
         Returns:
-            The events the tick produced (empty for an invalid tick).
+            The events the tick produced (none for an invalid tick).
         """
         price = tick.price
         ts_ns = tick.ts_ns
@@ -102,22 +131,32 @@ class DetectionEngine:
             or not 0 < ts_ns < _MAX_TS_NS
         ):
             self._rejected_ticks += 1
-            return []
+            return _NO_EVENTS
         self._ticks_processed += 1
         if ts_ns > self._last_tick_ns:
             self._last_tick_ns = ts_ns
 
-        state = self._states.get(tick.symbol)
+        symbol = tick.symbol
+        state = self._states.get(symbol)
         if state is None:
-            state = self._states[tick.symbol] = _SymbolState(
-                HighLowDetector(tick.symbol, self._high_low_config)
+            state = self._states[symbol] = _SymbolState(
+                HighLowDetector(symbol, self._high_low_config),
+                TrendDetector(symbol, self._trend_config),
+                SurgeDetector(symbol, self._surge_config),
             )
+        if self._bars is not None:
+            self._bars.update(tick)
         session = self._clock.session_at(ts_ns)
-        event = state.high_low.update(tick, session)
-        if event is None:
-            return []
-        self._events_emitted += 1
-        return [event]
+        trend_event = state.trend.update(tick, session)
+        surge_event = state.surge.update(tick, session)
+        high_low_event = state.high_low.update(
+            tick, session, state.trend.direction, state.surge.active_direction(ts_ns)
+        )
+        if high_low_event is None and trend_event is None and surge_event is None:
+            return _NO_EVENTS
+        events = tuple(event for event in (high_low_event, trend_event, surge_event) if event is not None)
+        self._events_emitted += len(events)
+        return events
 
     def process_batch(self, ticks: Iterable[Tick]) -> list[Event]:
         """Run ticks through `process` in order and return all their events."""
@@ -125,6 +164,14 @@ class DetectionEngine:
         for tick in ticks:
             events += self.process(tick)
         return events
+
+    def take_bars(self) -> list[Bar]:
+        """Bars completed since the last call (none when the engine aggregates no bars)."""
+        return self._bars.take() if self._bars is not None else []
+
+    def flush_bars(self) -> list[Bar]:
+        """Complete and return every pending bar (at shutdown)."""
+        return self._bars.flush() if self._bars is not None else []
 
     def reset(self) -> None:
         """Drop every symbol's state; counters are kept (they are lifetime totals)."""

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import hashlib
-import json
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import TypeGuard
 
+from tickstock_server.detection.config_hash import config_hash
+from tickstock_server.detection.event_fields import session_percent_change, usable_price, vwap_divergence
 from tickstock_server.domain.events import (
     Direction,
     Event,
@@ -98,13 +96,7 @@ class HighLowConfig:
     @property
     def config_hash(self) -> str:
         """Stable short hex SHA-256 of every field; equal configurations give equal hashes."""
-        return _config_hash(self)
-
-
-@functools.lru_cache(maxsize=64)
-def _config_hash(config: HighLowConfig) -> str:
-    canonical = json.dumps(dataclasses.asdict(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return config_hash(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +120,6 @@ def _resolve_tiers(config: HighLowConfig) -> tuple[_ResolvedTier, ...]:
         )
         tiers.append(_ResolvedTier(tier.below_price, min_price, min_percent, thresholds))
     return tuple(tiers)
-
-
-def _usable(optional_price: float | None) -> TypeGuard[float]:
-    """Whether an optional feed price (open, VWAP) is present, positive and finite."""
-    return optional_price is not None and 0.0 < optional_price < math.inf
 
 
 class HighLowDetector:
@@ -235,12 +222,20 @@ class HighLowDetector:
         self._last_event_price = 0.0
         self._event_types.clear()
 
-    def update(self, tick: Tick, session: MarketSession) -> Event | None:
+    def update(
+        self,
+        tick: Tick,
+        session: MarketSession,
+        trend_flag: Direction | None = None,
+        surge_flag: Direction | None = None,
+    ) -> Event | None:
         """Feed one valid tick of this symbol; return the event it produces, if any.
 
         Args:
             tick: A validated tick (price > 0 and finite, volume >= 0) of `self.symbol`.
             session: The market session of `tick.ts_ns`.
+            trend_flag: The symbol's trend direction including this tick, recorded on the event.
+            surge_flag: The direction of the symbol's unexpired surge including this tick, recorded too.
         """
         volume = tick.volume
         if volume > 0:
@@ -255,28 +250,14 @@ class HighLowDetector:
             self._start_session(tick, session)
             return None
         if price > self._high:
-            return self._candidate(tick, session, EventType.HIGH, price - self._high, self._high)
-        if price < self._low:
-            return self._candidate(tick, session, EventType.LOW, self._low - price, self._low)
-        return None
-
-    def _start_session(self, tick: Tick, session: MarketSession) -> None:
-        price = tick.price
-        first = self._session_key is None
-        open_price = tick.open_price
-        if first and session.status is MarketStatus.REGULAR and _usable(open_price):
-            self._start(session.key, max(open_price, price), min(open_price, price), open_price)
+            event_type, move, extreme = EventType.HIGH, price - self._high, self._high
+        elif price < self._low:
+            event_type, move, extreme = EventType.LOW, self._low - price, self._low
         else:
-            self._start(session.key, price, price, price)
-
-    def _candidate(
-        self, tick: Tick, session: MarketSession, event_type: EventType, move: float, extreme: float
-    ) -> Event | None:
-        ts_ns = tick.ts_ns
-        last_event_ns = self._last_event_ns
-        if last_event_ns is not None and ts_ns - last_event_ns < self.config.cooldown_ns:
             return None
-        price = tick.price
+        last_event_ns = self._last_event_ns
+        if last_event_ns is not None and tick.ts_ns - last_event_ns < self.config.cooldown_ns:
+            return None
         for tier in self._tiers:  # at most five comparisons
             if price < tier.below_price:
                 break
@@ -285,10 +266,25 @@ class HighLowDetector:
             and move / extreme * 100.0 < tier.min_percent_change - _GATE_EPSILON
         ):
             return None
-        return self._emit(tick, session, event_type, tier.thresholds)
+        return self._emit(tick, session, event_type, tier.thresholds, trend_flag, surge_flag)
+
+    def _start_session(self, tick: Tick, session: MarketSession) -> None:
+        price = tick.price
+        first = self._session_key is None
+        open_price = usable_price(tick.open_price)
+        if first and session.status is MarketStatus.REGULAR and open_price is not None:
+            self._start(session.key, max(open_price, price), min(open_price, price), open_price)
+        else:
+            self._start(session.key, price, price, price)
 
     def _emit(
-        self, tick: Tick, session: MarketSession, event_type: EventType, thresholds: HighLowThresholds
+        self,
+        tick: Tick,
+        session: MarketSession,
+        event_type: EventType,
+        thresholds: HighLowThresholds,
+        trend_flag: Direction | None,
+        surge_flag: Direction | None,
     ) -> Event:
         price = tick.price
         ts_ns = tick.ts_ns
@@ -314,11 +310,7 @@ class HighLowDetector:
         self._last_event_price = price
         self._event_types.append(event_type)
 
-        base_price = self._base_price
-        open_price = tick.open_price
-        if session.status is MarketStatus.REGULAR and _usable(open_price):
-            base_price = open_price
-        percent_change = (price - base_price) / base_price * 100.0 if base_price > 0 else 0.0
+        percent_change = session_percent_change(tick, session, self._base_price)
 
         volume = tick.volume
         volumes = len(self._volumes)
@@ -329,8 +321,7 @@ class HighLowDetector:
         volume_score = min(relative_volume * 25.0, 50.0)
         significance = price_score * (1.0 - weight) + volume_score * weight
 
-        vwap = tick.vwap if _usable(tick.vwap) else None  # a feed's 0 or NaN VWAP means "unknown"
-        vwap_divergence = (price - vwap) / vwap * 100.0 if vwap is not None else 0.0
+        vwap = usable_price(tick.vwap)
 
         details = HighLowDetails(
             session_high=self._high,
@@ -338,8 +329,8 @@ class HighLowDetector:
             previous_high=previous_high,
             previous_low=previous_low,
             significance_score=significance,
-            trend_flag=None,
-            surge_flag=None,
+            trend_flag=trend_flag,
+            surge_flag=surge_flag,
             reversal_info=reversal_info,
             thresholds=thresholds,
         )
@@ -361,7 +352,7 @@ class HighLowDetector:
             count_down=self._low_count,
             percent_change=percent_change,
             vwap=vwap,
-            vwap_divergence=vwap_divergence,
+            vwap_divergence=vwap_divergence(price, vwap),
             volume=volume,
             relative_volume=relative_volume,
             label=label,

@@ -104,8 +104,133 @@ class HighLowDetails:
     thresholds: HighLowThresholds
 
 
-EventDetails = HighLowDetails
-"""The union of every detector's details type; grows as detectors are added."""
+class TrendStrength(enum.Enum):
+    """Strength class of a trend."""
+
+    WEAK = "weak"
+    """Combined score beyond the direction threshold."""
+    MODERATE = "moderate"
+    """Beyond twice the direction threshold."""
+    STRONG = "strong"
+    """Beyond the strength threshold."""
+
+
+class VwapPosition(enum.Enum):
+    """Price against the day VWAP."""
+
+    ABOVE = "above"
+    BELOW = "below"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrendThresholds:
+    """Thresholds a trend event was classified with, after every period, bucket and volatility factor."""
+
+    direction_threshold: float
+    """|combined score| needed for a direction."""
+    strength_threshold: float
+    """|combined score| needed for a strong trend."""
+    volatility_multiplier: float
+    """Factor applied for the symbol's recent volatility (0.7 high, 1.0 normal, 1.3 low)."""
+    emission_interval_ns: int
+    """Minimum event time between two emissions in the same direction."""
+    min_points_per_window: int
+    """One-second points a window needs before it scores."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrendDetails:
+    """Details of a trend event."""
+
+    strength: TrendStrength
+    score: float
+    """Combined score, -1 to 1 (0.3 short + 0.4 medium + 0.3 long)."""
+    short_score: float
+    """Score over the short window (180 s), -1 to 1."""
+    medium_score: float
+    """Score over the medium window (360 s), -1 to 1."""
+    long_score: float
+    """Score over the long window (600 s), -1 to 1."""
+    vwap_position: VwapPosition | None
+    """None when the tick has no VWAP."""
+    age_ns: int
+    """Event time since this trend direction was first emitted."""
+    thresholds: TrendThresholds
+
+
+class SurgeStrength(enum.Enum):
+    """Strength class of a surge, from its score."""
+
+    WEAK = "weak"
+    """Score below 60."""
+    MODERATE = "moderate"
+    """Score 60 to 80."""
+    STRONG = "strong"
+    """Score 80 or more."""
+
+
+class SurgeTrigger(enum.Enum):
+    """Which condition triggered a surge."""
+
+    PRICE = "price"
+    VOLUME = "volume"
+    PRICE_AND_VOLUME = "price_and_volume"
+    PRICE_DRIVEN = "price_driven"
+    """Adaptive mode: a large price move with somewhat raised volume."""
+    VOLUME_DRIVEN = "volume_driven"
+    """Adaptive mode: a large volume with a moderate price move."""
+
+
+class SurgeMode(enum.Enum):
+    """How the surge detector combines its price and volume conditions."""
+
+    STRICT = "strict"
+    """Price AND volume."""
+    OR = "or"
+    """Price OR volume."""
+    ADAPTIVE = "adaptive"
+    """Both, or one strongly with the other partly."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SurgeThresholds:
+    """Thresholds a surge event passed, after every period, band and volatility factor."""
+
+    min_percent_change: float
+    """Minimum move against the baseline, percent."""
+    min_price_change: float
+    """Minimum move against the baseline, currency units."""
+    min_volume_multiplier: float
+    """Minimum volume relative to the baseline's mean volume."""
+    mode: SurgeMode
+    baseline_interval_ns: int
+    """Age of the baseline the move is measured against."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SurgeDetails:
+    """Details of a surge event."""
+
+    magnitude: float
+    """Signed move against the baseline, percent."""
+    score: float
+    """0 to 100: up to 50 for price, up to 50 for volume."""
+    strength: SurgeStrength
+    trigger: SurgeTrigger
+    volume_multiplier: float
+    """Current volume relative to the baseline's mean volume."""
+    baseline_price: float
+    expire_ns: int
+    """Event time after which the surge is no longer current (event time + 30 s)."""
+    daily_count: int
+    """Surges of this symbol in the session, including this one."""
+    description: str
+    """Short description, e.g. "up price & volume"."""
+    thresholds: SurgeThresholds
+
+
+EventDetails = HighLowDetails | TrendDetails | SurgeDetails
+"""The union of every detector's details type."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from event_factories import make_surge_details, make_trend_details
+
 from tickstock.v1 import events_pb2
 from tickstock_server.api.mappers import duration_from_ns, encode_event, event_to_proto, timestamp_from_ns
 from tickstock_server.domain.events import (
@@ -114,3 +116,51 @@ def test_encode_event_is_the_proto_serialisation() -> None:
     assert events_pb2.Event.FromString(encoded) == event_to_proto(
         _event(), seq=9, ingest_ts_ns=1, detect_ts_ns=2
     )
+
+
+def test_trend_details_map_to_proto() -> None:
+    event = _event(type=EventType.TREND, direction=Direction.UP, details=make_trend_details())
+
+    proto = event_to_proto(event, seq=1, ingest_ts_ns=0, detect_ts_ns=0)
+
+    assert proto.WhichOneof("details") == "trend"
+    details = proto.trend
+    assert details.strength == events_pb2.TREND_STRENGTH_MODERATE
+    assert (details.score, details.short_score, details.medium_score, details.long_score) == (
+        0.05,
+        0.08,
+        0.04,
+        0.03,
+    )
+    assert details.vwap_position == events_pb2.VWAP_POSITION_ABOVE
+    assert details.age.ToNanoseconds() == 90 * 10**9
+    assert details.thresholds.direction_threshold == 0.0225
+    assert details.thresholds.strength_threshold == 0.0525
+    assert details.thresholds.emission_interval.ToNanoseconds() == 90 * 10**9
+    assert details.thresholds.min_points_per_window == 8
+
+
+def test_trend_without_vwap_maps_to_unspecified_position() -> None:
+    event = _event(type=EventType.TREND, details=make_trend_details(vwap_position=None))
+
+    assert event_to_proto(event, seq=1, ingest_ts_ns=0, detect_ts_ns=0).trend.vwap_position == (
+        events_pb2.VWAP_POSITION_UNSPECIFIED
+    )
+
+
+def test_surge_details_map_to_proto() -> None:
+    event = _event(type=EventType.SURGE, direction=Direction.UP, details=make_surge_details())
+
+    proto = event_to_proto(event, seq=1, ingest_ts_ns=0, detect_ts_ns=0)
+
+    assert proto.WhichOneof("details") == "surge"
+    details = proto.surge
+    assert (details.magnitude, details.score, details.volume_multiplier) == (2.5, 100.0, 4.2)
+    assert details.strength == events_pb2.SURGE_STRENGTH_STRONG
+    assert details.trigger == events_pb2.SURGE_TRIGGER_PRICE_AND_VOLUME
+    assert details.baseline_price == 146.34
+    assert details.expire_time.ToNanoseconds() == make_surge_details().expire_ns
+    assert (details.daily_count, details.description) == (1, "up price & volume")
+    assert details.thresholds.mode == events_pb2.SURGE_MODE_STRICT
+    assert details.thresholds.baseline_interval.ToNanoseconds() == 20 * 10**9
+    assert (details.thresholds.min_percent_change, details.thresholds.min_volume_multiplier) == (1.6, 3.0)

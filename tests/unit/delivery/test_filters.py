@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from event_factories import make_event
+from event_factories import make_event, make_surge_details, make_trend_details
 
 from tickstock_server.delivery.filters import EventFilter
-from tickstock_server.domain.events import Direction, EventType
+from tickstock_server.domain.events import Direction, EventType, SurgeStrength, TrendStrength
 
 BASE = make_event(price=50.0, volume=1000)
 LOW = make_event(type=EventType.LOW, direction=Direction.DOWN, price=50.0, volume=1000)
+MODERATE_TREND = make_event(type=EventType.TREND, details=make_trend_details(TrendStrength.MODERATE))
+MODERATE_SURGE = make_event(type=EventType.SURGE, details=make_surge_details(SurgeStrength.MODERATE))
 
 
 @pytest.mark.parametrize(
@@ -31,6 +33,16 @@ LOW = make_event(type=EventType.LOW, direction=Direction.DOWN, price=50.0, volum
         (EventFilter(min_significance=42.0), BASE, True),
         (EventFilter(min_significance=42.01), BASE, False),
         (EventFilter(event_types=frozenset({EventType.HIGH}), min_price=60.0), BASE, False),
+        (EventFilter(min_trend_strength=TrendStrength.WEAK), MODERATE_TREND, True),
+        (EventFilter(min_trend_strength=TrendStrength.MODERATE), MODERATE_TREND, True),
+        (EventFilter(min_trend_strength=TrendStrength.STRONG), MODERATE_TREND, False),
+        (EventFilter(min_surge_strength=SurgeStrength.MODERATE), MODERATE_SURGE, True),
+        (EventFilter(min_surge_strength=SurgeStrength.STRONG), MODERATE_SURGE, False),
+        # Each minimum applies to its own event type only.
+        (EventFilter(min_trend_strength=TrendStrength.STRONG), BASE, True),
+        (EventFilter(min_trend_strength=TrendStrength.STRONG), MODERATE_SURGE, True),
+        (EventFilter(min_surge_strength=SurgeStrength.STRONG), MODERATE_TREND, True),
+        (EventFilter(min_significance=99.0), MODERATE_TREND, True),
     ],
 )
 def test_filter_matches_as_documented(event_filter: EventFilter, event: object, expected: bool) -> None:

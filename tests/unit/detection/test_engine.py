@@ -4,9 +4,10 @@ from typing import Any
 import pytest
 from factories import NS_PER_S, REGULAR_TS_NS, make_tick
 
+from tickstock_server.detection.bars import BarAggregator
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.detection.high_low import HighLowConfig
-from tickstock_server.domain.events import EventType, MarketPeriod, MarketStatus
+from tickstock_server.domain.events import Direction, EventType, HighLowDetails, MarketPeriod, MarketStatus
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,7 @@ def test_invalid_tick_is_counted_and_returns_no_events(overrides: dict[str, Any]
 
     events = engine.process(make_tick(**overrides))
 
-    assert events == []
+    assert events == ()
     assert (engine.rejected_ticks, engine.ticks_processed, engine.symbol_count) == (1, 0, 0)
 
 
@@ -92,7 +93,7 @@ def test_engine_config_reaches_every_detector() -> None:
     engine.process(make_tick(price=100.10, ts_ns=REGULAR_TS_NS + NS_PER_S))
     suppressed = engine.process(make_tick(price=100.20, ts_ns=REGULAR_TS_NS + 5 * NS_PER_S))
 
-    assert suppressed == []
+    assert suppressed == ()
     assert engine.events_emitted == 1
 
 
@@ -103,4 +104,50 @@ def test_reset_drops_symbol_state_and_keeps_counters() -> None:
     engine.reset()
 
     assert (engine.symbol_count, engine.ticks_processed) == (0, 1)
-    assert engine.process(make_tick(price=200.00, ts_ns=REGULAR_TS_NS + NS_PER_S)) == []
+    assert engine.process(make_tick(price=200.00, ts_ns=REGULAR_TS_NS + NS_PER_S)) == ()
+
+
+def test_surge_tick_emits_high_then_surge_and_the_high_carries_the_surge_flag_of_the_same_tick() -> None:
+    engine = DetectionEngine()
+    # 40 s of quiet MIDDAY trading at $150: one tick per second, 1,000 shares, +/- 1 cent.
+    for second in range(40):
+        engine.process(
+            make_tick(
+                price=150.0 + 0.01 * (second % 2), volume=1_000, ts_ns=REGULAR_TS_NS + second * NS_PER_S
+            )
+        )
+
+    # News: +3 % on 10x volume. MIDDAY thresholds for $150: 1.6 %, $0.60 and 3x volume (STRICT).
+    events = engine.process(make_tick(price=154.5, volume=10_000, ts_ns=REGULAR_TS_NS + 40 * NS_PER_S))
+
+    assert [event.type for event in events] == [EventType.HIGH, EventType.SURGE]
+    high = events[0].details
+    assert isinstance(high, HighLowDetails)
+    # The original attached flags computed from the previous tick, so this high had no surge flag.
+    assert high.surge_flag is Direction.UP
+
+
+def test_engine_with_a_bar_aggregator_emits_one_minute_bars() -> None:
+    engine = DetectionEngine(bars=BarAggregator())
+    engine.process(make_tick(price=100.0, volume=10, ts_ns=REGULAR_TS_NS))
+    engine.process(make_tick(price=101.0, volume=5, ts_ns=REGULAR_TS_NS + 30 * NS_PER_S))
+    engine.process(make_tick(price=99.0, volume=1, ts_ns=REGULAR_TS_NS + 60 * NS_PER_S))
+    engine.process(make_tick(price=-1.0, ts_ns=REGULAR_TS_NS + 61 * NS_PER_S))  # rejected: no bar
+
+    completed = engine.take_bars()
+    flushed = engine.flush_bars()
+
+    assert [(bar.start_ns, bar.open, bar.close, bar.volume) for bar in completed] == [
+        (REGULAR_TS_NS, 100.0, 101.0, 15)
+    ]
+    assert [(bar.start_ns, bar.close, bar.volume) for bar in flushed] == [
+        (REGULAR_TS_NS + 60 * NS_PER_S, 99.0, 1)
+    ]
+
+
+def test_engine_without_a_bar_aggregator_returns_no_bars() -> None:
+    engine = DetectionEngine()
+    engine.process(make_tick(price=100.0, ts_ns=REGULAR_TS_NS))
+    engine.process(make_tick(price=100.0, ts_ns=REGULAR_TS_NS + 60 * NS_PER_S))
+
+    assert (engine.take_bars(), engine.flush_bars()) == ([], [])
