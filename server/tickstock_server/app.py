@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,13 +17,15 @@ from pydantic import SecretStr
 from tickstock_server.api.event_service import EventServiceServicer
 from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.server import create_server, set_serving
-from tickstock_server.config import Settings
+from tickstock_server.config import FeedSettings, Settings
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
-from tickstock_server.feeds.synthetic import SyntheticTickSource
-from tickstock_server.pipeline import run_pipeline
+from tickstock_server.feeds.replay import ReplayTickSource
+from tickstock_server.feeds.synthetic import SyntheticTickSource, latest_session_open_ns
+from tickstock_server.pipeline import FeedStatus, run_pipeline
+from tickstock_server.ports import TickSource
 from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.storage.database import create_pool
 from tickstock_server.storage.migrate import apply_migrations
@@ -73,6 +76,37 @@ async def _url_or_embedded(
     return embedded.url
 
 
+def create_tick_source(feed: FeedSettings) -> TickSource:
+    """The tick source `feed.kind` selects (settings validation guarantees its required fields)."""
+    if feed.kind == "massive":
+        # Imported only when used: the massive client is a heavy import the other feeds do not need.
+        from tickstock_server.feeds.massive import MassiveTickSource
+
+        massive = feed.massive
+        assert massive.api_key is not None
+        subscriptions = tuple(
+            channel.strip() for channel in massive.subscriptions.split(",") if channel.strip()
+        )
+        return MassiveTickSource(
+            massive.api_key.get_secret_value(),
+            host=massive.host,
+            secure=massive.secure,
+            subscriptions=subscriptions,
+            record_path=massive.record_path,
+            jitter_rng=random.Random(),
+        )
+    if feed.kind == "replay":
+        assert feed.replay.path is not None
+        return ReplayTickSource(feed.replay.path, speed=feed.replay.speed)
+    return SyntheticTickSource(
+        seed=feed.seed,
+        symbols=feed.symbols,
+        rate=feed.rate_per_s,
+        realtime=True,
+        session_start_ns=latest_session_open_ns(time.time_ns()) if feed.session_clock else None,
+    )
+
+
 async def serve(
     settings: Settings, stop: asyncio.Event, on_ready: Callable[[int], None] | None = None
 ) -> None:
@@ -84,23 +118,19 @@ async def serve(
     """
     async with open_database(settings) as pool, open_redis(settings):
         engine = DetectionEngine()
+        feed_status = FeedStatus()
         log = EventLog(encode_event, capacity=settings.delivery.log_capacity)
         hub = SubscriptionHub(
             max_streams_per_user=settings.delivery.max_streams_per_user,
             queue_capacity=settings.delivery.queue_capacity,
         )
-        source = SyntheticTickSource(
-            seed=settings.feed.seed,
-            symbols=settings.feed.symbols,
-            rate=settings.feed.rate_per_s,
-            realtime=True,
-        )
+        source = create_tick_source(settings.feed)
         events = EventServiceServicer(
             log=log,
             hub=hub,
             max_symbols=settings.delivery.max_symbols_per_subscription,
             max_streams=settings.delivery.max_streams_per_user,
-            feed_age_ns=lambda: time.time_ns() - engine.last_tick_ns if engine.last_tick_ns else 0,
+            feed_age_ns=lambda: feed_status.age_ns(time.time_ns()),
             shutdown_grace_s=settings.grpc.shutdown_grace_s,
         )
         server, port, health = create_server(
@@ -111,7 +141,7 @@ async def serve(
             max_connection_age_s=settings.grpc.max_connection_age_s,
         )
         async with asyncio.TaskGroup() as tasks:
-            pipeline = tasks.create_task(run_pipeline(source, engine, log, hub), name="pipeline")
+            pipeline = tasks.create_task(run_pipeline(source, engine, log, hub, feed_status), name="pipeline")
             await server.start()
             await set_serving(health, [EVENT_SERVICE], True)
             _logger.info("serving on port %d", port, extra={"port": port, "epoch": log.epoch})

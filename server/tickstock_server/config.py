@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SECTION = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -27,19 +27,61 @@ class GrpcSettings(BaseModel):
     """Seconds after which the server asks a client connection to reconnect (GOAWAY), rebalancing load."""
 
 
+class MassiveFeedSettings(BaseModel):
+    """The Massive (formerly Polygon.io) stocks WebSocket feed."""
+
+    model_config = _SECTION
+
+    api_key: SecretStr | None = None
+    """Massive API key; required when feed.kind is "massive". Never logged."""
+    host: str = "socket.massive.com"
+    """WebSocket host[:port]: "socket.massive.com" real time, "delayed.massive.com" 15-minute delayed."""
+    secure: bool = True
+    """Connect with TLS (wss://); false only for a local test server."""
+    subscriptions: str = "A.*"
+    """Comma-separated channels: "A.*" is every stock's per-second aggregate; T.<sym>, Q.<sym>, AM.<sym>
+    also work."""
+    record_path: Path | None = None
+    """Append every raw frame to this JSON-lines file, replayable with feed.kind "replay"."""
+
+
+class ReplayFeedSettings(BaseModel):
+    """Replay of a recorded Massive session."""
+
+    model_config = _SECTION
+
+    path: Path | None = None
+    """JSON-lines file of raw Massive frames (as feed.massive.record_path writes); required for "replay"."""
+    speed: float | None = Field(default=None, gt=0, le=10_000)
+    """Event-time speed-up (1 = as recorded, 10 = ten times faster); unset replays as fast as possible."""
+
+
 class FeedSettings(BaseModel):
     """Where ticks come from."""
 
     model_config = _SECTION
 
-    kind: Literal["synthetic"] = "synthetic"
-    """Tick source. "synthetic": a seeded random-walk market, for demos and tests."""
+    kind: Literal["synthetic", "massive", "replay"] = "synthetic"
+    """Tick source: "synthetic" (seeded random-walk market), "massive" (live WebSocket), "replay" (a file)."""
     seed: int = 42
     """Seed of the synthetic market; the same seed gives the same prices."""
     symbols: int = Field(default=4000, ge=1, le=20000)
     """Number of symbols in the synthetic market."""
     rate_per_s: float = Field(default=2000.0, gt=0, le=1_000_000)
     """Synthetic ticks per second, over all symbols."""
+    session_clock: bool = True
+    """Synthetic event time runs a trading day from 09:30 ET of the latest weekday at real-time pace, so a
+    demo at any hour shows the open and the regular session; false stamps ticks with the wall clock."""
+    massive: MassiveFeedSettings = MassiveFeedSettings()
+    replay: ReplayFeedSettings = ReplayFeedSettings()
+
+    @model_validator(mode="after")
+    def _source_configured(self) -> FeedSettings:
+        if self.kind == "massive" and self.massive.api_key is None:
+            raise ValueError('feed.massive.api_key is required when feed.kind is "massive"')
+        if self.kind == "replay" and self.replay.path is None:
+            raise ValueError('feed.replay.path is required when feed.kind is "replay"')
+        return self
 
 
 class DeliverySettings(BaseModel):

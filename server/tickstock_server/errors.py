@@ -11,7 +11,8 @@
     ├── SubscriberOverloadedError    a slow subscriber's queue overflowed  -> RESOURCE_EXHAUSTED
     ├── NotSupportedError            a feature this server does not offer  -> UNIMPLEMENTED
     ├── NotReadyError                warming up or shutting down           -> UNAVAILABLE
-    └── DependencyUnavailableError   Redis or PostgreSQL unreachable       -> UNAVAILABLE
+    ├── DependencyUnavailableError   Redis or PostgreSQL unreachable       -> UNAVAILABLE
+    └── FeedAuthenticationError      the market-data provider rejected our API key (fatal at start-up)
 """
 
 from __future__ import annotations
@@ -72,3 +73,7 @@ class NotReadyError(TickstockError):
 
 class DependencyUnavailableError(TickstockError):
     """Redis or PostgreSQL is unreachable; retry later."""
+
+
+class FeedAuthenticationError(TickstockError):
+    """The market-data provider rejected our API key. Fatal: retrying cannot fix a wrong key."""

@@ -13,8 +13,26 @@ from tickstock_server.ports import TickSource
 _logger = logging.getLogger(__name__)
 
 
+class FeedStatus:
+    """What the pipeline last saw of its feed, for heartbeats and health."""
+
+    __slots__ = ("last_received_ns",)
+
+    def __init__(self) -> None:
+        self.last_received_ns = 0
+        """Wall-clock receive time of the newest tick, UTC epoch nanoseconds; 0 before the first."""
+
+    def age_ns(self, now_ns: int) -> int:
+        """Wall-clock time since the newest tick arrived; 0 before the first."""
+        return max(now_ns - self.last_received_ns, 0) if self.last_received_ns else 0
+
+
 async def run_pipeline(
-    source: TickSource, engine: DetectionEngine, log: EventLog, hub: SubscriptionHub
+    source: TickSource,
+    engine: DetectionEngine,
+    log: EventLog,
+    hub: SubscriptionHub,
+    status: FeedStatus | None = None,
 ) -> None:
     """Process every tick of `source` until it ends or the task is cancelled.
 
@@ -22,10 +40,13 @@ async def run_pipeline(
     event loop: subscribers never see a partial batch, and event order equals log order.
     """
     _logger.info("pipeline started")
+    process = engine.process
     async for ticks in source.ticks():
         for tick in ticks:
-            events = engine.process(tick)
+            events = process(tick)
             if events:
                 entries = log.append(events, ingest_ts_ns=tick.received_ns, detect_ts_ns=time.time_ns())
                 hub.publish(entries)
+        if status is not None and ticks:
+            status.last_received_ns = ticks[-1].received_ns
     _logger.info("pipeline ended: the feed closed")

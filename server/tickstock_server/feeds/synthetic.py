@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
 import random
 import time
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from tickstock_server.domain.events import MarketStatus
-from tickstock_server.domain.market_session import MarketClock, MarketSession
+from tickstock_server.domain.market_session import EASTERN, MarketClock, MarketSession
 from tickstock_server.domain.tick import Tick
 
 __all__ = [
@@ -19,18 +20,32 @@ __all__ = [
     "SyntheticMarket",
     "SyntheticMarketConfig",
     "SyntheticTickSource",
+    "latest_session_open_ns",
     "synthetic_symbols",
 ]
 
-REAL_TICKERS: tuple[str, ...] = (
-    "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "GOOGL", "META", "AMD", "SPY", "QQQ",
-    "AVGO", "JPM", "V", "MA", "UNH", "XOM", "JNJ", "PG", "HD", "COST",
-    "ABBV", "MRK", "CVX", "LLY", "PEP", "KO", "WMT", "BAC", "ORCL", "CRM",
-    "ADBE", "NFLX", "INTC", "CSCO", "QCOM", "TXN", "IBM", "DIS", "NKE", "MCD",
-    "PFE", "TMO", "ABT", "WFC", "GS", "MS", "CAT", "BA", "GE", "HON",
-    "UBER", "PYPL", "SBUX", "T", "VZ", "CMCSA", "AMGN", "MU", "IWM", "DIA",
-)  # fmt: skip
-"""Well-known US large caps and ETFs; the first symbols of every synthetic universe."""
+_REAL_PROFILES: dict[str, tuple[float, float]] = {
+    # ticker: (start price in USD, annualised volatility), rounded from late-2025 market levels.
+    "AAPL": (270.0, 0.28), "MSFT": (480.0, 0.24), "NVDA": (180.0, 0.50), "TSLA": (430.0, 0.60),
+    "AMZN": (230.0, 0.32), "GOOGL": (300.0, 0.30), "META": (650.0, 0.38), "AMD": (215.0, 0.55),
+    "SPY": (680.0, 0.15), "QQQ": (620.0, 0.20), "AVGO": (340.0, 0.45), "JPM": (310.0, 0.22),
+    "V": (350.0, 0.20), "MA": (570.0, 0.21), "UNH": (330.0, 0.35), "XOM": (118.0, 0.24),
+    "JNJ": (205.0, 0.16), "PG": (148.0, 0.16), "HD": (350.0, 0.24), "COST": (900.0, 0.22),
+    "ABBV": (225.0, 0.25), "MRK": (100.0, 0.25), "CVX": (150.0, 0.24), "LLY": (1050.0, 0.35),
+    "PEP": (148.0, 0.18), "KO": (70.0, 0.15), "WMT": (113.0, 0.20), "BAC": (54.0, 0.26),
+    "ORCL": (200.0, 0.50), "CRM": (240.0, 0.35), "ADBE": (340.0, 0.33), "NFLX": (110.0, 0.38),
+    "INTC": (40.0, 0.55), "CSCO": (77.0, 0.22), "QCOM": (170.0, 0.35), "TXN": (175.0, 0.30),
+    "IBM": (305.0, 0.28), "DIS": (112.0, 0.27), "NKE": (65.0, 0.35), "MCD": (310.0, 0.17),
+    "PFE": (25.0, 0.24), "TMO": (580.0, 0.27), "ABT": (128.0, 0.20), "WFC": (86.0, 0.27),
+    "GS": (850.0, 0.30), "MS": (170.0, 0.30), "CAT": (580.0, 0.32), "BA": (210.0, 0.38),
+    "GE": (300.0, 0.32), "HON": (195.0, 0.22), "UBER": (85.0, 0.40), "PYPL": (60.0, 0.38),
+    "SBUX": (85.0, 0.30), "T": (25.0, 0.20), "VZ": (41.0, 0.18), "CMCSA": (28.0, 0.28),
+    "AMGN": (330.0, 0.24), "MU": (240.0, 0.55), "IWM": (245.0, 0.20), "DIA": (480.0, 0.14),
+}  # fmt: skip
+
+REAL_TICKERS: tuple[str, ...] = tuple(_REAL_PROFILES)
+"""Well-known US large caps and ETFs; the first symbols of every synthetic universe. They start near
+their real price levels with realistic volatilities; the rest of the universe is drawn at random."""
 
 DEFAULT_START_NS = 1_767_623_100 * 1_000_000_000
 """Simulated start: Monday 2026-01-05 09:25 ET (14:25 UTC), five minutes before the open."""
@@ -170,10 +185,13 @@ class SyntheticMarket:
             real = index < len(REAL_TICKERS)
             annual_volatility = rng.uniform(config.min_annual_volatility, config.max_annual_volatility)
             base_volume = math.exp(rng.uniform(math.log(500), math.log(20_000) if real else math.log(5_000)))
+            start_price = math.exp(rng.uniform(log_min, log_max))
+            if real:
+                start_price, annual_volatility = _REAL_PROFILES[symbol]
             self._walks.append(
                 _SymbolWalk(
                     symbol=symbol,
-                    price=_quote(math.exp(rng.uniform(log_min, log_max))),
+                    price=_quote(start_price),
                     sigma_per_sqrt_s=annual_volatility / math.sqrt(_TRADING_SECONDS_PER_YEAR),
                     base_volume=base_volume,
                 )
@@ -187,13 +205,16 @@ class SyntheticMarket:
             self._cum_weights.append(total)
         self._indices = range(len(self._walks))
 
-    def next_ticks(self, n: int, ts_ns: int) -> list[Tick]:
+    def next_ticks(self, n: int, ts_ns: int, received_ns: int | None = None) -> list[Tick]:
         """Generate the next `n` ticks, all at event time `ts_ns`.
 
         Args:
             n: Number of ticks; symbols are drawn by activity, so one may appear more than once.
             ts_ns: Event time, UTC epoch nanoseconds; should not decrease between calls.
+            received_ns: Receive time stamped on the ticks; the event time when None.
         """
+        if received_ns is None:
+            received_ns = ts_ns
         rng = self._rng
         config = self.config
         session = self._clock.session_at(ts_ns)
@@ -236,7 +257,7 @@ class SyntheticMarket:
                     price=price,
                     volume=volume,
                     ts_ns=ts_ns,
-                    received_ns=ts_ns,
+                    received_ns=received_ns,
                     vwap=round(walk.day_price_volume / walk.day_volume, 4),
                     open_price=walk.open_price,
                     accumulated_volume=walk.day_volume,
@@ -249,7 +270,9 @@ class SyntheticTickSource:
     """`TickSource` over a `SyntheticMarket`: paced in real time, or as fast as possible.
 
     Real time (`realtime=True`, the live demo): every `interval_s` it emits the ticks due at `rate`
-    since the previous batch, stamped with the wall clock. Simulated (`realtime=False`, tests and
+    since the previous batch, received at the wall clock. Their event time is the wall clock too, or,
+    with `session_start_ns`, a simulated trading day starting there and advancing with the wall clock
+    (so a demo at night still shows a regular session). Simulated (`realtime=False`, tests and
     benchmarks): batches of `rate * interval_s` ticks on a clock starting at `start_ns` and advancing
     `interval_s` per batch without sleeping, so the same seed gives the same ticks.
     """
@@ -265,6 +288,7 @@ class SyntheticTickSource:
         start_ns: int = DEFAULT_START_NS,
         max_ticks: int | None = None,
         market_config: SyntheticMarketConfig | None = None,
+        session_start_ns: int | None = None,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         """Create the source.
@@ -278,7 +302,9 @@ class SyntheticTickSource:
             start_ns: First event time of the simulated clock, UTC epoch nanoseconds.
             max_ticks: Stop after this many ticks; None runs until cancelled.
             market_config: Full market shape, overriding `symbols`.
-            wall_clock_ns: Event-time source in real time (injectable for tests).
+            session_start_ns: In real time, the event time of the first batch (then advancing with the
+                wall clock); None stamps event time with the wall clock.
+            wall_clock_ns: Wall clock, UTC epoch nanoseconds (injectable for tests).
         """
         if rate <= 0 or interval_s <= 0:
             raise ValueError("rate and interval_s must be positive")
@@ -289,6 +315,7 @@ class SyntheticTickSource:
         self._interval_s = interval_s
         self._start_ns = start_ns
         self._max_ticks = max_ticks
+        self._session_start_ns = session_start_ns
         self._wall_clock_ns = wall_clock_ns
 
     async def ticks(self) -> AsyncIterator[list[Tick]]:
@@ -297,7 +324,7 @@ class SyntheticTickSource:
         simulated_ns = self._start_ns
         due = 0.0
         emitted = 0
-        last_mono_ns = time.monotonic_ns()
+        first_mono_ns = last_mono_ns = time.monotonic_ns()
         while self._max_ticks is None or emitted < self._max_ticks:
             if self._realtime:
                 await asyncio.sleep(self._interval_s)
@@ -305,11 +332,15 @@ class SyntheticTickSource:
                 # After a stall (busy loop, debugger) catch up at most one second of ticks.
                 elapsed_ns = min(mono_ns - last_mono_ns, _NS_PER_S)
                 last_mono_ns = mono_ns
-                ts_ns = self._wall_clock_ns()
+                received_ns = self._wall_clock_ns()
+                session_start_ns = self._session_start_ns
+                ts_ns = (
+                    received_ns if session_start_ns is None else session_start_ns + mono_ns - first_mono_ns
+                )
             else:
                 await asyncio.sleep(0)  # let other tasks run between batches
                 elapsed_ns = interval_ns
-                ts_ns = simulated_ns
+                received_ns = ts_ns = simulated_ns
                 simulated_ns += interval_ns
             due += self._rate * elapsed_ns / _NS_PER_S
             count = int(due)
@@ -318,4 +349,18 @@ class SyntheticTickSource:
                 count = min(count, self._max_ticks - emitted)
             if count:
                 emitted += count
-                yield self.market.next_ticks(count, ts_ns)
+                yield self.market.next_ticks(count, ts_ns, received_ns)
+
+
+def latest_session_open_ns(now_ns: int) -> int:
+    """Return 09:30 US/Eastern of the latest weekday whose open is not after `now_ns` (UTC epoch ns).
+
+    Exchange holidays are not considered: the synthetic market trades every weekday.
+    """
+    local = dt.datetime.fromtimestamp(now_ns / _NS_PER_S, tz=EASTERN)
+    day = local.date()
+    while True:
+        open_at = dt.datetime.combine(day, dt.time(9, 30), tzinfo=EASTERN)
+        if day.weekday() < 5 and open_at <= local:
+            return int(open_at.timestamp()) * _NS_PER_S
+        day -= dt.timedelta(days=1)

@@ -13,6 +13,7 @@ from tickstock_server.feeds.synthetic import (
     SyntheticMarket,
     SyntheticMarketConfig,
     SyntheticTickSource,
+    latest_session_open_ns,
     synthetic_symbols,
 )
 
@@ -66,6 +67,17 @@ def test_universe_starts_with_real_tickers_then_distinct_pseudo_tickers() -> Non
 
 def test_small_universe_is_a_prefix_of_real_tickers() -> None:
     assert synthetic_symbols(3) == ("AAPL", "MSFT", "NVDA")
+
+
+def test_real_tickers_start_near_their_real_price_levels() -> None:
+    first = {}
+    for tick in generate(3):
+        first.setdefault(tick.symbol, tick.price)
+
+    # Late-2025 levels: AAPL about $270, KO about $70, LLY about $1,050; one minute moves them < 1 %.
+    assert first["AAPL"] == pytest.approx(270.0, rel=0.01)
+    assert first["KO"] == pytest.approx(70.0, rel=0.01)
+    assert first["LLY"] == pytest.approx(1050.0, rel=0.01)
 
 
 def test_market_uses_configured_symbol_count() -> None:
@@ -171,6 +183,41 @@ async def test_realtime_source_yields_batches_stamped_by_wall_clock() -> None:
     assert sum(len(batch) for batch in batches) == 3000
     assert all(batch for batch in batches)
     assert {tick.ts_ns for batch in batches for tick in batch} == {fixed_ns}
+
+
+async def test_realtime_session_clock_starts_at_session_start_and_is_received_at_wall_clock() -> None:
+    wall_ns = ns_at("2026-01-07T03:00:00")  # 22:00 ET: the market is closed
+    session_start_ns = ns_at("2026-01-06T14:30:00")  # 09:30 ET
+    source = SyntheticTickSource(
+        seed=2,
+        symbols=100,
+        rate=200_000.0,
+        interval_s=0.005,
+        max_ticks=3000,
+        session_start_ns=session_start_ns,
+        wall_clock_ns=lambda: wall_ns,
+    )
+
+    ticks = [tick async for batch in source.ticks() for tick in batch]
+
+    assert {tick.received_ns for tick in ticks} == {wall_ns}
+    # Event time advances with the (monotonic) wall clock from the session start: well under a minute here.
+    assert all(session_start_ns < tick.ts_ns < session_start_ns + 60 * NS_PER_S for tick in ticks)
+
+
+@pytest.mark.parametrize(
+    ("now_utc", "expected_open_utc"),
+    [
+        ("2026-01-06T16:00:00", "2026-01-06T14:30:00"),  # Tuesday 11:00 ET: today's open
+        ("2026-01-06T13:00:00", "2026-01-05T14:30:00"),  # Tuesday 08:00 ET: Monday's open
+        ("2026-01-10T18:00:00", "2026-01-09T14:30:00"),  # Saturday: Friday's open
+        ("2026-03-09T14:00:00", "2026-03-09T13:30:00"),  # Monday after the DST change: 09:30 EDT
+    ],
+)
+def test_latest_session_open_is_0930_eastern_of_the_latest_weekday(
+    now_utc: str, expected_open_utc: str
+) -> None:
+    assert latest_session_open_ns(ns_at(now_utc)) == ns_at(expected_open_utc)
 
 
 @pytest.mark.parametrize("kwargs", [{"rate": 0.0}, {"interval_s": -1.0}, {"symbols": 0}])

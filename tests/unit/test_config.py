@@ -1,0 +1,60 @@
+"""Settings: feed selection is validated, secrets never echoed, every variable documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tickstock_server.config import FeedSettings, describe_settings
+
+
+def test_default_feed_is_the_synthetic_market_on_a_session_clock() -> None:
+    feed = FeedSettings()
+
+    assert (feed.kind, feed.session_clock, feed.symbols) == ("synthetic", True, 4000)
+
+
+def test_massive_feed_without_api_key_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="feed.massive.api_key is required"):
+        FeedSettings(kind="massive")
+
+
+def test_replay_feed_without_path_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="feed.replay.path is required"):
+        FeedSettings(kind="replay")
+
+
+def test_massive_feed_with_api_key_is_accepted_and_the_key_stays_secret() -> None:
+    feed = FeedSettings.model_validate({"kind": "massive", "massive": {"api_key": "sk-live-123"}})
+
+    assert feed.massive.api_key is not None
+    assert feed.massive.api_key.get_secret_value() == "sk-live-123"
+    assert "sk-live-123" not in repr(feed)
+
+
+def test_invalid_feed_setting_error_does_not_echo_the_api_key() -> None:
+    with pytest.raises(ValidationError) as caught:
+        FeedSettings.model_validate(
+            {"kind": "massive", "massive": {"api_key": "sk-live-123", "secure": "maybe"}}
+        )
+
+    assert "sk-live-123" not in str(caught.value)
+
+
+def test_replay_speed_must_be_positive() -> None:
+    with pytest.raises(ValidationError):
+        FeedSettings(kind="replay", replay={"path": Path("session.jsonl"), "speed": 0})  # type: ignore[arg-type]
+
+
+def test_help_lists_nested_feed_variables() -> None:
+    names = {name for name, _, _ in describe_settings()}
+
+    assert {
+        "TICKSTOCK_FEED__KIND",
+        "TICKSTOCK_FEED__MASSIVE__API_KEY",
+        "TICKSTOCK_FEED__MASSIVE__SUBSCRIPTIONS",
+        "TICKSTOCK_FEED__REPLAY__PATH",
+        "TICKSTOCK_FEED__REPLAY__SPEED",
+    } <= names
