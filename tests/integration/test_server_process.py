@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -110,7 +111,9 @@ async def test_grpcurl_streams_filtered_events_with_a_created_key(
     assert {e["symbol"] for e in events} <= {"AAPL", "MSFT"}
     seqs = [int(e["seq"]) for e in events]
     assert seqs == sorted(seqs)
-    assert all(e["type"] in ("EVENT_TYPE_HIGH", "EVENT_TYPE_LOW") for e in events)
+    assert {e["type"] for e in events} <= {
+        "EVENT_TYPE_HIGH", "EVENT_TYPE_LOW", "EVENT_TYPE_TREND", "EVENT_TYPE_SURGE",
+    }  # fmt: skip
 
 
 async def test_sigterm_sends_rotate_hint_and_exits_cleanly(pg_database_url: str, redis_url: str) -> None:
@@ -151,3 +154,37 @@ async def test_embedded_default_serves_and_admin_commands_share_its_database(tmp
     assert first.WhichOneof("payload") == "subscription_status"
     assert (tmp_path / "data" / "postgres").is_dir()
     assert (tmp_path / "data" / "redis").is_dir()
+
+
+async def test_replay_feed_selected_by_configuration_streams_the_recorded_session(
+    pg_database_url: str, redis_url: str
+) -> None:
+    port = _free_port()
+    sample = Path(__file__).parents[1] / "data" / "massive_sample.jsonl"
+    env = _server_env(
+        port,
+        TICKSTOCK_DATABASE_URL=pg_database_url,
+        TICKSTOCK_REDIS_URL=redis_url,
+        TICKSTOCK_FEED__KIND="replay",
+        TICKSTOCK_FEED__REPLAY__PATH=str(sample),
+        TICKSTOCK_FEED__REPLAY__SPEED="20",  # the five recorded minutes in 15 s
+    )
+    events = []
+    async with _server(env, port):
+        token = await _run("create-key", "--user", "dave", env=env)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
+                event_service_pb2.StreamEventsRequest(), metadata=(("authorization", f"Bearer {token}"),)
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    while (response := await call.read()) is not grpc.aio.EOF:
+                        if response.WhichOneof("payload") == "event_batch":
+                            events.extend(response.event_batch.events)
+            call.cancel()
+
+    assert events, "no events from the replay within 10 s"
+    assert {event.symbol for event in events} <= {"AAPL", "MSFT", "NVDA", "TSLA", "SPY"}
+    # Event times are the recording's (2026-01-06, 10:00-10:05 ET), not the wall clock's.
+    recorded_from_s, recorded_to_s = 1_767_711_600, 1_767_711_600 + 300
+    assert all(recorded_from_s <= event.event_time.seconds <= recorded_to_s for event in events)
