@@ -1,16 +1,20 @@
-"""Detection throughput and per-tick latency over the synthetic market.
+"""Detection throughput and per-tick latency over the synthetic market, all detectors on.
 
-Usage: .venv/bin/python bench/detect.py [--symbols 4000] [--ticks 1200000] [--rate 4000]
+Usage: .venv/bin/python bench/detect.py [--symbols 4000] [--rate 4000] [--seconds 300]
        [--start-minutes 10] [--seed 1]
 
-Ticks are generated first (not timed), at `--rate` ticks per second of event time starting
-`--start-minutes` after the 09:30 ET open of Monday 2026-01-05 (default 09:40, so the default five
-minutes of event time cross from the OPENING into the MIDDAY period with every detector warmed up on
-the busier symbols). Throughput is timed over the
-whole run without per-tick clocks; latency is then measured per tick on a second, fresh engine.
-The generated ticks are moved out of the garbage collector's reach (`gc.freeze()`) before timing: they
-are the benchmark's input, and a server never holds a million ticks, so collections over them would
-measure the harness rather than the engine. Prints one `name: value unit` line per figure.
+The synthetic market generates `--rate` ticks per second of event time over `--symbols` symbols for
+`--seconds` of event time, starting `--start-minutes` after the 09:30 ET open of Monday 2026-01-05
+(default 09:40, so the run crosses from the OPENING into the MIDDAY period). The default shape, one
+tick per symbol per second, is that of per-second aggregates and the most expensive one: nearly every
+tick starts a new second and so a trend evaluation. `--rate 100000` gives the shape of a trade feed at
+100,000 ticks/s, where ticks of one symbol share seconds.
+
+Ticks are generated in chunks outside the timed sections. Each chunk runs through two engines: one
+timed as a whole (throughput, no per-tick clocks), one timed per tick (latency). Generated ticks are
+frozen out of the cyclic garbage collector's reach (`gc.freeze()`): they are the benchmark's input, and
+collections over them would measure the harness rather than the engine.
+Prints one `name: value unit` line per figure.
 """
 
 from __future__ import annotations
@@ -20,65 +24,71 @@ import collections
 import gc
 import statistics
 import time
+from collections.abc import Iterator
 
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.tick import Tick
 from tickstock_server.feeds.synthetic import DEFAULT_START_NS, SyntheticMarket, SyntheticMarketConfig
 
 _OPEN_NS = DEFAULT_START_NS + 5 * 60 * 1_000_000_000  # 09:30 ET
+_CHUNK_TICKS = 100_000
 
 
-def _ticks(symbols: int, count: int, rate: float, seed: int, start_ns: int) -> list[Tick]:
+def _chunks(symbols: int, count: int, rate: float, seed: int, start_ns: int) -> Iterator[list[Tick]]:
     market = SyntheticMarket(seed, SyntheticMarketConfig(symbols=symbols))
     batch = max(1, int(rate / 50))  # 20 ms of event time per batch
     step_ns = int(batch / rate * 1e9)
-    ticks: list[Tick] = []
     ts_ns = start_ns
-    while len(ticks) < count:
-        ticks.extend(market.next_ticks(batch, ts_ns))
-        ts_ns += step_ns
-    return ticks[:count]
+    produced = 0
+    while produced < count:
+        chunk: list[Tick] = []
+        while len(chunk) < _CHUNK_TICKS and produced + len(chunk) < count:
+            chunk.extend(market.next_ticks(min(batch, count - produced - len(chunk)), ts_ns))
+            ts_ns += step_ns
+        produced += len(chunk)
+        yield chunk
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=4000)
-    parser.add_argument("--ticks", type=int, default=1_200_000)
     parser.add_argument("--rate", type=float, default=4000.0, help="ticks per second of event time")
+    parser.add_argument("--seconds", type=float, default=300.0, help="seconds of event time")
     parser.add_argument("--start-minutes", type=float, default=10.0, help="event time start after 09:30 ET")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    count = int(args.rate * args.seconds)
     start_ns = _OPEN_NS + int(args.start_minutes * 60e9)
-    ticks = _ticks(args.symbols, args.ticks, args.rate, args.seed, start_ns)
-    gc.collect()
-    gc.freeze()
 
     engine = DetectionEngine()
-    process = engine.process
-    by_type: collections.Counter[str] = collections.Counter()
-    started = time.perf_counter()
-    for tick in ticks:
-        for event in process(tick):
-            by_type[event.type.value] += 1
-    elapsed = time.perf_counter() - started
-
     timed = DetectionEngine()
-    process = timed.process
+    by_type: collections.Counter[str] = collections.Counter()
+    samples: list[int] = []
+    elapsed = 0.0
     clock = time.perf_counter_ns
-    samples = []
-    for tick in ticks:
-        before = clock()
-        process(tick)
-        samples.append(clock() - before)
+    for chunk in _chunks(args.symbols, count, args.rate, args.seed, start_ns):
+        gc.collect()
+        gc.freeze()
+        process = engine.process
+        started = time.perf_counter()
+        for tick in chunk:
+            for event in process(tick):
+                by_type[event.type.value] += 1
+        elapsed += time.perf_counter() - started
+        process = timed.process
+        for tick in chunk:
+            before = clock()
+            process(tick)
+            samples.append(clock() - before)
     cuts = statistics.quantiles(samples, n=100)
 
     print(f"symbols: {engine.symbol_count} symbols")
-    print(f"ticks: {len(ticks)} ticks")
+    print(f"ticks: {count} ticks")
     print(f"events: {engine.events_emitted} events")
     for event_type in ("high", "low", "trend", "surge"):
         print(f"events_{event_type}: {by_type[event_type]} events")
-    print(f"throughput: {len(ticks) / elapsed:.0f} ticks/s")
-    print(f"mean: {elapsed / len(ticks) * 1e6:.2f} us")
+    print(f"throughput: {count / elapsed:.0f} ticks/s")
+    print(f"mean: {elapsed / count * 1e6:.2f} us")
     print(f"p50: {cuts[49] / 1000:.2f} us")
     print(f"p99: {cuts[98] / 1000:.2f} us")
     print(f"max: {max(samples) / 1000:.1f} us")

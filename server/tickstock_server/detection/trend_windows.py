@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from tickstock_server.detection.trend_config import TrendConfig
@@ -16,6 +17,8 @@ before, volume-point count before, ratio count before). Price totals are relativ
 the change and flow sums are the decayed sums just after this point; the rest count what came before it.
 """
 
+_CountRow = tuple[float, float, float, float]
+
 RatioPoint = tuple[float, float, float]
 """A committed point with a VWAP: (ratio, ratio sum before it, ratio change sum after it)."""
 
@@ -26,6 +29,43 @@ _COMPACT_POINTS = 32
 # have expired, so they stay small and precise however long the detector runs (the rebuild of the held
 # points then costs O(1) amortised per point).
 _REANCHOR_WINDOWS = 8
+
+
+@functools.lru_cache(maxsize=16)
+def _score_tables(config: TrendConfig) -> tuple[tuple[_CountRow, ...], tuple[_CountRow, ...]]:
+    """Per-count factors of the window scores, computed once per configuration and shared by all symbols."""
+    decay = config.decay
+    size = config.long_window_s + 1
+    powers = [decay**k for k in range(size)]
+    # normalisers[m] = 1 / sum(decay^k for k < m) turns a decayed sum of m values into their mean.
+    normalisers = [0.0] * size
+    total = 0.0
+    for count in range(1, size):
+        total += powers[count - 1]
+        normalisers[count] = 1.0 / total
+    # Per value count (the index), what scores a window with that many changes or ratios: the decay
+    # power dropping the values before the window, and factors folding each component's scale into
+    # the normaliser of its decayed mean.
+    counts = range(size)
+    by_count = tuple(
+        (
+            powers[count],
+            normalisers[count] / config.price_move_scale,
+            1.0 / (count + 1),
+            normalisers[count] * (count + 1) / config.volume_flow_divisor,
+        )
+        for count in counts
+    )
+    by_ratio_count = tuple(
+        (
+            powers[count],
+            config.vwap_position_gain * normalisers[count],
+            powers[count - 1] if count else 0.0,
+            config.vwap_change_gain * normalisers[count - 1] if count else 0.0,
+        )
+        for count in counts
+    )
+    return by_count, by_ratio_count
 
 
 class TrendWindows:
@@ -78,38 +118,8 @@ class TrendWindows:
 
     def __init__(self, config: TrendConfig) -> None:
         """Create empty windows for a configuration (its windows, decay and component weights)."""
-        decay = config.decay
-        size = config.long_window_s + 1
-        self._decay = decay
-        powers = [decay**k for k in range(size)]
-        # normalisers[m] = 1 / sum(decay^k for k < m) turns a decayed sum of m values into their mean.
-        normalisers = [0.0] * size
-        total = 0.0
-        for count in range(1, size):
-            total += powers[count - 1]
-            normalisers[count] = 1.0 / total
-        # Per value count (the index), what scores a window with that many changes or ratios: the decay
-        # power dropping the values before the window, and factors folding each component's scale into
-        # the normaliser of its decayed mean.
-        counts = range(size)
-        self._by_count = [
-            (
-                powers[count],
-                normalisers[count] / config.price_move_scale,
-                1.0 / (count + 1),
-                normalisers[count] * (count + 1) / config.volume_flow_divisor,
-            )
-            for count in counts
-        ]
-        self._by_ratio_count = [
-            (
-                powers[count],
-                config.vwap_position_gain * normalisers[count],
-                powers[count - 1] if count else 0.0,
-                config.vwap_change_gain * normalisers[count - 1] if count else 0.0,
-            )
-            for count in counts
-        ]
+        self._decay = config.decay
+        self._by_count, self._by_ratio_count = _score_tables(config)
         self._weights = (config.price_weight, config.volume_weight, config.vwap_weight)
         self._min_volume_points = config.min_volume_points
         # Short, medium, long and volatility windows, seconds; `_offsets` holds where each starts.
