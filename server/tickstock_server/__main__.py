@@ -96,6 +96,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TickstockError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ExceptionGroup as group:
+        # A fatal error of a long-lived task (say, the feed's rejected API key) arrives grouped by the
+        # TaskGroup; domain errors get the same one-line message, anything else its traceback.
+        errors, rest = group.split(TickstockError)
+        if errors is None or rest is not None:
+            raise
+        for fatal in _leaves(errors):
+            print(f"error: {fatal}", file=sys.stderr)
+        return 1
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    return [
+        leaf
+        for exc in group.exceptions
+        for leaf in (_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    ]
 
 
 if __name__ == "__main__":

@@ -143,16 +143,20 @@ async def serve(
         async with asyncio.TaskGroup() as tasks:
             pipeline = tasks.create_task(run_pipeline(source, engine, log, hub, feed_status), name="pipeline")
             await server.start()
-            await set_serving(health, [EVENT_SERVICE], True)
-            _logger.info("serving on port %d", port, extra={"port": port, "epoch": log.epoch})
-            if on_ready is not None:
-                on_ready(port)
-            await stop.wait()
-            _logger.info("shutting down")
-            await health.enter_graceful_shutdown()
-            hub.close()
-            await server.stop(settings.grpc.shutdown_grace_s)
-            pipeline.cancel()
+            try:
+                await set_serving(health, [EVENT_SERVICE], True)
+                _logger.info("serving on port %d", port, extra={"port": port, "epoch": log.epoch})
+                if on_ready is not None:
+                    on_ready(port)
+                await stop.wait()
+                _logger.info("shutting down")
+            finally:
+                # Also when a task failed (the TaskGroup then cancels this body): the server must stop
+                # inside the running loop, and streams still get their rotation hints.
+                await health.enter_graceful_shutdown()
+                hub.close()
+                await server.stop(settings.grpc.shutdown_grace_s)
+                pipeline.cancel()
         _logger.info("stopped")
 
 
