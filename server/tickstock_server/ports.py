@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from tickstock_server.domain.bar import Bar
+from tickstock_server.domain.bar_intervals import BarInterval
 from tickstock_server.domain.tick import Tick
 
 
@@ -46,4 +48,24 @@ class ApiKeyStore(Protocol):
 
     async def verify(self, token: str) -> Principal | None:
         """Return the principal of a valid, unrevoked token, or None."""
+        ...
+
+
+class BarReader(Protocol):
+    """Reads bars of one symbol, stored and not yet stored alike."""
+
+    async def get_bars(
+        self,
+        symbol: str,
+        interval: BarInterval,
+        start_ns: int,
+        end_ns: int,
+        *,
+        limit: int,
+        after_ns: int | None = None,
+    ) -> tuple[list[Bar], bool]:
+        """Return up to `limit` bars, oldest first, and whether more follow.
+
+        Bars start in [start_ns, end_ns) and, when `after_ns` is given (paging), after it.
+        """
         ...

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from tickstock.v1 import events_pb2
+from tickstock.v1 import events_pb2, market_data_service_pb2
 from tickstock_server.domain import events as domain
+from tickstock_server.domain.bar import Bar
 
 _NS = 1_000_000_000
 
@@ -216,3 +217,16 @@ def encode_event(event: domain.Event, seq: int, ingest_ts_ns: int, detect_ts_ns:
     return event_to_proto(
         event, seq=seq, ingest_ts_ns=ingest_ts_ns, detect_ts_ns=detect_ts_ns
     ).SerializeToString()
+
+
+def bar_to_proto(bar: Bar) -> market_data_service_pb2.Bar:
+    """A bar to its proto."""
+    return market_data_service_pb2.Bar(
+        symbol=bar.symbol,
+        start_time=timestamp_from_ns(bar.start_ns),
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=bar.volume,
+    )

@@ -100,6 +100,11 @@ class BarAggregator:
                 self._ready.append(_freeze(symbol, bar))
         return self.take()
 
+    def open_bar(self, symbol: str) -> Bar | None:
+        """Snapshot of one symbol's newest bar, emitted or not; None when the symbol has none."""
+        bar = self._bars.get(symbol)
+        return None if bar is None else _freeze(symbol, bar, mark=False)
+
     def open_bars(self) -> list[Bar]:
         """Snapshot of every symbol's newest bar, emitted or not (for readers merging unflushed bars)."""
         return [_freeze(symbol, bar, mark=False) for symbol, bar in self._bars.items()]

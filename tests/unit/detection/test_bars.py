@@ -106,6 +106,8 @@ def test_open_bars_snapshot_includes_unemitted_bars_without_marking_them() -> No
     snapshot = bars.open_bars()
 
     assert [(bar.symbol, bar.volume) for bar in snapshot] == [("AAPL", 3)]
+    assert bars.open_bar("AAPL") == snapshot[0]
+    assert bars.open_bar("MSFT") is None
     assert [bar.volume for bar in bars.flush()] == [3]
 
 

@@ -1,0 +1,126 @@
+"""MarketDataService servicer: validates GetBars, reads bars, maps them. No business rules."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from google.protobuf import timestamp_pb2
+
+from tickstock.v1 import market_data_service_pb2
+from tickstock_server.api.event_requests import SYMBOL_PATTERN
+from tickstock_server.api.interceptors import Context
+from tickstock_server.api.mappers import bar_to_proto
+from tickstock_server.domain.bar_intervals import BarInterval
+from tickstock_server.errors import FieldViolation, InvalidRequestError
+from tickstock_server.ports import BarReader
+
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
+
+_INTERVALS = {
+    market_data_service_pb2.BAR_INTERVAL_1_MINUTE: BarInterval.MINUTE_1,
+    market_data_service_pb2.BAR_INTERVAL_5_MINUTES: BarInterval.MINUTE_5,
+    market_data_service_pb2.BAR_INTERVAL_15_MINUTES: BarInterval.MINUTE_15,
+    market_data_service_pb2.BAR_INTERVAL_1_HOUR: BarInterval.HOUR_1,
+    market_data_service_pb2.BAR_INTERVAL_1_DAY: BarInterval.DAY_1,
+}
+_NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _BarsQuery:
+    symbol: str
+    interval: BarInterval
+    start_ns: int
+    end_ns: int
+    page_size: int
+    after_ns: int | None
+
+
+def _ns(timestamp: timestamp_pb2.Timestamp) -> int:
+    return timestamp.seconds * _NS_PER_S + timestamp.nanos
+
+
+def _token(query: _BarsQuery, after_ns: int) -> str:
+    body = {
+        "s": query.symbol,
+        "i": query.interval.value,
+        "a": query.start_ns,
+        "b": query.end_ns,
+        "n": after_ns,
+    }
+    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+def _parse(request: market_data_service_pb2.GetBarsRequest, now_ns: int) -> _BarsQuery:
+    violations: list[FieldViolation] = []
+    symbol = request.symbol.strip().upper()
+    if not SYMBOL_PATTERN.match(symbol):
+        violations.append(FieldViolation("symbol", f"{request.symbol!r} is not a ticker symbol"))
+    interval = _INTERVALS.get(request.interval)
+    if interval is None:
+        violations.append(FieldViolation("interval", "must be a specific bar interval"))
+    page_size = request.page_size or DEFAULT_PAGE_SIZE
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        violations.append(FieldViolation("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
+    end_ns = _ns(request.end_time) if request.HasField("end_time") else now_ns
+    start_ns = _ns(request.start_time) if request.HasField("start_time") else None
+    if start_ns is not None and start_ns >= end_ns:
+        violations.append(FieldViolation("start_time", "must be before end_time"))
+    if violations or interval is None:
+        raise InvalidRequestError(violations)
+    if start_ns is None:  # by default, one page of bars up to the end
+        start_ns = end_ns - page_size * interval.seconds * _NS_PER_S
+    query = _BarsQuery(
+        symbol=symbol, interval=interval, start_ns=start_ns, end_ns=end_ns, page_size=page_size, after_ns=None
+    )
+    if not request.page_token:
+        return query
+    try:
+        body = json.loads(base64.urlsafe_b64decode(request.page_token.encode()))
+        expected = (query.symbol, query.interval.value, query.start_ns, query.end_ns)
+        if (body["s"], body["i"], body["a"], body["b"]) != expected or type(body["n"]) is not int:
+            raise ValueError("the token is for another request")
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidRequestError(
+            [FieldViolation("page_token", "not a token of this request's symbol, interval and range")]
+        ) from exc
+    return _BarsQuery(
+        symbol=symbol,
+        interval=interval,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        page_size=page_size,
+        after_ns=body["n"],
+    )
+
+
+class MarketDataServiceServicer:
+    """Serves `tickstock.v1.MarketDataService`."""
+
+    def __init__(self, *, bars: BarReader, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self._bars = bars
+        self._clock_ns = clock_ns
+
+    async def GetBars(  # noqa: N802 - gRPC method name
+        self, request: market_data_service_pb2.GetBarsRequest, context: Context
+    ) -> market_data_service_pb2.GetBarsResponse:
+        """Bars of one symbol over a range, oldest first, stored and not yet stored alike."""
+        query = _parse(request, self._clock_ns())
+        bars, more = await self._bars.get_bars(
+            query.symbol,
+            query.interval,
+            query.start_ns,
+            query.end_ns,
+            limit=query.page_size,
+            after_ns=query.after_ns,
+        )
+        return market_data_service_pb2.GetBarsResponse(
+            bars=[bar_to_proto(bar) for bar in bars],
+            next_page_token=_token(query, bars[-1].start_ns) if more and bars else "",
+        )

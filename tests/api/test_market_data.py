@@ -1,0 +1,106 @@
+"""MarketDataService.GetBars over the in-process server: validation, bucketing, paging tokens."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from factories import NS_PER_S, ns_at
+
+from tickstock.v1 import market_data_service_pb2 as pb
+from tickstock.v1 import market_data_service_pb2_grpc
+from tickstock_server.adapters.memory import MemoryBarReader
+from tickstock_server.api.mappers import timestamp_from_ns
+from tickstock_server.api.market_data_service import MarketDataServiceServicer
+from tickstock_server.domain.bar import Bar
+
+T0 = ns_at("2026-01-06T15:00:00")
+MINUTE_NS = 60 * NS_PER_S
+MARKET_DATA = "tickstock.v1.MarketDataService"
+
+
+def _minute(offset: int, price: float) -> Bar:
+    start_ns = T0 + offset * MINUTE_NS
+    return Bar(
+        symbol="AAPL", start_ns=start_ns, open=price, high=price, low=price, close=price, volume=10, ticks=1
+    )
+
+
+@pytest.fixture
+async def stub(start_api_server):  # type: ignore[no-untyped-def]
+    reader = MemoryBarReader([_minute(offset, 100.0 + offset) for offset in range(12)])
+    servicer = MarketDataServiceServicer(bars=reader, clock_ns=lambda: T0 + 60 * MINUTE_NS)
+    api = await start_api_server(extra_servicers={MARKET_DATA: servicer})
+    return market_data_service_pb2_grpc.MarketDataServiceStub(api.channel), api.metadata
+
+
+def _request(**fields: object) -> pb.GetBarsRequest:
+    request = pb.GetBarsRequest(
+        symbol="AAPL", interval=pb.BAR_INTERVAL_5_MINUTES, start_time=timestamp_from_ns(T0),
+        end_time=timestamp_from_ns(T0 + 60 * MINUTE_NS),
+    )  # fmt: skip
+    for name, value in fields.items():
+        setattr(request, name, value)
+    return request
+
+
+async def test_get_bars_buckets_minutes_into_the_requested_interval(stub) -> None:  # type: ignore[no-untyped-def]
+    client, metadata = stub
+
+    response = await client.GetBars(_request(), metadata=metadata)
+
+    assert [(b.start_time.ToNanoseconds() - T0) // MINUTE_NS for b in response.bars] == [0, 5, 10]
+    assert [(b.open, b.close, b.volume) for b in response.bars] == [(100.0, 104.0, 50), (105.0, 109.0, 50),
+                                                                    (110.0, 111.0, 20)]  # fmt: skip
+    assert response.next_page_token == ""
+
+
+async def test_page_tokens_walk_every_bar_once(stub) -> None:  # type: ignore[no-untyped-def]
+    client, metadata = stub
+    starts: list[int] = []
+    token = ""
+    while True:
+        response = await client.GetBars(
+            _request(interval=pb.BAR_INTERVAL_1_MINUTE, page_size=5, page_token=token), metadata=metadata
+        )
+        starts += [(b.start_time.ToNanoseconds() - T0) // MINUTE_NS for b in response.bars]
+        token = response.next_page_token
+        if not token:
+            break
+
+    assert starts == list(range(12))
+
+
+@pytest.mark.parametrize(
+    ("fields", "violated"),
+    [
+        ({"symbol": "not a symbol"}, "symbol"),
+        ({"interval": pb.BAR_INTERVAL_UNSPECIFIED}, "interval"),
+        ({"page_size": 10_001}, "page_size"),
+        ({"start_time": timestamp_from_ns(T0 + 61 * MINUTE_NS)}, "start_time"),
+        ({"page_token": "garbage"}, "page_token"),
+    ],
+)
+async def test_invalid_request_names_the_field(stub, fields: dict[str, object], violated: str) -> None:  # type: ignore[no-untyped-def]
+    client, metadata = stub
+    request = _request()
+    for name, value in fields.items():
+        if name == "start_time":
+            request.start_time.CopyFrom(value)  # type: ignore[arg-type]
+        else:
+            setattr(request, name, value)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.GetBars(request, metadata=metadata)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violated in (caught.value.details() or "")
+
+
+async def test_token_of_another_request_is_rejected(stub) -> None:  # type: ignore[no-untyped-def]
+    client, metadata = stub
+    first = await client.GetBars(_request(interval=pb.BAR_INTERVAL_1_MINUTE, page_size=2), metadata=metadata)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.GetBars(_request(symbol="MSFT", page_token=first.next_page_token), metadata=metadata)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
