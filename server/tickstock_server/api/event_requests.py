@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from google.protobuf import duration_pb2
@@ -16,10 +15,8 @@ from tickstock_server.api.mappers import (
 )
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.delivery.hub import DeliveryOptions
+from tickstock_server.domain.universes import SYMBOL_PATTERN
 from tickstock_server.errors import FieldViolation, InvalidRequestError, NotSupportedError
-
-SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,14}$")
-"""Ticker syntax: a letter, then up to 14 letters, digits, '.' or '-' (e.g. BRK.B)."""
 
 _EVENT_TYPES = {proto: domain for domain, proto in EVENT_TYPES.items()}
 _DIRECTIONS = {proto: domain for domain, proto in DIRECTIONS.items()}
@@ -83,7 +80,7 @@ def _parse_filter(
     symbols = set()
     for index, raw in enumerate(proto.symbols):
         symbol = raw.strip().upper()
-        if SYMBOL_PATTERN.match(symbol):
+        if SYMBOL_PATTERN.fullmatch(symbol):
             symbols.add(symbol)
         else:
             violations.append(FieldViolation(f"filter.symbols[{index}]", f"{raw!r} is not a ticker symbol"))

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from google.protobuf import timestamp_pb2
 
 from tickstock.v1 import market_data_service_pb2
-from tickstock_server.api.event_requests import SYMBOL_PATTERN
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import bar_to_proto
 from tickstock_server.domain.bar_intervals import BarInterval
+from tickstock_server.domain.universes import SYMBOL_PATTERN
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.ports import BarReader
 
@@ -60,7 +60,7 @@ def _token(query: _BarsQuery, after_ns: int) -> str:
 def _parse(request: market_data_service_pb2.GetBarsRequest, now_ns: int) -> _BarsQuery:
     violations: list[FieldViolation] = []
     symbol = request.symbol.strip().upper()
-    if not SYMBOL_PATTERN.match(symbol):
+    if not SYMBOL_PATTERN.fullmatch(symbol):
         violations.append(FieldViolation("symbol", f"{request.symbol!r} is not a ticker symbol"))
     interval = _INTERVALS.get(request.interval)
     if interval is None:
