@@ -16,23 +16,34 @@ from pydantic import SecretStr
 
 from tickstock_server.api.event_service import EventServiceServicer
 from tickstock_server.api.mappers import encode_event
+from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.api.server import create_server, set_serving
+from tickstock_server.api.universe_service import UniverseServiceServicer
 from tickstock_server.config import FeedSettings, Settings
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
+from tickstock_server.detection.bars import BarAggregator
 from tickstock_server.detection.engine import DetectionEngine
+from tickstock_server.domain.bar import Bar
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.feeds.replay import ReplayTickSource
 from tickstock_server.feeds.synthetic import SyntheticTickSource, latest_session_open_ns
 from tickstock_server.pipeline import FeedStatus, run_pipeline
 from tickstock_server.ports import TickSource
 from tickstock_server.storage.api_keys import PgApiKeyStore
+from tickstock_server.storage.bar_writer import PgBarWriter
+from tickstock_server.storage.bars import PgBarReader
 from tickstock_server.storage.database import create_pool
 from tickstock_server.storage.migrate import apply_migrations
+from tickstock_server.storage.seed import load_seed_data
+from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.storage.watchlists import PgWatchlistStore
 
 _logger = logging.getLogger(__name__)
 
 EVENT_SERVICE = "tickstock.v1.EventService"
+MARKET_DATA_SERVICE = "tickstock.v1.MarketDataService"
+UNIVERSE_SERVICE = "tickstock.v1.UniverseService"
 
 
 @contextlib.asynccontextmanager
@@ -51,6 +62,8 @@ async def open_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         applied = await apply_migrations(pool)
         if applied:
             _logger.info("applied schema migrations %s", applied)
+        if await load_seed_data(pool):
+            _logger.info("loaded the seed symbols and universes")
         yield pool
 
 
@@ -117,7 +130,16 @@ async def serve(
     the backends close.
     """
     async with open_database(settings) as pool, open_redis(settings):
-        engine = DetectionEngine()
+        aggregator = BarAggregator()
+        engine = DetectionEngine(bars=aggregator)
+        writer = PgBarWriter(pool)
+
+        def unstored_bars(symbol: str) -> list[Bar]:
+            # The writer's buffer, then the aggregator's newest (possibly newer) revision of the minute.
+            bars = [bar for bar in writer.pending_bars() if bar.symbol == symbol]
+            open_bar = aggregator.open_bar(symbol)
+            return bars if open_bar is None else [*bars, open_bar]
+
         feed_status = FeedStatus()
         log = EventLog(encode_event, capacity=settings.delivery.log_capacity)
         hub = SubscriptionHub(
@@ -133,18 +155,28 @@ async def serve(
             feed_age_ns=lambda: feed_status.age_ns(time.time_ns()),
             shutdown_grace_s=settings.grpc.shutdown_grace_s,
         )
+        servicers = {
+            EVENT_SERVICE: events,
+            MARKET_DATA_SERVICE: MarketDataServiceServicer(bars=PgBarReader(pool, unstored_bars)),
+            UNIVERSE_SERVICE: UniverseServiceServicer(
+                universes=PgUniverseStore(pool), watchlists=PgWatchlistStore(pool)
+            ),
+        }
         server, port, health = create_server(
-            servicers={EVENT_SERVICE: events},
+            servicers=servicers,
             keys=PgApiKeyStore(pool),
             host=settings.grpc.host,
             port=settings.grpc.port,
             max_connection_age_s=settings.grpc.max_connection_age_s,
         )
         async with asyncio.TaskGroup() as tasks:
-            pipeline = tasks.create_task(run_pipeline(source, engine, log, hub, feed_status), name="pipeline")
+            bar_writer = tasks.create_task(writer.run(), name="bar-writer")
+            pipeline = tasks.create_task(
+                run_pipeline(source, engine, log, hub, feed_status, bars=writer), name="pipeline"
+            )
             await server.start()
             try:
-                await set_serving(health, [EVENT_SERVICE], True)
+                await set_serving(health, list(servicers), True)
                 _logger.info("serving on port %d", port, extra={"port": port, "epoch": log.epoch})
                 if on_ready is not None:
                     on_ready(port)
@@ -157,6 +189,14 @@ async def serve(
                 hub.close()
                 await server.stop(settings.grpc.shutdown_grace_s)
                 pipeline.cancel()
+                # Its own failure, if that is why we stop, is already the TaskGroup's to report.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pipeline
+                # The bars of the last minutes, then everything the writer still holds.
+                with contextlib.suppress(RuntimeError):
+                    await writer.put(engine.flush_bars())
+                await writer.close()
+                await bar_writer
         _logger.info("stopped")
 
 

@@ -8,7 +8,7 @@ import time
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
-from tickstock_server.ports import TickSource
+from tickstock_server.ports import BarSink, TickSource
 
 _logger = logging.getLogger(__name__)
 
@@ -33,11 +33,13 @@ async def run_pipeline(
     log: EventLog,
     hub: SubscriptionHub,
     status: FeedStatus | None = None,
+    bars: BarSink | None = None,
 ) -> None:
     """Process every tick of `source` until it ends or the task is cancelled.
 
     Detection and publishing are synchronous, so each batch of ticks is handled without yielding to the
-    event loop: subscribers never see a partial batch, and event order equals log order.
+    event loop: subscribers never see a partial batch, and event order equals log order. After each
+    batch the completed bars go to `bars`, whose backpressure (a full write buffer) slows the feed.
     """
     _logger.info("pipeline started")
     process = engine.process
@@ -49,4 +51,8 @@ async def run_pipeline(
                 hub.publish(entries)
         if status is not None and ticks:
             status.last_received_ns = ticks[-1].received_ns
+        if bars is not None:
+            completed = engine.take_bars()
+            if completed:
+                await bars.put(completed)
     _logger.info("pipeline ended: the feed closed")

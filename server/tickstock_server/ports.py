@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,4 +68,12 @@ class BarReader(Protocol):
 
         Bars start in [start_ns, end_ns) and, when `after_ns` is given (paging), after it.
         """
+        ...
+
+
+class BarSink(Protocol):
+    """Takes completed one-minute bars (cumulative revisions) for storage."""
+
+    async def put(self, bars: Sequence[Bar]) -> None:
+        """Accept bars; waits while the sink is full (backpressure), never drops."""
         ...

@@ -17,7 +17,14 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tickstock.v1 import event_service_pb2, event_service_pb2_grpc
+from tickstock.v1 import (
+    event_service_pb2,
+    event_service_pb2_grpc,
+    market_data_service_pb2,
+    market_data_service_pb2_grpc,
+    universe_service_pb2,
+    universe_service_pb2_grpc,
+)
 
 _READY_TIMEOUT_S = 30.0
 
@@ -188,3 +195,55 @@ async def test_replay_feed_selected_by_configuration_streams_the_recorded_sessio
     # Event times are the recording's (2026-01-06, 10:00-10:05 ET), not the wall clock's.
     recorded_from_s, recorded_to_s = 1_767_711_600, 1_767_711_600 + 300
     assert all(recorded_from_s <= event.event_time.seconds <= recorded_to_s for event in events)
+
+
+async def test_server_answers_symbol_universe_watchlist_and_bar_calls(
+    pg_database_url: str, redis_url: str
+) -> None:
+    port = _free_port()
+    env = _server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
+    async with _server(env, port):
+        token = await _run("create-key", "--user", "erin", env=env)
+        grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
+        assert grpcurl is not None
+        process = await asyncio.create_subprocess_exec(
+            grpcurl, "-plaintext", "-H", f"authorization: Bearer {token}",
+            f"127.0.0.1:{port}", "tickstock.v1.UniverseService/ListUniverses",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        listed, _ = await process.communicate()
+        metadata = (("authorization", f"Bearer {token}"),)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            universes = universe_service_pb2_grpc.UniverseServiceStub(channel)
+            symbols = await universes.ListSymbols(
+                universe_service_pb2.ListSymbolsRequest(query="apple"), metadata=metadata
+            )
+            dow = await universes.GetUniverse(
+                universe_service_pb2.GetUniverseRequest(name="dow30"), metadata=metadata
+            )
+            created = await universes.CreateWatchlist(
+                universe_service_pb2.CreateWatchlistRequest(
+                    watchlist=universe_service_pb2.Watchlist(name="mine", symbols=["AAPL", "MSFT"])
+                ),
+                metadata=metadata,
+            )
+            mine = await universes.ListWatchlists(
+                universe_service_pb2.ListWatchlistsRequest(), metadata=metadata
+            )
+            await asyncio.sleep(2)  # a little trading
+            bars = await market_data_service_pb2_grpc.MarketDataServiceStub(channel).GetBars(
+                market_data_service_pb2.GetBarsRequest(
+                    symbol="AAPL", interval=market_data_service_pb2.BAR_INTERVAL_1_MINUTE
+                ),
+                metadata=metadata,
+            )
+
+    assert process.returncode == 0
+    names = {universe["name"] for universe in json.loads(listed)["universes"]}
+    assert {"sp500", "nasdaq100", "dow30"} <= names
+    assert "AAPL" in [symbol.symbol for symbol in symbols.symbols]
+    assert dow.universe.member_count == 30
+    assert [watchlist.watchlist_id for watchlist in mine.watchlists] == [created.watchlist.watchlist_id]
+    # The synthetic session's current minute is not stored yet: GetBars merges it from memory.
+    assert bars.bars
+    assert bars.bars[-1].volume > 0

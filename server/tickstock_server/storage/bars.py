@@ -1,0 +1,122 @@
+"""Reading bars: stored one-minute bars bucketed by PostgreSQL, merged with bars not stored yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from tickstock_server.domain.bar import Bar
+from tickstock_server.domain.bar_intervals import BarInterval, bucket_start_ns, merge_into_buckets
+from tickstock_server.storage.database import map_asyncpg_errors
+
+__all__ = ["PgBarReader"]
+
+_NS_PER_US = 1_000
+
+_DAY_BUCKET = "(date_trunc('day', ts AT TIME ZONE 'America/New_York') AT TIME ZONE 'America/New_York')"
+_MINUTES_BUCKET = "date_bin($6::interval, ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
+
+# Stored minutes bucketed in SQL. First open and last close by time (plain PostgreSQL has no first/last
+# aggregate; TimescaleDB's would do the same).
+_BUCKETED = """
+SELECT bucket, (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,
+       (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume)::bigint AS volume
+FROM (SELECT {bucket} AS bucket, ts, open, high, low, close, volume
+      FROM ohlcv_1min WHERE symbol = $1 AND ts >= $2 AND ts < $3) AS minutes
+WHERE bucket > $4
+GROUP BY bucket ORDER BY bucket LIMIT $5
+"""
+
+_MINUTES = """
+SELECT ts, open, high, low, close, volume FROM ohlcv_1min
+WHERE symbol = $1 AND ts >= $2 AND ts < $3 ORDER BY ts
+"""
+
+
+def _datetime(ts_ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(0, tz=dt.UTC) + dt.timedelta(microseconds=ts_ns // _NS_PER_US)
+
+
+def _ns(moment: dt.datetime) -> int:
+    delta = moment - dt.datetime.fromtimestamp(0, tz=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * _NS_PER_US
+
+
+def _bar(symbol: str, row: asyncpg.Record, start_key: str) -> Bar:
+    return Bar(
+        symbol=symbol,
+        start_ns=_ns(row[start_key]),
+        open=float(row["open"]),
+        high=float(row["high"]),
+        low=float(row["low"]),
+        close=float(row["close"]),
+        volume=int(row["volume"]),
+        ticks=0,  # not stored
+    )
+
+
+class PgBarReader:
+    """Bars of one symbol over a time range from ``ohlcv_1min``, with the not-yet-stored minutes merged in.
+
+    `pending(symbol)` returns the symbol's one-minute bars held in memory (the writer's buffer, then the
+    aggregator's open bars; a later bar of the same minute supersedes an earlier one). A stored minute
+    that also has a pending revision is replaced by it, so a client never sees a hole or a stale minute
+    while bars wait for their flush. Buckets before the first pending minute's bucket are aggregated by
+    PostgreSQL; from there on, stored and pending minutes are merged here.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, pending: Callable[[str], Sequence[Bar]]) -> None:
+        """Use `pool` (owned by the caller) and the in-memory source `pending`."""
+        self._pool = pool
+        self._pending = pending
+
+    async def get_bars(
+        self,
+        symbol: str,
+        interval: BarInterval,
+        start_ns: int,
+        end_ns: int,
+        *,
+        limit: int,
+        after_ns: int | None = None,
+    ) -> tuple[list[Bar], bool]:
+        """Return up to `limit` bars, oldest first, and whether more follow.
+
+        Bars start in [`start_ns`, `end_ns`) and, when `after_ns` is given (paging), after it.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        pending_by_minute = {
+            bar.start_ns: bar for bar in self._pending(symbol) if start_ns <= bar.start_ns < end_ns
+        }
+        cutoff_ns = end_ns
+        if pending_by_minute:
+            cutoff_ns = max(start_ns, bucket_start_ns(min(pending_by_minute), interval))
+        after = after_ns if after_ns is not None else -1
+        bucket = _DAY_BUCKET if interval is BarInterval.DAY_1 else _MINUTES_BUCKET
+        arguments: list[object] = [
+            symbol,
+            _datetime(start_ns),
+            _datetime(cutoff_ns),
+            _datetime(after),
+            limit + 1,
+        ]
+        if interval is not BarInterval.DAY_1:
+            arguments.append(dt.timedelta(seconds=interval.seconds))
+        with map_asyncpg_errors():
+            async with self._pool.acquire() as connection:
+                stored = await connection.fetch(_BUCKETED.format(bucket=bucket), *arguments)
+                recent = (
+                    await connection.fetch(_MINUTES, symbol, _datetime(cutoff_ns), _datetime(end_ns))
+                    if cutoff_ns < end_ns
+                    else []
+                )
+        bars = [_bar(symbol, row, "bucket") for row in stored]
+        minutes = {bar.start_ns: bar for bar in (_bar(symbol, row, "ts") for row in recent)}
+        minutes.update(pending_by_minute)
+        tail = merge_into_buckets((minutes[key] for key in sorted(minutes)), interval)
+        bars += [bar for bar in tail if bar.start_ns > after]
+        return bars[:limit], len(bars) > limit
