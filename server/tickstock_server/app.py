@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from tickstock_server.api.event_service import EventServiceServicer
 from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
-from tickstock_server.api.server import create_server, set_serving
+from tickstock_server.api.server import create_server, follow_health, set_serving
 from tickstock_server.api.universe_service import UniverseServiceServicer
 from tickstock_server.config import FeedSettings, Settings
 from tickstock_server.delivery.event_log import EventLog
@@ -171,6 +171,10 @@ async def serve(
         )
         async with asyncio.TaskGroup() as tasks:
             bar_writer = tasks.create_task(writer.run(), name="bar-writer")
+            # GetBars depends on the writer's database; a failing or full writer shows in its health.
+            writer_health = tasks.create_task(
+                follow_health(health, MARKET_DATA_SERVICE, lambda: writer.healthy), name="bar-writer-health"
+            )
             pipeline = tasks.create_task(
                 run_pipeline(source, engine, log, hub, feed_status, bars=writer), name="pipeline"
             )
@@ -186,6 +190,7 @@ async def serve(
                 # Also when a task failed (the TaskGroup then cancels this body): the server must stop
                 # inside the running loop, and streams still get their rotation hints.
                 await health.enter_graceful_shutdown()
+                writer_health.cancel()
                 hub.close()
                 await server.stop(settings.grpc.shutdown_grace_s)
                 pipeline.cancel()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -132,3 +133,25 @@ async def set_serving(health_servicer: HealthServicer, names: list[str], serving
     status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for name in ("", *names):
         await health_servicer.set(name, status)
+
+
+async def follow_health(
+    health_servicer: HealthServicer, name: str, is_healthy: Callable[[], bool], *, interval_s: float = 1.0
+) -> None:
+    """Report service `name` NOT_SERVING while `is_healthy()` is false, SERVING again once it is true.
+
+    Polls every `interval_s` until cancelled; the component behind `is_healthy` logs why it is not.
+    After `enter_graceful_shutdown` the health servicer ignores updates, so this cannot undo it.
+    """
+    serving = True
+    while True:
+        await asyncio.sleep(interval_s)
+        healthy = is_healthy()
+        if healthy != serving:
+            serving = healthy
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if serving
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            await health_servicer.set(name, status)
