@@ -17,6 +17,10 @@ __all__ = ["BarWriterStats", "PgBarWriter"]
 
 _logger = logging.getLogger(__name__)
 
+_SCHEDULING_MARGIN_S = 0.05
+"""How much earlier than strictly needed an interval flush starts: the event loop may be busy (the
+pipeline puts bars in bursts) when the flush is due."""
+
 _BarKey = tuple[str, int]
 
 # Below this many bars per part, another connection's transaction costs more than it saves.
@@ -327,10 +331,11 @@ class PgBarWriter:
                 if len(self._pending) >= self._flush_rows or self._room_waiters:
                     return True
                 oldest_s = self._oldest_put_s if self._oldest_put_s is not None else time.monotonic()
-                # Start early by the expected flush duration, so the oldest bar is durable (not merely
-                # on its way) flush_interval_s after its put; at most half the interval early.
+                # Start early by the expected flush duration plus a margin for event-loop delays, so
+                # the oldest bar is durable (not merely on its way) flush_interval_s after its put; at
+                # most half the interval early.
                 expected_s = max(self._last_flush_s, self._flush_s_per_row * len(self._pending))
-                lead_s = min(expected_s, self._flush_interval_s / 2)
+                lead_s = min(expected_s + _SCHEDULING_MARGIN_S, self._flush_interval_s / 2)
                 timeout_s = oldest_s + self._flush_interval_s - lead_s - time.monotonic()
                 if timeout_s <= 0:
                     return True
