@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from conftest import ServerFactory
 from factories import NS_PER_S, ns_at
 
 from tickstock.v1 import market_data_service_pb2 as pb
@@ -25,8 +26,11 @@ def _minute(offset: int, price: float) -> Bar:
     )
 
 
+Client = tuple[market_data_service_pb2_grpc.MarketDataServiceStub, tuple[tuple[str, str], ...]]
+
+
 @pytest.fixture
-async def stub(start_api_server):  # type: ignore[no-untyped-def]
+async def stub(start_api_server: ServerFactory) -> Client:
     reader = MemoryBarReader([_minute(offset, 100.0 + offset) for offset in range(12)])
     servicer = MarketDataServiceServicer(bars=reader, clock_ns=lambda: T0 + 60 * MINUTE_NS)
     api = await start_api_server(extra_servicers={MARKET_DATA: servicer})
@@ -43,7 +47,7 @@ def _request(**fields: object) -> pb.GetBarsRequest:
     return request
 
 
-async def test_get_bars_buckets_minutes_into_the_requested_interval(stub) -> None:  # type: ignore[no-untyped-def]
+async def test_get_bars_buckets_minutes_into_the_requested_interval(stub: Client) -> None:
     client, metadata = stub
 
     response = await client.GetBars(_request(), metadata=metadata)
@@ -54,7 +58,7 @@ async def test_get_bars_buckets_minutes_into_the_requested_interval(stub) -> Non
     assert response.next_page_token == ""
 
 
-async def test_page_tokens_walk_every_bar_once(stub) -> None:  # type: ignore[no-untyped-def]
+async def test_page_tokens_walk_every_bar_once(stub: Client) -> None:
     client, metadata = stub
     starts: list[int] = []
     token = ""
@@ -80,7 +84,9 @@ async def test_page_tokens_walk_every_bar_once(stub) -> None:  # type: ignore[no
         ({"page_token": "garbage"}, "page_token"),
     ],
 )
-async def test_invalid_request_names_the_field(stub, fields: dict[str, object], violated: str) -> None:  # type: ignore[no-untyped-def]
+async def test_invalid_request_names_the_field(
+    stub: Client, fields: dict[str, object], violated: str
+) -> None:
     client, metadata = stub
     request = _request()
     for name, value in fields.items():
@@ -96,7 +102,7 @@ async def test_invalid_request_names_the_field(stub, fields: dict[str, object], 
     assert violated in (caught.value.details() or "")
 
 
-async def test_token_of_another_request_is_rejected(stub) -> None:  # type: ignore[no-untyped-def]
+async def test_token_of_another_request_is_rejected(stub: Client) -> None:
     client, metadata = stub
     first = await client.GetBars(_request(interval=pb.BAR_INTERVAL_1_MINUTE, page_size=2), metadata=metadata)
 
