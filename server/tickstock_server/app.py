@@ -28,6 +28,7 @@ from tickstock_server.domain.bar import Bar
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.feeds.replay import ReplayTickSource
 from tickstock_server.feeds.synthetic import SyntheticTickSource, latest_session_open_ns
+from tickstock_server.metrics import ServiceCollector, start_metrics_server
 from tickstock_server.pipeline import FeedStatus, run_pipeline
 from tickstock_server.ports import TickSource
 from tickstock_server.storage.api_keys import PgApiKeyStore
@@ -129,7 +130,7 @@ async def serve(
     rotation hint with its resume token, in-flight calls get the grace period, then the feed stops and
     the backends close.
     """
-    async with open_database(settings) as pool, open_redis(settings):
+    async with open_database(settings) as pool, open_redis(settings), contextlib.AsyncExitStack() as stack:
         aggregator = BarAggregator()
         engine = DetectionEngine(bars=aggregator)
         writer = PgBarWriter(pool)
@@ -169,6 +170,11 @@ async def serve(
             port=settings.grpc.port,
             max_connection_age_s=settings.grpc.max_connection_age_s,
         )
+        if settings.metrics.enabled:
+            collector = ServiceCollector(engine=engine, log=log, hub=hub, writer=writer, feed=feed_status)
+            metrics, _, _ = start_metrics_server(settings.metrics.host, settings.metrics.port, collector)
+            stack.callback(metrics.server_close)  # callbacks run last-in first-out: shut down, then close
+            stack.callback(metrics.shutdown)
         async with asyncio.TaskGroup() as tasks:
             bar_writer = tasks.create_task(writer.run(), name="bar-writer")
             # GetBars depends on the writer's database; a failing or full writer shows in its health.

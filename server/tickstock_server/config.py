@@ -99,6 +99,19 @@ class DeliverySettings(BaseModel):
     """Recent events kept in memory."""
 
 
+class MetricsSettings(BaseModel):
+    """The Prometheus metrics endpoint."""
+
+    model_config = _SECTION
+
+    enabled: bool = True
+    """Serve /metrics over HTTP."""
+    host: str = "127.0.0.1"
+    """Address to bind; loopback by default (metrics describe internals), "0.0.0.0" for a remote scraper."""
+    port: int = Field(default=9464, ge=0, le=65535)
+    """TCP port; 0 picks a free one (it is logged)."""
+
+
 class LogSettings(BaseModel):
     """Logging."""
 
@@ -139,6 +152,7 @@ class Settings(BaseSettings):
     grpc: GrpcSettings = GrpcSettings()
     feed: FeedSettings = FeedSettings()
     delivery: DeliverySettings = DeliverySettings()
+    metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("redis_url")

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,6 +44,7 @@ def _server_env(port: int, **settings: str) -> dict[str, str]:
         TICKSTOCK_FEED__SYMBOLS="40",
         TICKSTOCK_FEED__RATE_PER_S="4000",
         TICKSTOCK_GRPC__SHUTDOWN_GRACE_S="2",
+        TICKSTOCK_METRICS__PORT=str(_free_port()),
         **settings,
     )
     return env
@@ -197,7 +199,7 @@ async def test_replay_feed_selected_by_configuration_streams_the_recorded_sessio
     assert all(recorded_from_s <= event.event_time.seconds <= recorded_to_s for event in events)
 
 
-async def test_server_answers_symbol_universe_watchlist_and_bar_calls(
+async def test_server_answers_symbol_universe_watchlist_bar_and_metrics_calls(
     pg_database_url: str, redis_url: str
 ) -> None:
     port = _free_port()
@@ -231,6 +233,10 @@ async def test_server_answers_symbol_universe_watchlist_and_bar_calls(
                 universe_service_pb2.ListWatchlistsRequest(), metadata=metadata
             )
             await asyncio.sleep(2)  # a little trading
+            metrics_url = f"http://127.0.0.1:{env['TICKSTOCK_METRICS__PORT']}/metrics"
+            metrics = await asyncio.to_thread(
+                lambda: urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+            )
             bars = await market_data_service_pb2_grpc.MarketDataServiceStub(channel).GetBars(
                 market_data_service_pb2.GetBarsRequest(
                     symbol="AAPL", interval=market_data_service_pb2.BAR_INTERVAL_1_MINUTE
@@ -247,3 +253,12 @@ async def test_server_answers_symbol_universe_watchlist_and_bar_calls(
     # The synthetic session's current minute is not stored yet: GetBars merges it from memory.
     assert bars.bars
     assert bars.bars[-1].volume > 0
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.splitlines()
+        if line.startswith("tickstock_")
+    }
+    assert values["tickstock_ticks_processed_total"] > 0
+    assert values["tickstock_symbols"] == 40
+    assert values["tickstock_bar_writer_healthy"] == 1.0
+    assert "process_resident_memory_bytes" in metrics

@@ -23,6 +23,7 @@ async def test_server_with_a_rejected_massive_key_exits_with_a_clear_error(
             TICKSTOCK_FEED__MASSIVE__API_KEY="a-wrong-key",
             TICKSTOCK_FEED__MASSIVE__HOST=fake.host,
             TICKSTOCK_FEED__MASSIVE__SECURE="false",
+            TICKSTOCK_METRICS__ENABLED="false",
         )
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tickstock_server", env=env,
