@@ -9,8 +9,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from google.protobuf import timestamp_pb2
-
 from tickstock.v1 import market_data_service_pb2
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import bar_to_proto
@@ -42,10 +40,6 @@ class _BarsQuery:
     after_ns: int | None
 
 
-def _ns(timestamp: timestamp_pb2.Timestamp) -> int:
-    return timestamp.seconds * _NS_PER_S + timestamp.nanos
-
-
 def _token(query: _BarsQuery, after_ns: int) -> str:
     body = {
         "s": query.symbol,
@@ -68,8 +62,8 @@ def _parse(request: market_data_service_pb2.GetBarsRequest, now_ns: int) -> _Bar
     page_size = request.page_size or DEFAULT_PAGE_SIZE
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         violations.append(FieldViolation("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
-    end_ns = _ns(request.end_time) if request.HasField("end_time") else now_ns
-    start_ns = _ns(request.start_time) if request.HasField("start_time") else None
+    end_ns = request.end_time.ToNanoseconds() if request.HasField("end_time") else now_ns
+    start_ns = request.start_time.ToNanoseconds() if request.HasField("start_time") else None
     if start_ns is not None and start_ns >= end_ns:
         violations.append(FieldViolation("start_time", "must be before end_time"))
     if violations or interval is None:

@@ -375,31 +375,10 @@ class TrendWindows:
         shift = self._shift = self._last_price
         price_total = price_sq_total = 0.0
         rebuilt: list[Point] = []
-        for (
-            second,
-            price,
-            _,
-            _,
-            change_sum,
-            flow_sum,
-            volume_total,
-            volume_points,
-            ratio_count,
-        ) in self._points:
-            rebuilt.append(
-                (
-                    second,
-                    price,
-                    price_total,
-                    price_sq_total,
-                    change_sum,
-                    flow_sum,
-                    volume_total,
-                    volume_points,
-                    ratio_count,
-                )
-            )
-            shifted = price - shift
+        for point in self._points:
+            # Only the price totals change: they restart from the new shift.
+            rebuilt.append((point[0], point[1], price_total, price_sq_total, *point[4:]))
+            shifted = point[1] - shift
             price_total += shifted
             price_sq_total += shifted * shifted
         self._points[:] = rebuilt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Iterable
@@ -65,16 +66,5 @@ def merge_into_buckets(bars: Iterable[Bar], interval: BarInterval) -> list[Bar]:
                 ticks=last.ticks + bar.ticks,
             )
         else:
-            merged.append(
-                Bar(
-                    symbol=bar.symbol,
-                    start_ns=start_ns,
-                    open=bar.open,
-                    high=bar.high,
-                    low=bar.low,
-                    close=bar.close,
-                    volume=bar.volume,
-                    ticks=bar.ticks,
-                )
-            )
+            merged.append(dataclasses.replace(bar, start_ns=start_ns))
     return merged

@@ -10,10 +10,9 @@ import asyncpg
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.bar_intervals import BarInterval, bucket_start_ns, merge_into_buckets
 from tickstock_server.storage.database import map_asyncpg_errors
+from tickstock_server.storage.timestamps import datetime_from_ns, ns_from_datetime
 
 __all__ = ["PgBarReader"]
-
-_NS_PER_US = 1_000
 
 _DAY_BUCKET = "(date_trunc('day', ts AT TIME ZONE 'America/New_York') AT TIME ZONE 'America/New_York')"
 _MINUTES_BUCKET = "date_bin($6::interval, ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
@@ -35,19 +34,10 @@ WHERE symbol = $1 AND ts >= $2 AND ts < $3 ORDER BY ts
 """
 
 
-def _datetime(ts_ns: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(0, tz=dt.UTC) + dt.timedelta(microseconds=ts_ns // _NS_PER_US)
-
-
-def _ns(moment: dt.datetime) -> int:
-    delta = moment - dt.datetime.fromtimestamp(0, tz=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * _NS_PER_US
-
-
 def _bar(symbol: str, row: asyncpg.Record, start_key: str) -> Bar:
     return Bar(
         symbol=symbol,
-        start_ns=_ns(row[start_key]),
+        start_ns=ns_from_datetime(row[start_key]),
         open=float(row["open"]),
         high=float(row["high"]),
         low=float(row["low"]),
@@ -99,9 +89,9 @@ class PgBarReader:
         bucket = _DAY_BUCKET if interval is BarInterval.DAY_1 else _MINUTES_BUCKET
         arguments: list[object] = [
             symbol,
-            _datetime(start_ns),
-            _datetime(cutoff_ns),
-            _datetime(after),
+            datetime_from_ns(start_ns),
+            datetime_from_ns(cutoff_ns),
+            datetime_from_ns(after),
             limit + 1,
         ]
         if interval is not BarInterval.DAY_1:
@@ -110,7 +100,9 @@ class PgBarReader:
             async with self._pool.acquire() as connection:
                 stored = await connection.fetch(_BUCKETED.format(bucket=bucket), *arguments)
                 recent = (
-                    await connection.fetch(_MINUTES, symbol, _datetime(cutoff_ns), _datetime(end_ns))
+                    await connection.fetch(
+                        _MINUTES, symbol, datetime_from_ns(cutoff_ns), datetime_from_ns(end_ns)
+                    )
                     if cutoff_ns < end_ns
                     else []
                 )

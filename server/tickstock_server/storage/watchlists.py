@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import Sequence
 
@@ -22,15 +21,13 @@ from tickstock_server.errors import (
     NotFoundError,
 )
 from tickstock_server.storage.database import map_asyncpg_errors
+from tickstock_server.storage.timestamps import ns_from_datetime
 
 # First key of the two-key advisory lock that serialises one user's creates, so that two concurrent
 # creates cannot both pass the per-user count check. The second key is hashtext(user name).
 _LOCK_NAMESPACE = 0x5715  # "WLS"-ish; only needs to differ from other two-key locks of this database
 
 _COLUMNS = "watchlist_id, user_name, name, symbols, created_at, updated_at"
-
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-_NS_PER_US = 1_000
 
 
 class PgWatchlistStore:
@@ -211,17 +208,12 @@ def _not_found(watchlist_id: str) -> NotFoundError:
     return NotFoundError(f"no watchlist {watchlist_id!r}")
 
 
-def _to_ns(moment: datetime.datetime) -> int:
-    # Integer arithmetic: a float timestamp would lose microseconds at today's epoch magnitude.
-    return (moment - _EPOCH) // datetime.timedelta(microseconds=1) * _NS_PER_US
-
-
 def _watchlist_from_row(row: asyncpg.Record) -> Watchlist:
     return Watchlist(
         watchlist_id=str(row["watchlist_id"]),
         user=row["user_name"],
         name=row["name"],
         symbols=tuple(row["symbols"]),
-        create_ns=_to_ns(row["created_at"]),
-        update_ns=_to_ns(row["updated_at"]),
+        create_ns=ns_from_datetime(row["created_at"]),
+        update_ns=ns_from_datetime(row["updated_at"]),
     )
