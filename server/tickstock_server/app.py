@@ -14,14 +14,16 @@ import asyncpg
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from tickstock_server.api.event_service import EventServiceServicer
+from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
 from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.api.server import create_server, follow_health, set_serving
 from tickstock_server.api.universe_service import UniverseServiceServicer
 from tickstock_server.config import FeedSettings, Settings
 from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.delivery.event_store import EventStoreConfig, RedisEventStore
 from tickstock_server.delivery.hub import SubscriptionHub
+from tickstock_server.delivery.session import StreamSources
 from tickstock_server.detection.bars import BarAggregator
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.bar import Bar
@@ -35,6 +37,7 @@ from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.storage.bar_writer import PgBarWriter
 from tickstock_server.storage.bars import PgBarReader
 from tickstock_server.storage.database import create_pool
+from tickstock_server.storage.filter_presets import PgFilterPresetStore
 from tickstock_server.storage.migrate import apply_migrations
 from tickstock_server.storage.seed import load_seed_data
 from tickstock_server.storage.universes import PgUniverseStore
@@ -130,7 +133,11 @@ async def serve(
     rotation hint with its resume token, in-flight calls get the grace period, then the feed stops and
     the backends close.
     """
-    async with open_database(settings) as pool, open_redis(settings), contextlib.AsyncExitStack() as stack:
+    async with (
+        open_database(settings) as pool,
+        open_redis(settings) as redis_client,
+        contextlib.AsyncExitStack() as stack,
+    ):
         aggregator = BarAggregator()
         engine = DetectionEngine(bars=aggregator)
         writer = PgBarWriter(pool)
@@ -142,26 +149,38 @@ async def serve(
             return bars if open_bar is None else [*bars, open_bar]
 
         feed_status = FeedStatus()
-        log = EventLog(encode_event, capacity=settings.delivery.log_capacity)
+        delivery = settings.delivery
+        event_store = RedisEventStore(
+            redis_client,
+            EventStoreConfig(max_entries=delivery.stream_max_entries, max_age_s=delivery.stream_max_age_s),
+        )
+        position = await event_store.open()
+        log = EventLog(
+            encode_event, capacity=delivery.log_capacity, epoch=position.epoch, last_seq=position.last_seq
+        )
         hub = SubscriptionHub(
-            max_streams_per_user=settings.delivery.max_streams_per_user,
-            queue_capacity=settings.delivery.queue_capacity,
+            max_streams_per_user=delivery.max_streams_per_user, queue_capacity=delivery.queue_capacity
         )
         source = create_tick_source(settings.feed)
+        universes = PgUniverseStore(pool)
+        watchlists = PgWatchlistStore(pool)
         events = EventServiceServicer(
-            log=log,
-            hub=hub,
-            max_symbols=settings.delivery.max_symbols_per_subscription,
-            max_streams=settings.delivery.max_streams_per_user,
+            sources=StreamSources(
+                hub=hub, log=log, history=event_store, snapshots=engine, max_age_s=delivery.max_stream_age_s
+            ),
+            limits=StreamLimits(
+                max_symbols=delivery.max_symbols_per_subscription, max_streams=delivery.max_streams_per_user
+            ),
+            universes=universes,
+            watchlists=watchlists,
+            presets=PgFilterPresetStore(pool, max_per_user=delivery.max_presets_per_user),
             feed_age_ns=lambda: feed_status.age_ns(time.time_ns()),
             shutdown_grace_s=settings.grpc.shutdown_grace_s,
         )
         servicers = {
             EVENT_SERVICE: events,
             MARKET_DATA_SERVICE: MarketDataServiceServicer(bars=PgBarReader(pool, unstored_bars)),
-            UNIVERSE_SERVICE: UniverseServiceServicer(
-                universes=PgUniverseStore(pool), watchlists=PgWatchlistStore(pool)
-            ),
+            UNIVERSE_SERVICE: UniverseServiceServicer(universes=universes, watchlists=watchlists),
         }
         server, port, health = create_server(
             servicers=servicers,
@@ -171,18 +190,22 @@ async def serve(
             max_connection_age_s=settings.grpc.max_connection_age_s,
         )
         if settings.metrics.enabled:
-            collector = ServiceCollector(engine=engine, log=log, hub=hub, writer=writer, feed=feed_status)
+            collector = ServiceCollector(
+                engine=engine, log=log, hub=hub, writer=writer, feed=feed_status, store=event_store
+            )
             metrics, _, _ = start_metrics_server(settings.metrics.host, settings.metrics.port, collector)
             stack.callback(metrics.server_close)  # callbacks run last-in first-out: shut down, then close
             stack.callback(metrics.shutdown)
         async with asyncio.TaskGroup() as tasks:
             bar_writer = tasks.create_task(writer.run(), name="bar-writer")
+            event_writer = tasks.create_task(event_store.run(), name="event-store")
             # GetBars depends on the writer's database; a failing or full writer shows in its health.
             writer_health = tasks.create_task(
                 follow_health(health, MARKET_DATA_SERVICE, lambda: writer.healthy), name="bar-writer-health"
             )
             pipeline = tasks.create_task(
-                run_pipeline(source, engine, log, hub, feed_status, bars=writer), name="pipeline"
+                run_pipeline(source, engine, log, hub, feed_status, bars=writer, persist=event_store.add),
+                name="pipeline",
             )
             await server.start()
             try:
@@ -208,6 +231,9 @@ async def serve(
                     await writer.put(engine.flush_bars())
                 await writer.close()
                 await bar_writer
+                # Every event reached the stream: a restart continues this epoch with no gap.
+                event_store.close(log.last_seq)
+                await event_writer
         _logger.info("stopped")
 
 

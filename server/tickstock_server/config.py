@@ -96,7 +96,16 @@ class DeliverySettings(BaseModel):
     queue_capacity: int = Field(default=10_000, ge=10)
     """Events a subscriber's queue holds before its slow-consumer policy acts."""
     log_capacity: int = Field(default=100_000, ge=100)
-    """Recent events kept in memory."""
+    """Recent events kept in memory (replayed without touching Redis)."""
+    stream_max_entries: int = Field(default=300_000, ge=1000)
+    """Events kept in the Redis Stream for resumes older than memory (approximate, Redis trims nodes)."""
+    stream_max_age_s: float = Field(default=3600.0, ge=60)
+    """Events older than this are trimmed from the Redis Stream, seconds."""
+    max_stream_age_s: float | None = Field(default=3600.0, ge=10)
+    """A stream older than this (minus up to 10 % jitter) gets a rotation hint with its resume token and
+    ends, so clients spread over replicas; unset keeps streams open indefinitely."""
+    max_presets_per_user: int = Field(default=50, ge=1)
+    """Most filter presets one user may save."""
 
 
 class MetricsSettings(BaseModel):

@@ -14,6 +14,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.delivery.event_store import RedisEventStore
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.pipeline import FeedStatus
@@ -40,6 +41,7 @@ class ServiceCollector(Collector):
         hub: SubscriptionHub,
         writer: PgBarWriter,
         feed: FeedStatus,
+        store: RedisEventStore | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         """Read these components."""
@@ -48,6 +50,7 @@ class ServiceCollector(Collector):
         self._hub = hub
         self._writer = writer
         self._feed = feed
+        self._store = store
         self._clock_ns = clock_ns
 
     def collect(self) -> Iterator[Metric]:
@@ -80,6 +83,29 @@ class ServiceCollector(Collector):
             value=self._log.last_seq,
         )
         yield GaugeMetricFamily("tickstock_subscribers", "Open event streams.", value=len(self._hub))
+        yield CounterMetricFamily(
+            "tickstock_subscribers_overloaded",
+            "Event streams ended because the client read too slowly (DISCONNECT policy).",
+            value=self._hub.overloaded_total,
+        )
+        if self._store is not None:
+            store = self._store
+            yield CounterMetricFamily(
+                "tickstock_event_store_appended",
+                "Log entries written to the Redis Stream.",
+                value=store.appended,
+            )
+            yield CounterMetricFamily(
+                "tickstock_event_store_dropped",
+                "Log entries never persisted because the write buffer overflowed during a Redis outage.",
+                value=store.dropped,
+            )
+            yield CounterMetricFamily(
+                "tickstock_event_store_failures", "Failed Redis Stream writes.", value=store.failures
+            )
+            yield GaugeMetricFamily(
+                "tickstock_event_store_pending", "Log entries waiting to be written.", value=store.pending
+            )
         stats = self._writer.stats()
         yield CounterMetricFamily(
             "tickstock_bars_written", "Bar rows written to PostgreSQL.", value=stats.rows_written

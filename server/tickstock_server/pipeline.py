@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
-from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.delivery.event_log import EventLog, LogEntry
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.ports import BarSink, TickSource
@@ -34,12 +35,14 @@ async def run_pipeline(
     hub: SubscriptionHub,
     status: FeedStatus | None = None,
     bars: BarSink | None = None,
+    persist: Callable[[list[LogEntry]], None] | None = None,
 ) -> None:
     """Process every tick of `source` until it ends or the task is cancelled.
 
     Detection and publishing are synchronous, so each batch of ticks is handled without yielding to the
-    event loop: subscribers never see a partial batch, and event order equals log order. After each
-    batch the completed bars go to `bars`, whose backpressure (a full write buffer) slows the feed.
+    event loop: subscribers never see a partial batch, and event order equals log order. New log entries
+    also go to `persist` (the event store's buffer, written off the tick path). After each batch the
+    completed bars go to `bars`, whose backpressure (a full write buffer) slows the feed.
     """
     _logger.info("pipeline started")
     process = engine.process
@@ -49,6 +52,8 @@ async def run_pipeline(
             if events:
                 entries = log.append(events, ingest_ts_ns=tick.received_ns, detect_ts_ns=time.time_ns())
                 hub.publish(entries)
+                if persist is not None:
+                    persist(entries)
         if status is not None and ticks:
             status.last_received_ns = ticks[-1].received_ns
         if bars is not None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.bar_intervals import BarInterval
+from tickstock_server.domain.filter_spec import FilterSpec
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.universes import Watchlist
+
+if TYPE_CHECKING:  # delivery imports these ports
+    from tickstock_server.delivery.event_log import LogEntry
+    from tickstock_server.domain.snapshot import SymbolSnapshot
 
 
 class TickSource(Protocol):
@@ -76,4 +82,69 @@ class BarSink(Protocol):
 
     async def put(self, bars: Sequence[Bar]) -> None:
         """Accept bars; waits while the sink is full (backpressure), never drops."""
+        ...
+
+
+class UniverseResolver(Protocol):
+    """Expands universe keys into symbols (PgUniverseStore)."""
+
+    async def resolve(self, keys: Sequence[str]) -> frozenset[str]:
+        """Symbols of the union of the universes; InvalidRequestError or NotFoundError for bad keys."""
+        ...
+
+
+class WatchlistReader(Protocol):
+    """Reads a user's watchlists (PgWatchlistStore)."""
+
+    async def get(self, user: str, watchlist_id: str) -> Watchlist:
+        """One watchlist of `user`; NotFoundError for another user's or an unknown id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredPreset:
+    """A named filter of one user, as stored."""
+
+    name: str
+    spec: FilterSpec
+    update_ns: int
+    """Time of the last save, UTC epoch ns."""
+
+
+class FilterPresetStore(Protocol):
+    """Per-user named filter presets."""
+
+    async def save(self, user: str, name: str, spec: FilterSpec) -> StoredPreset:
+        """Create or replace; LimitExceededError beyond the per-user limit of presets."""
+        ...
+
+    async def list(self, user: str) -> Sequence[StoredPreset]:
+        """The user's presets sorted by name."""
+        ...
+
+    async def get(self, user: str, name: str) -> StoredPreset:
+        """One preset; NotFoundError when the user has none of that name."""
+        ...
+
+    async def delete(self, user: str, name: str) -> None:
+        """Delete; NotFoundError when the user has none of that name."""
+        ...
+
+
+class EventHistory(Protocol):
+    """The persisted part of the event log (RedisEventStore), read for replays older than memory."""
+
+    async def read(self, after_seq: int, until_seq: int, limit: int) -> list[LogEntry]:
+        """Up to `limit` entries with `after_seq < seq <= until_seq` in order; may have holes.
+
+        Raises DependencyUnavailableError when the store is unreachable.
+        """
+        ...
+
+
+class SnapshotSource(Protocol):
+    """Current per-symbol detector state (DetectionEngine)."""
+
+    def snapshot(self, symbols: Iterable[str] | None = None) -> list[SymbolSnapshot]:
+        """State of `symbols` (all when None) that have seen a tick, sorted by symbol."""
         ...

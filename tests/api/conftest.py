@@ -11,13 +11,33 @@ import pytest
 from event_factories import TS_NS
 
 from tickstock.v1 import event_service_pb2_grpc
-from tickstock_server.adapters.memory import MemoryApiKeyStore
-from tickstock_server.api.event_service import EventServiceServicer
+from tickstock_server.adapters.memory import (
+    MemoryApiKeyStore,
+    MemoryEventHistory,
+    MemoryFilterPresetStore,
+    MemoryUniverses,
+    MemoryWatchlists,
+)
+from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
 from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.server import create_server, set_serving
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
+from tickstock_server.delivery.session import StreamSources
 from tickstock_server.domain.events import Event
+from tickstock_server.domain.universes import Watchlist
+from tickstock_server.ports import SnapshotSource
+
+UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
+"""Universes of the test servers."""
+ALICE_TECH = Watchlist(
+    watchlist_id="wl-1", user="alice", name="tech", symbols=("NVDA", "TSLA"), create_ns=0, update_ns=0
+)
+"""A watchlist of alice's."""
+BOB_BANKS = Watchlist(
+    watchlist_id="wl-2", user="bob", name="banks", symbols=("JPM",), create_ns=0, update_ns=0
+)
+"""A watchlist of bob's, invisible to alice."""
 
 EVENT_SERVICE = "tickstock.v1.EventService"
 
@@ -31,13 +51,17 @@ class ApiServer:
     keys: MemoryApiKeyStore
     log: EventLog
     hub: SubscriptionHub
+    history: MemoryEventHistory
+    presets: MemoryFilterPresetStore
     token: str
     server: grpc.aio.Server
     metadata: tuple[tuple[str, str], ...] = field(default=())
 
     def publish(self, *events: Event) -> None:
-        """Append events to the log and hand them to the hub, as the pipeline does."""
-        self.hub.publish(self.log.append(events, ingest_ts_ns=TS_NS, detect_ts_ns=TS_NS))
+        """Append events to the log and hand them to the hub and the history, as the pipeline does."""
+        entries = self.log.append(events, ingest_ts_ns=TS_NS, detect_ts_ns=TS_NS)
+        self.hub.publish(entries)
+        self.history.add(entries)
 
     def events_stub(self) -> event_service_pb2_grpc.EventServiceStub:
         """A stub of EventService on the test channel."""
@@ -56,17 +80,25 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
         *,
         queue_capacity: int = 1000,
         max_streams: int = 10,
+        log_capacity: int = 1000,
+        max_age_s: float | None = None,
+        snapshots: SnapshotSource | None = None,
         extra_servicers: Mapping[str, object] | None = None,
     ) -> ApiServer:
         keys = MemoryApiKeyStore()
         issued = await keys.create("alice")
-        log = EventLog(encode_event, capacity=1000, epoch="test-epoch")
+        log = EventLog(encode_event, capacity=log_capacity, epoch="test-epoch")
         hub = SubscriptionHub(max_streams_per_user=max_streams, queue_capacity=queue_capacity)
+        history = MemoryEventHistory()
+        presets = MemoryFilterPresetStore(max_per_user=3)
         events = EventServiceServicer(
-            log=log,
-            hub=hub,
-            max_symbols=100,
-            max_streams=max_streams,
+            sources=StreamSources(
+                hub=hub, log=log, history=history, snapshots=snapshots, max_age_s=max_age_s
+            ),
+            limits=StreamLimits(max_symbols=100, max_streams=max_streams),
+            universes=MemoryUniverses(UNIVERSES),
+            watchlists=MemoryWatchlists([ALICE_TECH, BOB_BANKS]),
+            presets=presets,
             feed_age_ns=lambda: 1_500_000_000,
             shutdown_grace_s=5.0,
         )
@@ -86,6 +118,8 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
             keys=keys,
             log=log,
             hub=hub,
+            history=history,
+            presets=presets,
             token=issued.token,
             server=server,
             metadata=(("authorization", f"Bearer {issued.token}"),),

@@ -58,17 +58,20 @@ async def test_invalid_filter_is_invalid_argument_with_field_violations(
     assert details["ErrorInfo"].domain == "tickstock.v1"
 
 
-async def test_unsupported_option_is_unimplemented_and_named(start_api_server: ServerFactory) -> None:
+async def test_unknown_universe_and_watchlist_are_invalid_argument_naming_the_fields(
+    start_api_server: ServerFactory,
+) -> None:
     api = await start_api_server()
     request = event_service_pb2.StreamEventsRequest(
-        filter=event_service_pb2.EventFilter(universes=["sp500"]), include_snapshot=True
+        filter=event_service_pb2.EventFilter(universes=["sp500"], watchlist_ids=["wl-1", "wl-2"])
     )
 
     error = await _stream_error(api, request)
 
-    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "filter.universes" in (error.details() or "")
-    assert "include_snapshot" in (error.details() or "")
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = {v.field for v in _details(error)["BadRequest"].field_violations}
+    # wl-1 is alice's own; wl-2 is bob's and must look like it does not exist.
+    assert fields == {"filter.universes", "filter.watchlist_ids[1]"}
 
 
 async def test_service_without_servicer_answers_unimplemented(start_api_server: ServerFactory) -> None:

@@ -1,19 +1,40 @@
-"""EventService servicer: parses the request, subscribes to the hub, streams batches. No business rules."""
+"""EventService servicer: parses requests, runs the delivery session, maps its messages. No business rules."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from tickstock.v1 import common_pb2, event_service_pb2
-from tickstock_server.api import mappers, wire
+from tickstock.v1 import event_service_pb2
+from tickstock_server.api import stream_mappers as out
 from tickstock_server.api.auth import current_principal
-from tickstock_server.api.event_requests import StreamRequest, parse_stream_request
+from tickstock_server.api.event_requests import check_preset_name, parse_filter, parse_stream_request
 from tickstock_server.api.interceptors import Context
-from tickstock_server.delivery.event_log import EventLog
-from tickstock_server.delivery.hub import Ended, EndReason, Heartbeat, SubscriptionHub
-from tickstock_server.errors import SubscriberOverloadedError
+from tickstock_server.delivery.hub import Dropped
+from tickstock_server.delivery.replay import Gap
+from tickstock_server.delivery.resolve import resolve_filter
+from tickstock_server.delivery.session import (
+    Batch,
+    Idle,
+    ReplayDone,
+    Rotate,
+    SnapshotPart,
+    Started,
+    StreamSources,
+    stream_events,
+)
+from tickstock_server.errors import FieldViolation, InvalidRequestError
+from tickstock_server.ports import FilterPresetStore, UniverseResolver, WatchlistReader
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamLimits:
+    """Per-caller limits, echoed in every SubscriptionStatus."""
+
+    max_symbols: int
+    max_streams: int
 
 
 class EventServiceServicer:
@@ -22,102 +43,130 @@ class EventServiceServicer:
     def __init__(
         self,
         *,
-        log: EventLog,
-        hub: SubscriptionHub,
-        max_symbols: int,
-        max_streams: int,
+        sources: StreamSources,
+        limits: StreamLimits,
+        universes: UniverseResolver,
+        watchlists: WatchlistReader,
+        presets: FilterPresetStore,
         feed_age_ns: Callable[[], int],
         shutdown_grace_s: float,
     ) -> None:
-        self._log = log
-        self._hub = hub
-        self._max_symbols = max_symbols
-        self._max_streams = max_streams
+        self._sources = sources
+        self._limits = limits
+        self._universes = universes
+        self._watchlists = watchlists
+        self._presets = presets
         self._feed_age_ns = feed_age_ns
         self._shutdown_grace_ns = round(shutdown_grace_s * 1e9)
 
     async def StreamEvents(  # noqa: N802 - gRPC method name
         self, request: event_service_pb2.StreamEventsRequest, context: Context
     ) -> AsyncIterator[Any]:
-        """Stream the filtered events: status first, then batches and idle heartbeats."""
-        parsed = parse_stream_request(request, max_symbols=self._max_symbols)
+        """Stream the filtered events: status, snapshot, replay, then live batches and idle heartbeats."""
+        parsed = parse_stream_request(request)
         user = current_principal().user
-        subscriber = self._hub.subscribe(user, parsed.filter, parsed.options)
+        spec = parsed.spec
+        if parsed.preset_name:
+            spec = spec.over((await self._presets.get(user, parsed.preset_name)).spec)
+        event_filter = await resolve_filter(
+            spec,
+            user=user,
+            universes=self._universes,
+            watchlists=self._watchlists,
+            max_symbols=self._limits.max_symbols,
+        )
+        epoch = self._sources.log.epoch
+        messages = stream_events(
+            self._sources,
+            user=user,
+            event_filter=event_filter,
+            options=parsed.options,
+            resume=parsed.resume,
+            include_snapshot=parsed.include_snapshot,
+        )
+        async for message in messages:
+            if isinstance(message, Batch):
+                entries = message.entries
+                yield out.batch_response([entry.encoded for entry in entries], epoch, entries[-1].seq)
+            elif isinstance(message, Idle):
+                yield out.heartbeat_response(message.position, self._feed_age_ns(), message.queue_depth)
+            elif isinstance(message, Started):
+                yield self._status(message, user)
+            elif isinstance(message, Gap):
+                yield out.gap_response(message)
+            elif isinstance(message, Dropped):
+                yield out.dropped_response(message)
+            elif isinstance(message, ReplayDone):
+                yield out.Response(
+                    replay_completed=event_service_pb2.ReplayCompleted(
+                        replayed_count=message.count, resume_token=out.token(epoch, message.seq)
+                    )
+                )
+            elif isinstance(message, SnapshotPart):
+                yield out.snapshot_response(message.symbols, epoch, message.as_of_seq, message.last)
+            elif isinstance(message, Rotate):
+                deadline_ns = time.time_ns() + self._shutdown_grace_ns
+                yield out.rotate_response(message.reason, epoch, message.position, deadline_ns)
+
+    async def SaveFilterPreset(  # noqa: N802 - gRPC method name
+        self, request: event_service_pb2.SaveFilterPresetRequest, context: Context
+    ) -> event_service_pb2.SaveFilterPresetResponse:
+        """Create or replace a preset after checking its filter resolves."""
+        violations: list[FieldViolation] = []
+        check_preset_name(request.preset.name, "preset.name", violations)
+        spec = parse_filter(request.preset.filter, "preset.filter", violations)
+        if violations:
+            raise InvalidRequestError(violations)
+        user = current_principal().user
         try:
-            last_seq = self._log.last_seq
-            yield event_service_pb2.StreamEventsResponse(
-                subscription_status=self._status(subscriber.subscription_id, parsed, user, last_seq)
+            await resolve_filter(
+                spec,
+                user=user,
+                universes=self._universes,
+                watchlists=self._watchlists,
+                max_symbols=self._limits.max_symbols,
             )
-            while True:
-                delivery = await subscriber.receive()
-                if isinstance(delivery, Heartbeat):
-                    yield self._heartbeat(last_seq, subscriber.queue_depth)
-                elif isinstance(delivery, Ended):
-                    if delivery.reason is EndReason.SHUTDOWN:
-                        yield self._rotate_hint(last_seq)
-                        return
-                    yield event_service_pb2.StreamEventsResponse(
-                        drop_notice=event_service_pb2.DropNotice(
-                            policy=event_service_pb2.SLOW_CONSUMER_POLICY_DISCONNECT,
-                            dropped_count=subscriber.dropped,
-                            first_dropped_seq=subscriber.first_dropped_seq,
-                            last_dropped_seq=subscriber.last_dropped_seq,
-                            total_dropped=subscriber.dropped,
-                        )
-                    )
-                    raise SubscriberOverloadedError(
-                        f"the client read too slowly and its queue of {subscriber.capacity} events "
-                        f"overflowed; resume after seq {last_seq}"
-                    )
-                else:
-                    last_seq = delivery[-1].seq
-                    token = self._token(last_seq).SerializeToString()
-                    yield wire.event_batch_response([entry.encoded for entry in delivery], token)
-        finally:
-            self._hub.unsubscribe(subscriber)
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(
+                [FieldViolation(f"preset.{v.field}", v.description) for v in exc.violations]
+            ) from exc
+        stored = await self._presets.save(user, request.preset.name, spec)
+        return event_service_pb2.SaveFilterPresetResponse(preset=out.preset_to_proto(stored))
 
-    def _token(self, seq: int) -> event_service_pb2.ResumeToken:
-        return event_service_pb2.ResumeToken(epoch=self._log.epoch, seq=seq)
+    async def ListFilterPresets(  # noqa: N802 - gRPC method name
+        self, request: event_service_pb2.ListFilterPresetsRequest, context: Context
+    ) -> event_service_pb2.ListFilterPresetsResponse:
+        """The caller's presets, sorted by name."""
+        presets = await self._presets.list(current_principal().user)
+        return event_service_pb2.ListFilterPresetsResponse(presets=[out.preset_to_proto(p) for p in presets])
 
-    def _status(
-        self, subscription_id: str, parsed: StreamRequest, user: str, seq: int
-    ) -> event_service_pb2.SubscriptionStatus:
-        options = parsed.options
-        return event_service_pb2.SubscriptionStatus(
-            subscription_id=subscription_id,
-            symbols=sorted(parsed.filter.symbols),
-            all_symbols=not parsed.filter.symbols,
-            delivery=event_service_pb2.DeliveryOptions(
-                max_batch_size=options.max_batch_size,
-                max_batch_latency=mappers.duration_from_ns(round(options.max_batch_latency_s * 1e9)),
-                heartbeat_interval=mappers.duration_from_ns(round(options.heartbeat_interval_s * 1e9)),
-                slow_consumer_policy=event_service_pb2.SLOW_CONSUMER_POLICY_DISCONNECT,
-            ),
-            limits=event_service_pb2.SubscriptionLimits(
-                max_symbols_per_subscription=self._max_symbols,
-                max_streams_per_user=self._max_streams,
-                open_streams=self._hub.open_streams(user),
-                queue_capacity=self._hub.queue_capacity,
-            ),
-            start=self._token(seq),
-            replaying=False,
-        )
+    async def DeleteFilterPreset(  # noqa: N802 - gRPC method name
+        self, request: event_service_pb2.DeleteFilterPresetRequest, context: Context
+    ) -> event_service_pb2.DeleteFilterPresetResponse:
+        """Delete one of the caller's presets."""
+        violations: list[FieldViolation] = []
+        check_preset_name(request.name, "name", violations)
+        if violations:
+            raise InvalidRequestError(violations)
+        await self._presets.delete(current_principal().user, request.name)
+        return event_service_pb2.DeleteFilterPresetResponse()
 
-    def _heartbeat(self, last_seq: int, queue_depth: int) -> event_service_pb2.StreamEventsResponse:
-        return event_service_pb2.StreamEventsResponse(
-            heartbeat=common_pb2.Heartbeat(
-                server_time=mappers.timestamp_from_ns(time.time_ns()),
-                last_seq=last_seq,
-                feed_age=mappers.duration_from_ns(max(self._feed_age_ns(), 0)),
-                queue_depth=queue_depth,
-            )
-        )
-
-    def _rotate_hint(self, last_seq: int) -> event_service_pb2.StreamEventsResponse:
-        return event_service_pb2.StreamEventsResponse(
-            rotate_hint=event_service_pb2.RotateHint(
-                reason=event_service_pb2.ROTATE_REASON_SHUTDOWN,
-                resume_token=self._token(last_seq),
-                deadline=mappers.timestamp_from_ns(time.time_ns() + self._shutdown_grace_ns),
+    def _status(self, started: Started, user: str) -> event_service_pb2.StreamEventsResponse:
+        subscriber = started.subscriber
+        symbols = subscriber.filter.symbols
+        return out.Response(
+            subscription_status=event_service_pb2.SubscriptionStatus(
+                subscription_id=subscriber.subscription_id,
+                symbols=sorted(symbols),
+                all_symbols=not symbols,
+                delivery=out.delivery_to_proto(subscriber.options),
+                limits=event_service_pb2.SubscriptionLimits(
+                    max_symbols_per_subscription=self._limits.max_symbols,
+                    max_streams_per_user=self._limits.max_streams,
+                    open_streams=self._sources.hub.open_streams(user),
+                    queue_capacity=subscriber.capacity,
+                ),
+                start=out.token(self._sources.log.epoch, started.start_seq),
+                replaying=started.replaying,
             )
         )

@@ -22,7 +22,7 @@ DIRECTIONS: dict[domain.Direction, events_pb2.Direction.ValueType] = {
     domain.Direction.UP: events_pb2.DIRECTION_UP,
     domain.Direction.DOWN: events_pb2.DIRECTION_DOWN,
 }
-_STATUSES: dict[domain.MarketStatus, events_pb2.MarketStatus.ValueType] = {
+MARKET_STATUSES: dict[domain.MarketStatus, events_pb2.MarketStatus.ValueType] = {
     domain.MarketStatus.PRE: events_pb2.MARKET_STATUS_PRE,
     domain.MarketStatus.REGULAR: events_pb2.MARKET_STATUS_REGULAR,
     domain.MarketStatus.AFTER: events_pb2.MARKET_STATUS_AFTER,
@@ -195,7 +195,7 @@ def event_to_proto(
         volume=event.volume,
         relative_volume=event.relative_volume,
         label=event.label,
-        market_status=_STATUSES[event.market_status],
+        market_status=MARKET_STATUSES[event.market_status],
         market_period=_PERIODS[event.market_period],
         provenance=events_pb2.Provenance(
             detector_version=event.detector_version, config_hash=event.config_hash

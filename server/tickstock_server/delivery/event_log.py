@@ -2,26 +2,70 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from tickstock_server.domain.events import Event
+from tickstock_server.domain.events import (
+    Direction,
+    Event,
+    EventType,
+    HighLowDetails,
+    SurgeDetails,
+    SurgeStrength,
+    TrendDetails,
+    TrendStrength,
+)
+
+STRENGTH_RANKS: dict[TrendStrength | SurgeStrength, int] = {
+    TrendStrength.WEAK: 0,
+    TrendStrength.MODERATE: 1,
+    TrendStrength.STRONG: 2,
+    SurgeStrength.WEAK: 0,
+    SurgeStrength.MODERATE: 1,
+    SurgeStrength.STRONG: 2,
+}
+"""Strength classes as comparable ranks (weak 0, moderate 1, strong 2)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LogEntry:
+class EventFields(NamedTuple):
+    """The fields of an event that filters look at: computed once per event, kept with its log entry.
+
+    A tuple rather than the domain event, so the ring holds few objects and an entry read back from the
+    Redis Stream can be filtered without decoding its protobuf.
+    """
+
+    symbol: str
+    type: EventType
+    direction: Direction
+    price: float
+    volume: int
+    score: float
+    """Significance (0 to 100) of HIGH and LOW, strength rank (0 to 2) of TREND and SURGE, else 0."""
+
+
+def fields_of(event: Event) -> EventFields:
+    """The filterable fields of an event."""
+    details = event.details
+    score = 0.0
+    if isinstance(details, HighLowDetails):
+        score = details.significance_score
+    elif isinstance(details, TrendDetails | SurgeDetails):
+        score = float(STRENGTH_RANKS[details.strength])
+    return EventFields(event.symbol, event.type, event.direction, event.price, event.volume, score)
+
+
+class LogEntry(NamedTuple):
     """An event at its position in the log, with its wire encoding."""
 
     seq: int
-    event: Event
+    fields: EventFields
     ingest_ts_ns: int
     """Time the server received the tick that produced the event."""
-    detect_ts_ns: int
-    """Time the detector emitted the event."""
     encoded: bytes
-    """The event serialised once, shared by every subscriber."""
+    """The event serialised once (with its seq), shared by every subscriber and the Redis Stream."""
 
 
 EventEncoder = Callable[[Event, int, int, int], bytes]
@@ -31,16 +75,30 @@ EventEncoder = Callable[[Event, int, int, int], bytes]
 class EventLog:
     """Appends events with strictly increasing `seq` and keeps the newest `capacity` entries.
 
-    The ring is bounded: when full, the oldest entry is dropped (it can then no longer be replayed).
+    The ring is bounded: when full, the oldest entry is dropped from memory (it is then replayed from the
+    event store, when one persists the log). Sequence numbers are contiguous: the ring holds exactly the
+    entries `oldest_seq .. last_seq`.
     """
 
-    def __init__(self, encode: EventEncoder, *, capacity: int, epoch: str | None = None) -> None:
+    def __init__(
+        self, encode: EventEncoder, *, capacity: int, epoch: str | None = None, last_seq: int = 0
+    ) -> None:
+        """Create a log.
+
+        Args:
+            encode: The wire encoder of events.
+            capacity: Entries kept in memory.
+            epoch: Identity of the log; a new random one when None.
+            last_seq: Sequence number to continue after (a log resumed from its store), 0 for a new log.
+        """
         self._encode = encode
         self._ring: deque[LogEntry] = deque(maxlen=capacity)
         self.epoch = epoch or secrets.token_hex(8)
         """Identity of this log; a resume token from another epoch cannot be honoured."""
-        self.last_seq = 0
-        """Sequence number of the newest entry (0 before the first)."""
+        self.last_seq = last_seq
+        """Sequence number of the newest entry (the starting point before the first)."""
+        self.first_seq = last_seq + 1
+        """Sequence number of the first entry this process appends."""
 
     def append(self, events: Iterable[Event], *, ingest_ts_ns: int, detect_ts_ns: int) -> list[LogEntry]:
         """Sequence, encode and store events; return their entries in order."""
@@ -48,15 +106,34 @@ class EventLog:
         for event in events:
             self.last_seq += 1
             entry = LogEntry(
-                seq=self.last_seq,
-                event=event,
-                ingest_ts_ns=ingest_ts_ns,
-                detect_ts_ns=detect_ts_ns,
-                encoded=self._encode(event, self.last_seq, ingest_ts_ns, detect_ts_ns),
+                self.last_seq,
+                fields_of(event),
+                ingest_ts_ns,
+                self._encode(event, self.last_seq, ingest_ts_ns, detect_ts_ns),
             )
             self._ring.append(entry)
             entries.append(entry)
         return entries
+
+    @property
+    def oldest_seq(self) -> int:
+        """Sequence number of the oldest entry in memory; `last_seq + 1` when the ring is empty."""
+        return self._ring[0].seq if self._ring else self.last_seq + 1
+
+    def read(self, after_seq: int, until_seq: int, limit: int) -> list[LogEntry]:
+        """Up to `limit` entries with `after_seq < seq <= until_seq` from memory, starting at `after_seq + 1`.
+
+        Returns an empty list when `after_seq + 1` is no longer (or not yet) in memory.
+        """
+        oldest = self.oldest_seq
+        start = after_seq + 1
+        if start < oldest or start > min(until_seq, self.last_seq):
+            return []
+        offset = start - oldest
+        stop = min(until_seq, self.last_seq) - oldest + 1
+        # Rotating a deque is O(offset / 64); islice from the front keeps this simple and fast enough
+        # for a replay, which is rare next to appends.
+        return list(itertools.islice(self._ring, offset, min(stop, offset + limit)))
 
     def __len__(self) -> int:
         return len(self._ring)

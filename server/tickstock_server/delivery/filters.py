@@ -1,30 +1,19 @@
-"""Subscription filters: which events a subscriber receives. Pure predicates over domain events."""
+"""Subscription filters: which events a subscriber receives. Pure predicates over an event's fields."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickstock_server.domain.events import (
-    Direction,
-    Event,
-    EventType,
-    HighLowDetails,
-    SurgeDetails,
-    SurgeStrength,
-    TrendDetails,
-    TrendStrength,
-)
-
-_TREND_RANKS = {TrendStrength.WEAK: 0, TrendStrength.MODERATE: 1, TrendStrength.STRONG: 2}
-_SURGE_RANKS = {SurgeStrength.WEAK: 0, SurgeStrength.MODERATE: 1, SurgeStrength.STRONG: 2}
+from tickstock_server.delivery.event_log import STRENGTH_RANKS, EventFields
+from tickstock_server.domain.events import Direction, EventType, SurgeStrength, TrendStrength
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventFilter:
-    """A validated filter. Empty collections and None bounds select everything."""
+    """A validated, resolved filter. Empty collections and None bounds select everything."""
 
     symbols: frozenset[str] = frozenset()
-    """Resolved symbol set; empty selects every symbol."""
+    """Resolved symbol set (symbols, universes and watchlists expanded); empty selects every symbol."""
     event_types: frozenset[EventType] = frozenset()
     directions: frozenset[Direction] = frozenset()
     min_significance: float | None = None
@@ -38,30 +27,32 @@ class EventFilter:
     min_volume: int | None = None
     max_volume: int | None = None
 
-    def matches(self, event: Event) -> bool:
-        """Whether the event passes every criterion (the symbol is checked by the hub's index).
+    def matches(self, fields: EventFields) -> bool:
+        """Whether the event passes every criterion.
 
         Each minimum applies to its own event type only: a minimum trend strength does not exclude highs.
         """
-        if self.event_types and event.type not in self.event_types:
+        if self.symbols and fields.symbol not in self.symbols:
             return False
-        if self.directions and event.direction not in self.directions:
+        if self.event_types and fields.type not in self.event_types:
             return False
-        if self.min_price is not None and event.price < self.min_price:
+        if self.directions and fields.direction not in self.directions:
             return False
-        if self.max_price is not None and event.price > self.max_price:
+        if self.min_price is not None and fields.price < self.min_price:
             return False
-        if self.min_volume is not None and event.volume < self.min_volume:
+        if self.max_price is not None and fields.price > self.max_price:
             return False
-        if self.max_volume is not None and event.volume > self.max_volume:
+        if self.min_volume is not None and fields.volume < self.min_volume:
             return False
-        details = event.details
-        if isinstance(details, HighLowDetails):
-            return self.min_significance is None or details.significance_score >= self.min_significance
-        if isinstance(details, TrendDetails):
-            minimum = self.min_trend_strength
-            return minimum is None or _TREND_RANKS[details.strength] >= _TREND_RANKS[minimum]
-        if isinstance(details, SurgeDetails):
-            minimum_surge = self.min_surge_strength
-            return minimum_surge is None or _SURGE_RANKS[details.strength] >= _SURGE_RANKS[minimum_surge]
+        if self.max_volume is not None and fields.volume > self.max_volume:
+            return False
+        event_type = fields.type
+        if event_type is EventType.HIGH or event_type is EventType.LOW:
+            return self.min_significance is None or fields.score >= self.min_significance
+        if event_type is EventType.TREND:
+            trend = self.min_trend_strength
+            return trend is None or fields.score >= STRENGTH_RANKS[trend]
+        if event_type is EventType.SURGE:
+            surge = self.min_surge_strength
+            return surge is None or fields.score >= STRENGTH_RANKS[surge]
         return True

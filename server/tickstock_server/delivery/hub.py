@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 from tickstock_server.delivery.event_log import LogEntry
 from tickstock_server.delivery.filters import EventFilter
+from tickstock_server.domain.events import EventType
 from tickstock_server.errors import LimitExceededError, NotReadyError
+
+
+class SlowConsumerPolicy(enum.Enum):
+    """What happens when a subscriber's queue is full because its client reads too slowly."""
+
+    DISCONNECT = "disconnect"
+    """End the stream (RESOURCE_EXHAUSTED); the client resumes from its token and loses nothing."""
+    CONFLATE = "conflate"
+    """Keep only the newest queued event per (symbol, type), reporting how many were removed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,18 +30,21 @@ class DeliveryOptions:
 
     max_batch_size: int
     max_batch_latency_s: float
-    """Longest an event waits for its batch to fill."""
+    """How long an event may wait for its batch to fill; 0 sends as soon as the ingest pass ends."""
     heartbeat_interval_s: float
     """Idle time after which a heartbeat is sent."""
+    slow_consumer_policy: SlowConsumerPolicy = SlowConsumerPolicy.DISCONNECT
 
 
 class EndReason(enum.Enum):
     """Why the hub ends a subscription."""
 
     OVERLOADED = "overloaded"
-    """The queue overflowed (slow consumer, DISCONNECT policy)."""
+    """The queue overflowed (slow consumer, DISCONNECT policy); queued events are not delivered."""
     SHUTDOWN = "shutdown"
     """The server is stopping; queued events are still delivered, then a rotation hint."""
+    MAX_AGE = "max_age"
+    """The stream reached its maximum age; queued events are still delivered, then a rotation hint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +59,20 @@ class Ended:
     reason: EndReason
 
 
-Delivery = list[LogEntry] | Heartbeat | Ended
-"""What `Subscriber.receive` returns: a batch of entries, a heartbeat, or the end."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dropped:
+    """Events the slow-consumer policy removed since the previous notice."""
+
+    policy: SlowConsumerPolicy
+    count: int
+    first_seq: int
+    last_seq: int
+    total: int
+    """Removed over the whole subscription."""
+
+
+Delivery = list[LogEntry] | Heartbeat | Dropped | Ended
+"""What `Subscriber.receive` returns."""
 
 _ids = itertools.count(1)
 
@@ -55,8 +80,13 @@ _ids = itertools.count(1)
 class Subscriber:
     """One subscription's bounded queue. The hub offers entries; the stream handler receives batches.
 
-    When the queue is full the subscription ends with `EndReason.OVERLOADED`: nothing is dropped silently,
-    and the client resumes from its last token.
+    The pipeline publishes a whole ingest pass without yielding, so a receiver woken by the first entry
+    of a pass runs only after the pass: with no batch latency, each pass's entries leave as one batch.
+
+    When the queue is full the policy acts: DISCONNECT ends the subscription with
+    `EndReason.OVERLOADED` (the client resumes from its last token, losing nothing still in the log);
+    CONFLATE compacts the queue to the newest entry per (symbol, type), or when every queued entry is
+    already distinct drops the oldest, and reports the count in band before the next batch.
     """
 
     def __init__(self, user: str, event_filter: EventFilter, options: DeliveryOptions, capacity: int) -> None:
@@ -65,10 +95,11 @@ class Subscriber:
         self.filter = event_filter
         self.options = options
         self.capacity = capacity
-        self.dropped = 0
-        """Entries not queued because the subscription had overflowed."""
-        self.first_dropped_seq = 0
-        self.last_dropped_seq = 0
+        self.dropped_total = 0
+        """Entries the policy removed (CONFLATE) or that were not queued after an overflow (DISCONNECT)."""
+        self._pending_drops = 0
+        self._first_dropped_seq = 0
+        self._last_dropped_seq = 0
         self._queue: deque[LogEntry] = deque()
         self._first_arrival = 0.0
         self._wakeup = asyncio.Event()
@@ -79,21 +110,29 @@ class Subscriber:
         """Entries waiting to be sent."""
         return len(self._queue)
 
+    @property
+    def ended(self) -> EndReason | None:
+        """Why the subscription ended, or None while it runs."""
+        return self._end
+
     def offer(self, entry: LogEntry) -> None:
-        """Queue an entry; on overflow, end the subscription (called by the hub)."""
+        """Queue an entry; on overflow apply the slow-consumer policy (called by the hub)."""
         if self._end is not None:
             if self._end is EndReason.OVERLOADED:
-                self._note_drop(entry.seq)
+                self._note_drops((entry.seq,))
             return
-        if len(self._queue) >= self.capacity:
-            self._note_drop(entry.seq)
-            self.end(EndReason.OVERLOADED)
-            return
-        self._queue.append(entry)
-        if len(self._queue) == 1:
+        queue = self._queue
+        if len(queue) >= self.capacity:
+            if self.options.slow_consumer_policy is SlowConsumerPolicy.DISCONNECT:
+                self._note_drops((entry.seq,))
+                self.end(EndReason.OVERLOADED)
+                return
+            self._conflate()
+        queue.append(entry)
+        if len(queue) == 1:
             self._first_arrival = asyncio.get_running_loop().time()
             self._wakeup.set()
-        elif len(self._queue) == self.options.max_batch_size:
+        elif len(queue) == self.options.max_batch_size:
             self._wakeup.set()
 
     def end(self, reason: EndReason) -> None:
@@ -103,13 +142,16 @@ class Subscriber:
             self._wakeup.set()
 
     async def receive(self) -> Delivery:
-        """Wait for the next batch (full, or older than the batch latency), a heartbeat, or the end."""
+        """Wait for the next batch, a drop notice, a heartbeat, or the end."""
         loop = asyncio.get_running_loop()
+        linger_s = self.options.max_batch_latency_s
         while True:
+            if self._pending_drops:
+                return self._take_drops()
             if self._end is EndReason.OVERLOADED or (self._end is not None and not self._queue):
                 return Ended(self._end)
             if self._queue:
-                remaining = self._first_arrival + self.options.max_batch_latency_s - loop.time()
+                remaining = self._first_arrival + linger_s - loop.time()
                 if len(self._queue) >= self.options.max_batch_size or remaining <= 0 or self._end:
                     return self._take_batch(loop.time())
                 timeout = remaining
@@ -120,32 +162,67 @@ class Subscriber:
                 async with asyncio.timeout(timeout):
                     await self._wakeup.wait()
             except TimeoutError:
-                if not self._queue and self._end is None:
+                if not self._queue and self._end is None and not self._pending_drops:
                     return Heartbeat()
 
     def _take_batch(self, now: float) -> list[LogEntry]:
-        size = min(len(self._queue), self.options.max_batch_size)
-        batch = [self._queue.popleft() for _ in range(size)]
+        queue = self._queue
+        size = min(len(queue), self.options.max_batch_size)
+        batch = [queue.popleft() for _ in range(size)]
         self._first_arrival = now
         return batch
 
-    def _note_drop(self, seq: int) -> None:
-        if self.dropped == 0:
-            self.first_dropped_seq = seq
-        self.dropped += 1
-        self.last_dropped_seq = seq
+    def _conflate(self) -> None:
+        """Make room in a full queue: keep the newest entry per (symbol, type), else drop the oldest."""
+        queue = self._queue
+        newest: dict[tuple[str, EventType], LogEntry] = {}
+        for entry in queue:
+            newest[entry.fields.symbol, entry.fields.type] = entry
+        if len(newest) < len(queue):
+            kept = {entry.seq for entry in newest.values()}
+            self._note_drops([entry.seq for entry in queue if entry.seq not in kept])
+            self._queue = deque(entry for entry in queue if entry.seq in kept)
+        else:
+            self._note_drops((queue.popleft().seq,))
+
+    def _note_drops(self, seqs: Iterable[int]) -> None:
+        for seq in seqs:
+            if self._pending_drops == 0:
+                self._first_dropped_seq = seq
+            self._pending_drops += 1
+            self.dropped_total += 1
+            self._last_dropped_seq = seq
+
+    def _take_drops(self) -> Dropped:
+        notice = Dropped(
+            policy=self.options.slow_consumer_policy,
+            count=self._pending_drops,
+            first_seq=self._first_dropped_seq,
+            last_seq=self._last_dropped_seq,
+            total=self.dropped_total,
+        )
+        self._pending_drops = 0
+        return notice
 
 
 class SubscriptionHub:
-    """Holds the live subscriptions, indexed by symbol so publishing never scans every subscriber."""
+    """Holds the live subscriptions, indexed by (symbol, type) so publishing never scans every subscriber.
+
+    A subscription is registered under each (symbol, event type) it can match, or under each event type
+    alone when it selects every symbol; an entry is offered only to the subscribers of its own keys,
+    which then check the remaining criteria (direction, minimums, ranges).
+    """
 
     def __init__(self, *, max_streams_per_user: int, queue_capacity: int) -> None:
         self._max_streams_per_user = max_streams_per_user
         self._queue_capacity = queue_capacity
-        self._by_symbol: dict[str, set[Subscriber]] = {}
-        self._all_symbols: set[Subscriber] = set()
+        self._by_key: dict[tuple[str, EventType], set[Subscriber]] = {}
+        self._all_symbols: dict[EventType, set[Subscriber]] = {event_type: set() for event_type in EventType}
+        self._subscribers: set[Subscriber] = set()
         self._streams = Counter[str]()
         self._closed = False
+        self.overloaded_total = 0
+        """Subscriptions ended because their queue overflowed."""
 
     @property
     def queue_capacity(self) -> int:
@@ -158,55 +235,67 @@ class SubscriptionHub:
 
     def subscribe(self, user: str, event_filter: EventFilter, options: DeliveryOptions) -> Subscriber:
         """Register a subscription; raise LimitExceededError beyond the per-user stream limit."""
+        if self._closed:
+            raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
         if self._streams[user] >= self._max_streams_per_user:
             raise LimitExceededError(
                 f"at most {self._max_streams_per_user} concurrent event streams per user"
             )
-        if self._closed:
-            raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
         subscriber = Subscriber(user, event_filter, options, self._queue_capacity)
+        types = event_filter.event_types or frozenset(EventType)
         if event_filter.symbols:
             for symbol in event_filter.symbols:
-                self._by_symbol.setdefault(symbol, set()).add(subscriber)
+                for event_type in types:
+                    self._by_key.setdefault((symbol, event_type), set()).add(subscriber)
         else:
-            self._all_symbols.add(subscriber)
+            for event_type in types:
+                self._all_symbols[event_type].add(subscriber)
+        self._subscribers.add(subscriber)
         self._streams[user] += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Remove a subscription (idempotent)."""
-        if subscriber.filter.symbols:
-            for symbol in subscriber.filter.symbols:
-                members = self._by_symbol.get(symbol)
-                if members is not None and subscriber in members:
+        if subscriber not in self._subscribers:
+            return
+        self._subscribers.discard(subscriber)
+        event_filter = subscriber.filter
+        types = event_filter.event_types or frozenset(EventType)
+        if event_filter.symbols:
+            for symbol in event_filter.symbols:
+                for event_type in types:
+                    key = (symbol, event_type)
+                    members = self._by_key[key]
                     members.discard(subscriber)
                     if not members:
-                        del self._by_symbol[symbol]
-        elif subscriber in self._all_symbols:
-            self._all_symbols.discard(subscriber)
+                        del self._by_key[key]
         else:
-            return
+            for event_type in types:
+                self._all_symbols[event_type].discard(subscriber)
+        if subscriber.ended is EndReason.OVERLOADED:
+            self.overloaded_total += 1
         self._streams[subscriber.user] -= 1
         if not self._streams[subscriber.user]:
             del self._streams[subscriber.user]
 
     def publish(self, entries: Iterable[LogEntry]) -> None:
-        """Offer each entry to the subscribers of its symbol and to those of every symbol."""
+        """Offer each entry to the subscribers registered under its (symbol, type) and its type alone."""
+        by_key = self._by_key
+        everyone = self._all_symbols
         for entry in entries:
-            event = entry.event
-            for subscriber in self._by_symbol.get(event.symbol, ()):
-                if subscriber.filter.matches(event):
+            fields = entry.fields
+            for subscriber in by_key.get((fields.symbol, fields.type), ()):
+                if subscriber.filter.matches(fields):
                     subscriber.offer(entry)
-            for subscriber in self._all_symbols:
-                if subscriber.filter.matches(event):
+            for subscriber in everyone[fields.type]:
+                if subscriber.filter.matches(fields):
                     subscriber.offer(entry)
 
     def close(self) -> None:
         """End every subscription for shutdown and refuse to start new ones."""
         self._closed = True
-        for members in (*self._by_symbol.values(), self._all_symbols):
-            for subscriber in members:
-                subscriber.end(EndReason.SHUTDOWN)
+        for subscriber in self._subscribers:
+            subscriber.end(EndReason.SHUTDOWN)
 
     def __len__(self) -> int:
-        return sum(self._streams.values())
+        return len(self._subscribers)

@@ -10,8 +10,9 @@ from tickstock_server.detection.high_low import HighLowConfig, HighLowDetector
 from tickstock_server.detection.surge import SurgeConfig, SurgeDetector
 from tickstock_server.detection.trend import TrendConfig, TrendDetector
 from tickstock_server.domain.bar import Bar
-from tickstock_server.domain.events import Event
+from tickstock_server.domain.events import Event, MarketStatus
 from tickstock_server.domain.market_session import MarketClock
+from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.domain.tick import Tick
 
 __all__ = ["DetectionEngine"]
@@ -25,12 +26,16 @@ _NO_EVENTS: tuple[Event, ...] = ()
 class _SymbolState:
     """One symbol's detectors."""
 
-    __slots__ = ("high_low", "surge", "trend")
+    __slots__ = ("high_low", "last_tick", "status", "surge", "trend")
 
-    def __init__(self, high_low: HighLowDetector, trend: TrendDetector, surge: SurgeDetector) -> None:
+    def __init__(
+        self, high_low: HighLowDetector, trend: TrendDetector, surge: SurgeDetector, tick: Tick
+    ) -> None:
         self.high_low = high_low
         self.trend = trend
         self.surge = surge
+        self.last_tick = tick
+        self.status = MarketStatus.CLOSED
 
 
 class DetectionEngine:
@@ -143,10 +148,13 @@ class DetectionEngine:
                 HighLowDetector(symbol, self._high_low_config),
                 TrendDetector(symbol, self._trend_config),
                 SurgeDetector(symbol, self._surge_config),
+                tick,
             )
         if self._bars is not None:
             self._bars.update(tick)
         session = self._clock.session_at(ts_ns)
+        state.last_tick = tick
+        state.status = session.status
         trend_event = state.trend.update(tick, session)
         surge_event = state.surge.update(tick, session)
         high_low_event = state.high_low.update(
@@ -172,6 +180,29 @@ class DetectionEngine:
     def flush_bars(self) -> list[Bar]:
         """Complete and return every pending bar (at shutdown)."""
         return self._bars.flush() if self._bars is not None else []
+
+    def snapshot(self, symbols: Iterable[str] | None = None) -> list[SymbolSnapshot]:
+        """The current state of `symbols` (every symbol when None) that have seen a tick, sorted by symbol."""
+        states = self._states
+        names = sorted(states) if symbols is None else sorted(s for s in symbols if s in states)
+        snapshots = []
+        for symbol in names:
+            state = states[symbol]
+            tick = state.last_tick
+            snapshots.append(
+                SymbolSnapshot(
+                    symbol=symbol,
+                    last_price=tick.price,
+                    last_tick_ns=tick.ts_ns,
+                    session_high=state.high_low.session_high,
+                    session_low=state.high_low.session_low,
+                    trend_direction=state.trend.direction,
+                    trend_score=state.trend.score,
+                    surge_direction=state.surge.active_direction(tick.ts_ns),
+                    market_status=state.status,
+                )
+            )
+        return snapshots
 
     def reset(self) -> None:
         """Drop every symbol's state; counters are kept (they are lifetime totals)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from event_factories import make_event, make_surge_details, make_trend_details
 
+from tickstock_server.delivery.event_log import EventFields, fields_of
 from tickstock_server.delivery.filters import EventFilter
-from tickstock_server.domain.events import Direction, EventType, SurgeStrength, TrendStrength
+from tickstock_server.domain.events import Direction, Event, EventType, SurgeStrength, TrendStrength
 
 BASE = make_event(price=50.0, volume=1000)
 LOW = make_event(type=EventType.LOW, direction=Direction.DOWN, price=50.0, volume=1000)
@@ -45,5 +46,31 @@ MODERATE_SURGE = make_event(type=EventType.SURGE, details=make_surge_details(Sur
         (EventFilter(min_significance=99.0), MODERATE_TREND, True),
     ],
 )
-def test_filter_matches_as_documented(event_filter: EventFilter, event: object, expected: bool) -> None:
-    assert event_filter.matches(event) is expected  # type: ignore[arg-type]
+def test_filter_matches_as_documented(event_filter: EventFilter, event: Event, expected: bool) -> None:
+    assert event_filter.matches(fields_of(event)) is expected
+
+
+@pytest.mark.parametrize(
+    ("symbols", "expected"),
+    [
+        (frozenset(), True),
+        (frozenset({BASE.symbol}), True),
+        (frozenset({"ZZZZ", BASE.symbol}), True),
+        (frozenset({"ZZZZ"}), False),
+    ],
+)
+def test_symbol_set_selects_only_its_symbols(symbols: frozenset[str], expected: bool) -> None:
+    assert EventFilter(symbols=symbols).matches(fields_of(BASE)) is expected
+
+
+def test_fields_carry_the_type_specific_score() -> None:
+    assert fields_of(BASE).score == BASE.details.significance_score  # type: ignore[union-attr]
+    assert fields_of(MODERATE_TREND).score == 1.0
+    assert fields_of(MODERATE_SURGE) == EventFields(
+        MODERATE_SURGE.symbol,
+        EventType.SURGE,
+        MODERATE_SURGE.direction,
+        MODERATE_SURGE.price,
+        MODERATE_SURGE.volume,
+        1.0,
+    )

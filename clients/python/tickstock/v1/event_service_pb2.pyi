@@ -67,6 +67,10 @@ class _GapReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_GapReason.V
     """The events are older than the event log keeps."""
     GAP_REASON_EPOCH_CHANGED: _GapReason.ValueType  # 2
     """The token belongs to an event log epoch that no longer exists."""
+    GAP_REASON_NOT_PERSISTED: _GapReason.ValueType  # 3
+    """The events were never persisted (the event store was unreachable, or the server stopped abruptly)
+    and are no longer in memory.
+    """
 
 class GapReason(_GapReason, metaclass=_GapReasonEnumTypeWrapper):
     """Why events could not be replayed."""
@@ -77,6 +81,10 @@ GAP_REASON_AGED_OUT: GapReason.ValueType  # 1
 """The events are older than the event log keeps."""
 GAP_REASON_EPOCH_CHANGED: GapReason.ValueType  # 2
 """The token belongs to an event log epoch that no longer exists."""
+GAP_REASON_NOT_PERSISTED: GapReason.ValueType  # 3
+"""The events were never persisted (the event store was unreachable, or the server stopped abruptly)
+and are no longer in memory.
+"""
 Global___GapReason: _TypeAlias = GapReason  # noqa: Y015
 
 class _RotateReason:
@@ -229,8 +237,10 @@ class DeliveryOptions(_message.Message):
     """Policy when this subscriber's queue fills."""
     @_builtins.property
     def max_batch_latency(self) -> _duration_pb2.Duration:
-        """Maximum time an event waits for its batch to fill, 0 to 1 s (default 20 ms). Zero means the
-        default; a batch is sent as soon as it is full or this time has passed.
+        """Longest time an event may wait for its batch to fill, 0 to 1 s. Zero (the default) sends the events
+        of each ingest pass as soon as the pass ends: the lowest latency. A positive value lets events wait
+        up to that long to form bigger batches, for a client that prefers fewer messages. A batch is also
+        sent as soon as it is full.
         """
 
     @_builtins.property
@@ -513,7 +523,9 @@ Global___SubscriptionLimits: _TypeAlias = SubscriptionLimits  # noqa: Y015
 
 @_typing.final
 class GapNotice(_message.Message):
-    """A range of the event log that can no longer be replayed."""
+    """A range of the event log that can no longer be replayed. With GAP_REASON_EPOCH_CHANGED the range is
+    unknown (0 to 0): the client's log is gone, and the current log is replayed from its beginning.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -1,0 +1,273 @@
+"""Persists the event log to a Redis Stream, so resume works across restarts, and reads it back for replay.
+
+Layout (all keys under one prefix):
+
+- ``{prefix}stream``: a Redis Stream with one entry per log entry. Its id is ``<seq>-0``, so a replay is
+  one ``XRANGE`` by seq. Fields: ``e`` the encoded event (as sent to clients), ``f`` the filter fields.
+  Bounded by ``MAXLEN ~ max_entries`` on every append and by ``XTRIM MINID`` to ``max_age_s``.
+- ``{prefix}meta``: a hash with the log's ``epoch`` and ``reserved``, the highest seq this log may have
+  handed out. A restarted server continues the same epoch after ``reserved``, so a seq that reached a
+  client but not the stream (a crash) is never reused: it is reported as a gap on replay instead.
+
+One server writes one prefix. Appends are buffered and written by `run` in MULTI/EXEC batches, off the
+tick path; while Redis is unreachable the buffer holds up to `buffer_capacity` entries, then drops the
+oldest (counted in `dropped`). They stay replayable from memory while the ring holds them, and a replay
+that needs them from Redis reports them as a gap: a loss is always explicit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from tickstock_server.delivery.event_log import EventFields, LogEntry
+from tickstock_server.domain.events import Direction, EventType
+from tickstock_server.errors import DependencyUnavailableError
+
+_logger = logging.getLogger(__name__)
+
+_SEP = "\x1f"
+_Rows = list[tuple[bytes, dict[bytes, bytes]]]
+_MAX_BACKOFF_S = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventStoreConfig:
+    """Bounds and pacing of the Redis Stream."""
+
+    key_prefix: str = "tickstock:events:"
+    max_entries: int = 300_000
+    """Entries kept in the stream (approximately: Redis trims whole nodes)."""
+    max_age_s: float = 3600.0
+    """Entries older than this are trimmed, seconds."""
+    buffer_capacity: int = 200_000
+    """Entries waiting to be written; beyond it the oldest are dropped (and replay reports a gap)."""
+    batch_size: int = 2000
+    """Entries per MULTI/EXEC round trip."""
+    reserve_block: int = 10_000
+    """Sequence numbers reserved ahead in the meta hash."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    """Where a log continues: its epoch and the last seq it may have handed out."""
+
+    epoch: str
+    last_seq: int
+
+
+def _pack(entry: LogEntry) -> str:
+    f = entry.fields
+    return _SEP.join(
+        (
+            f.symbol,
+            f.type.value,
+            f.direction.value,
+            repr(f.price),
+            str(f.volume),
+            repr(f.score),
+            str(entry.ingest_ts_ns),
+        )
+    )
+
+
+def _unpack(seq: int, packed: bytes, encoded: bytes) -> LogEntry:
+    symbol, event_type, direction, price, volume, score, ingest = packed.decode().split(_SEP)
+    fields = EventFields(
+        symbol, EventType(event_type), Direction(direction), float(price), int(volume), float(score)
+    )
+    return LogEntry(seq, fields, int(ingest), encoded)
+
+
+class RedisEventStore:
+    """The event log's persistent tail in a Redis Stream (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        config: EventStoreConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._config = config if config is not None else EventStoreConfig()
+        self._stream = self._config.key_prefix + "stream"
+        self._meta = self._config.key_prefix + "meta"
+        self._clock = clock
+        self._buffer: deque[LogEntry] = deque()
+        self._checkpoints: deque[tuple[float, int]] = deque()
+        self._wakeup = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._final_seq = 0
+        self._reserved = 0
+        self._issued = 0
+        self._resync = False
+        self._closing = False
+        self.appended = 0
+        """Entries written to the stream."""
+        self.dropped = 0
+        """Entries never written because the buffer overflowed during an outage."""
+        self.failures = 0
+        """Failed write attempts."""
+        self.healthy = True
+        """False while writes fail."""
+
+    @property
+    def pending(self) -> int:
+        """Entries waiting to be written."""
+        return len(self._buffer)
+
+    async def open(self) -> LogPosition:
+        """Load (or create) the log's epoch and reserve sequence numbers; call once before appending."""
+        try:
+            meta = cast(dict[bytes, bytes], await self._client.hgetall(self._meta))
+            if meta.get(b"epoch"):
+                epoch = meta[b"epoch"].decode()
+                last = max(int(meta.get(b"reserved", b"0")), await self._last_stored_seq())
+            else:
+                epoch, last = secrets.token_hex(8), 0
+                await self._client.delete(self._stream)
+            self._reserved = last + self._config.reserve_block
+            self._issued = last
+            await self._client.hset(self._meta, mapping={"epoch": epoch, "reserved": self._reserved})
+        except RedisError as exc:
+            raise DependencyUnavailableError("Redis is unreachable: cannot open the event log") from exc
+        return LogPosition(epoch, last)
+
+    def add(self, entries: Iterable[LogEntry]) -> None:
+        """Queue entries for writing (synchronous, never blocks the tick path)."""
+        buffer = self._buffer
+        capacity = self._config.buffer_capacity
+        for entry in entries:
+            if len(buffer) >= capacity:
+                buffer.popleft()
+                self.dropped += 1
+            buffer.append(entry)
+            self._issued = entry.seq
+        now = self._clock()
+        if not self._checkpoints or now - self._checkpoints[-1][0] >= 1.0:
+            self._checkpoints.append((now, self._issued))
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Write queued entries until `close`; retry with capped backoff while Redis is unreachable."""
+        backoff_s = 0.1
+        while True:
+            if self._buffer:
+                try:
+                    await self._write_batch()
+                except RedisError as exc:
+                    self.failures += 1
+                    self.healthy = False
+                    self._resync = True
+                    if self._closing:
+                        _logger.warning(
+                            "could not flush %d events to the stream on close (%s); they are reported as a "
+                            "gap to clients that resume from before them",
+                            len(self._buffer),
+                            type(exc).__name__,
+                        )
+                        return
+                    _logger.warning(
+                        "event stream write failed (%s); %d entries pending, retrying in %.1f s",
+                        type(exc).__name__,
+                        len(self._buffer),
+                        backoff_s,
+                    )
+                    # Wait for the backoff or for close, not for new entries (they arrive constantly).
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(backoff_s):
+                            await self._closed.wait()
+                    backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
+                    continue
+                backoff_s = 0.1
+                self.healthy = True
+                continue
+            if self._closing:
+                await self._record_end()
+                return
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def close(self, last_seq: int) -> None:
+        """Ask `run` to write what is queued (one attempt) and record `last_seq` as the log's exact end.
+
+        After a clean close a restarted server continues at `last_seq + 1` with no gap. Await the `run`
+        task to wait for it.
+        """
+        self._final_seq = last_seq
+        self._closing = True
+        self._closed.set()
+        self._wakeup.set()
+
+    async def _record_end(self) -> None:
+        try:
+            await self._client.hset(self._meta, "reserved", self._final_seq)
+        except RedisError as exc:
+            _logger.warning("could not record the event log's end on close (%s)", type(exc).__name__)
+
+    async def read(self, after_seq: int, until_seq: int, limit: int) -> list[LogEntry]:
+        """Up to `limit` stored entries with `after_seq < seq <= until_seq`, in order (may have holes)."""
+        if until_seq <= after_seq:
+            return []
+        try:
+            raw = await self._client.xrange(self._stream, f"{after_seq + 1}-0", f"{until_seq}-0", count=limit)
+            rows = cast(_Rows, raw)
+        except RedisError as exc:
+            raise DependencyUnavailableError("Redis is unreachable: cannot replay older events") from exc
+        return [_unpack(int(row_id.split(b"-")[0]), row[b"f"], row[b"e"]) for row_id, row in rows]
+
+    async def _last_stored_seq(self) -> int:
+        rows = cast(_Rows, await self._client.xrevrange(self._stream, count=1))
+        return int(rows[0][0].split(b"-")[0]) if rows else 0
+
+    async def _write_batch(self) -> None:
+        if self._resync:
+            # A failed MULTI/EXEC may still have been applied: skip what the stream already has.
+            stored = await self._last_stored_seq()
+            while self._buffer and self._buffer[0].seq <= stored:
+                self._buffer.popleft()
+            self._resync = False
+            if not self._buffer:
+                return
+        config = self._config
+        batch = [self._buffer[i] for i in range(min(len(self._buffer), config.batch_size))]
+        async with self._client.pipeline(transaction=True) as pipe:
+            for entry in batch:
+                pipe.xadd(
+                    self._stream,
+                    {"e": entry.encoded, "f": _pack(entry)},
+                    id=f"{entry.seq}-0",
+                    maxlen=config.max_entries,
+                    approximate=True,
+                )
+            if self._issued > self._reserved - config.reserve_block // 2:
+                self._reserved = self._issued + config.reserve_block
+                pipe.hset(self._meta, "reserved", self._reserved)
+            trim_seq = self._age_trim_seq()
+            if trim_seq:
+                pipe.xtrim(self._stream, minid=f"{trim_seq}-0", approximate=True)
+            await pipe.execute()
+        # `add` may have dropped entries from the front meanwhile: remove by seq, not by count.
+        last = batch[-1].seq
+        while self._buffer and self._buffer[0].seq <= last:
+            self._buffer.popleft()
+        self.appended += len(batch)
+
+    def _age_trim_seq(self) -> int:
+        """The oldest seq to keep by age (0 when nothing is old enough yet)."""
+        horizon = self._clock() - self._config.max_age_s
+        trim = 0
+        while self._checkpoints and self._checkpoints[0][0] < horizon:
+            trim = self._checkpoints.popleft()[1] + 1
+        return trim

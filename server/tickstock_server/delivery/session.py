@@ -1,0 +1,199 @@
+"""One event stream from subscription to end: snapshot, replay of missed events, then live batches.
+
+The servicer maps each message to protobuf. Ordering guarantees: the subscriber is registered in the same
+event-loop step as `start_seq` is read, so every entry after `start_seq` reaches its queue, and the replay
+covers exactly `resume.seq < seq <= start_seq`: no hole and no duplicate between replay and live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from tickstock_server.delivery.event_log import EventLog, LogEntry
+from tickstock_server.delivery.filters import EventFilter
+from tickstock_server.delivery.hub import (
+    DeliveryOptions,
+    Dropped,
+    Ended,
+    EndReason,
+    Heartbeat,
+    Subscriber,
+    SubscriptionHub,
+)
+from tickstock_server.delivery.replay import Gap, GapReason, replay
+from tickstock_server.domain.snapshot import SymbolSnapshot
+from tickstock_server.errors import FieldViolation, InvalidRequestError, SubscriberOverloadedError
+from tickstock_server.ports import EventHistory, SnapshotSource
+
+SNAPSHOT_CHUNK = 500
+"""Symbols per snapshot message."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePoint:
+    """A client's resume token: the log epoch and the last seq it received."""
+
+    epoch: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """First message: the registered subscription and where live events start."""
+
+    subscriber: Subscriber
+    start_seq: int
+    replaying: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Entries the filter selected, in seq order."""
+
+    entries: list[LogEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayDone:
+    """The replay of missed events is complete; `seq` is the position after it."""
+
+    count: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPart:
+    """Part of the per-symbol state as of `as_of_seq`."""
+
+    symbols: list[SymbolSnapshot]
+    as_of_seq: int
+    last: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """Nothing to send for a heartbeat interval; `position` is a valid resume point."""
+
+    position: int
+    queue_depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rotate:
+    """The server ends the stream on purpose; resume from `position`."""
+
+    reason: EndReason
+    position: int
+
+
+StreamMessage = Started | Batch | Gap | ReplayDone | SnapshotPart | Dropped | Idle | Rotate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamSources:
+    """What a stream reads from, shared by every stream of the server."""
+
+    hub: SubscriptionHub
+    log: EventLog
+    history: EventHistory | None
+    """The persisted log (None: memory only)."""
+    snapshots: SnapshotSource | None
+    """Detector state for snapshots (None: snapshots are empty)."""
+    max_age_s: float | None
+    """Streams older than this (jittered down by up to 10 %) get a rotation hint; None never."""
+
+
+async def stream_events(
+    sources: StreamSources,
+    *,
+    user: str,
+    event_filter: EventFilter,
+    options: DeliveryOptions,
+    resume: ResumePoint | None,
+    include_snapshot: bool,
+) -> AsyncIterator[StreamMessage]:
+    """Run one subscription; see the module docstring for the order of messages.
+
+    Raises:
+        InvalidRequestError: The resume token is ahead of the log.
+        LimitExceededError: The user holds the maximum number of streams.
+        SubscriberOverloadedError: The client read too slowly (DISCONNECT policy), after a final `Dropped`.
+        DependencyUnavailableError: Replay needed the event store and it is unreachable.
+    """
+    log, hub = sources.log, sources.hub
+    if resume is not None and resume.epoch == log.epoch and resume.seq > log.last_seq:
+        raise InvalidRequestError(
+            [FieldViolation("resume_token.seq", f"is ahead of the event log (last seq {log.last_seq})")]
+        )
+    subscriber = hub.subscribe(user, event_filter, options)
+    start_seq = log.last_seq
+    snapshot = _snapshot(sources.snapshots, event_filter) if include_snapshot else None
+    timer = _rotation_timer(subscriber, sources.max_age_s)
+    try:
+        yield Started(subscriber, start_seq, resume is not None)
+        if snapshot is not None:
+            for index in range(0, max(len(snapshot), 1), SNAPSHOT_CHUNK):
+                part = snapshot[index : index + SNAPSHOT_CHUNK]
+                yield SnapshotPart(part, start_seq, index + SNAPSHOT_CHUNK >= len(snapshot))
+        position = start_seq
+        if resume is not None:
+            after = resume.seq
+            if resume.epoch != log.epoch:
+                # The client's log is gone: everything of this one is new to it.
+                yield Gap(0, 0, GapReason.EPOCH_CHANGED)
+                after = log.first_seq - 1 if sources.history is None else 0
+            replayed = 0
+            async for item in replay(log, sources.history, after, start_seq):
+                if isinstance(item, Gap):
+                    yield item
+                    continue
+                selected = [entry for entry in item if event_filter.matches(entry.fields)]
+                for index in range(0, len(selected), options.max_batch_size):
+                    yield Batch(selected[index : index + options.max_batch_size])
+                replayed += len(selected)
+            yield ReplayDone(replayed, start_seq)
+        while True:
+            delivery = await subscriber.receive()
+            if isinstance(delivery, list):
+                position = delivery[-1].seq
+                yield Batch(delivery)
+            elif isinstance(delivery, Heartbeat):
+                # The queue is empty: every selected entry up to the log's end has been sent.
+                yield Idle(max(position, log.last_seq), subscriber.queue_depth)
+            elif isinstance(delivery, Dropped):
+                yield delivery
+            else:
+                yield from_end(delivery, position, subscriber, log)
+                return
+    finally:
+        if timer is not None:
+            timer.cancel()
+        hub.unsubscribe(subscriber)
+
+
+def from_end(ended: Ended, position: int, subscriber: Subscriber, log: EventLog) -> Rotate:
+    """The rotation hint for a planned end, or raise for an overflow."""
+    if ended.reason is EndReason.OVERLOADED:
+        raise SubscriberOverloadedError(
+            f"the client read too slowly and its queue of {subscriber.capacity} events overflowed; "
+            f"resume after seq {position}"
+        )
+    # Planned ends deliver the queue first, so the log's end is a valid resume point.
+    return Rotate(ended.reason, max(position, log.last_seq))
+
+
+def _snapshot(source: SnapshotSource | None, event_filter: EventFilter) -> list[SymbolSnapshot]:
+    if source is None:
+        return []
+    return source.snapshot(event_filter.symbols or None)
+
+
+def _rotation_timer(subscriber: Subscriber, max_age_s: float | None) -> asyncio.TimerHandle | None:
+    if max_age_s is None:
+        return None
+    # Jitter spreads the reconnects of streams that started together.
+    delay_s = max_age_s * (0.9 + 0.1 * random.random())  # noqa: S311 - not security relevant
+    return asyncio.get_running_loop().call_later(delay_s, subscriber.end, EndReason.MAX_AGE)
