@@ -152,7 +152,11 @@ async def serve(
         delivery = settings.delivery
         event_store = RedisEventStore(
             redis_client,
-            EventStoreConfig(max_entries=delivery.stream_max_entries, max_age_s=delivery.stream_max_age_s),
+            EventStoreConfig(
+                key_prefix=delivery.stream_key_prefix,
+                max_entries=delivery.stream_max_entries,
+                max_age_s=delivery.stream_max_age_s,
+            ),
         )
         position = await event_store.open()
         log = EventLog(

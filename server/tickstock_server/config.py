@@ -97,6 +97,8 @@ class DeliverySettings(BaseModel):
     """Events a subscriber's queue holds before its slow-consumer policy acts."""
     log_capacity: int = Field(default=100_000, ge=100)
     """Recent events kept in memory (replayed without touching Redis)."""
+    stream_key_prefix: str = Field(default="tickstock:events:", min_length=1)
+    """Prefix of the Redis keys of the event log; one server writes one prefix."""
     stream_max_entries: int = Field(default=300_000, ge=1000)
     """Events kept in the Redis Stream for resumes older than memory (approximate, Redis trims nodes)."""
     stream_max_age_s: float = Field(default=3600.0, ge=60)

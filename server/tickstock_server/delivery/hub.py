@@ -85,8 +85,8 @@ class Subscriber:
 
     When the queue is full the policy acts: DISCONNECT ends the subscription with
     `EndReason.OVERLOADED` (the client resumes from its last token, losing nothing still in the log);
-    CONFLATE compacts the queue to the newest entry per (symbol, type), or when every queued entry is
-    already distinct drops the oldest, and reports the count in band before the next batch.
+    CONFLATE compacts the queue to the newest entry per (symbol, type), dropping the oldest as well when
+    that leaves too little room, and reports the count in band before the next batch.
     """
 
     def __init__(self, user: str, event_filter: EventFilter, options: DeliveryOptions, capacity: int) -> None:
@@ -127,7 +127,10 @@ class Subscriber:
                 self._note_drops((entry.seq,))
                 self.end(EndReason.OVERLOADED)
                 return
+            queue.append(entry)
             self._conflate()
+            self._wakeup.set()
+            return
         queue.append(entry)
         if len(queue) == 1:
             self._first_arrival = asyncio.get_running_loop().time()
@@ -173,17 +176,24 @@ class Subscriber:
         return batch
 
     def _conflate(self) -> None:
-        """Make room in a full queue: keep the newest entry per (symbol, type), else drop the oldest."""
+        """Shrink an over-full queue: keep the newest entry per (symbol, type), then drop the oldest.
+
+        Compaction is O(queue), so it also makes headroom: when keeping one entry per key still leaves
+        the queue above 90 % of capacity, the oldest entries go too, so the next compaction is at least
+        a tenth of the capacity of offers away (amortised O(1) per offer).
+        """
         queue = self._queue
-        newest: dict[tuple[str, EventType], LogEntry] = {}
+        newest: dict[tuple[str, EventType], int] = {}
         for entry in queue:
-            newest[entry.fields.symbol, entry.fields.type] = entry
-        if len(newest) < len(queue):
-            kept = {entry.seq for entry in newest.values()}
-            self._note_drops([entry.seq for entry in queue if entry.seq not in kept])
-            self._queue = deque(entry for entry in queue if entry.seq in kept)
-        else:
-            self._note_drops((queue.popleft().seq,))
+            newest[entry.fields.symbol, entry.fields.type] = entry.seq
+        kept = set(newest.values())
+        dropped = [entry.seq for entry in queue if entry.seq not in kept]
+        compacted = deque(entry for entry in queue if entry.seq in kept)
+        headroom = self.capacity * 9 // 10
+        while len(compacted) > headroom:
+            dropped.append(compacted.popleft().seq)
+        self._note_drops(sorted(dropped))
+        self._queue = compacted
 
     def _note_drops(self, seqs: Iterable[int]) -> None:
         for seq in seqs:
