@@ -1,1 +1,1 @@
-"""Chart patterns: the TickStockPL consumer, the pattern cache and scan, fallback detection, alerts and backtests."""
+"""Chart patterns: the TickStockPL consumer, the pattern cache and scan, fallback, alerts and backtests."""
