@@ -9,9 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from tickstock_server.domain.events import (
-    Direction,
     Event,
-    EventType,
     HighLowDetails,
     SurgeDetails,
     SurgeStrength,
@@ -33,13 +31,16 @@ STRENGTH_RANKS: dict[TrendStrength | SurgeStrength, int] = {
 class EventFields(NamedTuple):
     """The fields of an event that filters look at: computed once per event, kept with its log entry.
 
-    A tuple rather than the domain event, so the ring holds few objects and an entry read back from the
-    Redis Stream can be filtered without decoding its protobuf.
+    A tuple of plain values rather than the domain event: an entry read back from the Redis Stream can be
+    filtered without decoding its protobuf, and the garbage collector untracks tuples that hold only
+    atoms, so a ring of 100,000 entries adds nothing to the collector's full passes.
     """
 
     symbol: str
-    type: EventType
-    direction: Direction
+    type: str
+    """`EventType` value, e.g. "high"."""
+    direction: str
+    """`Direction` value, "up" or "down"."""
     price: float
     volume: int
     score: float
@@ -54,7 +55,9 @@ def fields_of(event: Event) -> EventFields:
         score = details.significance_score
     elif isinstance(details, TrendDetails | SurgeDetails):
         score = float(STRENGTH_RANKS[details.strength])
-    return EventFields(event.symbol, event.type, event.direction, event.price, event.volume, score)
+    return EventFields(
+        event.symbol, event.type.value, event.direction.value, event.price, event.volume, score
+    )
 
 
 class LogEntry(NamedTuple):

@@ -71,8 +71,8 @@ def _pack(entry: LogEntry) -> str:
     return _SEP.join(
         (
             f.symbol,
-            f.type.value,
-            f.direction.value,
+            f.type,
+            f.direction,
             repr(f.price),
             str(f.volume),
             repr(f.score),
@@ -84,7 +84,12 @@ def _pack(entry: LogEntry) -> str:
 def _unpack(seq: int, packed: bytes, encoded: bytes) -> LogEntry:
     symbol, event_type, direction, price, volume, score, ingest = packed.decode().split(_SEP)
     fields = EventFields(
-        symbol, EventType(event_type), Direction(direction), float(price), int(volume), float(score)
+        symbol,
+        EventType(event_type).value,
+        Direction(direction).value,
+        float(price),
+        int(volume),
+        float(score),
     )
     return LogEntry(seq, fields, int(ingest), encoded)
 

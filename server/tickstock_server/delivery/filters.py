@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tickstock_server.delivery.event_log import STRENGTH_RANKS, EventFields
 from tickstock_server.domain.events import Direction, EventType, SurgeStrength, TrendStrength
+
+_HIGH, _LOW, _TREND, _SURGE = (
+    t.value for t in (EventType.HIGH, EventType.LOW, EventType.TREND, EventType.SURGE)
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +30,14 @@ class EventFilter:
     max_price: float | None = None
     min_volume: int | None = None
     max_volume: int | None = None
+    type_values: frozenset[str] = field(init=False, repr=False, compare=False)
+    """`event_types` as the values `EventFields.type` holds."""
+    direction_values: frozenset[str] = field(init=False, repr=False, compare=False)
+    """`directions` as the values `EventFields.direction` holds."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type_values", frozenset(t.value for t in self.event_types))
+        object.__setattr__(self, "direction_values", frozenset(d.value for d in self.directions))
 
     def matches(self, fields: EventFields) -> bool:
         """Whether the event passes every criterion.
@@ -34,9 +46,9 @@ class EventFilter:
         """
         if self.symbols and fields.symbol not in self.symbols:
             return False
-        if self.event_types and fields.type not in self.event_types:
+        if self.type_values and fields.type not in self.type_values:
             return False
-        if self.directions and fields.direction not in self.directions:
+        if self.direction_values and fields.direction not in self.direction_values:
             return False
         if self.min_price is not None and fields.price < self.min_price:
             return False
@@ -47,12 +59,12 @@ class EventFilter:
         if self.max_volume is not None and fields.volume > self.max_volume:
             return False
         event_type = fields.type
-        if event_type is EventType.HIGH or event_type is EventType.LOW:
+        if event_type in (_HIGH, _LOW):
             return self.min_significance is None or fields.score >= self.min_significance
-        if event_type is EventType.TREND:
+        if event_type == _TREND:
             trend = self.min_trend_strength
             return trend is None or fields.score >= STRENGTH_RANKS[trend]
-        if event_type is EventType.SURGE:
+        if event_type == _SURGE:
             surge = self.min_surge_strength
             return surge is None or fields.score >= STRENGTH_RANKS[surge]
         return True

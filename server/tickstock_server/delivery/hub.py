@@ -75,6 +75,7 @@ Delivery = list[LogEntry] | Heartbeat | Dropped | Ended
 """What `Subscriber.receive` returns."""
 
 _ids = itertools.count(1)
+_ALL_TYPES = frozenset(event_type.value for event_type in EventType)
 
 
 class Subscriber:
@@ -183,7 +184,7 @@ class Subscriber:
         a tenth of the capacity of offers away (amortised O(1) per offer).
         """
         queue = self._queue
-        newest: dict[tuple[str, EventType], int] = {}
+        newest: dict[tuple[str, str], int] = {}
         for entry in queue:
             newest[entry.fields.symbol, entry.fields.type] = entry.seq
         kept = set(newest.values())
@@ -226,8 +227,8 @@ class SubscriptionHub:
     def __init__(self, *, max_streams_per_user: int, queue_capacity: int) -> None:
         self._max_streams_per_user = max_streams_per_user
         self._queue_capacity = queue_capacity
-        self._by_key: dict[tuple[str, EventType], set[Subscriber]] = {}
-        self._all_symbols: dict[EventType, set[Subscriber]] = {event_type: set() for event_type in EventType}
+        self._by_key: dict[tuple[str, str], set[Subscriber]] = {}
+        self._all_symbols: dict[str, set[Subscriber]] = {event_type.value: set() for event_type in EventType}
         self._subscribers: set[Subscriber] = set()
         self._streams = Counter[str]()
         self._closed = False
@@ -252,7 +253,7 @@ class SubscriptionHub:
                 f"at most {self._max_streams_per_user} concurrent event streams per user"
             )
         subscriber = Subscriber(user, event_filter, options, self._queue_capacity)
-        types = event_filter.event_types or frozenset(EventType)
+        types = event_filter.type_values or _ALL_TYPES
         if event_filter.symbols:
             for symbol in event_filter.symbols:
                 for event_type in types:
@@ -270,7 +271,7 @@ class SubscriptionHub:
             return
         self._subscribers.discard(subscriber)
         event_filter = subscriber.filter
-        types = event_filter.event_types or frozenset(EventType)
+        types = event_filter.type_values or _ALL_TYPES
         if event_filter.symbols:
             for symbol in event_filter.symbols:
                 for event_type in types:

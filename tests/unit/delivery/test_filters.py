@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from event_factories import make_event, make_surge_details, make_trend_details
 
-from tickstock_server.delivery.event_log import EventFields, fields_of
+from tickstock_server.delivery.event_log import EventFields, LogEntry, fields_of
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import Direction, Event, EventType, SurgeStrength, TrendStrength
 
@@ -63,13 +65,20 @@ def test_symbol_set_selects_only_its_symbols(symbols: frozenset[str], expected: 
     assert EventFilter(symbols=symbols).matches(fields_of(BASE)) is expected
 
 
+def test_fields_hold_only_atoms_so_the_collector_can_untrack_log_entries() -> None:
+    entry = LogEntry(1, fields_of(MODERATE_TREND), 0, b"x")
+    gc.collect()
+
+    assert not gc.is_tracked(entry)
+
+
 def test_fields_carry_the_type_specific_score() -> None:
     assert fields_of(BASE).score == BASE.details.significance_score  # type: ignore[union-attr]
     assert fields_of(MODERATE_TREND).score == 1.0
     assert fields_of(MODERATE_SURGE) == EventFields(
         MODERATE_SURGE.symbol,
-        EventType.SURGE,
-        MODERATE_SURGE.direction,
+        "surge",
+        MODERATE_SURGE.direction.value,
         MODERATE_SURGE.price,
         MODERATE_SURGE.volume,
         1.0,
