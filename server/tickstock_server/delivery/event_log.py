@@ -31,9 +31,8 @@ STRENGTH_RANKS: dict[TrendStrength | SurgeStrength, int] = {
 class EventFields(NamedTuple):
     """The fields of an event that filters look at: computed once per event, kept with its log entry.
 
-    A tuple of plain values rather than the domain event: an entry read back from the Redis Stream can be
-    filtered without decoding its protobuf, and the garbage collector untracks tuples that hold only
-    atoms, so a ring of 100,000 entries adds nothing to the collector's full passes.
+    A small tuple of plain values rather than the domain event: the ring holds two small objects per
+    entry, and an entry read back from the Redis Stream can be filtered without decoding its protobuf.
     """
 
     symbol: str

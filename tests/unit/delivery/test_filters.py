@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gc
-
 import pytest
 from event_factories import make_event, make_surge_details, make_trend_details
 
-from tickstock_server.delivery.event_log import EventFields, LogEntry, fields_of
+from tickstock_server.delivery.event_log import EventFields, fields_of
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import Direction, Event, EventType, SurgeStrength, TrendStrength
 
@@ -63,13 +61,6 @@ def test_filter_matches_as_documented(event_filter: EventFilter, event: Event, e
 )
 def test_symbol_set_selects_only_its_symbols(symbols: frozenset[str], expected: bool) -> None:
     assert EventFilter(symbols=symbols).matches(fields_of(BASE)) is expected
-
-
-def test_fields_hold_only_atoms_so_the_collector_can_untrack_log_entries() -> None:
-    entry = LogEntry(1, fields_of(MODERATE_TREND), 0, b"x")
-    gc.collect()
-
-    assert not gc.is_tracked(entry)
 
 
 def test_fields_carry_the_type_specific_score() -> None:
