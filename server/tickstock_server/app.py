@@ -31,6 +31,7 @@ from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.feeds.replay import ReplayTickSource
 from tickstock_server.feeds.synthetic import SyntheticTickSource, latest_session_open_ns
 from tickstock_server.metrics import ServiceCollector, start_metrics_server
+from tickstock_server.pattern_runtime import FallbackBarSink, PatternRuntime
 from tickstock_server.pipeline import FeedStatus, run_pipeline
 from tickstock_server.ports import TickSource
 from tickstock_server.storage.api_keys import PgApiKeyStore
@@ -48,6 +49,8 @@ _logger = logging.getLogger(__name__)
 EVENT_SERVICE = "tickstock.v1.EventService"
 MARKET_DATA_SERVICE = "tickstock.v1.MarketDataService"
 UNIVERSE_SERVICE = "tickstock.v1.UniverseService"
+PATTERN_SERVICE = "tickstock.v1.PatternService"
+BACKTEST_SERVICE = "tickstock.v1.BacktestService"
 
 
 @contextlib.asynccontextmanager
@@ -181,10 +184,14 @@ async def serve(
             feed_age_ns=lambda: feed_status.age_ns(time.time_ns()),
             shutdown_grace_s=settings.grpc.shutdown_grace_s,
         )
+        patterns = PatternRuntime(settings, pool, redis_client)
+        await patterns.start()
         servicers = {
             EVENT_SERVICE: events,
             MARKET_DATA_SERVICE: MarketDataServiceServicer(bars=PgBarReader(pool, unstored_bars)),
             UNIVERSE_SERVICE: UniverseServiceServicer(universes=universes, watchlists=watchlists),
+            PATTERN_SERVICE: patterns.pattern_service,
+            BACKTEST_SERVICE: patterns.backtest_service,
         }
         server, port, health = create_server(
             servicers=servicers,
@@ -207,8 +214,15 @@ async def serve(
             writer_health = tasks.create_task(
                 follow_health(health, MARKET_DATA_SERVICE, lambda: writer.healthy), name="bar-writer-health"
             )
+            # Patterns depend on the producer's Redis: the service is NOT_SERVING while it is unreachable.
+            pattern_health = tasks.create_task(
+                follow_health(health, PATTERN_SERVICE, lambda: patterns.consumer.connected),
+                name="pattern-health",
+            )
+            pattern_tasks = [tasks.create_task(work, name=name) for name, work in patterns.tasks().items()]
+            bars = FallbackBarSink(writer, patterns)
             pipeline = tasks.create_task(
-                run_pipeline(source, engine, log, hub, feed_status, bars=writer, persist=event_store.add),
+                run_pipeline(source, engine, log, hub, feed_status, bars=bars, persist=event_store.add),
                 name="pipeline",
             )
             await server.start()
@@ -224,6 +238,7 @@ async def serve(
                 # inside the running loop, and streams still get their rotation hints.
                 await health.enter_graceful_shutdown()
                 writer_health.cancel()
+                pattern_health.cancel()
                 hub.close()
                 await server.stop(settings.grpc.shutdown_grace_s)
                 pipeline.cancel()
@@ -233,6 +248,10 @@ async def serve(
                 # The bars of the last minutes, then everything the writer still holds.
                 with contextlib.suppress(RuntimeError):
                     await writer.put(engine.flush_bars())
+                for task in pattern_tasks:
+                    task.cancel()
+                await asyncio.gather(*pattern_tasks, return_exceptions=True)
+                await patterns.close()
                 await writer.close()
                 await bar_writer
                 # Every event reached the stream: a restart continues this epoch with no gap.

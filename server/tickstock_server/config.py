@@ -110,6 +110,41 @@ class DeliverySettings(BaseModel):
     """Most filter presets one user may save."""
 
 
+class PatternSettings(BaseModel):
+    """Patterns from the TickStockPL producer: cache, fallback detection, alerts, backtests, simulator."""
+
+    model_config = _SECTION
+
+    simulator: Literal["auto", "on", "off"] = "auto"
+    """Run the in-process producer simulator (tickstock-pl-sim): "auto" runs it with the embedded Redis
+    only (a demo has patterns without TickStockPL), "on" always, "off" never."""
+    simulator_patterns_per_s: float = Field(default=5.0, gt=0, le=10_000)
+    """Patterns per second the simulator publishes."""
+    cache_ttl_s: float = Field(default=3600.0, gt=0)
+    """Lifetime of a pattern without `expires_at`, seconds; also the cap on any pattern's lifetime."""
+    max_cached: int = Field(default=200_000, ge=100)
+    """Most patterns cached; beyond it the soonest-expiring are evicted (counted)."""
+    key_prefix: str = Field(default="tickstock:patterns:", min_length=1)
+    """Prefix of the Redis keys of the pattern cache mirror."""
+    fallback: bool = True
+    """Detect candlestick, volume and gap patterns locally from the one-minute bars while the producer's
+    heartbeat is stale."""
+    fallback_activate_after_s: float = Field(default=90.0, gt=0)
+    """Heartbeat age after which the fallback detector takes over, seconds (the producer beats every 60 s)."""
+    fallback_stand_down_after_s: float = Field(default=120.0, gt=0)
+    """How long the heartbeat must stay fresh before the fallback stands down, seconds (no flapping)."""
+    alert_max_subscriptions_per_user: int = Field(default=100, ge=1)
+    """Most alert subscriptions one user may have."""
+    alert_max_streams_per_user: int = Field(default=5, ge=1)
+    """Most concurrent alert streams one user may hold open."""
+    alert_stream_capacity: int = Field(default=1000, ge=10)
+    """Alerts queued per stream before it is ended as overloaded."""
+    alert_refresh_s: float = Field(default=60.0, ge=1)
+    """Reload alert subscriptions (other replicas' changes, universe changes) every this many seconds."""
+    backtest_progress_write_s: float = Field(default=1.0, gt=0)
+    """Least time between two progress writes of backtests to PostgreSQL, seconds."""
+
+
 class MetricsSettings(BaseModel):
     """The Prometheus metrics endpoint."""
 
@@ -163,6 +198,7 @@ class Settings(BaseSettings):
     grpc: GrpcSettings = GrpcSettings()
     feed: FeedSettings = FeedSettings()
     delivery: DeliverySettings = DeliverySettings()
+    patterns: PatternSettings = PatternSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 

@@ -262,3 +262,36 @@ async def test_server_answers_symbol_universe_watchlist_bar_and_metrics_calls(
     assert values["tickstock_symbols"] == 40
     assert values["tickstock_bar_writer_healthy"] == 1.0
     assert "process_resident_memory_bytes" in metrics
+
+
+async def test_simulator_patterns_show_in_scan_patterns_via_grpcurl_within_10_s(
+    pg_database_url: str, redis_url: str
+) -> None:
+    port = _free_port()
+    env = _server_env(
+        port,
+        TICKSTOCK_DATABASE_URL=pg_database_url,
+        TICKSTOCK_REDIS_URL=redis_url,
+        TICKSTOCK_PATTERNS__SIMULATOR="on",
+        TICKSTOCK_PATTERNS__KEY_PREFIX=f"test:{port}:",
+    )
+    async with _server(env, port):
+        serving = asyncio.get_running_loop().time()
+        token = await _run("create-key", "--user", "pat", env=env)
+        grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
+        assert grpcurl is not None
+        patterns: list[dict[str, object]] = []
+        while not patterns and asyncio.get_running_loop().time() - serving < 10:
+            process = await asyncio.create_subprocess_exec(
+                grpcurl, "-plaintext", "-H", f"authorization: Bearer {token}",
+                "-d", '{"page_size": 5, "filter": {"min_confidence": 0}}',
+                f"127.0.0.1:{port}", "tickstock.v1.PatternService/ScanPatterns",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await process.communicate()
+            patterns = json.loads(out or b"{}").get("patterns", [])
+        elapsed = asyncio.get_running_loop().time() - serving
+
+    assert patterns, "no simulator patterns within 10 s of serving"
+    assert elapsed < 10
+    assert all(p["details"]["source"] == "PATTERN_SOURCE_PRODUCER" for p in patterns)  # type: ignore[index]

@@ -1,0 +1,123 @@
+"""Watching backtests: one conflating mailbox per watcher, the state a job's watchers share, the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from dataclasses import dataclass, field
+
+from tickstock_server.domain.backtests import Backtest
+from tickstock_server.errors import LimitExceededError
+
+
+class Mailbox:
+    """Holds at most one unread state; a newer state replaces an unread one (counted in `replaced`).
+
+    Overflow policy: conflate. A watcher wants the job's latest state, not every intermediate progress
+    value, so a slow reader loses only superseded states and never the final one, which is always the
+    last put.
+    """
+
+    __slots__ = ("_ready", "_state", "replaced")
+
+    def __init__(self) -> None:
+        self._state: Backtest | None = None
+        self._ready = asyncio.Event()
+        self.replaced = 0
+        """States replaced before they were read."""
+
+    def put(self, state: Backtest) -> None:
+        """Leave `state` for the reader, replacing an unread one."""
+        if self._state is not None:
+            self.replaced += 1
+        self._state = state
+        self._ready.set()
+
+    async def get(self) -> Backtest:
+        """Wait for a state and take it."""
+        while self._state is None:
+            self._ready.clear()
+            await self._ready.wait()
+        state, self._state = self._state, None
+        return state
+
+    def clear(self) -> None:
+        """Drop an unread state (not counted as replaced)."""
+        self._state = None
+
+
+@dataclass(slots=True, eq=False)
+class Watched:
+    """A job with at least one watcher: its latest known state and one mailbox per watcher."""
+
+    state: Backtest | None = None
+    """Latest state; None while the first watcher is still loading it."""
+    mailboxes: set[Mailbox] = field(default_factory=set)
+
+
+def supersedes(new: Backtest, old: Backtest) -> bool:
+    """Whether `new` is a later state of the same job than `old` (a final state is never superseded)."""
+    if old.state.is_final:
+        return False
+    if new.state.is_final:
+        return True
+    return new.update_ns >= old.update_ns and new != old
+
+
+class WatchRegistry:
+    """The watched jobs of one process and their watchers, with a per-user bound on watchers."""
+
+    def __init__(self, *, max_watchers_per_user: int) -> None:
+        self._max_per_user = max_watchers_per_user
+        self._watched: dict[str, Watched] = {}
+        self._by_user: collections.Counter[str] = collections.Counter()
+        self._closed_replaced = 0
+
+    def open(self, user: str, backtest_id: str) -> tuple[Watched, Mailbox]:
+        """Register a watcher of `user` on a job; `close` it when done.
+
+        Raises:
+            LimitExceededError: `user` already has the most watchers allowed.
+        """
+        if self._by_user[user] >= self._max_per_user:
+            raise LimitExceededError(f"a user may stream at most {self._max_per_user} backtests at once")
+        watched = self._watched.setdefault(backtest_id, Watched())
+        mailbox = Mailbox()
+        watched.mailboxes.add(mailbox)
+        self._by_user[user] += 1
+        return watched, mailbox
+
+    def close(self, user: str, backtest_id: str, watched: Watched, mailbox: Mailbox) -> None:
+        """Unregister a watcher; the job is forgotten with its last watcher."""
+        self._closed_replaced += mailbox.replaced
+        watched.mailboxes.discard(mailbox)
+        if not watched.mailboxes and self._watched.get(backtest_id) is watched:
+            del self._watched[backtest_id]
+        self._by_user[user] -= 1
+        if self._by_user[user] <= 0:
+            del self._by_user[user]
+
+    def latest(self, backtest_id: str) -> Backtest | None:
+        """The latest state the watchers of a job have; None when nobody watches it (or it is loading)."""
+        watched = self._watched.get(backtest_id)
+        return None if watched is None else watched.state
+
+    def show(self, backtest: Backtest) -> None:
+        """Hand a new state to the job's watchers, unless they already have a newer one."""
+        watched = self._watched.get(backtest.backtest_id)
+        if watched is None or (watched.state is not None and not supersedes(backtest, watched.state)):
+            return
+        watched.state = backtest
+        for mailbox in watched.mailboxes:
+            mailbox.put(backtest)
+
+    @property
+    def watchers(self) -> int:
+        """Open watchers."""
+        return sum(self._by_user.values())
+
+    @property
+    def replaced(self) -> int:
+        """States watchers never read because newer ones replaced them (conflation), ever."""
+        open_replaced = sum(m.replaced for watched in self._watched.values() for m in watched.mailboxes)
+        return self._closed_replaced + open_replaced

@@ -1,0 +1,204 @@
+"""Alert subscriptions in PostgreSQL: `PgAlertStore` keeps each user's subscriptions, visible to them only."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import asyncpg
+
+from tickstock_server.domain.alerts import (
+    AlertLimits,
+    AlertSubscription,
+    QuietHours,
+    TimeOfDay,
+    validate_alert_subscription,
+)
+from tickstock_server.errors import FieldViolation, InvalidRequestError, LimitExceededError, NotFoundError
+from tickstock_server.storage.database import map_asyncpg_errors
+from tickstock_server.storage.timestamps import ns_from_datetime
+
+SUBSCRIPTION_ID_PREFIX = "alrt_"
+"""Prefix of every alert subscription id."""
+
+_ID_PATTERN = re.compile(r"alrt_[A-Za-z0-9_\-]{16}")
+
+# First key of the two-key advisory lock that serialises one user's creates, so that two concurrent
+# creates cannot both pass the per-user count check. The second key is hashtext(user name).
+_LOCK_NAMESPACE = 0xA1E7  # only needs to differ from the other two-key locks of this database
+
+_COLUMNS = (
+    "subscription_id, user_name, pattern_types, symbols, universes, min_confidence, quiet_start_minute,"
+    " quiet_end_minute, time_zone, max_alerts_per_hour, created_at"
+)
+
+
+class PgAlertStore:
+    """The ``alert_subscriptions`` table (migration 0005). Reads and deletes are scoped to one user.
+
+    Another user's subscription behaves exactly like one that does not exist (`NotFoundError`), so ids
+    reveal nothing across users.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, limits: AlertLimits | None = None) -> None:
+        """Use `pool`, which the caller owns and closes, with `limits` (defaults when omitted)."""
+        self._pool = pool
+        self._limits = limits or AlertLimits()
+
+    async def create(self, subscription: AlertSubscription) -> AlertSubscription:
+        """Store a new subscription of ``subscription.user``.
+
+        Args:
+            subscription: The requested subscription; its `subscription_id` and `create_ns` are ignored
+                and assigned here.
+
+        Returns:
+            The subscription as stored, with its id and creation time.
+
+        Raises:
+            InvalidRequestError: Every invalid field (``subscription.time_zone``,
+                ``subscription.symbols[2]``, ...), including universes that do not exist.
+            LimitExceededError: The user already has the most subscriptions allowed.
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        violations = validate_alert_subscription(subscription, limits=self._limits)
+        user = subscription.user
+        with map_asyncpg_errors():
+            async with self._pool.acquire() as conn:
+                if subscription.universes and not any(
+                    violation.field.startswith("subscription.universes") for violation in violations
+                ):
+                    violations += await _unknown_universe_violations(conn, subscription.universes)
+                if violations:
+                    raise InvalidRequestError(violations)
+                async with conn.transaction():
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, user
+                    )
+                    count = await conn.fetchval(
+                        "SELECT count(*) FROM alert_subscriptions WHERE user_name = $1", user
+                    )
+                    if count >= self._limits.max_subscriptions_per_user:
+                        raise LimitExceededError(
+                            f"a user may have at most {self._limits.max_subscriptions_per_user}"
+                            " alert subscriptions"
+                        )
+                    quiet = subscription.quiet_hours
+                    row = await conn.fetchrow(
+                        "INSERT INTO alert_subscriptions (subscription_id, user_name, pattern_types, symbols,"
+                        " universes, min_confidence, quiet_start_minute, quiet_end_minute, time_zone,"
+                        " max_alerts_per_hour) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                        f" RETURNING {_COLUMNS}",
+                        SUBSCRIPTION_ID_PREFIX + secrets.token_urlsafe(12),
+                        user,
+                        list(subscription.pattern_types),
+                        list(subscription.symbols),
+                        list(subscription.universes),
+                        float(subscription.min_confidence),
+                        None if quiet is None else quiet.start.minute_of_day,
+                        None if quiet is None else quiet.end.minute_of_day,
+                        subscription.time_zone,
+                        subscription.max_alerts_per_hour,
+                    )
+        return _subscription_from_row(row)
+
+    async def list(self, user: str) -> tuple[AlertSubscription, ...]:
+        """Return the subscriptions of `user`, oldest first.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            rows = await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM alert_subscriptions WHERE user_name = $1 ORDER BY seq", user
+            )
+        return tuple(_subscription_from_row(row) for row in rows)
+
+    async def get(self, user: str, subscription_id: str) -> AlertSubscription:
+        """Return one subscription of `user`.
+
+        Raises:
+            NotFoundError: No such subscription of `user` (including another user's, and malformed ids).
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        _check_id(subscription_id)
+        with map_asyncpg_errors():
+            row = await self._pool.fetchrow(
+                f"SELECT {_COLUMNS} FROM alert_subscriptions WHERE subscription_id = $1 AND user_name = $2",
+                subscription_id,
+                user,
+            )
+        if row is None:
+            raise _not_found(subscription_id)
+        return _subscription_from_row(row)
+
+    async def delete(self, user: str, subscription_id: str) -> None:
+        """Delete one subscription of `user`.
+
+        Raises:
+            NotFoundError: No such subscription of `user` (including another user's, and malformed ids).
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        _check_id(subscription_id)
+        with map_asyncpg_errors():
+            status: str = await self._pool.execute(
+                "DELETE FROM alert_subscriptions WHERE subscription_id = $1 AND user_name = $2",
+                subscription_id,
+                user,
+            )
+        # The command tag reads "DELETE <rows>".
+        if status != "DELETE 1":
+            raise _not_found(subscription_id)
+
+    async def all_subscriptions(self) -> tuple[AlertSubscription, ...]:
+        """Return every user's subscriptions, oldest first (to load the alert router).
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            rows = await self._pool.fetch(f"SELECT {_COLUMNS} FROM alert_subscriptions ORDER BY seq")
+        return tuple(_subscription_from_row(row) for row in rows)
+
+
+async def _unknown_universe_violations(
+    conn: asyncpg.Connection, universes: tuple[str, ...]
+) -> list[FieldViolation]:
+    rows = await conn.fetch("SELECT name FROM universes WHERE name = ANY($1::text[])", list(universes))
+    known = {row["name"] for row in rows}
+    return [
+        FieldViolation(f"subscription.universes[{index}]", f"unknown universe {name!r}")
+        for index, name in enumerate(universes)
+        if name not in known
+    ]
+
+
+def _check_id(subscription_id: str) -> None:
+    # A malformed id names no subscription: NOT_FOUND, like any other id the caller does not own.
+    if _ID_PATTERN.fullmatch(subscription_id) is None:
+        raise _not_found(subscription_id)
+
+
+def _not_found(subscription_id: str) -> NotFoundError:
+    return NotFoundError(f"no alert subscription {subscription_id!r}")
+
+
+def _time_of_day(minute_of_day: int) -> TimeOfDay:
+    hours, minutes = divmod(minute_of_day, 60)
+    return TimeOfDay(hours=hours, minutes=minutes)
+
+
+def _subscription_from_row(row: asyncpg.Record) -> AlertSubscription:
+    start, end = row["quiet_start_minute"], row["quiet_end_minute"]
+    return AlertSubscription(
+        subscription_id=row["subscription_id"],
+        user=row["user_name"],
+        pattern_types=tuple(row["pattern_types"]),
+        symbols=tuple(row["symbols"]),
+        universes=tuple(row["universes"]),
+        min_confidence=row["min_confidence"],
+        quiet_hours=None if start is None else QuietHours(start=_time_of_day(start), end=_time_of_day(end)),
+        time_zone=row["time_zone"],
+        max_alerts_per_hour=row["max_alerts_per_hour"],
+        create_ns=ns_from_datetime(row["created_at"]),
+    )
