@@ -20,8 +20,11 @@ import gc
 import random
 import statistics
 import string
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from tickstock_server.domain.patterns import (
     Pattern,
@@ -137,13 +140,19 @@ def _with(query: ScanQuery, **changes: object) -> ScanQuery:
 
 
 def extra_figures() -> list[Figure]:
-    """Figures of other pattern benchmarks, printed after the scan figures.
+    """The consumer's figures (bench/consumer.py, run as a child process): messages/s validated and indexed.
 
-    Extension point: return the consumer throughput of bench/consumer.py here (messages/s validated and
-    indexed), e.g. ``[("consumer_throughput", rate, "messages/s")]``, so that one run of this script
-    gives every figure of issue #6 for docs/performance.md.
+    One run of this script thus gives every figure of issue #6 for docs/performance.md.
     """
-    return []
+    script = Path(__file__).with_name("consumer.py")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    figures: list[Figure] = []
+    for line in done.stdout.splitlines():
+        name, _, rest = line.partition(": ")
+        value, _, unit = rest.partition(" ")
+        if name and value:
+            figures.append((name, float(value), unit))
+    return figures
 
 
 def percentile(sorted_values: list[int], fraction: float) -> int:
