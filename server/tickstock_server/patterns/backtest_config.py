@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tickstock_server.patterns.producer_channels import ProducerChannels
+
+_CONTRACT = ProducerChannels()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestJobsConfig:
     """Channels, write pacing and bounds of `BacktestJobs`."""
 
-    job_channel: str = "tickstock.jobs.backtest"
+    job_channel: str = _CONTRACT.backtest_jobs
     """Channel the producer takes jobs from."""
-    cancel_channel: str = "tickstock.jobs.cancel"
+    cancel_channel: str = _CONTRACT.backtest_cancel
     """Channel the producer takes cancellations from."""
     source: str = "tickstock"
     """``source`` field of the messages we publish."""

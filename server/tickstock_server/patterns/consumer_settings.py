@@ -5,30 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tickstock_server.patterns.messages import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PATTERN_TTL_S
+from tickstock_server.patterns.producer_channels import ProducerChannels
 
 __all__ = ["PatternConsumerConfig", "ProducerChannels"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProducerChannels:
-    """Redis names of the producer contract (original-behaviour §4)."""
-
-    patterns: str = "tickstock.events.patterns"
-    backtest_progress: str = "tickstock.events.backtesting.progress"
-    backtest_results: str = "tickstock.events.backtesting.results"
-    health: str = "tickstock.health.status"
-    heartbeat_key: str = "tickstock:producer:heartbeat"
-    """String key holding the producer's last heartbeat, epoch seconds as a decimal number."""
-
-    def with_prefix(self, prefix: str) -> ProducerChannels:
-        """These names with `prefix` in front of each (tests use a unique prefix per test)."""
-        return ProducerChannels(
-            patterns=prefix + self.patterns,
-            backtest_progress=prefix + self.backtest_progress,
-            backtest_results=prefix + self.backtest_results,
-            health=prefix + self.health,
-            heartbeat_key=prefix + self.heartbeat_key,
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -404,6 +404,8 @@ def test_prefix_renames_every_channel_and_the_key() -> None:
         backtest_progress="t1:tickstock.events.backtesting.progress",
         backtest_results="t1:tickstock.events.backtesting.results",
         health="t1:tickstock.health.status",
+        backtest_jobs="t1:tickstock.jobs.backtest",
+        backtest_cancel="t1:tickstock.jobs.cancel",
         heartbeat_key="t1:tickstock:producer:heartbeat",
     )
 
