@@ -15,6 +15,7 @@ from massive.exceptions import AuthError  # type: ignore[import-untyped]
 from massive.websocket import Market, WebSocketClient  # type: ignore[import-untyped]
 from websockets.exceptions import WebSocketException
 
+from tickstock_server.backoff import Backoff
 from tickstock_server.domain.tick import Tick
 from tickstock_server.errors import FeedAuthenticationError
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
@@ -44,28 +45,6 @@ class _Stopped:
     """Queue item: the connection loop failed with `error`, which the consumer raises."""
 
     error: Exception
-
-
-class _Backoff:
-    """Exponential reconnect delays, optionally with "equal jitter" (a random delay in [d/2, d])."""
-
-    def __init__(self, initial_s: float, max_s: float, rng: random.Random | None) -> None:
-        self._initial_s = initial_s
-        self._max_s = max_s
-        self._rng = rng
-        self.attempt = 0
-        """Reconnect attempts since the last successful connection."""
-
-    def next_delay_s(self) -> float:
-        # The exponent is capped: after enough attempts the delay is max_s anyway, and 2.0**1024 overflows.
-        delay_s = min(self._initial_s * 2.0 ** min(self.attempt, 64), self._max_s)
-        self.attempt += 1
-        if self._rng is not None:
-            delay_s *= 0.5 + 0.5 * self._rng.random()
-        return delay_s
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class MassiveTickSource:
@@ -209,7 +188,7 @@ class MassiveTickSource:
         recorder = FrameRecorder(self._record_path) if self._record_path is not None else None
         self._recorder = recorder
         try:
-            backoff = _Backoff(self._reconnect_initial_s, self._reconnect_max_s, self._jitter_rng)
+            backoff = Backoff(self._reconnect_initial_s, self._reconnect_max_s, self._jitter_rng)
             while True:
                 if await self._session(queue):
                     backoff.reset()

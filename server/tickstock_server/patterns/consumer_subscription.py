@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from tickstock_server.backoff import Backoff
 from tickstock_server.patterns.consumer_settings import PatternConsumerConfig
 
 __all__ = ["LogLimiter", "ProducerSubscription"]
@@ -52,27 +53,6 @@ class LogLimiter:
             return False
         self._last_ns[key] = now_ns
         return True
-
-
-class _Backoff:
-    """Exponential delays capped at `max_s`; with an rng, "equal jitter" (a random delay in [d/2, d])."""
-
-    def __init__(self, initial_s: float, max_s: float, rng: random.Random | None) -> None:
-        self._initial_s = initial_s
-        self._max_s = max_s
-        self._rng = rng
-        self.attempt = 0
-
-    def next_delay_s(self) -> float:
-        # Capped exponent: 2.0**1024 overflows, and the cap is reached long before.
-        delay_s = min(self._initial_s * 2.0 ** min(self.attempt, 64), self._max_s)
-        self.attempt += 1
-        if self._rng is not None:
-            delay_s *= 0.5 + 0.5 * self._rng.random()
-        return delay_s
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 class ProducerSubscription:
@@ -138,7 +118,7 @@ class ProducerSubscription:
 
     async def _follow(self, client: aioredis.Redis) -> None:
         """Subscribe and consume; after each lost connection, back off and subscribe again. Never returns."""
-        backoff = _Backoff(self._config.reconnect_initial_s, self._config.reconnect_max_s, self._jitter_rng)
+        backoff = Backoff(self._config.reconnect_initial_s, self._config.reconnect_max_s, self._jitter_rng)
         while True:
             try:
                 await self._session(client, backoff)
@@ -164,7 +144,7 @@ class ProducerSubscription:
             )
             await asyncio.sleep(delay_s)
 
-    async def _session(self, client: aioredis.Redis, backoff: _Backoff) -> None:
+    async def _session(self, client: aioredis.Redis, backoff: Backoff) -> None:
         """Subscribe, then read and watch until the connection fails (raises RedisError or OSError)."""
         async with client.pubsub() as pubsub:
             await pubsub.subscribe(*self._channels)
@@ -181,7 +161,7 @@ class ProducerSubscription:
             for task in done:
                 task.result()  # raises what ended the session; neither task returns
 
-    async def _read(self, pubsub: PubSub, backoff: _Backoff) -> None:
+    async def _read(self, pubsub: PubSub, backoff: Backoff) -> None:
         # parse_response rather than get_message: the raw RESP2 reply, without the per-message dict and
         # timeout context get_message adds (about 10% of the receive path).
         loop = asyncio.get_running_loop()
@@ -219,7 +199,7 @@ class ProducerSubscription:
             if self._last_traffic_s < ping_s:
                 raise RedisConnectionError(f"no reply to PING within {idle_s:.1f} s")
 
-    def _on_subscribed(self, backoff: _Backoff) -> None:
+    def _on_subscribed(self, backoff: Backoff) -> None:
         self._connected = True
         backoff.reset()
         if self._ever_connected:

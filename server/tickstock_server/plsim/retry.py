@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from tickstock_server.backoff import Backoff
+
 __all__ = ["RetryPolicy", "run_with_retry"]
 
 _logger = logging.getLogger(__name__)
@@ -35,16 +37,17 @@ async def run_with_retry(name: str, body: Callable[[], Awaitable[None]], policy:
     Any other exception propagates, and so does cancellation.
     """
     loop = asyncio.get_running_loop()
-    attempt = 0
+    backoff = Backoff(policy.initial_s, policy.max_s)
     while True:
         started_s = loop.time()
         try:
             await body()
             return
         except (RedisError, OSError) as exc:
-            attempt = 1 if loop.time() - started_s >= policy.max_s else attempt + 1
-            delay_s = min(policy.initial_s * 2.0 ** min(attempt - 1, 32), policy.max_s)
+            if loop.time() - started_s >= policy.max_s:
+                backoff.reset()
+            delay_s = backoff.next_delay_s()
             _logger.warning(
-                "%s: Redis error %s; retrying in %.1f s (attempt %d)", name, exc, delay_s, attempt
+                "%s: Redis error %s; retrying in %.1f s (attempt %d)", name, exc, delay_s, backoff.attempt
             )
             await asyncio.sleep(delay_s)
