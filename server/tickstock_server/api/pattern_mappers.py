@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from typing import Any
 
 from tickstock.v1 import common_pb2, events_pb2, pattern_service_pb2
 from tickstock_server.api.mappers import timestamp_from_ns
@@ -70,12 +71,17 @@ def pattern_to_proto(pattern: Pattern) -> pattern_service_pb2.Pattern:
 
 def filter_fields(
     proto: pattern_service_pb2.PatternFilter,
-    prefix: str,
+    universe_symbols: frozenset[str] | None,
     violations: list[FieldViolation],
     *,
     min_confidence: float,
-) -> dict[str, object]:
-    """Validate a PatternFilter into ScanQuery keyword arguments (symbols without universes expanded)."""
+) -> dict[str, Any]:
+    """Validate a PatternFilter into ScanQuery keyword arguments.
+
+    `universe_symbols` are its universes already expanded: symbols and universes form one set, and a
+    filter naming neither selects every symbol.
+    """
+    prefix = "filter"
     symbols = set()
     for index, raw in enumerate(proto.symbols):
         symbol = raw.strip().upper()
@@ -87,9 +93,10 @@ def filter_fields(
         min_confidence = proto.min_confidence
         if not 0 <= min_confidence <= 1:
             violations.append(FieldViolation(f"{prefix}.min_confidence", "must be between 0 and 1"))
-    fields: dict[str, object] = {
+    named = bool(proto.symbols or proto.universes)
+    fields: dict[str, Any] = {
         "pattern_types": frozenset(t.strip() for t in proto.pattern_types if t.strip()),
-        "symbols": frozenset(symbols),
+        "symbols": frozenset(symbols) | (universe_symbols or frozenset()) if named else None,
         "min_confidence": min_confidence,
         "timeframes": frozenset(),
     }
@@ -138,11 +145,9 @@ def scan_query_from_proto(
 ) -> ScanQuery:
     """Validate a ScanPatternsRequest; `universe_symbols` are its universes already expanded."""
     violations: list[FieldViolation] = []
-    fields = filter_fields(request.filter, "filter", violations, min_confidence=DEFAULT_SCAN_MIN_CONFIDENCE)
-    symbols = fields.pop("symbols")
-    assert isinstance(symbols, frozenset)
-    if universe_symbols is not None:
-        symbols = symbols | universe_symbols
+    fields = filter_fields(
+        request.filter, universe_symbols, violations, min_confidence=DEFAULT_SCAN_MIN_CONFIDENCE
+    )
     sort_by = _SORT_FIELDS.get(request.sort_by)
     if sort_by is None:
         violations.append(FieldViolation("sort_by", "unknown sort field"))
@@ -161,15 +166,13 @@ def scan_query_from_proto(
     if violations:
         raise InvalidRequestError(violations)
     descending = request.sort_order != common_pb2.SORT_ORDER_ASCENDING
-    named = bool(request.filter.symbols or request.filter.universes)
     try:
         return ScanQuery(
-            symbols=symbols if named else None,
             sort_by=sort_by or ScanSortField.CONFIDENCE,
             descending=descending,
             page_size=page_size,
             after=cursor,
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
     except ValueError as exc:  # a cursor whose key does not fit the sort field
         raise InvalidRequestError([FieldViolation("page_token", str(exc))]) from exc

@@ -104,14 +104,12 @@ class PatternServiceServicer:
         """New patterns the filter selects, as they arrive, with idle heartbeats."""
         heartbeat_s = _heartbeat_s(request.heartbeat_interval)
         violations: list[FieldViolation] = []
-        fields = pm.filter_fields(request.filter, "filter", violations, min_confidence=0.0)
+        fields = pm.filter_fields(
+            request.filter, await self._resolve(request.filter), violations, min_confidence=0.0
+        )
         if violations:
             raise InvalidRequestError(violations)
-        universe_symbols = await self._resolve(request.filter)
-        symbols = fields.pop("symbols")
-        assert isinstance(symbols, frozenset)
-        named = bool(request.filter.symbols or request.filter.universes)
-        query = ScanQuery(symbols=(symbols | (universe_symbols or frozenset())) if named else None, **fields)  # type: ignore[arg-type]
+        query = ScanQuery(**fields)
         subscription = PatternSubscription(query, self._stream_capacity)
         remove = self._cache.add_listener(subscription.offer)
         try:
