@@ -27,9 +27,11 @@ from tickstock_server.delivery.session import StreamSources
 from tickstock_server.detection.bars import BarAggregator
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.bar import Bar
+from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.feeds.replay import ReplayTickSource
-from tickstock_server.feeds.synthetic import SyntheticTickSource, latest_session_open_ns
+from tickstock_server.feeds.synthetic import SyntheticTickSource
+from tickstock_server.market_calendars import xnys_calendar
 from tickstock_server.metrics import ServiceCollector, start_metrics_server
 from tickstock_server.pattern_runtime import FallbackBarSink, PatternRuntime
 from tickstock_server.pipeline import FeedStatus, run_pipeline
@@ -96,8 +98,11 @@ async def _url_or_embedded(
     return embedded.url
 
 
-def create_tick_source(feed: FeedSettings) -> TickSource:
-    """The tick source `feed.kind` selects (settings validation guarantees its required fields)."""
+def create_tick_source(feed: FeedSettings, calendar: MarketCalendar) -> TickSource:
+    """The tick source `feed.kind` selects (settings validation guarantees its required fields).
+
+    The synthetic market follows `calendar`: its session clock starts at the latest trading day's open.
+    """
     if feed.kind == "massive":
         # Imported only when used: the massive client is a heavy import the other feeds do not need.
         from tickstock_server.feeds.massive import MassiveTickSource
@@ -123,7 +128,8 @@ def create_tick_source(feed: FeedSettings) -> TickSource:
         symbols=feed.symbols,
         rate=feed.rate_per_s,
         realtime=True,
-        session_start_ns=latest_session_open_ns(time.time_ns()) if feed.session_clock else None,
+        session_start_ns=calendar.latest_open_ns(time.time_ns()) if feed.session_clock else None,
+        calendar=calendar,
     )
 
 
@@ -141,8 +147,9 @@ async def serve(
         open_redis(settings) as redis_client,
         contextlib.AsyncExitStack() as stack,
     ):
+        calendar = await asyncio.to_thread(xnys_calendar)
         aggregator = BarAggregator()
-        engine = DetectionEngine(bars=aggregator)
+        engine = DetectionEngine(bars=aggregator, calendar=calendar)
         writer = PgBarWriter(pool)
 
         def unstored_bars(symbol: str) -> list[Bar]:
@@ -168,7 +175,7 @@ async def serve(
         hub = SubscriptionHub(
             max_streams_per_user=delivery.max_streams_per_user, queue_capacity=delivery.queue_capacity
         )
-        source = create_tick_source(settings.feed)
+        source = create_tick_source(settings.feed, calendar)
         universes = PgUniverseStore(pool)
         watchlists = PgWatchlistStore(pool)
         events = EventServiceServicer(
@@ -188,7 +195,10 @@ async def serve(
         await patterns.start()
         servicers = {
             EVENT_SERVICE: events,
-            MARKET_DATA_SERVICE: MarketDataServiceServicer(bars=PgBarReader(pool, unstored_bars)),
+            MARKET_DATA_SERVICE: MarketDataServiceServicer(
+                bars=PgBarReader(pool, unstored_bars),
+                market_clock_ns=lambda: engine.last_tick_ns or time.time_ns(),
+            ),
             UNIVERSE_SERVICE: UniverseServiceServicer(universes=universes, watchlists=watchlists),
             PATTERN_SERVICE: patterns.pattern_service,
             BACKTEST_SERVICE: patterns.backtest_service,

@@ -76,6 +76,10 @@ class BarReader(Protocol):
         """
         ...
 
+    async def newest_bar_ns(self, symbol: str) -> int | None:
+        """Start of the symbol's newest one-minute bar held (stored or not), UTC epoch ns; None if none."""
+        ...
+
 
 class BarSink(Protocol):
     """Takes completed one-minute bars (cumulative revisions) for storage."""

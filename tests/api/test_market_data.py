@@ -17,6 +17,8 @@ from tickstock_server.domain.bar import Bar
 T0 = ns_at("2026-01-06T15:00:00")
 MINUTE_NS = 60 * NS_PER_S
 MARKET_DATA = "tickstock.v1.MarketDataService"
+# The feed's clock, two days after the newest bar (a weekend, say): defaults must not look back from it.
+MARKET_NOW = T0 + 2 * 86_400 * NS_PER_S
 
 
 def _minute(offset: int, price: float) -> Bar:
@@ -32,7 +34,7 @@ Client = tuple[market_data_service_pb2_grpc.MarketDataServiceStub, tuple[tuple[s
 @pytest.fixture
 async def stub(start_api_server: ServerFactory) -> Client:
     reader = MemoryBarReader([_minute(offset, 100.0 + offset) for offset in range(12)])
-    servicer = MarketDataServiceServicer(bars=reader, clock_ns=lambda: T0 + 60 * MINUTE_NS)
+    servicer = MarketDataServiceServicer(bars=reader, market_clock_ns=lambda: MARKET_NOW)
     api = await start_api_server(extra_servicers={MARKET_DATA: servicer})
     return market_data_service_pb2_grpc.MarketDataServiceStub(api.channel), api.metadata
 
@@ -108,5 +110,56 @@ async def test_token_of_another_request_is_rejected(stub: Client) -> None:
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await client.GetBars(_request(symbol="MSFT", page_token=first.next_page_token), metadata=metadata)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_without_end_time_the_range_ends_after_the_symbols_newest_bar(stub: Client) -> None:
+    client, metadata = stub
+
+    response = await client.GetBars(
+        pb.GetBarsRequest(symbol="AAPL", interval=pb.BAR_INTERVAL_1_MINUTE, page_size=5), metadata=metadata
+    )
+
+    assert [(b.start_time.ToNanoseconds() - T0) // MINUTE_NS for b in response.bars] == [7, 8, 9, 10, 11]
+    assert response.next_page_token == ""
+
+
+async def test_without_end_time_a_symbol_with_no_bars_gets_an_empty_page(stub: Client) -> None:
+    client, metadata = stub
+
+    response = await client.GetBars(
+        pb.GetBarsRequest(symbol="MSFT", interval=pb.BAR_INTERVAL_1_MINUTE), metadata=metadata
+    )
+
+    assert list(response.bars) == []
+
+
+async def test_default_range_pages_walk_every_bar_once(stub: Client) -> None:
+    client, metadata = stub
+    starts: list[int] = []
+    token = ""
+    while True:
+        request = pb.GetBarsRequest(
+            symbol="AAPL", interval=pb.BAR_INTERVAL_1_MINUTE, start_time=timestamp_from_ns(T0), page_size=5,
+            page_token=token,
+        )  # fmt: skip
+        response = await client.GetBars(request, metadata=metadata)
+        starts += [(b.start_time.ToNanoseconds() - T0) // MINUTE_NS for b in response.bars]
+        token = response.next_page_token
+        if not token:
+            break
+
+    assert starts == list(range(12))
+
+
+async def test_token_of_another_range_is_rejected(stub: Client) -> None:
+    client, metadata = stub
+    first = await client.GetBars(_request(interval=pb.BAR_INTERVAL_1_MINUTE, page_size=2), metadata=metadata)
+    request = _request(interval=pb.BAR_INTERVAL_1_MINUTE, page_size=2, page_token=first.next_page_token)
+    request.end_time.CopyFrom(timestamp_from_ns(T0 + 30 * MINUTE_NS))
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.GetBars(request, metadata=metadata)
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

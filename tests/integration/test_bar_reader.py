@@ -110,3 +110,13 @@ async def test_day_bars_follow_the_eastern_trading_day(pool: asyncpg.Pool) -> No
     assert [(b.start_ns, b.open, b.low, b.close, b.volume) for b in bars] == [
         (ns_at("2026-01-06T05:00:00"), 10.0, 8.0, 8.5, 101)
     ]
+
+
+async def test_newest_bar_is_the_pending_minute_else_the_newest_stored_one(pool: asyncpg.Pool) -> None:
+    await _store(pool, [_minute(0, 10.0), _minute(9, 12.0), _minute(30, 11.0, symbol="MSFT")])
+    pending = {"AAPL": [_minute(10, 13.0), _minute(11, 14.0)]}
+    reader = PgBarReader(pool, pending=lambda symbol: pending.get(symbol, []))
+
+    assert await reader.newest_bar_ns("AAPL") == T0 + 11 * MINUTE_NS
+    assert await reader.newest_bar_ns("MSFT") == T0 + 30 * MINUTE_NS
+    assert await reader.newest_bar_ns("NVDA") is None

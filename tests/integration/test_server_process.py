@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tickstock.v1 import (
@@ -26,6 +27,8 @@ from tickstock.v1 import (
     universe_service_pb2,
     universe_service_pb2_grpc,
 )
+
+pytestmark = pytest.mark.wall_clock
 
 _READY_TIMEOUT_S = 30.0
 

@@ -95,6 +95,10 @@ class MemoryBarReader:
         ]
         return bars[:limit], len(bars) > limit
 
+    async def newest_bar_ns(self, symbol: str) -> int | None:
+        """Start of the symbol's newest minute; None when it has none."""
+        return max((bar.start_ns for bar in self.minutes if bar.symbol == symbol), default=None)
+
 
 class MemoryUniverses:
     """`UniverseResolver` over a dict of universe name -> symbols; "a:b" keys are unions."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ _INTERVALS = {
     market_data_service_pb2.BAR_INTERVAL_1_DAY: BarInterval.DAY_1,
 }
 _NS_PER_S = 1_000_000_000
+_MINUTE_NS = 60 * _NS_PER_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,61 +51,101 @@ def _token(query: _BarsQuery, after_ns: int) -> str:
     return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
 
-def _parse(request: market_data_service_pb2.GetBarsRequest, now_ns: int) -> _BarsQuery:
+def _validate(request: market_data_service_pb2.GetBarsRequest) -> tuple[str, BarInterval, int]:
     violations: list[FieldViolation] = []
     symbol = request.symbol.strip().upper()
     if not SYMBOL_PATTERN.fullmatch(symbol):
-        violations.append(FieldViolation("symbol", f"{request.symbol!r} is not a ticker symbol"))
+        violations.append(FieldViolation("symbol", f"{request.symbol[:32]!r} is not a ticker symbol"))
     interval = _INTERVALS.get(request.interval)
     if interval is None:
         violations.append(FieldViolation("interval", "must be a specific bar interval"))
     page_size = request.page_size or DEFAULT_PAGE_SIZE
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         violations.append(FieldViolation("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
-    end_ns = request.end_time.ToNanoseconds() if request.HasField("end_time") else now_ns
-    start_ns = request.start_time.ToNanoseconds() if request.HasField("start_time") else None
-    if start_ns is not None and start_ns >= end_ns:
+    has_range = request.HasField("start_time") and request.HasField("end_time")
+    if has_range and request.start_time.ToNanoseconds() >= request.end_time.ToNanoseconds():
         violations.append(FieldViolation("start_time", "must be before end_time"))
     if violations or interval is None:
         raise InvalidRequestError(violations)
-    if start_ns is None:  # by default, one page of bars up to the end
-        start_ns = end_ns - page_size * interval.seconds * _NS_PER_S
-    query = _BarsQuery(
-        symbol=symbol, interval=interval, start_ns=start_ns, end_ns=end_ns, page_size=page_size, after_ns=None
-    )
-    if not request.page_token:
-        return query
+    return symbol, interval, page_size
+
+
+def _token_body(
+    request: market_data_service_pb2.GetBarsRequest, symbol: str, interval: BarInterval
+) -> dict[str, int]:
+    """The range and position a page token carries, checked against the request it comes with."""
     try:
         body = json.loads(base64.urlsafe_b64decode(request.page_token.encode()))
-        expected = (query.symbol, query.interval.value, query.start_ns, query.end_ns)
-        if (body["s"], body["i"], body["a"], body["b"]) != expected or type(body["n"]) is not int:
-            raise ValueError("the token is for another request")
+        if (body["s"], body["i"]) != (symbol, interval.value):
+            raise ValueError("the token is for another symbol or interval")
+        if not all(type(body[key]) is int for key in ("a", "b", "n")):
+            raise ValueError("malformed token")
+        if request.HasField("start_time") and request.start_time.ToNanoseconds() != body["a"]:
+            raise ValueError("the token is for another range")
+        if request.HasField("end_time") and request.end_time.ToNanoseconds() != body["b"]:
+            raise ValueError("the token is for another range")
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidRequestError(
             [FieldViolation("page_token", "not a token of this request's symbol, interval and range")]
         ) from exc
-    return _BarsQuery(
-        symbol=symbol,
-        interval=interval,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        page_size=page_size,
-        after_ns=body["n"],
-    )
+    return {"a": body["a"], "b": body["b"], "n": body["n"]}
 
 
 class MarketDataServiceServicer:
-    """Serves `tickstock.v1.MarketDataService`."""
+    """Serves `tickstock.v1.MarketDataService`.
 
-    def __init__(self, *, bars: BarReader, clock_ns: Callable[[], int] = time.time_ns) -> None:
+    A request without `end_time` means "up to the newest data held", never the wall clock: the range
+    ends after the symbol's newest one-minute bar (stored or still in memory), or at the market clock
+    when the symbol has no bar yet. So the latest page of bars shows at any hour, weekends included.
+    """
+
+    def __init__(self, *, bars: BarReader, market_clock_ns: Callable[[], int]) -> None:
+        """Serve bars from `bars`.
+
+        Args:
+            bars: Stored and not yet stored bars.
+            market_clock_ns: The market's "now", UTC epoch ns: the feed's newest event time (the wall
+                clock only before the first tick).
+        """
         self._bars = bars
-        self._clock_ns = clock_ns
+        self._market_clock_ns = market_clock_ns
+
+    async def _query(self, request: market_data_service_pb2.GetBarsRequest) -> _BarsQuery:
+        symbol, interval, page_size = _validate(request)
+        if request.page_token:
+            body = _token_body(request, symbol, interval)
+            return _BarsQuery(
+                symbol=symbol,
+                interval=interval,
+                start_ns=body["a"],
+                end_ns=body["b"],
+                page_size=page_size,
+                after_ns=body["n"],
+            )
+        start_ns = request.start_time.ToNanoseconds() if request.HasField("start_time") else None
+        if request.HasField("end_time"):
+            end_ns = request.end_time.ToNanoseconds()
+        else:
+            newest_ns = await self._bars.newest_bar_ns(symbol)
+            end_ns = newest_ns + _MINUTE_NS if newest_ns is not None else self._market_clock_ns()
+            if start_ns is not None:
+                end_ns = max(end_ns, start_ns + 1)
+        if start_ns is None:  # by default, one page of bars up to the end
+            start_ns = end_ns - page_size * interval.seconds * _NS_PER_S
+        return _BarsQuery(
+            symbol=symbol,
+            interval=interval,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            page_size=page_size,
+            after_ns=None,
+        )
 
     async def GetBars(  # noqa: N802 - gRPC method name
         self, request: market_data_service_pb2.GetBarsRequest, context: Context
     ) -> market_data_service_pb2.GetBarsResponse:
         """Bars of one symbol over a range, oldest first, stored and not yet stored alike."""
-        query = _parse(request, self._clock_ns())
+        query = await self._query(request)
         bars, more = await self._bars.get_bars(
             query.symbol,
             query.interval,

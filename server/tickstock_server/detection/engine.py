@@ -11,6 +11,7 @@ from tickstock_server.detection.surge import SurgeConfig, SurgeDetector
 from tickstock_server.detection.trend import TrendConfig, TrendDetector
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.events import Event, MarketStatus
+from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import MarketClock
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.domain.tick import Tick
@@ -69,6 +70,7 @@ class DetectionEngine:
         trend: TrendConfig | None = None,
         surge: SurgeConfig | None = None,
         bars: BarAggregator | None = None,
+        calendar: MarketCalendar | None = None,
     ) -> None:
         """Create an engine with no symbols yet; per-symbol state is created on first sight.
 
@@ -78,12 +80,14 @@ class DetectionEngine:
             surge: Configuration shared by every symbol's surge detector.
             bars: Aggregator fed with every valid tick; None aggregates no bars. Whoever passes one must
                 drain it (`take`) regularly.
+            calendar: Trading days and hours the sessions follow (the service passes XNYS); None
+                treats every weekday as a full trading day.
         """
         self._high_low_config = high_low if high_low is not None else HighLowConfig()
         self._trend_config = trend if trend is not None else TrendConfig()
         self._surge_config = surge if surge is not None else SurgeConfig()
         self._bars = bars
-        self._clock = MarketClock()
+        self._clock = MarketClock() if calendar is None else MarketClock(calendar)
         self._states: dict[str, _SymbolState] = {}
         self._ticks_processed = 0
         self._events_emitted = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import math
 import random
 import time
@@ -11,7 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from tickstock_server.domain.events import MarketStatus
-from tickstock_server.domain.market_session import EASTERN, MarketClock, MarketSession
+from tickstock_server.domain.market_calendar import MarketCalendar
+from tickstock_server.domain.market_session import MarketClock, MarketSession
 from tickstock_server.domain.tick import Tick
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "SyntheticMarket",
     "SyntheticMarketConfig",
     "SyntheticTickSource",
-    "latest_session_open_ns",
     "synthetic_symbols",
 ]
 
@@ -142,8 +141,10 @@ class _SymbolWalk:
 def _volume_multiplier(session: MarketSession) -> float:
     """Intraday U-shape: opening and closing bursts in the regular session, thin extended hours."""
     if session.status is MarketStatus.REGULAR:
-        since_open_min = session.minute_of_day - (9 * 60 + 30)
-        to_close_min = 16 * 60 - session.minute_of_day
+        hours = session.hours
+        assert hours is not None  # a regular session has hours
+        since_open_min = session.minute_of_day - hours.open_minute
+        to_close_min = hours.close_minute - session.minute_of_day
         return 1.0 + 3.0 * math.exp(-since_open_min / 20.0) + 2.0 * math.exp(-to_close_min / 25.0)
     if session.status is MarketStatus.PRE:
         return 0.15
@@ -166,16 +167,23 @@ class SyntheticMarket:
     symbol tracks its day (ET date) VWAP, accumulated volume and regular-session open.
     """
 
-    def __init__(self, seed: int, config: SyntheticMarketConfig | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        config: SyntheticMarketConfig | None = None,
+        *,
+        calendar: MarketCalendar | None = None,
+    ) -> None:
         """Create the market.
 
         Args:
             seed: Seed of the market's private random generator (the global one is never used).
             config: Universe size, prices, volatilities and jumps; defaults when omitted.
+            calendar: Trading days that shape volume; None trades every weekday.
         """
         self.config = config = config if config is not None else SyntheticMarketConfig()
         self._rng = rng = random.Random(seed)
-        self._clock = MarketClock()
+        self._clock = MarketClock() if calendar is None else MarketClock(calendar)
         self.symbols = synthetic_symbols(config.symbols)
         log_min = math.log(config.min_start_price)
         log_max = math.log(config.max_start_price)
@@ -290,6 +298,7 @@ class SyntheticTickSource:
         market_config: SyntheticMarketConfig | None = None,
         session_start_ns: int | None = None,
         wall_clock_ns: Callable[[], int] = time.time_ns,
+        calendar: MarketCalendar | None = None,
     ) -> None:
         """Create the source.
 
@@ -305,11 +314,12 @@ class SyntheticTickSource:
             session_start_ns: In real time, the event time of the first batch (then advancing with the
                 wall clock); None stamps event time with the wall clock.
             wall_clock_ns: Wall clock, UTC epoch nanoseconds (injectable for tests).
+            calendar: Trading days that shape volume; None trades every weekday.
         """
         if rate <= 0 or interval_s <= 0:
             raise ValueError("rate and interval_s must be positive")
         config = market_config if market_config is not None else SyntheticMarketConfig(symbols=symbols)
-        self.market = SyntheticMarket(seed, config)
+        self.market = SyntheticMarket(seed, config, calendar=calendar)
         self._rate = rate
         self._realtime = realtime
         self._interval_s = interval_s
@@ -350,17 +360,3 @@ class SyntheticTickSource:
             if count:
                 emitted += count
                 yield self.market.next_ticks(count, ts_ns, received_ns)
-
-
-def latest_session_open_ns(now_ns: int) -> int:
-    """Return 09:30 US/Eastern of the latest weekday whose open is not after `now_ns` (UTC epoch ns).
-
-    Exchange holidays are not considered: the synthetic market trades every weekday.
-    """
-    local = dt.datetime.fromtimestamp(now_ns / _NS_PER_S, tz=EASTERN)
-    day = local.date()
-    while True:
-        open_at = dt.datetime.combine(day, dt.time(9, 30), tzinfo=EASTERN)
-        if day.weekday() < 5 and open_at <= local:
-            return int(open_at.timestamp()) * _NS_PER_S
-        day -= dt.timedelta(days=1)

@@ -28,6 +28,8 @@ WHERE bucket > $4
 GROUP BY bucket ORDER BY bucket LIMIT $5
 """
 
+_NEWEST = "SELECT max(ts) FROM ohlcv_1min WHERE symbol = $1"
+
 _MINUTES = """
 SELECT ts, open, high, low, close, volume FROM ohlcv_1min
 WHERE symbol = $1 AND ts >= $2 AND ts < $3 ORDER BY ts
@@ -112,3 +114,17 @@ class PgBarReader:
         tail = merge_into_buckets((minutes[key] for key in sorted(minutes)), interval)
         bars += [bar for bar in tail if bar.start_ns > after]
         return bars[:limit], len(bars) > limit
+
+    async def newest_bar_ns(self, symbol: str) -> int | None:
+        """Start of the symbol's newest one-minute bar, in memory or stored; None when it has none.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        pending = self._pending(symbol)
+        if pending:
+            return max(bar.start_ns for bar in pending)
+        with map_asyncpg_errors():
+            async with self._pool.acquire() as connection:
+                newest = await connection.fetchval(_NEWEST, symbol)
+        return None if newest is None else ns_from_datetime(newest)

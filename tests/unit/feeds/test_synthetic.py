@@ -13,7 +13,6 @@ from tickstock_server.feeds.synthetic import (
     SyntheticMarket,
     SyntheticMarketConfig,
     SyntheticTickSource,
-    latest_session_open_ns,
     synthetic_symbols,
 )
 
@@ -203,21 +202,6 @@ async def test_realtime_session_clock_starts_at_session_start_and_is_received_at
     assert {tick.received_ns for tick in ticks} == {wall_ns}
     # Event time advances with the (monotonic) wall clock from the session start: well under a minute here.
     assert all(session_start_ns < tick.ts_ns < session_start_ns + 60 * NS_PER_S for tick in ticks)
-
-
-@pytest.mark.parametrize(
-    ("now_utc", "expected_open_utc"),
-    [
-        ("2026-01-06T16:00:00", "2026-01-06T14:30:00"),  # Tuesday 11:00 ET: today's open
-        ("2026-01-06T13:00:00", "2026-01-05T14:30:00"),  # Tuesday 08:00 ET: Monday's open
-        ("2026-01-10T18:00:00", "2026-01-09T14:30:00"),  # Saturday: Friday's open
-        ("2026-03-09T14:00:00", "2026-03-09T13:30:00"),  # Monday after the DST change: 09:30 EDT
-    ],
-)
-def test_latest_session_open_is_0930_eastern_of_the_latest_weekday(
-    now_utc: str, expected_open_utc: str
-) -> None:
-    assert latest_session_open_ns(ns_at(now_utc)) == ns_at(expected_open_utc)
 
 
 @pytest.mark.parametrize("kwargs", [{"rate": 0.0}, {"interval_s": -1.0}, {"symbols": 0}])

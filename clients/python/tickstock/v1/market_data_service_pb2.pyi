@@ -123,14 +123,20 @@ class GetBarsRequest(_message.Message):
     page_size: _builtins.int
     """Maximum bars in the response, 1 to 10000 (default 1000)."""
     page_token: _builtins.str
-    """Token from a previous response's `next_page_token`; the other fields must be the same."""
+    """Token from a previous response's `next_page_token`; symbol and interval must be the same. The
+    token carries the range the first page resolved, so later pages may omit start and end time.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """Start of the range (inclusive)."""
+        """Start of the range (inclusive); default `page_size` intervals before the end."""
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
-        """End of the range (exclusive); default now."""
+        """End of the range (exclusive). Default: the market's "now" for this symbol, never the wall clock:
+        just after the symbol's newest one-minute bar held (stored or still forming), or the feed's
+        newest event time when the symbol has no bar. So the latest bars show at any hour, weekends and
+        holidays included.
+        """
 
     def __init__(
         self,

@@ -1,0 +1,65 @@
+"""Run the suite as if the wall clock were at a chosen instant: `pytest --wall-clock=2026-12-05T12:00-05:00`.
+
+The clock starts at that instant and runs on in real time. In the test process time-machine moves it.
+Child processes (the real server, embedded Redis and PostgreSQL, the CLI) get the same offset from
+libfaketime, preloaded through the environment they inherit, so every process of a test agrees on
+"now". Time still runs at its real pace everywhere, so timeouts and pacing measure real durations.
+(libfaketime also moves children's monotonic clock by the offset: its sleeps fail with EINVAL when told
+to leave the monotonic clock alone.)
+
+Without the option (or `TICKSTOCK_TEST_WALL_CLOCK`) nothing changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import time
+
+import pytest
+import time_machine
+
+_LIBFAKETIME = "/usr/lib/*/faketime/libfaketimeMT.so.1"
+_traveller: time_machine.travel | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--wall-clock",
+        default=os.environ.get("TICKSTOCK_TEST_WALL_CLOCK") or None,
+        help="ISO-8601 instant with a UTC offset to run every process's wall clock from",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _traveller
+    value = config.getoption("--wall-clock")
+    if not value:
+        return
+    instant = dt.datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"--wall-clock needs a UTC offset, as in 2026-12-05T12:00-05:00: {value!r}")
+    libraries = sorted(glob.glob(_LIBFAKETIME))
+    if not libraries:
+        raise pytest.UsageError(
+            "--wall-clock needs libfaketime for child processes (apt-get install libfaketime)"
+        )
+    # Whole seconds: libfaketime takes an integral offset, and both mechanisms must agree exactly.
+    offset_s = round(instant.timestamp() - time.time())
+    os.environ["LD_PRELOAD"] = " ".join(filter(None, [libraries[0], os.environ.get("LD_PRELOAD")]))
+    os.environ["FAKETIME"] = f"{offset_s:+d}"
+    _traveller = time_machine.travel(time.time() + offset_s, tick=True)
+    _traveller.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _traveller
+    if _traveller is not None:
+        _traveller.stop()
+        _traveller = None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    value = config.getoption("--wall-clock")
+    return f"wall clock: from {value} (time-machine in process, libfaketime in children)" if value else None
