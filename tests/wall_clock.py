@@ -16,7 +16,11 @@ import datetime as dt
 import glob
 import os
 import time
+import types
 
+import grpc._channel
+import grpc._utilities
+import grpc.aio._utils
 import pytest
 import time_machine
 
@@ -51,6 +55,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["FAKETIME"] = f"{offset_s:+d}"
     _traveller = time_machine.travel(time.time() + offset_s, tick=True)
     _traveller.start()
+    _give_grpc_the_real_clock()
+
+
+def _give_grpc_the_real_clock() -> None:
+    """grpc turns timeouts into absolute deadlines with `time.time()`, and its C core measures those on
+    the real clock: computed on the moved clock, every deadline in the past would already be over."""
+    real = types.SimpleNamespace(**vars(time))
+    real.time = time_machine.escape_hatch.time.time
+    for module in (grpc.aio._utils, grpc._channel, grpc._utilities):
+        module.time = real  # type: ignore[attr-defined]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

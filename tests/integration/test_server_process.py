@@ -28,8 +28,6 @@ from tickstock.v1 import (
     universe_service_pb2_grpc,
 )
 
-pytestmark = pytest.mark.wall_clock
-
 _READY_TIMEOUT_S = 30.0
 
 
@@ -93,6 +91,7 @@ async def _server(env: Mapping[str, str], port: int) -> AsyncIterator[asyncio.su
             await asyncio.wait_for(process.wait(), 30)
 
 
+@pytest.mark.wall_clock
 async def test_grpcurl_streams_filtered_events_with_a_created_key(
     pg_database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -202,6 +201,7 @@ async def test_replay_feed_selected_by_configuration_streams_the_recorded_sessio
     assert all(recorded_from_s <= event.event_time.seconds <= recorded_to_s for event in events)
 
 
+@pytest.mark.wall_clock
 async def test_server_answers_symbol_universe_watchlist_bar_and_metrics_calls(
     pg_database_url: str, redis_url: str
 ) -> None:
@@ -267,6 +267,7 @@ async def test_server_answers_symbol_universe_watchlist_bar_and_metrics_calls(
     assert "process_resident_memory_bytes" in metrics
 
 
+@pytest.mark.wall_clock
 async def test_simulator_patterns_show_in_scan_patterns_via_grpcurl_within_10_s(
     pg_database_url: str, redis_url: str
 ) -> None:
