@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from tickstock_server.backoff import Backoff
+from tickstock_server.cancellation import raise_if_cancelling
 from tickstock_server.patterns.consumer_settings import PatternConsumerConfig
 
 __all__ = ["LogLimiter", "ProducerSubscription"]
@@ -136,6 +137,7 @@ class ProducerSubscription:
                     )
             finally:
                 self._connected = False
+            raise_if_cancelling()
             delay_s = backoff.next_delay_s()
             _logger.warning(
                 "Subscribing to the producer's channels again in %.2f s (attempt %d)",
@@ -148,6 +150,7 @@ class ProducerSubscription:
         """Subscribe, then read and watch until the connection fails (raises RedisError or OSError)."""
         async with client.pubsub() as pubsub:
             await pubsub.subscribe(*self._channels)
+            raise_if_cancelling()
             self._last_traffic_s = asyncio.get_running_loop().time()
             reader = asyncio.create_task(self._read(pubsub, backoff), name="producer-pubsub-read")
             watchdog = asyncio.create_task(self._watch(pubsub), name="producer-pubsub-watchdog")
@@ -195,6 +198,7 @@ class ProducerSubscription:
                 continue
             ping_s = loop.time()
             await pubsub.ping()
+            raise_if_cancelling()
             await asyncio.sleep(idle_s)
             if self._last_traffic_s < ping_s:
                 raise RedisConnectionError(f"no reply to PING within {idle_s:.1f} s")
@@ -224,6 +228,7 @@ class ProducerSubscription:
                     )
             else:
                 self.heartbeat_ns = self._heartbeat_ns(value)
+            raise_if_cancelling()
             await asyncio.sleep(self._config.heartbeat_poll_s)
 
     def _heartbeat_ns(self, value: bytes | str | None) -> int | None:
