@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -78,17 +79,23 @@ async def _wait_serving(port: int) -> None:
 
 @asynccontextmanager
 async def _server(env: Mapping[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tickstock_server", env=dict(env),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        await _wait_serving(port)
-        yield process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 30)
+    # The output goes to a file, not a pipe nobody reads (a full pipe would block the server's logging),
+    # and its tail explains a server that never became ready.
+    with tempfile.TemporaryFile() as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tickstock_server", env=dict(env), stdout=output, stderr=output,
+        )  # fmt: skip
+        try:
+            try:
+                await _wait_serving(port)
+            except AssertionError as exc:
+                output.seek(0)
+                raise AssertionError(f"{exc}; its output ends:\n{output.read()[-4000:].decode()}") from exc
+            yield process
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(process.wait(), 30)
 
 
 @pytest.mark.wall_clock
