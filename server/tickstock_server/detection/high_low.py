@@ -146,8 +146,10 @@ class HighLowDetector:
 
     __slots__ = (
         "_base_price",
+        "_ceiling",
         "_config_hash",
         "_event_types",
+        "_floor",
         "_high",
         "_high_count",
         "_last_event_ns",
@@ -184,6 +186,7 @@ class HighLowDetector:
         self._event_types: deque[EventType] = deque(maxlen=3)
         self._session_key: int | None = None
         self._high = self._low = self._base_price = 0.0
+        self._ceiling = self._floor = 0.0
         self._high_count = self._low_count = 0
         self._last_event_ns: int | None = None
         self._last_event_type: EventType | None = None
@@ -197,13 +200,17 @@ class HighLowDetector:
 
     @property
     def session_high(self) -> float | None:
-        """Current session high, or None before the first tick."""
-        return None if self._session_key is None else self._high
+        """The session's true high so far (every price, and the official open), or None before a tick.
+
+        Not the last emitted HIGH: a candidate the cooldown or the minimum-change gate dropped still
+        raised the session's high.
+        """
+        return None if self._session_key is None else self._ceiling
 
     @property
     def session_low(self) -> float | None:
-        """Current session low, or None before the first tick."""
-        return None if self._session_key is None else self._low
+        """The session's true low so far, or None before the first tick; see `session_high`."""
+        return None if self._session_key is None else self._floor
 
     @property
     def retained_items(self) -> int:
@@ -212,8 +219,8 @@ class HighLowDetector:
 
     def _start(self, session_key: int | None, high: float, low: float, base_price: float) -> None:
         self._session_key = session_key
-        self._high = high
-        self._low = low
+        self._high = self._ceiling = high
+        self._low = self._floor = low
         self._base_price = base_price
         self._high_count = 0
         self._low_count = 0
@@ -249,6 +256,10 @@ class HighLowDetector:
         if session.key != self._session_key:
             self._start_session(tick, session)
             return None
+        if price > self._ceiling:
+            self._ceiling = price
+        elif price < self._floor:
+            self._floor = price
         if price > self._high:
             event_type, move, extreme = EventType.HIGH, price - self._high, self._high
         elif price < self._low:

@@ -151,3 +151,21 @@ def test_engine_without_a_bar_aggregator_returns_no_bars() -> None:
     engine.process(make_tick(price=100.0, ts_ns=REGULAR_TS_NS + 60 * NS_PER_S))
 
     assert (engine.take_bars(), engine.flush_bars()) == ([], [])
+
+
+def test_snapshot_reports_the_true_session_extremes_not_the_last_emitted_ones() -> None:
+    # Golden: a ramp one tick every 0.25 s. The 1 s cooldown lets only every fourth new high through,
+    # so the last HIGH event is below the session's true high; a dip then sets the low without an
+    # event (within the cooldown).
+    engine = DetectionEngine()
+    prices = [71.00, 71.10, 71.20, 71.30, 71.40, 71.50, 71.60, 71.6496, 70.50]
+    emitted = []
+    for index, price in enumerate(prices):
+        tick = make_tick(symbol="XYZ", price=price, ts_ns=REGULAR_TS_NS + index * NS_PER_S // 4)
+        emitted += engine.process(tick)
+
+    [snapshot] = engine.snapshot(["XYZ"])
+
+    assert [(e.type, e.price) for e in emitted] == [(EventType.HIGH, 71.10), (EventType.HIGH, 71.50)]
+    assert (snapshot.last_price, snapshot.session_high, snapshot.session_low) == (70.50, 71.6496, 70.50)
+    assert snapshot.last_tick_ns == REGULAR_TS_NS + 8 * NS_PER_S // 4
