@@ -98,6 +98,15 @@ async def _url_or_embedded(
     return embedded.url
 
 
+def restarts_history(feed: FeedSettings) -> bool:
+    """True when the feed's events start over on every start: a replay file, the synthetic session clock.
+
+    Their log begins a new epoch at each start (resuming clients get EPOCH_CHANGED rather than the
+    same events again under new seqs); a live feed, or synthetic ticks on the wall clock, continue it.
+    """
+    return feed.kind == "replay" or (feed.kind == "synthetic" and feed.session_clock)
+
+
 def create_tick_source(feed: FeedSettings, calendar: MarketCalendar) -> TickSource:
     """The tick source `feed.kind` selects (settings validation guarantees its required fields).
 
@@ -168,7 +177,7 @@ async def serve(
                 max_age_s=delivery.stream_max_age_s,
             ),
         )
-        position = await event_store.open()
+        position = await event_store.open(new_epoch=restarts_history(settings.feed))
         log = EventLog(
             encode_event, capacity=delivery.log_capacity, epoch=position.epoch, last_seq=position.last_seq
         )
@@ -212,7 +221,13 @@ async def serve(
         )
         if settings.metrics.enabled:
             collector = ServiceCollector(
-                engine=engine, log=log, hub=hub, writer=writer, feed=feed_status, store=event_store
+                engine=engine,
+                log=log,
+                hub=hub,
+                writer=writer,
+                feed=feed_status,
+                source=source,
+                store=event_store,
             )
             metrics, _, _ = start_metrics_server(settings.metrics.host, settings.metrics.port, collector)
             stack.callback(metrics.server_close)  # callbacks run last-in first-out: shut down, then close

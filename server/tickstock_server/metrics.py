@@ -18,11 +18,15 @@ from tickstock_server.delivery.event_store import RedisEventStore
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.pipeline import FeedStatus
+from tickstock_server.ports import TickSource
 from tickstock_server.storage.bar_writer import PgBarWriter
 
-__all__ = ["ServiceCollector", "start_metrics_server"]
+__all__ = ["INVALID_TICK", "ServiceCollector", "start_metrics_server"]
 
 _logger = logging.getLogger(__name__)
+
+INVALID_TICK = "invalid_tick"
+"""The `reason` of ticks the detection engine refused, next to the feed parser's reasons."""
 
 
 class ServiceCollector(Collector):
@@ -41,6 +45,7 @@ class ServiceCollector(Collector):
         hub: SubscriptionHub,
         writer: PgBarWriter,
         feed: FeedStatus,
+        source: TickSource,
         store: RedisEventStore | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -50,6 +55,7 @@ class ServiceCollector(Collector):
         self._hub = hub
         self._writer = writer
         self._feed = feed
+        self._source = source
         self._store = store
         self._clock_ns = clock_ns
 
@@ -61,11 +67,16 @@ class ServiceCollector(Collector):
             "Valid ticks run through the detectors.",
             value=engine.ticks_processed,
         )
-        yield CounterMetricFamily(
-            "tickstock_ticks_rejected",
-            "Ticks skipped as invalid (counted, never raised).",
-            value=engine.rejected_ticks,
+        rejected = CounterMetricFamily(
+            "tickstock_feed_rejected",
+            "Feed frames, events and ticks skipped as malformed, by reason (counted and logged, never "
+            "raised); invalid_tick is a parsed tick the detectors refused (bad price, volume or time).",
+            labels=["reason"],
         )
+        for reason, count in sorted(self._source.rejected.items()):
+            rejected.add_metric([reason], count)
+        rejected.add_metric([INVALID_TICK], engine.rejected_ticks)
+        yield rejected
         yield CounterMetricFamily(
             "tickstock_events_detected", "Events the detectors emitted.", value=engine.events_emitted
         )
@@ -74,7 +85,7 @@ class ServiceCollector(Collector):
         )
         yield GaugeMetricFamily(
             "tickstock_feed_age_seconds",
-            "Wall-clock time since the newest tick arrived (0 before the first).",
+            "Wall-clock time since the feed last delivered ticks (0 before the first).",
             value=self._feed.age_ns(self._clock_ns()) / 1e9,
         )
         yield CounterMetricFamily(

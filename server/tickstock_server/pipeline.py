@@ -17,15 +17,19 @@ _logger = logging.getLogger(__name__)
 class FeedStatus:
     """What the pipeline last saw of its feed, for heartbeats and health."""
 
-    __slots__ = ("last_received_ns",)
+    __slots__ = ("last_arrival_ns",)
 
     def __init__(self) -> None:
-        self.last_received_ns = 0
-        """Wall-clock receive time of the newest tick, UTC epoch nanoseconds; 0 before the first."""
+        self.last_arrival_ns = 0
+        """Wall clock when the pipeline last took a non-empty batch from the feed, UTC epoch ns; 0 before.
+
+        The arrival, not a tick's `received_ns`: a full-speed replay stamps ticks with their event
+        times, which may be months old, while the feed itself is perfectly fresh.
+        """
 
     def age_ns(self, now_ns: int) -> int:
-        """Wall-clock time since the newest tick arrived; 0 before the first."""
-        return max(now_ns - self.last_received_ns, 0) if self.last_received_ns else 0
+        """Wall-clock time since the newest batch arrived; 0 before the first."""
+        return max(now_ns - self.last_arrival_ns, 0) if self.last_arrival_ns else 0
 
 
 async def run_pipeline(
@@ -36,13 +40,15 @@ async def run_pipeline(
     status: FeedStatus | None = None,
     bars: BarSink | None = None,
     persist: Callable[[list[LogEntry]], None] | None = None,
+    clock_ns: Callable[[], int] = time.time_ns,
 ) -> None:
     """Process every tick of `source` until it ends or the task is cancelled.
 
     Detection and publishing are synchronous, so each batch of ticks is handled without yielding to the
     event loop: subscribers never see a partial batch, and event order equals log order. New log entries
     also go to `persist` (the event store's buffer, written off the tick path). After each batch the
-    completed bars go to `bars`, whose backpressure (a full write buffer) slows the feed.
+    completed bars go to `bars`, whose backpressure (a full write buffer) slows the feed. `status`
+    records the wall-clock arrival (`clock_ns`) of each non-empty batch.
     """
     _logger.info("pipeline started")
     process = engine.process
@@ -55,7 +61,7 @@ async def run_pipeline(
                 if persist is not None:
                     persist(entries)
         if status is not None and ticks:
-            status.last_received_ns = ticks[-1].received_ns
+            status.last_arrival_ns = clock_ns()
         if bars is not None:
             completed = engine.take_bars()
             if completed:

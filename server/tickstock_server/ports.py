@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,6 +22,11 @@ class TickSource(Protocol):
 
     def ticks(self) -> AsyncIterator[list[Tick]]:
         """Yield ticks in batches, in event-time order per symbol, until the feed ends or is cancelled."""
+        ...
+
+    @property
+    def rejected(self) -> Mapping[str, int]:
+        """Frames and events skipped as malformed so far, by reason (empty for a feed that cannot fail)."""
         ...
 
 

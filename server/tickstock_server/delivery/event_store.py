@@ -132,16 +132,26 @@ class RedisEventStore:
         """Entries waiting to be written."""
         return len(self._buffer)
 
-    async def open(self) -> LogPosition:
-        """Load (or create) the log's epoch and reserve sequence numbers; call once before appending."""
+    async def open(self, *, new_epoch: bool = False) -> LogPosition:
+        """Load (or create) the log's epoch and reserve sequence numbers; call once before appending.
+
+        Args:
+            new_epoch: Start a new epoch even when one is stored, dropping the stored entries. For a
+                feed that starts its history again on every start (a replay file, the synthetic
+                session): continuing the epoch would give the same events new seqs, and a resuming
+                client would receive them twice. With a new epoch it is told EPOCH_CHANGED instead.
+        """
         try:
             meta = cast(dict[bytes, bytes], await self._client.hgetall(self._meta))
-            if meta.get(b"epoch"):
+            if meta.get(b"epoch") and not new_epoch:
                 epoch = meta[b"epoch"].decode()
                 last = max(int(meta.get(b"reserved", b"0")), await self._last_stored_seq())
             else:
                 epoch, last = secrets.token_hex(8), 0
                 await self._client.delete(self._stream)
+                if meta.get(b"epoch"):
+                    previous = meta[b"epoch"].decode()
+                    _logger.info("The feed starts its history again: epoch %s follows %s", epoch, previous)
             self._reserved = last + self._config.reserve_block
             self._issued = last
             await self._client.hset(self._meta, mapping={"epoch": epoch, "reserved": self._reserved})

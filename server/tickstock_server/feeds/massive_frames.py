@@ -238,7 +238,13 @@ class MassiveFrameParser:
         key = reason.value
         self._rejected[key] += 1
         if self._due(key):
-            _logger.warning("Skipped a Massive frame or event as %s (%d so far)", key, self._rejected[key])
+            _logger.warning(
+                "Skipped a Massive frame or event as %s: %d so far (this warning repeats at most every "
+                "%.0f s; every one is counted in tickstock_feed_rejected)",
+                key,
+                self._rejected[key],
+                self._warn_interval_s,
+            )
         if _logger.isEnabledFor(logging.DEBUG):
             _logger.debug("Skipped as %s: %s", key, _excerpt(culprit))
 

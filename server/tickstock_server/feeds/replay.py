@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from pathlib import Path
@@ -11,6 +12,8 @@ from tickstock_server.domain.tick import Tick
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
 
 __all__ = ["ReplayTickSource"]
+
+_logger = logging.getLogger(__name__)
 
 _NS_PER_S = 1_000_000_000
 
@@ -21,7 +24,8 @@ class ReplayTickSource:
     Every line goes through the live feed's `MassiveFrameParser`, so the replay yields the ticks the
     live feed yielded; bad lines are counted in `rejected` and skipped like bad frames, blank lines
     are ignored. A batch holds the ticks of up to `batch_frames` consecutive lines (frames without a
-    valid event add nothing and a batch is never empty). The replay ends with the file.
+    valid event add nothing and a batch is never empty). The replay ends with the file, and one INFO
+    line then gives the totals: frames, ticks, rejected by reason.
 
     - As fast as possible (`speed=None`): every tick's `received_ns` is its own event time, so two
       replays give identical ticks; control returns to the event loop between batches.
@@ -94,6 +98,7 @@ class ReplayTickSource:
                 for batch in batches:
                     yield batch
                     await asyncio.sleep(0)  # let the rest of the service run between batches
+                self._log_totals()
                 return
             first_ts_ns: int | None = None
             start_mono_ns = 0
@@ -106,8 +111,20 @@ class ReplayTickSource:
                 await self._sleep(max(due_mono_ns - self._monotonic_ns(), 0.0) / _NS_PER_S)
                 received_ns = self._clock_ns()
                 yield [_received_at(tick, received_ns) for tick in batch]
+            self._log_totals()
         finally:
             batches.close()
+
+    def _log_totals(self) -> None:
+        rejected = sorted(self.rejected.items())
+        _logger.info(
+            "Replay of %s ended: %d frames, %d ticks, %d rejected%s",
+            self.path.name,
+            self.frames_read,
+            self.ticks_parsed,
+            sum(count for _, count in rejected),
+            "".join(f"; {reason} {count}" for reason, count in rejected),
+        )
 
     def _batches(self, received_ns: int | None) -> Generator[list[Tick], None, None]:
         """The file's non-empty batches, each the ticks of up to `batch_frames` non-blank lines."""

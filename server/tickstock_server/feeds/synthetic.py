@@ -6,8 +6,9 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from tickstock_server.domain.events import MarketStatus
 from tickstock_server.domain.market_calendar import MarketCalendar
@@ -50,6 +51,7 @@ DEFAULT_START_NS = 1_767_623_100 * 1_000_000_000
 """Simulated start: Monday 2026-01-05 09:25 ET (14:25 UTC), five minutes before the open."""
 
 _NS_PER_S = 1_000_000_000
+_NOTHING_REJECTED: Mapping[str, int] = MappingProxyType({})
 _TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
 _PSEUDO_TICKER_SEED = 0x71C5  # fixed: the universe's names do not depend on the market's seed
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -327,6 +329,11 @@ class SyntheticTickSource:
         self._max_ticks = max_ticks
         self._session_start_ns = session_start_ns
         self._wall_clock_ns = wall_clock_ns
+
+    @property
+    def rejected(self) -> Mapping[str, int]:
+        """Always empty: the synthetic market only makes valid ticks."""
+        return _NOTHING_REJECTED
 
     async def ticks(self) -> AsyncIterator[list[Tick]]:
         """Yield batches of ticks until `max_ticks` is reached or the consumer stops."""

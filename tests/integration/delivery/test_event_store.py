@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from event_factories import TS_NS, make_event
 
 from tickstock_server.delivery.event_log import EventLog, LogEntry
-from tickstock_server.delivery.event_store import EventStoreConfig, RedisEventStore
+from tickstock_server.delivery.event_store import EventStoreConfig, LogPosition, RedisEventStore
 from tickstock_server.errors import DependencyUnavailableError
 
 
@@ -47,6 +47,18 @@ async def _run_until_written(store: RedisEventStore) -> None:
         await task
 
 
+async def _write_and_close(client: aioredis.Redis, config: EventStoreConfig, count: int) -> LogPosition:
+    """Open a store, write `count` entries and close it cleanly; returns where it opened."""
+    store = RedisEventStore(client, config)
+    position = await store.open()
+    log = EventLog(_encode, capacity=10, epoch=position.epoch, last_seq=position.last_seq)
+    store.add(_entries(log, count))
+    task = asyncio.create_task(store.run())
+    store.close(log.last_seq)
+    await task
+    return position
+
+
 async def test_entries_read_back_by_seq_with_their_fields_and_encoding(client: aioredis.Redis) -> None:
     store = RedisEventStore(client, _config())
     position = await store.open()
@@ -64,13 +76,7 @@ async def test_entries_read_back_by_seq_with_their_fields_and_encoding(client: a
 
 async def test_clean_close_continues_the_same_epoch_with_no_gap(client: aioredis.Redis) -> None:
     config = _config()
-    first = RedisEventStore(client, config)
-    position = await first.open()
-    log = EventLog(_encode, capacity=10, epoch=position.epoch, last_seq=position.last_seq)
-    first.add(_entries(log, 30))
-    task = asyncio.create_task(first.run())
-    first.close(log.last_seq)
-    await task
+    position = await _write_and_close(client, config, 30)
 
     reopened = await RedisEventStore(client, config).open()
 
@@ -108,6 +114,20 @@ async def test_missing_meta_starts_a_new_epoch_and_an_empty_stream(client: aiore
     assert reopened.epoch != position.epoch
     assert reopened.last_seq == 0
     assert await second.read(0, 100, limit=10) == []
+
+
+async def test_a_new_epoch_on_request_drops_the_stored_entries(client: aioredis.Redis) -> None:
+    # A feed that starts its history again (a replay) must not continue the old epoch.
+    config = _config()
+    position = await _write_and_close(client, config, 30)
+
+    second = RedisEventStore(client, config)
+    reopened = await second.open(new_epoch=True)
+
+    assert reopened.epoch != position.epoch
+    assert reopened.last_seq == 0
+    assert await second.read(0, 100, limit=10) == []
+    assert (await RedisEventStore(client, config).open()).epoch == reopened.epoch  # and it is stored
 
 
 async def test_stream_is_bounded_by_max_entries(client: aioredis.Redis) -> None:

@@ -117,7 +117,9 @@ async def test_client_killed_and_resumed_100_times_gets_exactly_its_events(
         redis_url=SecretStr(redis_url),
         database_url=SecretStr(pg_database_url),
         grpc=GrpcSettings(host="127.0.0.1", port=0, shutdown_grace_s=1.0),
-        feed=FeedSettings(symbols=200, rate_per_s=4000),
+        # Ticks on the wall clock: a feed whose history continues across the restart (the session clock
+        # would start the synthetic day again, and with it a new epoch).
+        feed=FeedSettings(symbols=200, rate_per_s=4000, session_clock=False),
         delivery=DeliverySettings(stream_key_prefix=prefix, log_capacity=500),
         metrics=MetricsSettings(enabled=False),
     )

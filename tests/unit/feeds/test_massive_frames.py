@@ -262,9 +262,12 @@ def test_rejections_are_warned_once_per_reason_per_minute(caplog: pytest.LogCapt
     parser.parse("{", 0)
 
     assert warnings_of(caplog) == [
-        "Skipped a Massive frame or event as invalid_json (1 so far)",
-        "Skipped a Massive frame or event as bad_value (1 so far)",
-        "Skipped a Massive frame or event as invalid_json (1001 so far)",
+        "Skipped a Massive frame or event as invalid_json: 1"
+        " so far (this warning repeats at most every 60 s; every one is counted in tickstock_feed_rejected)",
+        "Skipped a Massive frame or event as bad_value: 1"
+        " so far (this warning repeats at most every 60 s; every one is counted in tickstock_feed_rejected)",
+        "Skipped a Massive frame or event as invalid_json: 1001"
+        " so far (this warning repeats at most every 60 s; every one is counted in tickstock_feed_rejected)",
     ]
 
 

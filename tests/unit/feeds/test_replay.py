@@ -1,5 +1,6 @@
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,26 @@ async def test_bad_lines_are_counted_and_skipped(tmp_path: Path) -> None:
     assert [[tick.symbol for tick in batch] for batch in batches] == [["AAPL"], ["NVDA"]]
     assert dict(source.rejected) == {"invalid_json": 1, "not_an_array": 1, "bad_value": 1}
     assert source.frames_read == 4  # blank lines are not frames
+
+
+async def test_a_replay_that_ends_logs_its_totals_by_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_lines(
+        tmp_path / "feed.jsonl",
+        "{",
+        "{",
+        '{"ev":"A"}',
+        frame(aggregate("AAPL", TS_MS), aggregate("MSFT", TS_MS, close=0.0)),
+    )
+    caplog.set_level(logging.INFO, logger="tickstock_server.feeds.replay")
+
+    await collect(ReplayTickSource(path, speed=1000.0, sleep=FakeTime().sleep))
+
+    assert [r.getMessage() for r in caplog.records if r.name == "tickstock_server.feeds.replay"] == [
+        "Replay of feed.jsonl ended: 4 frames, 1 ticks, 4 rejected; bad_value 1; invalid_json 2; "
+        "not_an_array 1"
+    ]
 
 
 async def test_paced_replay_sleeps_the_event_time_gaps_divided_by_the_speed(tmp_path: Path) -> None:

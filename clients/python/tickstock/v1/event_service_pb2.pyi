@@ -272,7 +272,9 @@ class ResumeToken(_message.Message):
     EPOCH_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
     epoch: _builtins.str
-    """Identity of the event log; it changes only when the log is recreated from scratch."""
+    """Identity of the event log. It changes when the log is recreated from scratch, and on every start of a
+    feed whose history starts over (a replay file, the synthetic session).
+    """
     seq: _builtins.int
     """The last sequence number the client has received."""
     def __init__(
