@@ -133,6 +133,8 @@ class PatternSettings(BaseModel):
     """Heartbeat age after which the fallback detector takes over, seconds (the producer beats every 60 s)."""
     fallback_stand_down_after_s: float = Field(default=120.0, gt=0)
     """How long the heartbeat must stay fresh before the fallback stands down, seconds (no flapping)."""
+    max_streams_per_user: int = Field(default=10, ge=1)
+    """Most concurrent StreamPatterns calls one user may hold open."""
     alert_max_subscriptions_per_user: int = Field(default=100, ge=1)
     """Most alert subscriptions one user may have."""
     alert_max_streams_per_user: int = Field(default=5, ge=1)

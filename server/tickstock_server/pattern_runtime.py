@@ -140,6 +140,7 @@ class PatternRuntime:
             alert_store=self.alert_store,
             alert_router=self.alert_router,
             producer_status=self.producer_status,
+            max_streams_per_user=config.max_streams_per_user,
         )
         self.backtest_service = BacktestServiceServicer(jobs=self.jobs)
 

@@ -128,3 +128,25 @@ async def test_request_id_from_client_is_echoed_in_headers(start_api_server: Ser
 
     assert ("x-request-id", "req-42") in tuple(raised.value.initial_metadata() or ())
     assert "req-42" in (raised.value.details() or "")
+
+
+async def test_a_huge_bad_value_is_echoed_cut_short_and_violations_are_capped(
+    start_api_server: ServerFactory,
+) -> None:
+    # A 3 MB symbol once came back whole in grpc-message and twice in BadRequest: clients then refused
+    # the oversized metadata with RESOURCE_EXHAUSTED instead of showing INVALID_ARGUMENT.
+    api = await start_api_server()
+    huge = "X" * 3_000_000
+    request = event_service_pb2.StreamEventsRequest(
+        filter=event_service_pb2.EventFilter(symbols=[huge, *(f"bad {i}" for i in range(30))])
+    )
+
+    error = await _stream_error(api, request)
+
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(error.details() or "") <= 1_000
+    violations = _details(error)["BadRequest"].field_violations
+    assert len(violations) == 21
+    assert violations[0].field == "filter.symbols[0]"
+    assert len(violations[0].description) <= 200
+    assert violations[-1].description == "11 more field violations left out"

@@ -33,6 +33,15 @@ _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str], ...] = (
 )
 _RETRY_AFTER_S = 1
 
+# Bounds on what an error may echo back, wherever the text came from: a 3 MB bad value must not turn
+# into a 3 MB grpc-message (clients refuse metadata that large and report RESOURCE_EXHAUSTED instead).
+MAX_MESSAGE_CHARS = 1_000
+"""`grpc-message` is cut to this length, with an ellipsis."""
+MAX_VIOLATION_CHARS = 200
+"""Each field violation's field path and description are cut to this length."""
+MAX_VIOLATIONS = 20
+"""Field violations reported per error; one more entry says how many were left out."""
+
 
 def status_for(exc: BaseException) -> grpc.Status:
     """The status to send for an exception: its table row, or a generic INTERNAL."""
@@ -47,14 +56,28 @@ def status_for(exc: BaseException) -> grpc.Status:
     )
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _rich_status(code: grpc.StatusCode, message: str, reason: str, exc: BaseException) -> grpc.Status:
-    status = status_pb2.Status(code=code.value[0], message=message)
+    status = status_pb2.Status(code=code.value[0], message=_clip(message, MAX_MESSAGE_CHARS))
     status.details.add().Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
     if isinstance(exc, errors.InvalidRequestError):
         violations = [
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in exc.violations
+            error_details_pb2.BadRequest.FieldViolation(
+                field=_clip(v.field, MAX_VIOLATION_CHARS),
+                description=_clip(v.description, MAX_VIOLATION_CHARS),
+            )
+            for v in exc.violations[:MAX_VIOLATIONS]
         ]
+        if len(exc.violations) > MAX_VIOLATIONS:
+            left_out = len(exc.violations) - MAX_VIOLATIONS
+            violations.append(
+                error_details_pb2.BadRequest.FieldViolation(
+                    field="", description=f"{left_out} more field violations left out"
+                )
+            )
         status.details.add().Pack(error_details_pb2.BadRequest(field_violations=violations))
     if code is grpc.StatusCode.UNAVAILABLE:
         retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=_RETRY_AFTER_S))

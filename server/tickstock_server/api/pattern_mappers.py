@@ -69,6 +69,29 @@ def pattern_to_proto(pattern: Pattern) -> pattern_service_pb2.Pattern:
     )
 
 
+MAX_FILTER_SYMBOLS = 2_000
+"""Most symbols a pattern filter may name (its universes expand on top of them)."""
+MAX_FILTER_UNIVERSES = 20
+"""Most universes a pattern filter may name."""
+MAX_FILTER_PATTERN_TYPES = 100
+"""Most pattern types a pattern filter may name."""
+MAX_PATTERN_TYPE_CHARS = 64
+"""Longest pattern type name a filter may give."""
+
+
+def filter_size_violations(proto: pattern_service_pb2.PatternFilter) -> list[FieldViolation]:
+    """Lists of the filter that are too long: checked first, before any of their entries is looked at."""
+    return [
+        FieldViolation(f"filter.{name}", f"at most {limit} entries (got {len(values)})")
+        for name, values, limit in (
+            ("symbols", proto.symbols, MAX_FILTER_SYMBOLS),
+            ("universes", proto.universes, MAX_FILTER_UNIVERSES),
+            ("pattern_types", proto.pattern_types, MAX_FILTER_PATTERN_TYPES),
+        )
+        if len(values) > limit
+    ]
+
+
 def filter_fields(
     proto: pattern_service_pb2.PatternFilter,
     universe_symbols: frozenset[str] | None,
@@ -83,12 +106,21 @@ def filter_fields(
     """
     prefix = "filter"
     symbols = set()
+    for index, raw in enumerate(proto.pattern_types):
+        if len(raw) > MAX_PATTERN_TYPE_CHARS:
+            violations.append(
+                FieldViolation(
+                    f"{prefix}.pattern_types[{index}]", f"at most {MAX_PATTERN_TYPE_CHARS} characters"
+                )
+            )
     for index, raw in enumerate(proto.symbols):
         symbol = raw.strip().upper()
         if SYMBOL_PATTERN.fullmatch(symbol):
             symbols.add(symbol)
         else:
-            violations.append(FieldViolation(f"{prefix}.symbols[{index}]", f"{raw!r} is not a ticker symbol"))
+            violations.append(
+                FieldViolation(f"{prefix}.symbols[{index}]", f"{raw[:32]!r} is not a ticker symbol")
+            )
     if proto.HasField("min_confidence"):
         min_confidence = proto.min_confidence
         if not 0 <= min_confidence <= 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from tickstock_server.domain.alerts import Alert, AlertsSuppressed
 from tickstock_server.errors import (
     FieldViolation,
     InvalidRequestError,
+    LimitExceededError,
     NotReadyError,
     SubscriberOverloadedError,
 )
@@ -54,6 +56,7 @@ class PatternServiceServicer:
         alert_router: AlertRouter,
         producer_status: Callable[[], ProducerStatus],
         stream_capacity: int = 1000,
+        max_streams_per_user: int = 10,
     ) -> None:
         self._cache = cache
         self._universes = universes
@@ -61,6 +64,8 @@ class PatternServiceServicer:
         self._router = alert_router
         self._producer_status = producer_status
         self._stream_capacity = stream_capacity
+        self._max_streams_per_user = max_streams_per_user
+        self._streams_by_user: collections.Counter[str] = collections.Counter()
 
     async def ScanPatterns(  # noqa: N802 - gRPC method name
         self, request: pattern_service_pb2.ScanPatternsRequest, context: Context
@@ -110,6 +115,12 @@ class PatternServiceServicer:
         if violations:
             raise InvalidRequestError(violations)
         query = ScanQuery(**fields)
+        user = current_principal().user
+        if self._streams_by_user[user] >= self._max_streams_per_user:
+            raise LimitExceededError(
+                f"a user may hold at most {self._max_streams_per_user} pattern streams open"
+            )
+        self._streams_by_user[user] += 1
         subscription = PatternSubscription(query, self._stream_capacity)
         remove = self._cache.add_listener(subscription.offer)
         try:
@@ -121,6 +132,9 @@ class PatternServiceServicer:
                     yield pattern_service_pb2.StreamPatternsResponse(pattern=pm.pattern_to_proto(pattern))
         finally:
             remove()
+            self._streams_by_user[user] -= 1
+            if self._streams_by_user[user] <= 0:
+                del self._streams_by_user[user]
 
     async def CreateAlertSubscription(  # noqa: N802 - gRPC method name
         self, request: pattern_service_pb2.CreateAlertSubscriptionRequest, context: Context
@@ -181,6 +195,10 @@ class PatternServiceServicer:
                     return
 
     async def _resolve(self, proto: pattern_service_pb2.PatternFilter) -> frozenset[str] | None:
+        """The filter's universes expanded, once its list sizes are checked (first: nothing large runs)."""
+        too_long = pm.filter_size_violations(proto)
+        if too_long:
+            raise InvalidRequestError(too_long)
         if not proto.universes:
             return None
         try:
