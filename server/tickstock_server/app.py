@@ -218,6 +218,7 @@ async def serve(
             host=settings.grpc.host,
             port=settings.grpc.port,
             max_connection_age_s=settings.grpc.max_connection_age_s,
+            max_stream_age_s=delivery.max_stream_age_s,
         )
         if settings.metrics.enabled:
             collector = ServiceCollector(

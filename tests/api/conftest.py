@@ -84,6 +84,7 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
         max_age_s: float | None = None,
         snapshots: SnapshotSource | None = None,
         extra_servicers: Mapping[str, object] | None = None,
+        max_connection_age_s: float = 3600,
     ) -> ApiServer:
         keys = MemoryApiKeyStore()
         issued = await keys.create("alice")
@@ -107,7 +108,9 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
             keys=keys,
             host="127.0.0.1",
             port=0,
-            max_connection_age_s=3600,
+            max_connection_age_s=max_connection_age_s,
+            max_stream_age_s=max_age_s,
+            rotation_grace_s=5.0,
         )
         await server.start()
         await set_serving(health, [EVENT_SERVICE], True)

@@ -134,6 +134,23 @@ async def test_hub_close_sends_rotate_hint_then_ends_stream_ok(api: ApiServer) -
     assert await call.code() == grpc.StatusCode.OK
 
 
+async def test_connection_age_never_cuts_a_stream_before_its_rotation_hint(
+    start_api_server: ServerFactory,
+) -> None:
+    # The connection gets GOAWAY after 1 s; the stream's own maximum age (3 s, jittered down by up to
+    # 10 %) must still end it, with a rotation hint and OK, not with UNAVAILABLE "max connection age".
+    api = await start_api_server(max_age_s=3.0, max_connection_age_s=1.0)
+    call = api.events_stub().StreamEvents(_request(), metadata=api.metadata)
+    await call.read()
+
+    hint = (await _next_of(call, "rotate_hint")).rotate_hint
+    after = await call.read()
+
+    assert hint.reason == event_service_pb2.ROTATE_REASON_MAX_AGE
+    assert after is grpc.aio.EOF
+    assert await call.code() == grpc.StatusCode.OK
+
+
 async def test_stream_limit_per_user_is_resource_exhausted(start_api_server: ServerFactory) -> None:
     api = await start_api_server(max_streams=1)
     first = api.events_stub().StreamEvents(_request(), metadata=api.metadata)

@@ -42,16 +42,17 @@ SERVICES: tuple[ServiceDescriptor, ...] = tuple(
 )
 """Every service of the `tickstock.v1` API."""
 
-# Keepalive values from anchors §C.3: dead peers are noticed within a minute, and frequent client pings
-# (grpcurl, Envoy) are tolerated instead of answered with GOAWAY too_many_pings.
+# Keepalive: dead peers are noticed within a minute, and frequent client pings (grpcurl, Envoy) are
+# tolerated instead of answered with GOAWAY too_many_pings.
 _SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
     ("grpc.http2.max_ping_strikes", 0),
-    ("grpc.max_connection_age_grace_ms", 60_000),
 )
+_NO_LIMIT_MS = 2**31 - 1
+"""gRPC's "infinite" for millisecond options."""
 
 
 def _serialize(response: message.Message | bytes) -> bytes:
@@ -100,14 +101,26 @@ def create_server(
     host: str,
     port: int,
     max_connection_age_s: float,
+    max_stream_age_s: float | None = None,
+    rotation_grace_s: float = 60.0,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Build (not start) the server; return it, its bound port and its health servicer.
+
+    Connections get GOAWAY after `max_connection_age_s` (clients spread over replicas again), but a
+    stream already open on one is never cut by it: the grace lasts `max_stream_age_s` (after which
+    the stream itself sends a rotation hint) plus `rotation_grace_s` for the client to move; with no
+    stream age, the grace is unlimited.
 
     `servicers` maps a service's full name to the object implementing some or all of its methods.
     Services without a servicer are still registered: their methods answer UNIMPLEMENTED and reflection
     describes them. Health is reported SERVING only for services that have a servicer, and for "".
     """
-    options = (*_SERVER_OPTIONS, ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)))
+    grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
+    options = (
+        *_SERVER_OPTIONS,
+        ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
+        ("grpc.max_connection_age_grace_ms", min(grace_ms, _NO_LIMIT_MS)),
+    )
     server = grpc.aio.server(
         interceptors=(
             RequestContextInterceptor(),
