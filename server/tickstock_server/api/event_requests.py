@@ -104,7 +104,15 @@ def parse_filter(
                 violations.append(FieldViolation(f"{prefix}.{name}[{index}]", "must not be empty"))
     event_types: dict[EventType, None] = {}
     for index, event_type in enumerate(proto.event_types):
-        if event_type in _EVENT_TYPES:
+        if event_type == events_pb2.EVENT_TYPE_PATTERN:
+            # Producer patterns are not in the event log; a filter of them alone would stay silent forever.
+            violations.append(
+                FieldViolation(
+                    f"{prefix}.event_types[{index}]",
+                    "pattern events are streamed by PatternService.StreamPatterns, not here",
+                )
+            )
+        elif event_type in _EVENT_TYPES:
             event_types[_EVENT_TYPES[event_type]] = None
         else:
             violations.append(
