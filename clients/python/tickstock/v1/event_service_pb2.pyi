@@ -165,7 +165,9 @@ class EventFilter(_message.Message):
 
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.EventType.ValueType]:
-        """Event types; empty means all types."""
+        """Event types; empty means all types. EVENT_TYPE_PATTERN is refused: patterns stream from
+        PatternService.StreamPatterns.
+        """
 
     @_builtins.property
     def directions(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.Direction.ValueType]:
