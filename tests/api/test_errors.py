@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import grpc
@@ -168,3 +169,26 @@ async def test_pattern_event_type_on_stream_events_points_to_stream_patterns(
     [violation] = _details(error)["BadRequest"].field_violations
     assert violation.field == "filter.event_types[0]"
     assert "PatternService.StreamPatterns" in violation.description
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+@pytest.mark.parametrize("field", ["min_price", "max_price", "min_significance"])
+async def test_non_finite_filter_numbers_are_invalid_argument(
+    start_api_server: ServerFactory, field: str, value: float
+) -> None:
+    # NaN compares false with everything: it used to pass every range check and then match nothing.
+    api = await start_api_server()
+    event_filter = event_service_pb2.EventFilter(**{field: value})
+
+    stream_error = await _stream_error(api, event_service_pb2.StreamEventsRequest(filter=event_filter))
+    with pytest.raises(grpc.aio.AioRpcError) as preset_error:
+        await api.events_stub().SaveFilterPreset(
+            event_service_pb2.SaveFilterPresetRequest(
+                preset=event_service_pb2.FilterPreset(name="p", filter=event_filter)
+            ),
+            metadata=api.metadata,
+        )
+
+    for error, path in ((stream_error, f"filter.{field}"), (preset_error.value, f"preset.filter.{field}")):
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert {v.field for v in _details(error)["BadRequest"].field_violations} == {path}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import grpc
 import pytest
 from conftest import ServerFactory
@@ -102,6 +105,43 @@ async def test_invalid_request_names_the_field(
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violated in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("field", "seconds", "nanos"),
+    [
+        ("end_time", 10**12, 0),  # year 33658
+        ("end_time", -(10**12), 0),
+        ("start_time", 253_402_300_800, 0),  # beyond protobuf's own range
+        ("start_time", 0, -5),
+        ("end_time", 4_102_444_800, 0),  # 2100-01-01
+    ],
+)
+async def test_out_of_range_times_are_invalid_argument_not_internal(
+    stub: Client, field: str, seconds: int, nanos: int
+) -> None:
+    client, metadata = stub
+    request = _request()
+    getattr(request, field).seconds = seconds
+    getattr(request, field).nanos = nanos
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.GetBars(request, metadata=metadata)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"{field}: must be a time from 1970 to 2099" in (caught.value.details() or "")
+
+
+async def test_forged_token_with_huge_times_is_invalid_argument(stub: Client) -> None:
+    client, metadata = stub
+    body = {"s": "AAPL", "i": 300, "a": 10**30, "b": 10**30 + 1, "n": 0}
+    forged = base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+    request = pb.GetBarsRequest(symbol="AAPL", interval=pb.BAR_INTERVAL_5_MINUTES, page_token=forged)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.GetBars(request, metadata=metadata)
+
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_token_of_another_request_is_rejected(stub: Client) -> None:

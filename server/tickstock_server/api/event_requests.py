@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -170,8 +171,10 @@ def _check_range(
     prefix: str, name: str, low: float | None, high: float | None, violations: list[FieldViolation]
 ) -> None:
     for bound, value in (("min", low), ("max", high)):
-        if value is not None and value < 0:
-            violations.append(FieldViolation(f"{prefix}{bound}_{name}", "must not be negative"))
+        if value is not None and not 0 <= value < math.inf:  # also refuses NaN
+            violations.append(
+                FieldViolation(f"{prefix}{bound}_{name}", "must be a finite number, not negative")
+            )
     if low is not None and high is not None and low > high:
         violations.append(FieldViolation(f"{prefix}max_{name}", f"must not be below {prefix}min_{name}"))
 

@@ -28,6 +28,8 @@ _INTERVALS = {
 }
 _NS_PER_S = 1_000_000_000
 _MINUTE_NS = 60 * _NS_PER_S
+_MAX_TIME_S = 4_102_444_800
+"""2100-01-01 UTC: times must be before it (and from 1970), so nanoseconds stay within 64 bits."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,8 +64,15 @@ def _validate(request: market_data_service_pb2.GetBarsRequest) -> tuple[str, Bar
     page_size = request.page_size or DEFAULT_PAGE_SIZE
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         violations.append(FieldViolation("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
-    has_range = request.HasField("start_time") and request.HasField("end_time")
-    if has_range and request.start_time.ToNanoseconds() >= request.end_time.ToNanoseconds():
+    times = {name: getattr(request, name) for name in ("start_time", "end_time") if request.HasField(name)}
+    for name, value in times.items():
+        if not (0 <= value.seconds < _MAX_TIME_S and 0 <= value.nanos < _NS_PER_S):
+            violations.append(FieldViolation(name, "must be a time from 1970 to 2099"))
+    if (
+        not violations
+        and len(times) == 2
+        and times["start_time"].ToNanoseconds() >= times["end_time"].ToNanoseconds()
+    ):
         violations.append(FieldViolation("start_time", "must be before end_time"))
     if violations or interval is None:
         raise InvalidRequestError(violations)
@@ -78,7 +87,9 @@ def _token_body(
         body = json.loads(base64.urlsafe_b64decode(request.page_token.encode()))
         if (body["s"], body["i"]) != (symbol, interval.value):
             raise ValueError("the token is for another symbol or interval")
-        if not all(type(body[key]) is int for key in ("a", "b", "n")):
+        if not all(
+            type(body[key]) is int and 0 <= body[key] <= _MAX_TIME_S * _NS_PER_S for key in ("a", "b", "n")
+        ):
             raise ValueError("malformed token")
         if request.HasField("start_time") and request.start_time.ToNanoseconds() != body["a"]:
             raise ValueError("the token is for another range")
