@@ -41,6 +41,7 @@ _SORT_FIELDS = {
 }
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 100
+_SORT_ORDERS = frozenset(common_pb2.SortOrder.values())
 DEFAULT_SCAN_MIN_CONFIDENCE = 0.5
 
 
@@ -195,6 +196,8 @@ def scan_query_from_proto(
             cursor = ScanCursor(sort_key=body["k"], pattern_id=str(body["i"]))
         except (ValueError, KeyError, TypeError):
             violations.append(FieldViolation("page_token", "not a token of this request's filter and order"))
+    if request.sort_order not in _SORT_ORDERS:
+        violations.append(FieldViolation("sort_order", "unknown sort order"))
     if violations:
         raise InvalidRequestError(violations)
     descending = request.sort_order != common_pb2.SORT_ORDER_ASCENDING

@@ -235,8 +235,11 @@ def _pattern_payload(message: dict[str, Any]) -> tuple[dict[str, Any], str | Non
 
 def _timeframe(tier: str | None, source: str | None) -> PatternTimeframe | None:
     # The producer names the bars in `tier`, or in the payload's `source` (the envelope's `source` is the
-    # producer's name, "TickStockPL", which names no timeframe).
+    # producer's name, "TickStockPL", which names no timeframe). A `tier` that names none we know, with
+    # no `source` that does, is rejected rather than dropped silently.
     for candidate in (tier, source):
         if candidate and (timeframe := _TIMEFRAMES.get(candidate.lower())) is not None:
             return timeframe
+    if tier:
+        raise MessageRejected("bad_tier", repr(tier[:32]))
     return None

@@ -1,4 +1,4 @@
-"""StreamPatterns and ScanPatterns bound what one user can hold: streams per user, filter list sizes."""
+"""PatternService over the in-process server: per-user stream limits and request bounds."""
 
 from __future__ import annotations
 
@@ -82,3 +82,15 @@ async def test_oversized_filter_lists_are_invalid_argument_before_any_work(
 
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert f"filter.{field}: at most" in (raised.value.details() or "")
+
+
+async def test_an_unknown_sort_order_is_invalid_argument(start_api_server: ServerFactory) -> None:
+    # It used to be read as descending.
+    api, stub = await _start(start_api_server, max_streams=2)
+    request = pattern_service_pb2.ScanPatternsRequest(sort_order=99)  # type: ignore[arg-type]
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ScanPatterns(request, metadata=api.metadata)
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "sort_order: unknown sort order" in (raised.value.details() or "")
