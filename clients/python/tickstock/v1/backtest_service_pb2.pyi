@@ -363,7 +363,7 @@ class ListBacktestsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum backtests in the response, 1 to 100 (default 20)."""
+    """Maximum backtests in the response, 1 to 100 (default 20); a larger value is treated as 100."""
     page_token: _builtins.str
     """Token from a previous response's `next_page_token`."""
     def __init__(

@@ -133,7 +133,7 @@ class ListSymbolsRequest(_message.Message):
     type: _builtins.str
     """Only this security type (optional), e.g. "CS"."""
     page_size: _builtins.int
-    """Maximum symbols in the response, 1 to 1000 (default 100)."""
+    """Maximum symbols in the response, 1 to 1000 (default 100); a larger value is treated as 1000."""
     page_token: _builtins.str
     """Token from a previous response's `next_page_token`; the other fields must be the same."""
     def __init__(
