@@ -28,6 +28,8 @@ from tickstock_server.detection.bars import BarAggregator
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_calendar import MarketCalendar
+from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy, web_front_config
+from tickstock_server.edge.envoy_config import local_upstream
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.feeds.replay import ReplayTickSource
 from tickstock_server.feeds.synthetic import SyntheticTickSource
@@ -96,6 +98,18 @@ async def _url_or_embedded(
     await asyncio.to_thread(embedded.start)
     stack.push_async_callback(asyncio.to_thread, embedded.stop)
     return embedded.url
+
+
+def web_front(settings: Settings, grpc_port: int) -> EmbeddedEnvoy | None:
+    """The Envoy that serves browsers (grpc-web and the dashboard) in front of this server, if enabled."""
+    if not settings.web.enabled:
+        return None
+    upstream = local_upstream(settings.grpc.host, grpc_port)
+    return EmbeddedEnvoy(
+        settings.data_dir / "envoy",
+        web_front_config(settings.web, upstream),
+        concurrency=settings.web.concurrency,
+    )
 
 
 def restarts_history(feed: FeedSettings) -> bool:
@@ -252,9 +266,12 @@ async def serve(
                 name="pipeline",
             )
             await server.start()
+            envoy = web_front(settings, port)
             try:
                 await set_serving(health, list(servicers), True)
                 _logger.info("serving on port %d", port, extra={"port": port, "epoch": log.epoch})
+                if envoy is not None:
+                    await asyncio.to_thread(envoy.start)
                 if on_ready is not None:
                     on_ready(port)
                 await stop.wait()
@@ -267,6 +284,8 @@ async def serve(
                 pattern_health.cancel()
                 hub.close()
                 await server.stop(settings.grpc.shutdown_grace_s)
+                if envoy is not None:  # after the server: the streams' last trailers pass through it
+                    await asyncio.to_thread(envoy.stop)
                 pipeline.cancel()
                 # Its own failure, if that is why we stop, is already the TaskGroup's to report.
                 with contextlib.suppress(asyncio.CancelledError, Exception):

