@@ -111,3 +111,25 @@ class ApiKeyStoreContract:
 
         # Assert
         assert [violation.field for violation in excinfo.value.violations] == ["user"]
+
+    async def test_a_key_is_active_until_revoked(self, store: ApiKeyStore) -> None:
+        # Arrange
+        issued = await store.create("alice")
+
+        # Act
+        before = await store.is_active(issued.key_id)
+        await store.revoke(issued.key_id)
+        after = await store.is_active(issued.key_id)
+
+        # Assert
+        assert (before, after) == (True, False)
+        assert await store.is_active("0" * 12) is False
+
+    async def test_the_session_secret_is_32_bytes_and_stays_the_same(self, store: ApiKeyStore) -> None:
+        # Act
+        first = await store.session_secret()
+        second = await store.session_secret()
+
+        # Assert
+        assert len(first) == 32
+        assert first == second

@@ -14,6 +14,8 @@ import asyncpg
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from tickstock_server.api.auth import KeyCache
+from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
 from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
@@ -55,6 +57,7 @@ MARKET_DATA_SERVICE = "tickstock.v1.MarketDataService"
 UNIVERSE_SERVICE = "tickstock.v1.UniverseService"
 PATTERN_SERVICE = "tickstock.v1.PatternService"
 BACKTEST_SERVICE = "tickstock.v1.BacktestService"
+AUTH_SERVICE = "tickstock.v1.AuthService"
 
 
 @contextlib.asynccontextmanager
@@ -216,7 +219,9 @@ async def serve(
         )
         patterns = PatternRuntime(settings, pool, redis_client)
         await patterns.start()
+        keys = KeyCache(PgApiKeyStore(pool))
         servicers = {
+            AUTH_SERVICE: AuthServiceServicer(keys=keys),
             EVENT_SERVICE: events,
             MARKET_DATA_SERVICE: MarketDataServiceServicer(
                 bars=PgBarReader(pool, unstored_bars),
@@ -228,7 +233,7 @@ async def serve(
         }
         server, port, health = create_server(
             servicers=servicers,
-            keys=PgApiKeyStore(pool),
+            keys=keys,
             host=settings.grpc.host,
             port=settings.grpc.port,
             max_connection_age_s=settings.grpc.max_connection_age_s,

@@ -38,6 +38,8 @@ class Principal:
     """User name the API key was created for."""
     key_id: str
     """Public id of the API key used."""
+    session_expires_ns: int | None = None
+    """When the caller used a session token: its expiry, UTC epoch ns; None for an API key."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +61,14 @@ class ApiKeyStore(Protocol):
 
     async def verify(self, token: str) -> Principal | None:
         """Return the principal of a valid, unrevoked token, or None."""
+        ...
+
+    async def is_active(self, key_id: str) -> bool:
+        """True while the key exists and is not revoked."""
+        ...
+
+    async def session_secret(self) -> bytes:
+        """The secret that signs session tokens, the same for every replica; created on first use."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from tickstock_server.adapters.memory import (
     MemoryUniverses,
     MemoryWatchlists,
 )
+from tickstock_server.api.auth import KeyCache
+from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
 from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.server import create_server, set_serving
@@ -40,6 +43,7 @@ BOB_BANKS = Watchlist(
 """A watchlist of bob's, invisible to alice."""
 
 EVENT_SERVICE = "tickstock.v1.EventService"
+AUTH_SERVICE = "tickstock.v1.AuthService"
 
 
 @dataclass
@@ -85,8 +89,10 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
         snapshots: SnapshotSource | None = None,
         extra_servicers: Mapping[str, object] | None = None,
         max_connection_age_s: float = 3600,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> ApiServer:
         keys = MemoryApiKeyStore()
+        key_cache = KeyCache(keys, clock_ns=clock_ns)
         issued = await keys.create("alice")
         log = EventLog(encode_event, capacity=log_capacity, epoch="test-epoch")
         hub = SubscriptionHub(max_streams_per_user=max_streams, queue_capacity=queue_capacity)
@@ -104,8 +110,12 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
             shutdown_grace_s=5.0,
         )
         server, port, health = create_server(
-            servicers={EVENT_SERVICE: events, **(extra_servicers or {})},
-            keys=keys,
+            servicers={
+                AUTH_SERVICE: AuthServiceServicer(keys=key_cache, clock_ns=clock_ns),
+                EVENT_SERVICE: events,
+                **(extra_servicers or {}),
+            },
+            keys=key_cache,
             host="127.0.0.1",
             port=0,
             max_connection_age_s=max_connection_age_s,

@@ -17,6 +17,7 @@ ALL_SERVICES = {
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
+    "tickstock.v1.AuthService",
     "tickstock.v1.BacktestService",
     "tickstock.v1.EventService",
     "tickstock.v1.MarketDataService",

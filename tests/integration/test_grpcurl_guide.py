@@ -12,15 +12,12 @@ from test_server_process import _free_port, _run, _server, _server_env
 
 from tickstock_server.api.server import SERVICES
 
-NOT_SERVED_YET = {"tickstock.v1.AuthService/CreateSessionToken"}
-"""Methods in the API that answer UNIMPLEMENTED in this version, so the guide cannot show them working."""
-
 
 def test_the_guide_shows_every_served_rpc() -> None:
     text = "".join(guide_blocks())
     methods = {f"{service.full_name}/{method.name}" for service in SERVICES for method in service.methods}
 
-    missing = sorted(m for m in methods - NOT_SERVED_YET if f"{m}\n" not in text and f"{m} " not in text)
+    missing = sorted(m for m in methods if f"{m}\n" not in text and f"{m} " not in text)
 
     assert missing == []
 
@@ -49,4 +46,4 @@ async def test_every_block_of_the_guide_runs_against_the_real_server(
 
     failures = [(block, r.stderr[-2000:]) for block, r in zip(blocks, results, strict=True) if r.returncode]
     assert failures == []
-    assert len(blocks) == 14
+    assert len(blocks) == 15

@@ -54,3 +54,13 @@ async def test_closed_pool_raises_dependency_unavailable(pg_database_url: str) -
     # Act / Assert
     with pytest.raises(DependencyUnavailableError):
         await store.verify("tsk_0123456789ab_" + "A" * 43)
+
+
+async def test_every_replica_reads_the_same_session_secret(pg_pool: asyncpg.Pool) -> None:
+    # Two stores over one database stand for two replicas: the first creates the secret, both read it.
+    await apply_migrations(pg_pool)
+
+    secrets = [await PgApiKeyStore(pg_pool).session_secret() for _ in range(2)]
+
+    assert secrets[0] == secrets[1]
+    assert await pg_pool.fetchval("SELECT count(*) FROM session_secret") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from tickstock_server.domain.api_keys import (
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.bar_intervals import BarInterval, merge_into_buckets
 from tickstock_server.domain.filter_spec import FilterSpec
+from tickstock_server.domain.session_tokens import SECRET_BYTES
 from tickstock_server.domain.universes import Watchlist
 from tickstock_server.errors import LimitExceededError, NotFoundError
 from tickstock_server.ports import IssuedKey, Principal, StoredPreset
@@ -35,6 +37,7 @@ class MemoryApiKeyStore:
     def __init__(self) -> None:
         """Start with no keys."""
         self._keys: dict[str, _StoredKey] = {}
+        self._session_secret = secrets.token_bytes(SECRET_BYTES)
 
     async def create(self, user: str) -> IssuedKey:
         """Create a key for `user`.
@@ -58,6 +61,15 @@ class MemoryApiKeyStore:
         if stored is None or stored.revoked or not secret_matches(parts.secret, stored.secret_sha256):
             return None
         return Principal(user=stored.user, key_id=parts.key_id)
+
+    async def is_active(self, key_id: str) -> bool:
+        """True while the key exists and is not revoked."""
+        stored = self._keys.get(key_id)
+        return stored is not None and not stored.revoked
+
+    async def session_secret(self) -> bytes:
+        """The session token secret of this store (random, made with the store)."""
+        return self._session_secret
 
     async def revoke(self, key_id: str) -> bool:
         """Revoke a key; True if it existed and was not revoked yet."""

@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from tickstock.v1 import (
+    auth_service_pb2,
     backtest_service_pb2,
     event_service_pb2,
     market_data_service_pb2,
@@ -26,7 +27,6 @@ from tickstock_server.api.auth import AuthInterceptor, KeyCache
 from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, RequestContextInterceptor
 from tickstock_server.api.reflection import enable_reflection
 from tickstock_server.errors import NotSupportedError
-from tickstock_server.ports import ApiKeyStore
 
 _logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ SERVICES: tuple[ServiceDescriptor, ...] = tuple(
         (universe_service_pb2, "UniverseService"),
         (market_data_service_pb2, "MarketDataService"),
         (backtest_service_pb2, "BacktestService"),
+        (auth_service_pb2, "AuthService"),
     )
 )
 """Every service of the `tickstock.v1` API."""
@@ -97,7 +98,7 @@ def service_handler(service: ServiceDescriptor, servicer: object | None) -> grpc
 def create_server(
     *,
     servicers: Mapping[str, object],
-    keys: ApiKeyStore,
+    keys: KeyCache,
     host: str,
     port: int,
     max_connection_age_s: float,
@@ -111,9 +112,11 @@ def create_server(
     the stream itself sends a rotation hint) plus `rotation_grace_s` for the client to move; with no
     stream age, the grace is unlimited.
 
-    `servicers` maps a service's full name to the object implementing some or all of its methods.
-    Services without a servicer are still registered: their methods answer UNIMPLEMENTED and reflection
-    describes them. Health is reported SERVING only for services that have a servicer, and for "".
+    `keys` verifies every call's bearer token (share it with the AuthService servicer, which signs
+    session tokens with its secret). `servicers` maps a service's full name to the object implementing
+    some or all of its methods. Services without a servicer are still registered: their methods answer
+    UNIMPLEMENTED and reflection describes them. Health is reported SERVING only for services that have
+    a servicer, and for "".
     """
     grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
     options = (
@@ -125,7 +128,7 @@ def create_server(
         interceptors=(
             RequestContextInterceptor(),
             ErrorMappingInterceptor(),
-            AuthInterceptor(KeyCache(keys)),
+            AuthInterceptor(keys),
         ),
         options=options,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import asyncpg
 
 from tickstock_server.domain.api_keys import (
@@ -11,6 +13,7 @@ from tickstock_server.domain.api_keys import (
     parse_token,
     secret_matches,
 )
+from tickstock_server.domain.session_tokens import SECRET_BYTES
 from tickstock_server.ports import IssuedKey, Principal
 from tickstock_server.storage.database import map_asyncpg_errors
 
@@ -67,6 +70,32 @@ class PgApiKeyStore:
         if row is None or not secret_matches(parts.secret, row["secret_sha256"]):
             return None
         return Principal(user=row["user_name"], key_id=parts.key_id)
+
+    async def is_active(self, key_id: str) -> bool:
+        """True while the key exists and is not revoked.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            found = await self._pool.fetchval(
+                "SELECT true FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL", key_id
+            )
+        return found is True
+
+    async def session_secret(self) -> bytes:
+        """The session token secret (migration 0008), created atomically by the first caller.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            await self._pool.execute(
+                "INSERT INTO session_secret (secret) VALUES ($1) ON CONFLICT DO NOTHING",
+                secrets.token_bytes(SECRET_BYTES),
+            )
+            secret: bytes = await self._pool.fetchval("SELECT secret FROM session_secret")
+        return secret
 
     async def revoke(self, key_id: str) -> bool:
         """Revoke a key; True if it existed and was not revoked yet.

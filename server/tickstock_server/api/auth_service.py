@@ -1,0 +1,48 @@
+"""AuthService: API keys (or live session tokens) exchanged for short-lived signed session tokens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tickstock.v1 import auth_service_pb2
+from tickstock_server.api.auth import KeyCache, current_principal
+from tickstock_server.api.interceptors import Context
+from tickstock_server.api.mappers import timestamp_from_ns
+from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token
+from tickstock_server.errors import FieldViolation, InvalidRequestError
+
+DEFAULT_TTL_S = 3600
+"""Lifetime of a token when the request names none."""
+MIN_TTL_S = 60
+MAX_TTL_S = 12 * 3600
+_NS_PER_S = 1_000_000_000
+
+
+class AuthServiceServicer:
+    """Serves `tickstock.v1.AuthService`."""
+
+    def __init__(self, *, keys: KeyCache, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        """Sign tokens with the secret `keys` verifies them with; expiries count from `clock_ns`."""
+        self._keys = keys
+        self._clock_ns = clock_ns
+
+    async def CreateSessionToken(  # noqa: N802 - gRPC method name
+        self, request: auth_service_pb2.CreateSessionTokenRequest, context: Context
+    ) -> auth_service_pb2.CreateSessionTokenResponse:
+        """A token for the caller's user and key: sign-in with an API key, renewal with a live token."""
+        ttl_s = DEFAULT_TTL_S
+        if request.HasField("ttl"):
+            ttl = request.ttl
+            if not (MIN_TTL_S <= ttl.seconds <= MAX_TTL_S and ttl.nanos == 0):
+                raise InvalidRequestError(
+                    [FieldViolation("ttl", f"must be whole seconds from {MIN_TTL_S} s to {MAX_TTL_S} s")]
+                )
+            ttl_s = ttl.seconds
+        principal = current_principal()
+        expires_ns = (self._clock_ns() // _NS_PER_S + ttl_s) * _NS_PER_S
+        claims = SessionClaims(user=principal.user, key_id=principal.key_id, expires_ns=expires_ns)
+        token = issue_session_token(claims, await self._keys.session_secret())
+        return auth_service_pb2.CreateSessionTokenResponse(
+            token=token, expire_time=timestamp_from_ns(expires_ns), user=principal.user
+        )
