@@ -1,4 +1,4 @@
-"""Bearer API-key authentication for every RPC except health checking and reflection."""
+"""Bearer authentication (API keys and session tokens) for every RPC except health checks and reflection."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class KeyCache:
 
 
 class AuthInterceptor(WrappingInterceptor):
-    """Requires `authorization: Bearer <api key>` and makes the caller available as `current_principal()`."""
+    """Requires `authorization: Bearer <api key or session token>`; the caller is `current_principal()`."""
 
     def __init__(self, keys: KeyCache) -> None:
         self._keys = keys
