@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import uuid
@@ -258,6 +260,39 @@ async def test_another_users_backtest_is_not_found(harness: Harness) -> None:
     assert raised.value.code() is grpc.StatusCode.NOT_FOUND
     listed = await harness.stub.ListBacktests(pb.ListBacktestsRequest(), metadata=harness.bob)
     assert list(listed.backtests) == []
+
+
+@pytest.mark.parametrize("backtest_id", ["backtest_1_\x00ff", "x" * 10_000, ""])
+async def test_an_id_no_backtest_can_have_is_not_found_not_internal(
+    harness: Harness, backtest_id: str
+) -> None:
+    # NUL bytes once reached PostgreSQL, which refused them: INTERNAL.
+    for call in (
+        harness.stub.GetBacktest(pb.GetBacktestRequest(backtest_id=backtest_id), metadata=harness.alice),
+        harness.stub.CancelBacktest(
+            pb.CancelBacktestRequest(backtest_id=backtest_id), metadata=harness.alice
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call
+        assert raised.value.code() is grpc.StatusCode.NOT_FOUND
+        assert len(raised.value.details() or "") < 200
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"t": 10**30, "i": "backtest_1_ab", "u": hashlib.sha256(b"alice").hexdigest()[:16]},
+        {"t": 1, "i": "a\x00b", "u": hashlib.sha256(b"alice").hexdigest()[:16]},
+    ],
+)
+async def test_a_forged_page_token_is_invalid_argument(harness: Harness, payload: dict[str, object]) -> None:
+    token = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await harness.stub.ListBacktests(pb.ListBacktestsRequest(page_token=token), metadata=harness.alice)
+
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_cancel_publishes_cancellation_and_a_second_cancel_is_harmless(harness: Harness) -> None:

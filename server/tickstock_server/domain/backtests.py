@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -239,3 +240,11 @@ def _number(value: object) -> float | None:
     except OverflowError:
         return None
     return number if math.isfinite(number) else None
+
+
+_BACKTEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def is_backtest_id_shape(backtest_id: str) -> bool:
+    """True when `backtest_id` could name a backtest: 1-64 letters, digits, '_' or '-' (no NUL bytes)."""
+    return _BACKTEST_ID.fullmatch(backtest_id) is not None

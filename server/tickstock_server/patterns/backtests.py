@@ -28,8 +28,19 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from tickstock_server.domain.backtest_requests import BacktestSubmission, validate_submission
-from tickstock_server.domain.backtests import Backtest, BacktestOutcome, BacktestPage, BacktestState
-from tickstock_server.errors import DependencyUnavailableError, FieldViolation, InvalidRequestError
+from tickstock_server.domain.backtests import (
+    Backtest,
+    BacktestOutcome,
+    BacktestPage,
+    BacktestState,
+    is_backtest_id_shape,
+)
+from tickstock_server.errors import (
+    DependencyUnavailableError,
+    FieldViolation,
+    InvalidRequestError,
+    NotFoundError,
+)
 from tickstock_server.patterns.backtest_config import BacktestJobsConfig, BacktestJobStats
 from tickstock_server.patterns.backtest_messages import cancel_message, job_message
 from tickstock_server.patterns.backtest_updates import BacktestUpdates, UpdateStore
@@ -151,6 +162,7 @@ class BacktestJobs:
             NotFoundError: No such job of `user` (another user's included).
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
+        _check_id(backtest_id)
         return self._updates.overlay(await self._store.get(user, backtest_id))
 
     async def list(self, user: str, *, page_size: int = 0, page_token: str = "") -> BacktestPage:
@@ -166,6 +178,7 @@ class BacktestJobs:
             InvalidRequestError: The job has COMPLETED or FAILED (field ``backtest_id``).
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
+        _check_id(backtest_id)
         now_ns = self._now_ns()
         backtest, changed = await self._store.cancel(user, backtest_id, now_ns=now_ns)
         if not changed:
@@ -202,6 +215,7 @@ class BacktestJobs:
             LimitExceededError: `user` already watches `max_watchers_per_user` jobs.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
+        _check_id(backtest_id)
         watched, mailbox = self._watches.open(user, backtest_id)
         try:
             last = await self._current(user, backtest_id, watched)
@@ -301,3 +315,9 @@ class BacktestJobs:
     def _now_ns(self) -> int:
         # PostgreSQL keeps microseconds; flooring here makes memory and database agree exactly.
         return self._clock_ns() // 1_000 * 1_000
+
+
+def _check_id(backtest_id: str) -> None:
+    """An id no backtest can have (NUL bytes, 10,000 characters) is simply not found, before any query."""
+    if not is_backtest_id_shape(backtest_id):
+        raise NotFoundError(f"no backtest {backtest_id[:64]!r}")

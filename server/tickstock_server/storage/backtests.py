@@ -22,6 +22,7 @@ from tickstock_server.domain.backtests import (
     BacktestResult,
     BacktestState,
     ProgressReport,
+    is_backtest_id_shape,
 )
 from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
 from tickstock_server.storage.database import map_asyncpg_errors
@@ -303,6 +304,10 @@ def _backtest_from_row(row: asyncpg.Record) -> Backtest:
     )
 
 
+_MAX_TOKEN_NS = 4_102_444_800 * 1_000_000_000
+"""2100-01-01 UTC: a page token's time must be before it (a forged one may not overflow a timestamp)."""
+
+
 def _user_digest(user: str) -> str:
     # Binds a token to its user without revealing the name; it only has to tell users apart.
     return hashlib.sha256(user.encode()).hexdigest()[:16]
@@ -323,7 +328,9 @@ def _decode_page_token(token: str, user: str) -> tuple[int, str]:
     if (
         not isinstance(payload, dict)
         or type(payload.get("t")) is not int
+        or not 0 <= payload["t"] < _MAX_TOKEN_NS
         or not isinstance(payload.get("i"), str)
+        or not is_backtest_id_shape(payload["i"])
         or payload.get("u") != _user_digest(user)
     ):
         raise InvalidRequestError([FieldViolation("page_token", _BAD_TOKEN)])
