@@ -13,6 +13,33 @@ from tickstock_server.storage.watchlists import PgWatchlistStore
 _UPDATABLE = frozenset({"name", "symbols"})
 
 
+MAX_QUERY_CHARS = 64
+"""Longest ListSymbols query: longer than any ticker or company name needs."""
+MAX_FILTER_CHARS = 16
+"""Longest ListSymbols market or type."""
+MAX_PAGE_TOKEN_CHARS = 1024
+
+
+def list_symbols_violations(request: pb.ListSymbolsRequest) -> list[FieldViolation]:
+    """What is wrong with a ListSymbols request, found before it reaches the database.
+
+    A 1 MB query once took 6.5 s of PostgreSQL time, and a NUL byte gave an INTERNAL error.
+    """
+    violations = []
+    for name, limit in (
+        ("query", MAX_QUERY_CHARS),
+        ("market", MAX_FILTER_CHARS),
+        ("type", MAX_FILTER_CHARS),
+        ("page_token", MAX_PAGE_TOKEN_CHARS),
+    ):
+        value: str = getattr(request, name)
+        if len(value) > limit:
+            violations.append(FieldViolation(name, f"at most {limit} characters"))
+        elif not value.isprintable():
+            violations.append(FieldViolation(name, "must not contain control characters"))
+    return violations
+
+
 class UniverseServiceServicer:
     """Serves `tickstock.v1.UniverseService`; watchlists are always the authenticated caller's."""
 
@@ -22,6 +49,9 @@ class UniverseServiceServicer:
 
     async def ListSymbols(self, request: pb.ListSymbolsRequest, context: Context) -> pb.ListSymbolsResponse:  # noqa: N802
         """Search symbols by ticker prefix or name, with market/type filters and page tokens."""
+        violations = list_symbols_violations(request)
+        if violations:
+            raise InvalidRequestError(violations)
         page = await self._universes.list_symbols(
             query=request.query,
             market=request.market,

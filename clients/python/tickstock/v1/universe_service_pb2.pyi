@@ -127,7 +127,9 @@ class ListSymbolsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     query: _builtins.str
-    """Case-insensitive search: symbols starting with it or names containing it (optional)."""
+    """Case-insensitive search: symbols starting with it or names containing it (optional; at most 64
+    printable characters; market and type at most 16).
+    """
     market: _builtins.str
     """Only this market (optional), e.g. "stocks"."""
     type: _builtins.str
