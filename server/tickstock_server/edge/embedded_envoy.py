@@ -68,6 +68,26 @@ def _envoy_environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
 
 
+def validate_envoy_config(config_path: Path, timeout_s: float = 60.0) -> str | None:
+    """Check a rendered config with ``envoy --mode validate``: None when Envoy accepts it, else its output.
+
+    Raises:
+        EnvoyError: No Envoy found, or it did not answer within ``timeout_s``.
+    """
+    try:
+        result = subprocess.run(
+            [str(find_envoy_executable()), "--mode", "validate", "-c", str(config_path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=_envoy_environment(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise EnvoyError(f"envoy --mode validate did not finish within {timeout_s:.0f} s") from exc
+    return None if result.returncode == 0 else (result.stdout + result.stderr)
+
+
 def web_front_config(web: WebSettings, upstream: Upstream) -> EnvoyConfig:
     """The Envoy config of the server's own web front (`web` settings) in front of `upstream`."""
     return EnvoyConfig(
