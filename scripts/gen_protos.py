@@ -1,15 +1,22 @@
-"""Regenerate the Python code for `tickstock.v1` into `clients/python/tickstock/v1/`.
+"""Regenerate the code for `tickstock.v1`: Python into `clients/python/tickstock/v1/`, TypeScript into
+`clients/web/src/gen/`.
 
-Runs grpcio-tools' bundled protoc with the mypy-protobuf plugins, so no system protoc is needed and
-everything works offline. CI runs this and fails when `git diff` shows a change.
+Python comes from grpcio-tools' bundled protoc with the mypy-protobuf plugins, TypeScript from buf with
+protoc-gen-es (installed by `npm ci` in clients/web, which this runs when it is missing), together with
+`google.rpc.error_details` from the pinned googleapis-common-protos, so the dashboard can read
+BadRequest details. No system protoc is needed and everything works offline. CI runs this and fails
+when `git diff` shows a change.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import google.rpc
 import grpc_tools
 from grpc_tools import protoc
 
@@ -19,10 +26,17 @@ OUT = ROOT / "clients" / "python"
 PACKAGE = OUT / "tickstock" / "v1"
 # The plugins live next to the interpreter running this script (the project's venv).
 BIN = Path(sys.executable).parent
+WEB = ROOT / "clients" / "web"
+WEB_GEN = WEB / "src" / "gen"
 
 
 def main() -> int:
-    """Generate the stubs; return protoc's exit code."""
+    """Generate both; return the first non-zero exit code, else 0."""
+    return generate_python() or generate_typescript()
+
+
+def generate_python() -> int:
+    """Generate the Python stubs; return protoc's exit code."""
     sources = sorted(str(p.relative_to(PROTOS)) for p in (PROTOS / "tickstock" / "v1").glob("*.proto"))
     for stale in PACKAGE.glob("*_pb2*"):
         stale.unlink()
@@ -45,6 +59,25 @@ def main() -> int:
             init.touch()
         print(f"generated {len(sources)} files into {PACKAGE.relative_to(ROOT)}")
     return int(code)
+
+
+def generate_typescript() -> int:
+    """Generate the dashboard's protobuf-es code with buf; return buf's exit code."""
+    if not (WEB / "node_modules" / ".bin" / "protoc-gen-es").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
+    buf = shutil.which("buf", path=str(BIN)) or "buf"
+    template = str(WEB / "buf.gen.yaml")
+    shutil.rmtree(WEB_GEN, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as vendored:
+        rpc = Path(vendored) / "google" / "rpc"
+        rpc.mkdir(parents=True)
+        shutil.copy(Path(google.rpc.__path__[0]) / "error_details.proto", rpc)
+        for source in ("protos", vendored):
+            code = subprocess.run([buf, "generate", source, "--template", template], cwd=ROOT).returncode
+            if code != 0:
+                return code
+    print(f"generated {sum(1 for _ in WEB_GEN.rglob('*.ts'))} files into {WEB_GEN.relative_to(ROOT)}")
+    return 0
 
 
 if __name__ == "__main__":

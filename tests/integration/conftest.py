@@ -9,13 +9,12 @@ for the session.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from databases import fresh_database
 
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.storage.database import create_pool
@@ -58,17 +57,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 async def pg_database_url(postgres_url: str) -> AsyncIterator[str]:
     """URL of a fresh, empty database, dropped after the test."""
-    name = f"tickstock_test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield with_database(postgres_url, name)
-        finally:
-            # FORCE: a test that failed half-way may leave connections open.
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_database(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -79,8 +69,3 @@ async def pg_pool(pg_database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
-
-
-def with_database(url: str, database: str) -> str:
-    """Return `url` naming `database` instead of its own."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))

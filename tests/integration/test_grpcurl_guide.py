@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from guide_blocks import guide_blocks, run_block
-from test_server_process import _free_port, _run, _server, _server_env
+from server_process import free_port, run_admin, server_env, serving
 
 from tickstock_server.api.server import SERVICES
 
@@ -25,8 +25,8 @@ def test_the_guide_shows_every_served_rpc() -> None:
 async def test_every_block_of_the_guide_runs_against_the_real_server(
     pg_database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    env = _server_env(
+    port = free_port()
+    env = server_env(
         port,
         TICKSTOCK_DATA_DIR=str(tmp_path),
         TICKSTOCK_DATABASE_URL=pg_database_url,
@@ -34,8 +34,8 @@ async def test_every_block_of_the_guide_runs_against_the_real_server(
         TICKSTOCK_PATTERNS__SIMULATOR="on",
     )
     setup, *blocks = guide_blocks()
-    async with _server(env, port):
-        key = await _run("create-key", "--user", "guide", env=env)
+    async with serving(env, port):
+        key = await run_admin("create-key", "--user", "guide", env=env)
         shell_env = {
             **os.environ,
             "KEY": key,

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_server_process import _free_port, _run, _server, _server_env
+from server_process import free_port, run_admin, server_env, serving
 
 from tickstock_server.domain.market_calendar import EASTERN
 from tickstock_server.market_calendars import xnys_calendar
@@ -21,10 +21,10 @@ pytestmark = pytest.mark.wall_clock
 
 async def test_readme_get_bars_call_returns_the_synthetic_sessions_bars(tmp_path: Path) -> None:
     # Nothing configured but ports and the data directory: embedded Redis and PostgreSQL, synthetic feed.
-    port = _free_port()
-    env = _server_env(port, TICKSTOCK_DATA_DIR=str(tmp_path / "data"))
-    async with _server(env, port):
-        token = await _run("create-key", "--user", "mona", env=env)
+    port = free_port()
+    env = server_env(port, TICKSTOCK_DATA_DIR=str(tmp_path / "data"))
+    async with serving(env, port):
+        token = await run_admin("create-key", "--user", "mona", env=env)
         grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
         assert grpcurl is not None
         await asyncio.sleep(1.5)  # some trading in the first minute

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import grpc
-from test_server_process import _free_port, _run, _server, _server_env
+from server_process import free_port, run_admin, server_env, serving
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc
 
@@ -85,8 +85,8 @@ async def test_replay_counts_rejections_by_reason_and_a_restart_begins_a_new_epo
     # Arrange: the recorded sample with 12 bad lines among its frames; embedded Redis and PostgreSQL.
     replay = _replay_file(tmp_path / "feed.jsonl")
     ticks = sum(line.count('"ev":"A"') for line in SAMPLE.read_text().splitlines())
-    port = _free_port()
-    env = _server_env(
+    port = free_port()
+    env = server_env(
         port,
         TICKSTOCK_DATA_DIR=str(tmp_path / "data"),
         TICKSTOCK_FEED__KIND="replay",
@@ -94,12 +94,12 @@ async def test_replay_counts_rejections_by_reason_and_a_restart_begins_a_new_epo
     )
 
     # Act: replay once, note where the log ended; start again on the same data directory.
-    async with _server(env, port):
-        token = await _run("create-key", "--user", "rita", env=env)
+    async with serving(env, port):
+        token = await run_admin("create-key", "--user", "rita", env=env)
         first = await _replayed(env, ticks)
         [status] = await _first_messages(port, token, None, 1)
     before = status.subscription_status.start
-    async with _server(env, port):
+    async with serving(env, port):
         await _replayed(env, ticks)
         resumed = await _first_messages(port, token, before, 2)
 

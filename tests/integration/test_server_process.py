@@ -5,20 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import signal
-import socket
 import sys
-import tempfile
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from server_process import free_port, run_admin, server_env, serving, wait_listening
 
 from tickstock.v1 import (
     event_service_pb2,
@@ -29,87 +24,15 @@ from tickstock.v1 import (
     universe_service_pb2_grpc,
 )
 
-_READY_TIMEOUT_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _server_env(port: int, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTOCK_")}
-    env.update(
-        TICKSTOCK_GRPC__HOST="127.0.0.1",
-        TICKSTOCK_GRPC__PORT=str(port),
-        TICKSTOCK_FEED__SYMBOLS="40",
-        TICKSTOCK_FEED__RATE_PER_S="4000",
-        TICKSTOCK_GRPC__SHUTDOWN_GRACE_S="2",
-        TICKSTOCK_METRICS__PORT=str(_free_port()),
-        # Envoy has tests of its own (and one real-process test below); the others start without it.
-        TICKSTOCK_WEB__ENABLED="false",
-        TICKSTOCK_WEB__PORT="0",
-        TICKSTOCK_WEB__ADMIN_PORT="0",
-    )
-    env.update(settings)
-    return env
-
-
-async def _run(*args: str, env: Mapping[str, str]) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tickstock_server", *args, env=dict(env),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode().strip()
-
-
-async def _wait_serving(port: int) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        deadline = asyncio.get_running_loop().time() + _READY_TIMEOUT_S
-        while True:
-            try:
-                response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if response.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            assert asyncio.get_running_loop().time() < deadline, "server did not become SERVING"
-            await asyncio.sleep(0.2)
-
-
-@asynccontextmanager
-async def _server(env: Mapping[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    # The output goes to a file, not a pipe nobody reads (a full pipe would block the server's logging),
-    # and its tail explains a server that never became ready.
-    with tempfile.TemporaryFile() as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tickstock_server", env=dict(env), stdout=output, stderr=output,
-        )  # fmt: skip
-        try:
-            try:
-                await _wait_serving(port)
-            except AssertionError as exc:
-                output.seek(0)
-                raise AssertionError(f"{exc}; its output ends:\n{output.read()[-4000:].decode()}") from exc
-            yield process
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(process.wait(), 30)
-
 
 @pytest.mark.wall_clock
 async def test_grpcurl_streams_filtered_events_with_a_created_key(
     pg_database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    env = _server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
-    async with _server(env, port):
-        token = await _run("create-key", "--user", "alice", env=env)
+    port = free_port()
+    env = server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
+    async with serving(env, port):
+        token = await run_admin("create-key", "--user", "alice", env=env)
         grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
         assert grpcurl is not None
         process = await asyncio.create_subprocess_exec(
@@ -139,10 +62,10 @@ async def test_grpcurl_streams_filtered_events_with_a_created_key(
 
 
 async def test_sigterm_sends_rotate_hint_and_exits_cleanly(pg_database_url: str, redis_url: str) -> None:
-    port = _free_port()
-    env = _server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
-    async with _server(env, port) as process:
-        token = await _run("create-key", "--user", "bob", env=env)
+    port = free_port()
+    env = server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
+    async with serving(env, port) as process:
+        token = await run_admin("create-key", "--user", "bob", env=env)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
                 event_service_pb2.StreamEventsRequest(), metadata=(("authorization", f"Bearer {token}"),)
@@ -162,10 +85,10 @@ async def test_sigterm_sends_rotate_hint_and_exits_cleanly(pg_database_url: str,
 
 
 async def test_embedded_default_serves_and_admin_commands_share_its_database(tmp_path: Path) -> None:
-    port = _free_port()
-    env = _server_env(port, TICKSTOCK_DATA_DIR=str(tmp_path / "data"))
-    async with _server(env, port):
-        token = await _run("create-key", "--user", "carol", env=env)
+    port = free_port()
+    env = server_env(port, TICKSTOCK_DATA_DIR=str(tmp_path / "data"))
+    async with serving(env, port):
+        token = await run_admin("create-key", "--user", "carol", env=env)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
                 event_service_pb2.StreamEventsRequest(), metadata=(("authorization", f"Bearer {token}"),)
@@ -181,9 +104,9 @@ async def test_embedded_default_serves_and_admin_commands_share_its_database(tmp
 async def test_replay_feed_selected_by_configuration_streams_the_recorded_session(
     pg_database_url: str, redis_url: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     sample = Path(__file__).parents[1] / "data" / "massive_sample.jsonl"
-    env = _server_env(
+    env = server_env(
         port,
         TICKSTOCK_DATABASE_URL=pg_database_url,
         TICKSTOCK_REDIS_URL=redis_url,
@@ -192,8 +115,8 @@ async def test_replay_feed_selected_by_configuration_streams_the_recorded_sessio
         TICKSTOCK_FEED__REPLAY__SPEED="20",  # the five recorded minutes in 15 s
     )
     events = []
-    async with _server(env, port):
-        token = await _run("create-key", "--user", "dave", env=env)
+    async with serving(env, port):
+        token = await run_admin("create-key", "--user", "dave", env=env)
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
                 event_service_pb2.StreamEventsRequest(), metadata=(("authorization", f"Bearer {token}"),)
@@ -216,10 +139,10 @@ async def test_replay_feed_selected_by_configuration_streams_the_recorded_sessio
 async def test_server_answers_symbol_universe_watchlist_bar_and_metrics_calls(
     pg_database_url: str, redis_url: str
 ) -> None:
-    port = _free_port()
-    env = _server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
-    async with _server(env, port):
-        token = await _run("create-key", "--user", "erin", env=env)
+    port = free_port()
+    env = server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
+    async with serving(env, port):
+        token = await run_admin("create-key", "--user", "erin", env=env)
         grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
         assert grpcurl is not None
         process = await asyncio.create_subprocess_exec(
@@ -282,21 +205,21 @@ async def test_server_answers_symbol_universe_watchlist_bar_and_metrics_calls(
 async def test_simulator_patterns_show_in_scan_patterns_via_grpcurl_within_10_s(
     pg_database_url: str, redis_url: str
 ) -> None:
-    port = _free_port()
-    env = _server_env(
+    port = free_port()
+    env = server_env(
         port,
         TICKSTOCK_DATABASE_URL=pg_database_url,
         TICKSTOCK_REDIS_URL=redis_url,
         TICKSTOCK_PATTERNS__SIMULATOR="on",
         TICKSTOCK_PATTERNS__KEY_PREFIX=f"test:{port}:",
     )
-    async with _server(env, port):
-        serving = asyncio.get_running_loop().time()
-        token = await _run("create-key", "--user", "pat", env=env)
+    async with serving(env, port):
+        ready_at = asyncio.get_running_loop().time()
+        token = await run_admin("create-key", "--user", "pat", env=env)
         grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
         assert grpcurl is not None
         patterns: list[dict[str, object]] = []
-        while not patterns and asyncio.get_running_loop().time() - serving < 10:
+        while not patterns and asyncio.get_running_loop().time() - ready_at < 10:
             process = await asyncio.create_subprocess_exec(
                 grpcurl, "-plaintext", "-H", f"authorization: Bearer {token}",
                 "-d", '{"page_size": 5, "filter": {"min_confidence": 0}}',
@@ -305,7 +228,7 @@ async def test_simulator_patterns_show_in_scan_patterns_via_grpcurl_within_10_s(
             )  # fmt: skip
             out, _ = await process.communicate()
             patterns = json.loads(out or b"{}").get("patterns", [])
-        elapsed = asyncio.get_running_loop().time() - serving
+        elapsed = asyncio.get_running_loop().time() - ready_at
 
     assert patterns, "no simulator patterns within 10 s of serving"
     assert elapsed < 10
@@ -315,8 +238,8 @@ async def test_simulator_patterns_show_in_scan_patterns_via_grpcurl_within_10_s(
 async def test_the_server_starts_envoy_for_browsers_next_to_its_grpc_port(
     pg_database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    port, web_port = _free_port(), _free_port()
-    env = _server_env(
+    port, web_port = free_port(), free_port()
+    env = server_env(
         port,
         TICKSTOCK_DATA_DIR=str(tmp_path),
         TICKSTOCK_DATABASE_URL=pg_database_url,
@@ -330,7 +253,8 @@ async def test_the_server_starts_envoy_for_browsers_next_to_its_grpc_port(
         data=b"\x00\x00\x00\x00\x00",
         headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"},
     )
-    async with _server(env, port):
+    async with serving(env, port):
+        await wait_listening(web_port)
         body = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=5).read())
 
     assert body.startswith(b"\x00\x00\x00\x00\x02\x08\x01")  # a data frame: HealthCheckResponse{SERVING}
