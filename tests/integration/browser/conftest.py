@@ -54,10 +54,6 @@ class Stack:
     key: str
     env: dict[str, str]
 
-    def page_address(self, origin: str | None = None) -> str:
-        """The dashboard at `origin` (the allowed one by default), pointed at Envoy."""
-        return f"{origin or self.page_url}/?server={self.envoy_url}"
-
 
 @pytest.fixture(scope="session")
 def dashboard_dir() -> Path:
@@ -88,38 +84,56 @@ def static_site(directory: Path) -> Iterator[str]:
         server.server_close()
 
 
+@pytest.fixture(scope="session")
+def page_origin(dashboard_dir: Path) -> Iterator[str]:
+    """An origin serving the dashboard that the servers' Envoy allows."""
+    with static_site(dashboard_dir) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="session")
+def foreign_origin(dashboard_dir: Path) -> Iterator[str]:
+    """An origin serving the dashboard that no Envoy allows."""
+    with static_site(dashboard_dir) as origin:
+        yield origin
+
+
 @pytest.fixture(scope="module")
 async def stack(
-    dashboard_dir: Path, postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    dashboard_dir: Path,
+    page_origin: str,
+    foreign_origin: str,
+    postgres_url: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     """The server with Envoy, the dashboard on an allowed origin and on a disallowed one."""
     port, web_port = free_port(), free_port()
-    with static_site(dashboard_dir) as page_url, static_site(dashboard_dir) as foreign_url:
-        async with fresh_database(postgres_url) as database_url:
-            env = server_env(
-                port,
-                TICKSTOCK_DATA_DIR=str(tmp_path_factory.mktemp("browser-stack")),
-                TICKSTOCK_DATABASE_URL=database_url,
-                TICKSTOCK_REDIS_URL=redis_url,
-                TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX=f"test:{port}:events:",
-                TICKSTOCK_PATTERNS__KEY_PREFIX=f"test:{port}:patterns:",
-                TICKSTOCK_PATTERNS__SIMULATOR="on",
-                TICKSTOCK_WEB__ENABLED="true",
-                TICKSTOCK_WEB__PORT=str(web_port),
-                TICKSTOCK_WEB__STATIC_DIR=str(dashboard_dir),
-                TICKSTOCK_WEB__ALLOWED_ORIGINS=page_url,
+    async with fresh_database(postgres_url) as database_url:
+        env = server_env(
+            port,
+            TICKSTOCK_DATA_DIR=str(tmp_path_factory.mktemp("browser-stack")),
+            TICKSTOCK_DATABASE_URL=database_url,
+            TICKSTOCK_REDIS_URL=redis_url,
+            TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX=f"test:{port}:events:",
+            TICKSTOCK_PATTERNS__KEY_PREFIX=f"test:{port}:patterns:",
+            TICKSTOCK_PATTERNS__SIMULATOR="on",
+            TICKSTOCK_WEB__ENABLED="true",
+            TICKSTOCK_WEB__PORT=str(web_port),
+            TICKSTOCK_WEB__STATIC_DIR=str(dashboard_dir),
+            TICKSTOCK_WEB__ALLOWED_ORIGINS=page_origin,
+        )
+        async with serving(env, port):
+            await wait_listening(web_port)
+            key = await run_admin("create-key", "--user", "browser", env=env)
+            yield Stack(
+                envoy_url=f"http://127.0.0.1:{web_port}",
+                page_url=page_origin,
+                foreign_page_url=foreign_origin,
+                grpc_port=port,
+                key=key,
+                env=env,
             )
-            async with serving(env, port):
-                await wait_listening(web_port)
-                key = await run_admin("create-key", "--user", "browser", env=env)
-                yield Stack(
-                    envoy_url=f"http://127.0.0.1:{web_port}",
-                    page_url=page_url,
-                    foreign_page_url=foreign_url,
-                    grpc_port=port,
-                    key=key,
-                    env=env,
-                )
 
 
 @pytest.fixture(scope="session")
@@ -156,6 +170,11 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 async def sign_in(page: Page, stack: Stack, origin: str | None = None) -> None:
     """Open the dashboard and sign in with the stack's API key."""
-    await page.goto(stack.page_address(origin))
-    await page.get_by_label("API key").fill(stack.key)
+    await sign_in_at(page, origin or stack.page_url, stack.envoy_url, stack.key)
+
+
+async def sign_in_at(page: Page, origin: str, server: str, key: str) -> None:
+    """Open the dashboard served at `origin`, pointed at the Envoy at `server`, and sign in with `key`."""
+    await page.goto(f"{origin}/?server={server}")
+    await page.get_by_label("API key").fill(key)
     await page.get_by_role("button", name="Sign in").click()
