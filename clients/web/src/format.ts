@@ -1,14 +1,23 @@
 // Display formats shared by the views.
 import { durationMs, timestampDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 
+/** Event times read in the exchange's time zone, as on the chart, whatever the browser's zone. */
+const EXCHANGE_TIME = new Intl.DateTimeFormat("en-US", {
+  timeZone: "America/New_York", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  fractionalSecondDigits: 3, hour12: false,
+});
+
 export function time(ts: Timestamp | undefined): string {
-  if (ts === undefined) return "-";
-  return timestampDate(ts).toISOString().slice(11, 23);
+  return ts === undefined ? "-" : EXCHANGE_TIME.format(timestampDate(ts));
 }
 
+const EXCHANGE_DATE_TIME = new Intl.DateTimeFormat("en-US", {
+  timeZone: "America/New_York", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  second: "2-digit", hour12: false,
+});
+
 export function dateTime(ts: Timestamp | undefined): string {
-  if (ts === undefined) return "-";
-  return timestampDate(ts).toISOString().replace("T", " ").slice(0, 19);
+  return ts === undefined ? "-" : `${EXCHANGE_DATE_TIME.format(timestampDate(ts))} ET`;
 }
 
 export function price(value: number): string {

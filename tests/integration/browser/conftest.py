@@ -8,29 +8,19 @@ is not allowed. Chromium is never downloaded (`playwright install` is not used):
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from browser_stack import CHROMIUM, CHROMIUM_ARGS, Stack, static_site
 from databases import fresh_database
 from playwright.async_api import Browser, Page, async_playwright
 from server_process import free_port, run_admin, server_env, serving, wait_listening
 
-CHROMIUM = Path("/usr/bin/chromium")
 WEB = Path(__file__).resolve().parents[3] / "clients" / "web"
-# Without the networking flags Chromium keeps calling Google's hosts, which a closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 _HERE = Path(__file__).parent
 
 
@@ -43,45 +33,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@dataclass(frozen=True, slots=True)
-class Stack:
-    """Addresses of one running stack and an API key for it."""
-
-    envoy_url: str
-    page_url: str
-    foreign_page_url: str
-    grpc_port: int
-    key: str
-    env: dict[str, str]
-
-
 @pytest.fixture(scope="session")
-def dashboard_dir() -> Path:
-    """The dashboard built from the current sources (npm ci when its packages are missing)."""
+def dashboard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dashboard built from the current sources (npm ci when its packages are missing), copied
+    out of clients/web/dist so that a rebuild during the session cannot pull files from under it."""
     npm = shutil.which("npm")
     assert npm is not None, "the browser tests need Node.js and npm to build the dashboard"
     if not (WEB / "node_modules").is_dir():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
     subprocess.run([npm, "run", "--silent", "build"], cwd=WEB, check=True)
-    return WEB / "dist"
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        pass
-
-
-@contextmanager
-def static_site(directory: Path) -> Iterator[str]:
-    """Serve `directory` over HTTP on a free loopback port; yields its origin."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, name="static-site", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return Path(shutil.copytree(WEB / "dist", tmp_path_factory.mktemp("dashboard") / "dist"))
 
 
 @pytest.fixture(scope="session")
@@ -166,15 +127,3 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     finally:
         await context.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
-
-
-async def sign_in(page: Page, stack: Stack, origin: str | None = None) -> None:
-    """Open the dashboard and sign in with the stack's API key."""
-    await sign_in_at(page, origin or stack.page_url, stack.envoy_url, stack.key)
-
-
-async def sign_in_at(page: Page, origin: str, server: str, key: str) -> None:
-    """Open the dashboard served at `origin`, pointed at the Envoy at `server`, and sign in with `key`."""
-    await page.goto(f"{origin}/?server={server}")
-    await page.get_by_label("API key").fill(key)
-    await page.get_by_role("button", name="Sign in").click()
