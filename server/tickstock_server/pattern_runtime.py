@@ -24,6 +24,7 @@ from tickstock_server.config import Settings
 from tickstock_server.domain.alerts import AlertLimits
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.patterns import Pattern
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.feeds.synthetic import synthetic_symbols
 from tickstock_server.patterns.alerts import AlertRouter
@@ -43,7 +44,6 @@ from tickstock_server.storage.universes import PgUniverseStore
 
 _logger = logging.getLogger(__name__)
 
-_NS_PER_S = 1_000_000_000
 _MAINTENANCE_S = 5.0
 """Interval of cache expiry, mirror cleanup and the fallback switch, seconds."""
 
@@ -158,7 +158,7 @@ class PatternRuntime:
 
     def add_patterns(self, patterns: Sequence[Pattern]) -> None:
         """Cache new patterns (alert routing and live streams follow) and queue them for the mirror."""
-        cap_ns = time.time_ns() + round(self._settings.cache_ttl_s * _NS_PER_S)
+        cap_ns = time.time_ns() + round(self._settings.cache_ttl_s * NS_PER_S)
         for pattern in patterns:
             if pattern.expires_ns > cap_ns:  # never outlive the cache TTL (the original's 3-day expiry)
                 pattern = dataclasses.replace(pattern, expires_ns=cap_ns)
@@ -176,7 +176,7 @@ class PatternRuntime:
             # Bars run on event time (a replay or the session clock may be hours behind): a fallback
             # pattern is current from now, for the cache TTL.
             now_ns = time.time_ns()
-            expires_ns = now_ns + round(self._settings.cache_ttl_s * _NS_PER_S)
+            expires_ns = now_ns + round(self._settings.cache_ttl_s * NS_PER_S)
             self.add_patterns([dataclasses.replace(p, expires_ns=expires_ns) for p in found])
 
     async def start(self) -> None:

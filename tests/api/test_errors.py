@@ -14,6 +14,8 @@ from grpc_status import rpc_status
 from tickstock.v1 import (
     event_service_pb2,
     events_pb2,
+    market_data_service_pb2,
+    market_data_service_pb2_grpc,
     pattern_service_pb2,
     pattern_service_pb2_grpc,
     universe_service_pb2,
@@ -100,18 +102,18 @@ async def test_unimplemented_streaming_method_answers_unimplemented(start_api_se
 
 
 class _Broken:
-    """A servicer that fails with an unexpected error that carries private detail."""
+    """A MarketDataService that fails with an unexpected error that carries private detail."""
 
-    async def ScanPatterns(self, request: Any, context: Any) -> Any:  # noqa: N802
+    async def GetBars(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
         raise RuntimeError("password=hunter2 at db.internal")
 
 
 async def test_unexpected_error_is_internal_with_a_generic_message(start_api_server: ServerFactory) -> None:
-    api = await start_api_server(extra_servicers={"tickstock.v1.PatternService": _Broken()})
-    stub = pattern_service_pb2_grpc.PatternServiceStub(api.channel)
+    api = await start_api_server(extra_servicers={"tickstock.v1.MarketDataService": _Broken()})
+    stub = market_data_service_pb2_grpc.MarketDataServiceStub(api.channel)
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.ScanPatterns(pattern_service_pb2.ScanPatternsRequest(), metadata=api.metadata)
+        await stub.GetBars(market_data_service_pb2.GetBarsRequest(), metadata=api.metadata)
 
     assert raised.value.code() == grpc.StatusCode.INTERNAL
     assert "hunter2" not in (raised.value.details() or "")
@@ -120,12 +122,12 @@ async def test_unexpected_error_is_internal_with_a_generic_message(start_api_ser
 
 
 async def test_request_id_from_client_is_echoed_in_headers(start_api_server: ServerFactory) -> None:
-    api = await start_api_server(extra_servicers={"tickstock.v1.PatternService": _Broken()})
-    stub = pattern_service_pb2_grpc.PatternServiceStub(api.channel)
+    api = await start_api_server(extra_servicers={"tickstock.v1.MarketDataService": _Broken()})
+    stub = market_data_service_pb2_grpc.MarketDataServiceStub(api.channel)
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.ScanPatterns(
-            pattern_service_pb2.ScanPatternsRequest(), metadata=(*api.metadata, ("x-request-id", "req-42"))
+        await stub.GetBars(
+            market_data_service_pb2.GetBarsRequest(), metadata=(*api.metadata, ("x-request-id", "req-42"))
         )
 
     assert ("x-request-id", "req-42") in tuple(raised.value.initial_metadata() or ())

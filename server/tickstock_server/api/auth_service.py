@@ -10,13 +10,13 @@ from tickstock_server.api.auth import KeyCache, current_principal
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import timestamp_from_ns
 from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 
 DEFAULT_TTL_S = 3600
 """Lifetime of a token when the request names none."""
 MIN_TTL_S = 60
 MAX_TTL_S = 12 * 3600
-_NS_PER_S = 1_000_000_000
 
 
 class AuthServiceServicer:
@@ -40,7 +40,7 @@ class AuthServiceServicer:
                 )
             ttl_s = ttl.seconds
         principal = current_principal()
-        expires_ns = (self._clock_ns() // _NS_PER_S + ttl_s) * _NS_PER_S
+        expires_ns = (self._clock_ns() // NS_PER_S + ttl_s) * NS_PER_S
         claims = SessionClaims(user=principal.user, key_id=principal.key_id, expires_ns=expires_ns)
         token = issue_session_token(claims, await self._keys.session_secret())
         return auth_service_pb2.CreateSessionTokenResponse(

@@ -7,9 +7,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from tickstock.v1 import events_pb2, market_data_service_pb2, universe_service_pb2
 from tickstock_server.domain import events as domain
 from tickstock_server.domain.bar import Bar
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.domain.universes import SymbolInfo, Universe, UniverseKind, UniverseSummary, Watchlist
-
-_NS = 1_000_000_000
 
 EVENT_TYPES: dict[domain.EventType, events_pb2.EventType.ValueType] = {
     domain.EventType.HIGH: events_pb2.EVENT_TYPE_HIGH,
@@ -78,13 +77,13 @@ _SURGE_MODES: dict[domain.SurgeMode, events_pb2.SurgeMode.ValueType] = {
 
 def timestamp_from_ns(ts_ns: int) -> timestamp_pb2.Timestamp:
     """UTC epoch nanoseconds to a Timestamp."""
-    seconds, nanos = divmod(ts_ns, _NS)
+    seconds, nanos = divmod(ts_ns, NS_PER_S)
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
 
 
 def duration_from_ns(span_ns: int) -> duration_pb2.Duration:
     """Nanoseconds (>= 0) to a Duration."""
-    seconds, nanos = divmod(span_ns, _NS)
+    seconds, nanos = divmod(span_ns, NS_PER_S)
     return duration_pb2.Duration(seconds=seconds, nanos=nanos)
 
 

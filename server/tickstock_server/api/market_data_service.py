@@ -12,6 +12,7 @@ from tickstock.v1 import market_data_service_pb2
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import bar_to_proto
 from tickstock_server.domain.bar_intervals import BarInterval
+from tickstock_server.domain.time_units import NS_PER_MINUTE, NS_PER_S
 from tickstock_server.domain.universes import SYMBOL_PATTERN
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.ports import BarReader
@@ -26,8 +27,6 @@ _INTERVALS = {
     market_data_service_pb2.BAR_INTERVAL_1_HOUR: BarInterval.HOUR_1,
     market_data_service_pb2.BAR_INTERVAL_1_DAY: BarInterval.DAY_1,
 }
-_NS_PER_S = 1_000_000_000
-_MINUTE_NS = 60 * _NS_PER_S
 _MAX_TIME_S = 4_102_444_800
 """2100-01-01 UTC: times must be before it (and from 1970), so nanoseconds stay within 64 bits."""
 
@@ -66,7 +65,7 @@ def _validate(request: market_data_service_pb2.GetBarsRequest) -> tuple[str, Bar
         violations.append(FieldViolation("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
     times = {name: getattr(request, name) for name in ("start_time", "end_time") if request.HasField(name)}
     for name, value in times.items():
-        if not (0 <= value.seconds < _MAX_TIME_S and 0 <= value.nanos < _NS_PER_S):
+        if not (0 <= value.seconds < _MAX_TIME_S and 0 <= value.nanos < NS_PER_S):
             violations.append(FieldViolation(name, "must be a time from 1970 to 2099"))
     if (
         not violations
@@ -88,7 +87,7 @@ def _token_body(
         if (body["s"], body["i"]) != (symbol, interval.value):
             raise ValueError("the token is for another symbol or interval")
         if not all(
-            type(body[key]) is int and 0 <= body[key] <= _MAX_TIME_S * _NS_PER_S for key in ("a", "b", "n")
+            type(body[key]) is int and 0 <= body[key] <= _MAX_TIME_S * NS_PER_S for key in ("a", "b", "n")
         ):
             raise ValueError("malformed token")
         if request.HasField("start_time") and request.start_time.ToNanoseconds() != body["a"]:
@@ -138,11 +137,11 @@ class MarketDataServiceServicer:
             end_ns = request.end_time.ToNanoseconds()
         else:
             newest_ns = await self._bars.newest_bar_ns(symbol)
-            end_ns = newest_ns + _MINUTE_NS if newest_ns is not None else self._market_clock_ns()
+            end_ns = newest_ns + NS_PER_MINUTE if newest_ns is not None else self._market_clock_ns()
             if start_ns is not None:
                 end_ns = max(end_ns, start_ns + 1)
         if start_ns is None:  # by default, one page of bars up to the end
-            start_ns = end_ns - page_size * interval.seconds * _NS_PER_S
+            start_ns = end_ns - page_size * interval.seconds * NS_PER_S
         return _BarsQuery(
             symbol=symbol,
             interval=interval,

@@ -68,8 +68,10 @@ def _unimplemented(method: MethodDescriptor) -> Any:
         raise error
 
     async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+        nothing: tuple[Any, ...] = ()
+        for item in nothing:  # makes this an async generator, like every streaming behaviour
+            yield item
         raise error
-        yield  # an async generator, like every streaming behaviour
 
     return stream if method.server_streaming else unary
 
@@ -87,11 +89,24 @@ def _method_handler(method: MethodDescriptor, behaviour: Any) -> grpc.RpcMethodH
 
 
 def service_handler(service: ServiceDescriptor, servicer: object | None) -> grpc.GenericRpcHandler[Any, Any]:
-    """A handler for every method of `service`: the servicer's method of that name, else UNIMPLEMENTED."""
-    handlers = {}
-    for method in service.methods:
-        behaviour = getattr(servicer, method.name, None) or _unimplemented(method)
-        handlers[method.name] = _method_handler(method, behaviour)
+    """A handler for every method of `service`: the servicer's method of that name.
+
+    Every method of a service without a servicer answers UNIMPLEMENTED.
+
+    Raises:
+        ValueError: `servicer` lacks one of the service's methods (a misspelt name would otherwise
+            answer UNIMPLEMENTED in silence).
+    """
+    if servicer is not None:
+        missing = [m.name for m in service.methods if not callable(getattr(servicer, m.name, None))]
+        if missing:
+            raise ValueError(f"{type(servicer).__name__} does not implement {service.full_name}: {missing}")
+    handlers = {
+        method.name: _method_handler(
+            method, _unimplemented(method) if servicer is None else getattr(servicer, method.name)
+        )
+        for method in service.methods
+    }
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 
@@ -114,9 +129,9 @@ def create_server(
 
     `keys` verifies every call's bearer token (share it with the AuthService servicer, which signs
     session tokens with its secret). `servicers` maps a service's full name to the object implementing
-    some or all of its methods. Services without a servicer are still registered: their methods answer
-    UNIMPLEMENTED and reflection describes them. Health is reported SERVING only for services that have
-    a servicer, and for "".
+    every one of its methods (a missing one is a ValueError here). Services without a servicer are
+    still registered: their methods answer UNIMPLEMENTED and reflection describes them. Health is
+    reported SERVING only for services that have a servicer, and for "".
     """
     grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
     options = (

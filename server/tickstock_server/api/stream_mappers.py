@@ -20,9 +20,9 @@ from tickstock_server.delivery.replay import Gap, GapReason
 from tickstock_server.domain.events import Direction
 from tickstock_server.domain.filter_spec import FilterSpec
 from tickstock_server.domain.snapshot import SymbolSnapshot
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.ports import StoredPreset
 
-_NS = 1_000_000_000
 POLICIES: dict[SlowConsumerPolicy, event_service_pb2.SlowConsumerPolicy.ValueType] = {
     SlowConsumerPolicy.DISCONNECT: event_service_pb2.SLOW_CONSUMER_POLICY_DISCONNECT,
     SlowConsumerPolicy.CONFLATE: event_service_pb2.SLOW_CONSUMER_POLICY_CONFLATE,
@@ -54,8 +54,8 @@ def delivery_to_proto(options: DeliveryOptions) -> event_service_pb2.DeliveryOpt
     """Effective delivery options, as echoed in the subscription status."""
     return event_service_pb2.DeliveryOptions(
         max_batch_size=options.max_batch_size,
-        max_batch_latency=duration_from_ns(round(options.max_batch_latency_s * _NS)),
-        heartbeat_interval=duration_from_ns(round(options.heartbeat_interval_s * _NS)),
+        max_batch_latency=duration_from_ns(round(options.max_batch_latency_s * NS_PER_S)),
+        heartbeat_interval=duration_from_ns(round(options.heartbeat_interval_s * NS_PER_S)),
         slow_consumer_policy=POLICIES[options.slow_consumer_policy],
     )
 

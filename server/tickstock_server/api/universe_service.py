@@ -99,9 +99,9 @@ class UniverseServiceServicer:
         watchlists = await self._watchlists.list(current_principal().user)
         return pb.ListWatchlistsResponse(watchlists=[mappers.watchlist_to_proto(item) for item in watchlists])
 
-    async def GetWatchlist(
+    async def GetWatchlist(  # noqa: N802 - gRPC method name
         self, request: pb.GetWatchlistRequest, context: Context
-    ) -> pb.GetWatchlistResponse:  # noqa: N802
+    ) -> pb.GetWatchlistResponse:
         """One of the caller's watchlists; another user's is NOT_FOUND."""
         watchlist = await self._watchlists.get(current_principal().user, request.watchlist_id)
         return pb.GetWatchlistResponse(watchlist=mappers.watchlist_to_proto(watchlist))

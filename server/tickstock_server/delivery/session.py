@@ -195,5 +195,5 @@ def _rotation_timer(subscriber: Subscriber, max_age_s: float | None) -> asyncio.
     if max_age_s is None:
         return None
     # Jitter spreads the reconnects of streams that started together.
-    delay_s = max_age_s * (0.9 + 0.1 * random.random())  # noqa: S311 - not security relevant
+    delay_s = max_age_s * (0.9 + 0.1 * random.random())
     return asyncio.get_running_loop().call_later(delay_s, subscriber.end, EndReason.MAX_AGE)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_MINUTE
 
 __all__ = ["BarAggregator"]
-
-_NS_PER_MINUTE = 60_000_000_000
 
 
 class _OpenBar:
@@ -54,7 +53,7 @@ class BarAggregator:
     def update(self, tick: Tick) -> None:
         """Add one valid tick (positive price, volume >= 0; in event-time order per symbol)."""
         ts_ns = tick.ts_ns
-        start_ns = ts_ns - ts_ns % _NS_PER_MINUTE
+        start_ns = ts_ns - ts_ns % NS_PER_MINUTE
         bar = self._bars.get(tick.symbol)
         price = tick.price
         if bar is None or start_ns > bar.start_ns:
@@ -77,15 +76,15 @@ class BarAggregator:
 
     def _sweep(self, watermark_ns: int) -> None:
         # Bars whose minute ended at least grace_ns before the watermark are complete.
-        limit_start_ns = watermark_ns - self._grace_ns - _NS_PER_MINUTE
+        limit_start_ns = watermark_ns - self._grace_ns - NS_PER_MINUTE
         ready = self._ready
         for symbol, bar in self._bars.items():
             if bar.dirty and bar.start_ns <= limit_start_ns:
                 ready.append(_freeze(symbol, bar))
         # The oldest bar not yet complete starts at the first minute after limit_start_ns; it completes
         # once the watermark passes its end by grace_ns.
-        next_start_ns = (limit_start_ns // _NS_PER_MINUTE + 1) * _NS_PER_MINUTE
-        self._next_sweep_ns = next_start_ns + _NS_PER_MINUTE + self._grace_ns
+        next_start_ns = (limit_start_ns // NS_PER_MINUTE + 1) * NS_PER_MINUTE
+        self._next_sweep_ns = next_start_ns + NS_PER_MINUTE + self._grace_ns
 
     def take(self) -> list[Bar]:
         """Return the bars completed (or revised) since the last call, in completion order."""

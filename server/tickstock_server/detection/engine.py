@@ -15,11 +15,12 @@ from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import MarketClock
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = ["DetectionEngine"]
 
 # Event times beyond 2100-01-01 are feed garbage, and would overflow the session clock's datetime.
-_MAX_TS_NS = 4_102_444_800 * 1_000_000_000
+_MAX_TS_NS = 4_102_444_800 * NS_PER_S
 
 _NO_EVENTS: tuple[Event, ...] = ()
 

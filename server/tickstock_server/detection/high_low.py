@@ -22,13 +22,13 @@ from tickstock_server.domain.events import (
 )
 from tickstock_server.domain.market_session import MarketSession
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = ["DEFAULT_PRICE_TIERS", "DETECTOR_VERSION", "HighLowConfig", "HighLowDetector", "PriceTier"]
 
 DETECTOR_VERSION = "high_low/1"
 """Version tag carried by every event of this detector; bump it when its behaviour changes."""
 
-_NS_PER_S = 1_000_000_000
 
 # Prices are decimal quotes, but binary floats make an exact-tier move land a hair short
 # (100.10 - 100.00 == 0.0999999999999943), so the gates allow this much slack.
@@ -59,19 +59,19 @@ DEFAULT_PRICE_TIERS: tuple[PriceTier, ...] = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HighLowConfig:
-    """Constants of the high/low detector (original-behaviour 1.1)."""
+    """Constants of the high/low detector (the original application's values)."""
 
     min_price_change: float = 0.01
     """Base minimum move beyond the previous extreme, currency units; scaled per price tier."""
     min_percent_change: float = 0.1
     """Base minimum move beyond the previous extreme, percent; scaled per price tier."""
-    cooldown_ns: int = 1 * _NS_PER_S
+    cooldown_ns: int = 1 * NS_PER_S
     """Minimum event time between two high/low events of one symbol (shared by highs and lows)."""
     significance_volume_weight: float = 0.5
     """Weight of the volume score in the 0-100 significance score; the price score gets the rest."""
-    reversal_window_ns: int = 300 * _NS_PER_S
+    reversal_window_ns: int = 300 * NS_PER_S
     """An opposite event at most this long after the previous one is a V-top or V-bottom."""
-    rapid_reversal_ns: int = 60 * _NS_PER_S
+    rapid_reversal_ns: int = 60 * NS_PER_S
     """A reversal faster than this is flagged rapid."""
     price_tiers: tuple[PriceTier, ...] = DEFAULT_PRICE_TIERS
     """Tiers in ascending `below_price` order; the last one must be unbounded."""

@@ -35,6 +35,7 @@ from tickstock_server.domain.events import (
 )
 from tickstock_server.domain.market_session import MarketSession
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = ["DETECTOR_VERSION", "SurgeBandConfig", "SurgeConfig", "SurgeDetector", "SurgePeriodConfig"]
 
@@ -167,7 +168,7 @@ class SurgeDetector:
         rules = self._rules
         row = rules.row
         points = self._points
-        points.add(tick.ts_ns // 1_000_000_000, price, tick.volume, row.interval_s)
+        points.add(tick.ts_ns // NS_PER_S, price, tick.volume, row.interval_s)
         old = points.old
         new = points.new
         count = len(old) + len(new)

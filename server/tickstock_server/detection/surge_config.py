@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tickstock_server.detection.config_hash import config_hash
 from tickstock_server.detection.price_bucket import PriceBucket, VolatilityClass
 from tickstock_server.domain.events import MarketPeriod, SurgeMode, SurgeThresholds
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -23,8 +24,6 @@ __all__ = [
     "SurgePeriodConfig",
     "resolve_thresholds",
 ]
-
-_NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +98,7 @@ def _period(
         period_percent=period_percent,
         mode=mode,
         min_score=min_score,
-        quality_cooldown_ns=quality_cooldown_s * _NS_PER_S,
+        quality_cooldown_ns=quality_cooldown_s * NS_PER_S,
         max_surges_per_window=max_surges,
         min_move_factor=min_move_factor,
         require_combined_trigger=require_combined_trigger,
@@ -160,7 +159,7 @@ DEFAULT_VOLATILITY_MULTIPLIERS: tuple[tuple[VolatilityClass, float], ...] = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SurgeConfig:
-    """Everything tunable in the surge detector, with the original's defaults (original-behaviour 1.3)."""
+    """Everything tunable in the surge detector, with the original application's defaults."""
 
     periods: tuple[tuple[MarketPeriod, SurgePeriodConfig], ...] = DEFAULT_PERIODS
     """One row per market period."""
@@ -179,9 +178,9 @@ class SurgeConfig:
     """Points at most this many seconds old (and the current one) give the volatility class."""
     cooldown_multiplier: float = 2.0
     """Base cooldown between two surges, in multiples of the period's `interval_s`."""
-    surge_window_ns: int = 1800 * _NS_PER_S
+    surge_window_ns: int = 1800 * NS_PER_S
     """Rolling window of event time of the per-period surge cap."""
-    expiration_ns: int = 30 * _NS_PER_S
+    expiration_ns: int = 30 * NS_PER_S
     """Event time a surge stays current (`SurgeDetails.expire_ns`, `active_direction`)."""
     price_compensation: float = 1.5
     """ADAPTIVE price-driven case: the price must reach this multiple of both price thresholds..."""
@@ -318,7 +317,7 @@ def resolve_thresholds(config: SurgeConfig) -> Mapping[MarketPeriod, ResolvedPer
     multipliers = dict(config.volatility_multipliers)
     resolved: dict[MarketPeriod, ResolvedPeriod] = {}
     for period, row in config.periods:
-        interval_ns = row.interval_s * _NS_PER_S
+        interval_ns = row.interval_s * NS_PER_S
         bands: dict[PriceBucket, ResolvedBand] = {}
         for bucket, band in config.bands:
             period_percent = band.percent if row.period_percent is None else row.period_percent

@@ -29,13 +29,13 @@ from tickstock_server.domain.events import (
 )
 from tickstock_server.domain.market_session import MarketSession
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = ["DETECTOR_VERSION", "TrendBucketConfig", "TrendConfig", "TrendDetector", "TrendPeriodConfig"]
 
 DETECTOR_VERSION = "trend/1"
 """Version tag carried by every event of this detector; bump it when its behaviour changes."""
 
-_NS_PER_S = 1_000_000_000
 _UP = Direction.UP
 _DOWN = Direction.DOWN
 _NORMAL = VolatilityClass.NORMAL
@@ -189,7 +189,7 @@ class TrendDetector:
             self._retrace_high = 0.0
             if session.key != self._session_key:
                 self._start_session(tick, session)
-        second = tick.ts_ns // _NS_PER_S
+        second = tick.ts_ns // NS_PER_S
         vwap = usable_price(tick.vwap)
         open_second = self._open_second
         if second == open_second:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tickstock_server.detection.config_hash import config_hash
 from tickstock_server.detection.price_bucket import PriceBucket, VolatilityClass
 from tickstock_server.domain.events import MarketPeriod, TrendThresholds
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = [
     "DEFAULT_BUCKETS",
@@ -23,8 +24,6 @@ __all__ = [
     "TrendPeriodConfig",
     "resolve_thresholds",
 ]
-
-_NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,10 +72,10 @@ def _period(
         direction_threshold=direction,
         strength_threshold=strength,
         sensitivity=sensitivity,
-        emission_interval_ns=emission_s * _NS_PER_S,
+        emission_interval_ns=emission_s * NS_PER_S,
         retracement_threshold=retracement,
         min_points_per_window=points,
-        warmup_ns=warmup_s * _NS_PER_S,
+        warmup_ns=warmup_s * NS_PER_S,
         emit_weak=emit_weak,
     )
 
@@ -120,7 +119,7 @@ DEFAULT_RETRACEMENT_TIERS: tuple[tuple[float, float], ...] = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrendConfig:
-    """Everything tunable in the trend detector, with the original's defaults (original-behaviour 1.2)."""
+    """Everything tunable in the trend detector, with the original application's defaults."""
 
     short_window_s: int = 180
     """Short window, seconds of event time (so at most this many one-second points)."""
@@ -208,7 +207,7 @@ def _check_period(period: MarketPeriod, row: TrendPeriodConfig, long_window_s: i
     # a warm-up beyond either could never complete.
     if not 1 <= 3 * row.min_points_per_window <= long_window_s:
         raise ValueError(f"{period.name}: need 1 <= 3 * min_points_per_window <= long_window_s")
-    if not 0 <= row.warmup_ns <= (long_window_s - 1) * _NS_PER_S:
+    if not 0 <= row.warmup_ns <= (long_window_s - 1) * NS_PER_S:
         raise ValueError(f"{period.name}: warmup_ns must lie in [0, long window - 1 s]")
 
 
@@ -274,7 +273,7 @@ def resolve_thresholds(config: TrendConfig) -> Mapping[MarketPeriod, ResolvedPer
                         min_points_per_window=row.min_points_per_window,
                     ),
                 )
-        min_age_s = -(-row.warmup_ns // _NS_PER_S)
+        min_age_s = -(-row.warmup_ns // NS_PER_S)
         resolved[period] = ResolvedPeriod(
             row=row,
             min_points=row.min_points_per_window,

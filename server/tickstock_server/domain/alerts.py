@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tickstock_server.domain.patterns import Pattern
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.domain.universes import SYMBOL_PATTERN, UNIVERSE_NAME_PATTERN
 from tickstock_server.errors import FieldViolation
 
@@ -24,7 +25,6 @@ PATTERN_TYPE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 _TIME_ZONE_KEY = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
 _MAX_TIME_ZONE_CHARS = 64
-_NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,7 +208,7 @@ def local_minute_of_day(ts_ns: int, zone: dt.tzinfo) -> int:
 
     The zone's rules at that instant apply, so daylight saving time is honoured.
     """
-    local = dt.datetime.fromtimestamp(ts_ns // _NS_PER_S, tz=zone)
+    local = dt.datetime.fromtimestamp(ts_ns // NS_PER_S, tz=zone)
     return local.hour * 60 + local.minute
 
 

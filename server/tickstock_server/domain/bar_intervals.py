@@ -9,10 +9,9 @@ from collections.abc import Iterable
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_session import EASTERN
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = ["BarInterval", "bucket_start_ns", "merge_into_buckets"]
-
-_NS_PER_S = 1_000_000_000
 
 
 class BarInterval(enum.Enum):
@@ -37,11 +36,11 @@ class BarInterval(enum.Enum):
 def bucket_start_ns(ts_ns: int, interval: BarInterval) -> int:
     """Start of the bar of `interval` that contains `ts_ns` (UTC epoch ns)."""
     if interval is not BarInterval.DAY_1:
-        width_ns = interval.seconds * _NS_PER_S
+        width_ns = interval.seconds * NS_PER_S
         return ts_ns - ts_ns % width_ns
-    local = dt.datetime.fromtimestamp(ts_ns // _NS_PER_S, tz=EASTERN)
+    local = dt.datetime.fromtimestamp(ts_ns // NS_PER_S, tz=EASTERN)
     midnight = dt.datetime.combine(local.date(), dt.time(0), tzinfo=EASTERN)
-    return int(midnight.timestamp()) * _NS_PER_S
+    return int(midnight.timestamp()) * NS_PER_S
 
 
 def merge_into_buckets(bars: Iterable[Bar], interval: BarInterval) -> list[Bar]:

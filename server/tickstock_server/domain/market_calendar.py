@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from tickstock_server.domain.time_units import NS_PER_S
+
 __all__ = ["EASTERN", "REGULAR_HOURS", "MarketCalendar", "TradingHours"]
 
 EASTERN = ZoneInfo("America/New_York")
 """US/Eastern, the zone all session boundaries are defined in (DST-aware)."""
-
-_NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +91,7 @@ class MarketCalendar:
         Raises:
             ValueError: No trading day in the 31 days up to `now_ns` (not a real calendar).
         """
-        local = dt.datetime.fromtimestamp(now_ns / _NS_PER_S, tz=EASTERN)
+        local = dt.datetime.fromtimestamp(now_ns / NS_PER_S, tz=EASTERN)
         day = local.date()
         for _ in range(32):
             hours = self.hours_on(day)
@@ -99,6 +99,6 @@ class MarketCalendar:
                 open_time = dt.time(hours.open_minute // 60, hours.open_minute % 60)
                 open_at = dt.datetime.combine(day, open_time, tzinfo=EASTERN)
                 if open_at <= local:
-                    return int(open_at.timestamp()) * _NS_PER_S
+                    return int(open_at.timestamp()) * NS_PER_S
             day -= dt.timedelta(days=1)
         raise ValueError(f"{self.name} has no trading day in the month before {local.date()}")

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from tickstock_server.domain.events import MarketPeriod, MarketStatus
 from tickstock_server.domain.market_calendar import EASTERN, MarketCalendar, TradingHours
+from tickstock_server.domain.time_units import NS_PER_MINUTE
 
 __all__ = ["EASTERN", "MarketClock", "MarketSession", "market_session_at"]
 
-_NS_PER_MINUTE = 60_000_000_000
 
 # Boundaries relative to the day's regular hours, in ET minutes. They are all whole minutes, and the ET
 # offset from UTC is a whole number of hours, so status and period are constant within any UTC minute:
@@ -57,7 +57,7 @@ def market_session_at(ts_ns: int, calendar: MarketCalendar = _WEEKDAYS) -> Marke
     Returns:
         The session; see `MarketClock` for the cached variant used on the hot path.
     """
-    return _session_for_minute(ts_ns // _NS_PER_MINUTE, calendar)
+    return _session_for_minute(ts_ns // NS_PER_MINUTE, calendar)
 
 
 def _session_for_minute(utc_minute: int, calendar: MarketCalendar) -> MarketSession:
@@ -122,7 +122,7 @@ class MarketClock:
         Args:
             ts_ns: Event time, UTC epoch nanoseconds.
         """
-        minute = ts_ns // _NS_PER_MINUTE
+        minute = ts_ns // NS_PER_MINUTE
         session = self._last_session
         if minute == self._last_minute and session is not None:
             return session

@@ -15,13 +15,14 @@ import hmac
 import json
 from dataclasses import dataclass
 
+from tickstock_server.domain.time_units import NS_PER_S
+
 PREFIX = "tss_"
 """Starts every session token (API keys start with ``tsk_``)."""
 MAX_TOKEN_CHARS = 512
 """Longer bearer values are not session tokens; they are refused before any decoding."""
 SECRET_BYTES = 32
 """Length of the session secret."""
-_NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +43,7 @@ def is_session_token(token: str) -> bool:
 
 def issue_session_token(claims: SessionClaims, secret: bytes) -> str:
     """The signed token for `claims`."""
-    body = {"u": claims.user, "k": claims.key_id, "e": claims.expires_ns // _NS_PER_S}
+    body = {"u": claims.user, "k": claims.key_id, "e": claims.expires_ns // NS_PER_S}
     signed = PREFIX + _b64(json.dumps(body, separators=(",", ":")).encode())
     return f"{signed}.{_b64(_mac(signed, secret))}"
 
@@ -63,9 +64,9 @@ def read_session_token(token: str, secret: bytes, now_ns: int) -> SessionClaims 
         return None
     if not (isinstance(user, str) and isinstance(key_id, str) and type(expires_s) is int):
         return None
-    if expires_s * _NS_PER_S <= now_ns:
+    if expires_s * NS_PER_S <= now_ns:
         return None
-    return SessionClaims(user=user, key_id=key_id, expires_ns=expires_s * _NS_PER_S)
+    return SessionClaims(user=user, key_id=key_id, expires_ns=expires_s * NS_PER_S)
 
 
 def _mac(signed: str, secret: bytes) -> bytes:

@@ -13,12 +13,12 @@ from types import MappingProxyType
 from typing import Any
 
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_MS
 
 __all__ = ["OK_STATUSES", "MassiveFrameParser", "RejectReason"]
 
 _logger = logging.getLogger(__name__)
 
-_NS_PER_MS = 1_000_000
 _EXCERPT_CHARS = 200
 
 OK_STATUSES = frozenset({"connected", "auth_success", "success"})
@@ -80,9 +80,9 @@ def _optional_volume(value: Any) -> int | None:
 def _ts_ns(value_ms: Any) -> int:
     if type(value_ms) is int:
         if value_ms > 0:
-            return value_ms * _NS_PER_MS
+            return value_ms * NS_PER_MS
     elif type(value_ms) is float and value_ms > 0.0 and value_ms.is_integer():
-        return int(value_ms) * _NS_PER_MS
+        return int(value_ms) * NS_PER_MS
     raise _BadValueError
 
 

@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mappi
 from pathlib import Path
 
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
 
 __all__ = ["ReplayTickSource"]
 
 _logger = logging.getLogger(__name__)
-
-_NS_PER_S = 1_000_000_000
 
 
 class ReplayTickSource:
@@ -108,7 +107,7 @@ class ReplayTickSource:
                     first_ts_ns = latest_ts_ns
                     start_mono_ns = self._monotonic_ns()
                 due_mono_ns = start_mono_ns + (latest_ts_ns - first_ts_ns) / speed
-                await self._sleep(max(due_mono_ns - self._monotonic_ns(), 0.0) / _NS_PER_S)
+                await self._sleep(max(due_mono_ns - self._monotonic_ns(), 0.0) / NS_PER_S)
                 received_ns = self._clock_ns()
                 yield [_received_at(tick, received_ns) for tick in batch]
             self._log_totals()

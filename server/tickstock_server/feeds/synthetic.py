@@ -14,6 +14,7 @@ from tickstock_server.domain.events import MarketStatus
 from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import MarketClock, MarketSession
 from tickstock_server.domain.tick import Tick
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = [
     "DEFAULT_START_NS",
@@ -47,10 +48,9 @@ REAL_TICKERS: tuple[str, ...] = tuple(_REAL_PROFILES)
 """Well-known US large caps and ETFs; the first symbols of every synthetic universe. They start near
 their real price levels with realistic volatilities; the rest of the universe is drawn at random."""
 
-DEFAULT_START_NS = 1_767_623_100 * 1_000_000_000
+DEFAULT_START_NS = 1_767_623_100 * NS_PER_S
 """Simulated start: Monday 2026-01-05 09:25 ET (14:25 UTC), five minutes before the open."""
 
-_NS_PER_S = 1_000_000_000
 _NOTHING_REJECTED: Mapping[str, int] = MappingProxyType({})
 _TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
 _PSEUDO_TICKER_SEED = 0x71C5  # fixed: the universe's names do not depend on the market's seed
@@ -241,7 +241,7 @@ class SyntheticMarket:
                 walk.day_volume = 0
                 walk.day_price_volume = 0.0
                 walk.open_price = None
-            step_s = (ts_ns - walk.last_ts_ns) / _NS_PER_S if walk.last_ts_ns else 1.0
+            step_s = (ts_ns - walk.last_ts_ns) / NS_PER_S if walk.last_ts_ns else 1.0
             step_s = min(max(step_s, 0.0), config.max_step_s)
             walk.last_ts_ns = ts_ns
             sigma = walk.sigma_per_sqrt_s
@@ -337,7 +337,7 @@ class SyntheticTickSource:
 
     async def ticks(self) -> AsyncIterator[list[Tick]]:
         """Yield batches of ticks until `max_ticks` is reached or the consumer stops."""
-        interval_ns = round(self._interval_s * _NS_PER_S)
+        interval_ns = round(self._interval_s * NS_PER_S)
         simulated_ns = self._start_ns
         due = 0.0
         emitted = 0
@@ -347,7 +347,7 @@ class SyntheticTickSource:
                 await asyncio.sleep(self._interval_s)
                 mono_ns = time.monotonic_ns()
                 # After a stall (busy loop, debugger) catch up at most one second of ticks.
-                elapsed_ns = min(mono_ns - last_mono_ns, _NS_PER_S)
+                elapsed_ns = min(mono_ns - last_mono_ns, NS_PER_S)
                 last_mono_ns = mono_ns
                 received_ns = self._wall_clock_ns()
                 session_start_ns = self._session_start_ns
@@ -359,7 +359,7 @@ class SyntheticTickSource:
                 elapsed_ns = interval_ns
                 received_ns = ts_ns = simulated_ns
                 simulated_ns += interval_ns
-            due += self._rate * elapsed_ns / _NS_PER_S
+            due += self._rate * elapsed_ns / NS_PER_S
             count = int(due)
             due -= count
             if self._max_ticks is not None:

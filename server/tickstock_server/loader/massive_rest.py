@@ -17,6 +17,7 @@ from urllib3.util.retry import Retry
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_session import EASTERN
+from tickstock_server.domain.time_units import NS_PER_MS
 from tickstock_server.errors import TickstockError
 
 __all__ = [
@@ -38,7 +39,6 @@ logging.getLogger("RESTClient").handlers.clear()
 # Statuses worth another attempt: rate limiting (429, and 413 which Massive's client also retries) and
 # transient server or gateway errors. Anything else (401, 403, 404) fails at once.
 _RETRY_STATUSES = frozenset({413, 429, 500, 502, 503, 504})
-_NS_PER_MS = 1_000_000
 _MAX_PAGE_ROWS = 50_000
 """Base aggregates per page; the API's maximum."""
 
@@ -251,7 +251,7 @@ class MassiveRestClient:
             bars.append(
                 Bar(
                     symbol=symbol,
-                    start_ns=agg.timestamp * _NS_PER_MS,
+                    start_ns=agg.timestamp * NS_PER_MS,
                     open=agg.open,
                     high=agg.high,
                     low=agg.low,

@@ -28,6 +28,7 @@ from tickstock_server.domain.alerts import (
     local_minute_of_day,
 )
 from tickstock_server.domain.patterns import Pattern
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import LimitExceededError, NotFoundError, NotReadyError
 from tickstock_server.patterns.alert_stream import AlertStream, AlertStreamEnd
 
@@ -42,7 +43,7 @@ DEFAULT_STREAM_CAPACITY = 1000
 DEFAULT_MAX_STREAMS_PER_USER = 5
 """Alert streams one user may have open at once."""
 
-_HOUR_NS = 3600 * 1_000_000_000
+_HOUR_NS = 3600 * NS_PER_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

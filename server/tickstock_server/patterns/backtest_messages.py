@@ -6,8 +6,7 @@ import json
 from dataclasses import asdict
 
 from tickstock_server.domain.backtests import Backtest
-
-_NS_PER_S = 1_000_000_000
+from tickstock_server.domain.time_units import NS_PER_S
 
 
 def job_message(backtest: Backtest, source: str) -> str:
@@ -22,7 +21,7 @@ def job_message(backtest: Backtest, source: str) -> str:
             "end_date": backtest.end_date.isoformat(),
             "patterns": list(backtest.patterns),
             "parameters": asdict(backtest.parameters),
-            "timestamp": backtest.create_ns / _NS_PER_S,
+            "timestamp": backtest.create_ns / NS_PER_S,
             "source": source,
         }
     )
@@ -35,7 +34,7 @@ def cancel_message(backtest: Backtest, now_ns: int, source: str) -> str:
             "type": "cancel_job",
             "job_id": backtest.backtest_id,
             "user_id": backtest.user,
-            "timestamp": now_ns / _NS_PER_S,
+            "timestamp": now_ns / NS_PER_S,
             "source": source,
         }
     )

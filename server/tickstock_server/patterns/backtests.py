@@ -35,6 +35,7 @@ from tickstock_server.domain.backtests import (
     BacktestState,
     is_backtest_id_shape,
 )
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import (
     DependencyUnavailableError,
     FieldViolation,
@@ -47,8 +48,6 @@ from tickstock_server.patterns.backtest_updates import BacktestUpdates, UpdateSt
 from tickstock_server.patterns.backtest_watch import Watched, WatchRegistry, supersedes
 
 _logger = logging.getLogger(__name__)
-
-_NS_PER_S = 1_000_000_000
 
 
 class JobPublisher(Protocol):
@@ -114,11 +113,11 @@ class BacktestJobs:
         """
         now_ns = self._now_ns()
         spec = validate_submission(
-            submission, today=dt.datetime.fromtimestamp(now_ns // _NS_PER_S, dt.UTC).date()
+            submission, today=dt.datetime.fromtimestamp(now_ns // NS_PER_S, dt.UTC).date()
         )
         backtest = await self._store.insert(
             Backtest(
-                backtest_id=f"backtest_{now_ns // _NS_PER_S}_{secrets.token_hex(8)}",
+                backtest_id=f"backtest_{now_ns // NS_PER_S}_{secrets.token_hex(8)}",
                 user=user,
                 state=BacktestState.QUEUED,
                 symbols=spec.symbols,

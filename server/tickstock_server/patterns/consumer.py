@@ -16,7 +16,7 @@ from tickstock_server.domain.patterns import Pattern
 from tickstock_server.patterns.consumer_settings import PatternConsumerConfig, ProducerChannels
 from tickstock_server.patterns.consumer_subscription import LogLimiter, ProducerSubscription
 from tickstock_server.patterns.messages import (
-    MessageRejected,
+    MessageRejectedError,
     parse_backtest_outcome,
     parse_backtest_progress,
     parse_pattern_message,
@@ -184,7 +184,7 @@ class PatternConsumer:
             return
         try:
             value = parse(data, received_ns)
-        except MessageRejected as exc:
+        except MessageRejectedError as exc:
             self._count_invalid(exc.reason, channel, exc.detail, received_ns)
             return
         try:

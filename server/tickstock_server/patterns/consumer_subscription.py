@@ -18,13 +18,13 @@ from redis.exceptions import RedisError
 
 from tickstock_server.backoff import Backoff
 from tickstock_server.cancellation import raise_if_cancelling
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.patterns.consumer_settings import PatternConsumerConfig
 
 __all__ = ["LogLimiter", "ProducerSubscription"]
 
 _logger = logging.getLogger(__name__)
 
-_NS_PER_S: Final = 1_000_000_000
 _YIELD_EVERY: Final = 256
 """Messages handled back to back before the reader yields to other tasks (buffered data never waits)."""
 _CONNECTION_OPTIONS: Final = frozenset(
@@ -41,7 +41,7 @@ class LogLimiter:
 
     def __init__(self, interval_s: float, clock_ns: Callable[[], int]) -> None:
         """Allow a key once per `interval_s` seconds of `clock_ns` (UTC epoch ns)."""
-        self._interval_ns = round(interval_s * _NS_PER_S)
+        self._interval_ns = round(interval_s * NS_PER_S)
         self._clock_ns = clock_ns
         self._last_ns: dict[str, int] = {}
 
@@ -238,7 +238,7 @@ class ProducerSubscription:
             seconds = decimal.Decimal((value.decode("ascii") if isinstance(value, bytes) else value).strip())
             if seconds.is_finite() and seconds > 0:
                 # Decimal keeps the digits a float of today's epoch seconds would round off.
-                return int(seconds * _NS_PER_S)
+                return int(seconds * NS_PER_S)
         except (decimal.InvalidOperation, UnicodeDecodeError):
             pass
         if self._log_limiter.allow("heartbeat_value"):

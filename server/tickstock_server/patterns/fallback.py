@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternSource, PatternTimeframe
+from tickstock_server.domain.time_units import NS_PER_S
 
 __all__ = [
     "BAR_LENGTH_NS",
@@ -34,9 +35,8 @@ __all__ = [
     "FallbackPatternDetector",
 ]
 
-_NS_PER_S = 1_000_000_000
 
-BAR_LENGTH_NS = 60 * _NS_PER_S
+BAR_LENGTH_NS = 60 * NS_PER_S
 """Length of the bars the detector is fed; a pattern is detected when its bar ends."""
 
 # Pattern names exactly as the original's fallback detector spells them.
@@ -195,7 +195,7 @@ class FallbackPatternDetector:
             raise ValueError("need 1 <= min_volume_bars <= volume_bars")
         if max_symbols < 1:
             raise ValueError("max_symbols must be >= 1")
-        self._ttl_ns = ttl_s * _NS_PER_S
+        self._ttl_ns = ttl_s * NS_PER_S
         self._volume_bars = volume_bars
         self._min_volume_bars = min_volume_bars
         self._max_symbols = max_symbols

@@ -5,11 +5,12 @@ from __future__ import annotations
 import decimal
 import logging
 
+from tickstock_server.domain.time_units import NS_PER_S
+
 __all__ = ["FallbackSwitch", "heartbeat_ns_from_redis"]
 
 _logger = logging.getLogger(__name__)
 
-_NS_PER_S = 1_000_000_000
 _MAX_EPOCH_S = 32_503_680_000  # year 3000: anything later is garbage, not a time
 
 
@@ -32,14 +33,14 @@ def heartbeat_ns_from_redis(raw: bytes | str | None) -> int | None:
         return None
     if not epoch_s.is_finite() or not 0 < epoch_s < _MAX_EPOCH_S:
         return None
-    return int(epoch_s * _NS_PER_S)
+    return int(epoch_s * NS_PER_S)
 
 
 class FallbackSwitch:
     """Decides from the producer's heartbeat whether the local fallback detector should be active.
 
     The original activated whenever the heartbeat was older than 30 s while the producer wrote it every
-    60 s, so the fallback switched on and off every minute (original-behaviour 11.12). This switch uses
+    60 s, so the fallback switched on and off every minute. This switch uses
     hysteresis instead:
 
     - Inactive -> active: the newest heartbeat is at least `activate_after_s` old, or no heartbeat
@@ -79,9 +80,9 @@ class FallbackSwitch:
             raise ValueError("activate_after_s must be positive and startup_grace_s not negative")
         if stand_down_after_s <= activate_after_s:
             raise ValueError("stand_down_after_s must exceed activate_after_s")
-        self._activate_after_ns = round(activate_after_s * _NS_PER_S)
-        self._stand_down_after_ns = round(stand_down_after_s * _NS_PER_S)
-        self._startup_grace_ns = round(grace_s * _NS_PER_S)
+        self._activate_after_ns = round(activate_after_s * NS_PER_S)
+        self._stand_down_after_ns = round(stand_down_after_s * NS_PER_S)
+        self._startup_grace_ns = round(grace_s * NS_PER_S)
         self._first_observed_ns: int | None = None
         self._fresh_since_ns: int | None = None
         self.active = False
@@ -110,7 +111,7 @@ class FallbackSwitch:
             stale = now_ns - self._first_observed_ns >= self._startup_grace_ns
         else:
             age_ns = max(now_ns - heartbeat_ns, 0)
-            self.heartbeat_age_s = age_ns / _NS_PER_S
+            self.heartbeat_age_s = age_ns / NS_PER_S
             fresh = age_ns < self._activate_after_ns
             stale = not fresh
         if not fresh:

@@ -1,6 +1,6 @@
 """TickStockPL's Redis messages (untrusted JSON) validated into domain values, or rejected with a reason.
 
-One parse function per inbound channel. Each returns a typed value or raises `MessageRejected` whose
+One parse function per inbound channel. Each returns a typed value or raises `MessageRejectedError` whose
 `reason` is a short, stable string from `REJECT_REASONS`, fit for a metric label. Nothing else escapes:
 malformed JSON, deep nesting, huge numbers, wrong types and out-of-range values all become reasons.
 
@@ -19,10 +19,11 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternSource, PatternTimeframe
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.patterns.messages_decoding import (
     BASE_REASONS,
     DEFAULT_MAX_MESSAGE_BYTES,
-    MessageRejected,
+    MessageRejectedError,
     check_event_type,
     check_size,
     decode_object,
@@ -52,7 +53,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PATTERN_TTL_S",
     "REJECT_REASONS",
-    "MessageRejected",
+    "MessageRejectedError",
     "parse_backtest_outcome",
     "parse_backtest_progress",
     "parse_pattern_message",
@@ -69,7 +70,6 @@ REJECT_REASONS: Final[frozenset[str]] = (
 )
 """Every reason a parse function can give: a closed set, so metric labels stay bounded."""
 
-_NS_PER_S: Final = 1_000_000_000
 _PATTERN_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,63}")
 """Pattern names as producers spell them ("Bull_Flag", "Doji"); no ':' (it separates pattern id parts)."""
 _ID_SAFE: Final = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -114,7 +114,7 @@ def parse_pattern_message(
         The pattern (source PRODUCER), or `PatternExpiry` for a ``pattern_expired`` notice.
 
     Raises:
-        MessageRejected: The message is invalid; its reason says why.
+        MessageRejectedError: The message is invalid; its reason says why.
     """
     check_size(raw, max_bytes)
     read = _read_fast(raw) or _read_general(raw)
@@ -173,9 +173,9 @@ def _pattern(
     ticker = symbol(fields.symbol, "bad_symbol")
     name = fields.pattern or fields.pattern_name
     if not name:
-        raise MessageRejected("missing_pattern")
+        raise MessageRejectedError("missing_pattern")
     if not _PATTERN_NAME.fullmatch(name):
-        raise MessageRejected("bad_pattern" if fields.pattern else "bad_pattern_name", repr(name))
+        raise MessageRejectedError("bad_pattern" if fields.pattern else "bad_pattern_name", repr(name))
     if fields.timestamp is not None:
         detected_ns = epoch_ns(fields.timestamp)
     else:
@@ -183,7 +183,7 @@ def _pattern(
     if fields.expires_at is not None:
         expires_ns = max(epoch_ns(fields.expires_at), detected_ns)
     else:
-        expires_ns = detected_ns + max(round(default_ttl_s * _NS_PER_S), 0)
+        expires_ns = detected_ns + max(round(default_ttl_s * NS_PER_S), 0)
     flow_id = fields.flow_id or outer_flow_id or ""
     if _ID_SAFE.fullmatch(flow_id):
         unique = flow_id
@@ -241,5 +241,5 @@ def _timeframe(tier: str | None, source: str | None) -> PatternTimeframe | None:
         if candidate and (timeframe := _TIMEFRAMES.get(candidate.lower())) is not None:
             return timeframe
     if tier:
-        raise MessageRejected("bad_tier", repr(tier[:32]))
+        raise MessageRejectedError("bad_tier", repr(tier[:32]))
     return None

@@ -14,7 +14,7 @@ from tickstock_server.patterns.messages_models import MAX_EPOCH_S, MIN_EPOCH_S, 
 __all__ = [
     "BASE_REASONS",
     "DEFAULT_MAX_MESSAGE_BYTES",
-    "MessageRejected",
+    "MessageRejectedError",
     "check_event_type",
     "check_size",
     "decode_object",
@@ -47,7 +47,7 @@ BASE_REASONS: Final = frozenset(
 """Reasons that come from the checks here rather than from a model field."""
 
 
-class MessageRejected(Exception):  # not "...Error": an expected outcome for untrusted input, not a fault
+class MessageRejectedError(Exception):  # not "...Error": an expected outcome for untrusted input, not a fault
     """A message failed validation; `reason` (one of `messages.REJECT_REASONS`) says why."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -79,9 +79,9 @@ def check_size(raw: bytes | str, max_bytes: int) -> None:
         try:
             size = len(raw.encode("utf-8"))
         except UnicodeEncodeError:
-            raise MessageRejected("bad_unicode", "lone surrogate in the message") from None
+            raise MessageRejectedError("bad_unicode", "lone surrogate in the message") from None
     if size > max_bytes:
-        raise MessageRejected("oversized", f"{size} bytes > {max_bytes}")
+        raise MessageRejectedError("oversized", f"{size} bytes > {max_bytes}")
 
 
 def needs_general_path(raw: bytes | str) -> bool:
@@ -102,20 +102,20 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
     try:
         message = _DECODER.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except _NonFiniteError as exc:
-        raise MessageRejected("non_finite_number", str(exc)) from None
+        raise MessageRejectedError("non_finite_number", str(exc)) from None
     except (ValueError, RecursionError) as exc:
         # JSONDecodeError and UnicodeDecodeError are ValueErrors, as is an integer literal over Python's
         # 4300-digit limit; RecursionError is an array or object nested thousands deep.
-        raise MessageRejected("not_json", type(exc).__name__) from None
+        raise MessageRejectedError("not_json", type(exc).__name__) from None
     if type(message) is not dict:
-        raise MessageRejected("not_object", type(message).__name__)
+        raise MessageRejectedError("not_object", type(message).__name__)
     escaped = _SURROGATE_ESCAPE.search(raw) if isinstance(raw, bytes) else _SURROGATE_ESCAPE_STR.search(raw)
     if escaped is not None:
         # json decodes a lone "\\ud800" into a str that later fails every encode (Redis, protobuf, logs).
         try:
             json.dumps(message, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
-            raise MessageRejected("bad_unicode", "lone surrogate escape") from None
+            raise MessageRejectedError("bad_unicode", "lone surrogate escape") from None
     return message
 
 
@@ -127,28 +127,28 @@ def validate(model: type[_ModelT], payload: Any) -> _ModelT:
         raise rejection(exc) from None
 
 
-def rejection(exc: ValidationError) -> MessageRejected:
-    """The `MessageRejected` for a validation error: ``missing_<field>`` or ``bad_<field>``."""
+def rejection(exc: ValidationError) -> MessageRejectedError:
+    """The `MessageRejectedError` for a validation error: ``missing_<field>`` or ``bad_<field>``."""
     error = exc.errors(include_url=False, include_context=False, include_input=False)[0]
     location = error["loc"]
     field = str(location[0]) if location else "message"
     prefix = "missing" if error["type"] == "missing" else "bad"
-    return MessageRejected(f"{prefix}_{field}", f"{'.'.join(map(str, location))}: {error['msg']}")
+    return MessageRejectedError(f"{prefix}_{field}", f"{'.'.join(map(str, location))}: {error['msg']}")
 
 
 def check_event_type(event_type: object, accepted: frozenset[str]) -> None:
     """Reject an `event_type` that is not a string of `accepted`."""
     if type(event_type) is not str:  # also keeps unhashable values away from the set lookup
-        raise MessageRejected("bad_event_type")
+        raise MessageRejectedError("bad_event_type")
     if event_type not in accepted:
-        raise MessageRejected("unknown_event_type", event_type[:64])
+        raise MessageRejectedError("unknown_event_type", event_type[:64])
 
 
 def symbol(value: str, reason: str) -> str:
     """`value` upper-cased if it is a ticker (`SYMBOL_PATTERN`); else rejected with `reason`."""
     upper = value.upper()
     if not SYMBOL_PATTERN.fullmatch(upper):
-        raise MessageRejected(reason, repr(value[:32]))
+        raise MessageRejectedError(reason, repr(value[:32]))
     return upper
 
 
@@ -156,7 +156,7 @@ def envelope_epoch_s(value: object) -> float:
     """An envelope's ``timestamp`` (epoch seconds), checked; used when the event has no time of its own."""
     if (type(value) is float or type(value) is int) and plausible_epoch_s(value):  # type(): not bool
         return value
-    raise MessageRejected("bad_timestamp", repr(value)[:64])
+    raise MessageRejectedError("bad_timestamp", repr(value)[:64])
 
 
 def epoch_ns(epoch_s: float) -> int:

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from tickstock_server.patterns.messages_decoding import (
     DEFAULT_MAX_MESSAGE_BYTES,
-    MessageRejected,
+    MessageRejectedError,
     check_event_type,
     check_size,
     decode_object,
@@ -50,7 +50,7 @@ def parse_backtest_progress(
     ISO-8601 time (UTC unless it says otherwise).
 
     Raises:
-        MessageRejected: The message is invalid; its reason says why.
+        MessageRejectedError: The message is invalid; its reason says why.
     """
     check_size(raw, max_bytes)
     fields = validate(ProgressModel, _job_payload(decode_object(raw)))
@@ -74,7 +74,7 @@ def parse_backtest_outcome(
     and everything else in it is kept as sent.
 
     Raises:
-        MessageRejected: The message is invalid; its reason says why.
+        MessageRejectedError: The message is invalid; its reason says why.
     """
     check_size(raw, max_bytes)
     fields = validate(ResultModel, _job_payload(decode_object(raw)))
@@ -110,7 +110,7 @@ def parse_producer_health(
     fields other than the envelope's are the details.
 
     Raises:
-        MessageRejected: The message is invalid; its reason says why.
+        MessageRejectedError: The message is invalid; its reason says why.
     """
     check_size(raw, max_bytes)
     message = decode_object(raw)
@@ -147,12 +147,12 @@ def _completion_ns(value: float | str | None) -> int | None:
         try:
             moment = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise MessageRejected("bad_estimated_completion", repr(value[:64])) from None
+            raise MessageRejectedError("bad_estimated_completion", repr(value[:64])) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         seconds = moment.timestamp()
     else:
         seconds = value
     if not (math.isfinite(seconds) and plausible_epoch_s(seconds)):
-        raise MessageRejected("bad_estimated_completion", repr(value)[:64])
+        raise MessageRejectedError("bad_estimated_completion", repr(value)[:64])
     return epoch_ns(seconds)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProducerChannels:
-    """Channel and key names of the contract (original-behaviour 4); the defaults are the producer's."""
+    """Channel and key names of the contract shared with TickStockPL; the defaults are the names it uses."""
 
     patterns: str = "tickstock.events.patterns"
     """Pattern envelopes, producer -> app."""

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from tickstock_server.domain.patterns import Pattern
+from tickstock_server.domain.time_units import NS_PER_MS
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.patterns.redis_mirror_codec import pattern_from_json, pattern_to_json
 
@@ -38,7 +39,6 @@ DEFAULT_KEY_PREFIX = "tickstock:patterns:"
 DEFAULT_LOAD_CHUNK_SIZE = 500
 """Patterns fetched per ``MGET`` by `RedisPatternMirror.load`."""
 
-_NS_PER_MS = 1_000_000
 _UNAVAILABLE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
@@ -52,7 +52,7 @@ def _map_redis_errors() -> Iterator[None]:
 
 def _expiry_ms(expires_ns: int) -> int:
     """Expiry in epoch ms, rounded up: Redis keeps the pattern at least as long as it is current."""
-    return -(-expires_ns // _NS_PER_MS)
+    return -(-expires_ns // NS_PER_MS)
 
 
 class RedisPatternMirror:
@@ -119,7 +119,7 @@ class RedisPatternMirror:
         """
         with _map_redis_errors():
             removed: int = await self._client.zremrangebyscore(
-                self._expiry_index, "-inf", now_ns // _NS_PER_MS
+                self._expiry_index, "-inf", now_ns // NS_PER_MS
             )
         return removed
 
@@ -134,7 +134,7 @@ class RedisPatternMirror:
             DependencyUnavailableError: Redis is unreachable.
         """
         with _map_redis_errors():
-            members = await self._client.zrangebyscore(self._expiry_index, f"({now_ns // _NS_PER_MS}", "+inf")
+            members = await self._client.zrangebyscore(self._expiry_index, f"({now_ns // NS_PER_MS}", "+inf")
         ids = [member.decode() if isinstance(member, bytes) else str(member) for member in members]
         patterns: list[Pattern] = []
         undecodable = 0

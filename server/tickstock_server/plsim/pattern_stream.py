@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.feeds.synthetic import (
     DEFAULT_START_NS,
     SyntheticMarket,
@@ -17,8 +18,6 @@ from tickstock_server.feeds.synthetic import (
 from tickstock_server.plsim.contract import PRODUCER_SOURCE, JsonObject
 
 __all__ = ["PRODUCER_PATTERNS", "TIER_TTL_S", "PatternGenerator", "ProducerPattern"]
-
-_NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +35,7 @@ class ProducerPattern:
 
 
 PRODUCER_PATTERNS: tuple[ProducerPattern, ...] = (
-    # The producer's names from the original's pattern cache (original-behaviour 4).
+    # The pattern names TickStockPL publishes, as the original application cached them.
     ProducerPattern(name="Weekly_Breakout", tiers=("daily", "combo"), bias=1, weight=1.0),
     ProducerPattern(name="Bull_Flag", tiers=("daily", "intraday"), bias=1, weight=1.2),
     ProducerPattern(name="Trendline_Hold", tiers=("daily",), bias=1, weight=0.8),
@@ -55,7 +54,7 @@ PRODUCER_PATTERNS: tuple[ProducerPattern, ...] = (
 
 TIER_TTL_S: dict[str, int] = {"daily": 3600, "combo": 3600, "intraday": 1800}
 """Seconds from detection to `expires_at`, per tier; never beyond the app's one-hour cache TTL (the
-original's fallback sent three days: original-behaviour 11.10)."""
+original's fallback sent expiries three days out)."""
 
 _CONFIDENCE_MIN = 0.5
 _CONFIDENCE_SPAN = 0.45
@@ -63,7 +62,7 @@ _CONFIDENCE_SPAN = 0.45
 _CONFIDENCE_BETA = (2.0, 3.0)
 # The simulated market's clock: one second of market time per pattern, from 10:25 ET (regular session)
 # of the synthetic feed's first day, so prices move independently of the wall clock and stay seeded.
-_MARKET_ORIGIN_NS = DEFAULT_START_NS + 3600 * _NS_PER_S
+_MARKET_ORIGIN_NS = DEFAULT_START_NS + 3600 * NS_PER_S
 _LIST_MIN_PRICE = 5.0
 _LIST_MAX_PRICE = 500.0
 _LIST_STEP_SIGMA = 0.002
@@ -97,7 +96,7 @@ class _Quotes:
     def next(self) -> tuple[str, float]:
         self._steps += 1
         if self._market is not None:
-            (tick,) = self._market.next_ticks(1, _MARKET_ORIGIN_NS + self._steps * _NS_PER_S)
+            (tick,) = self._market.next_ticks(1, _MARKET_ORIGIN_NS + self._steps * NS_PER_S)
             return tick.symbol, tick.price
         index = self._rng.randrange(len(self._symbols))
         self._prices[index] = price = _quote(

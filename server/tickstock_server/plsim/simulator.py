@@ -76,7 +76,7 @@ class SimulatorConfig:
 
 
 class ProducerSimulator:
-    """Publishes what TickStockPL publishes, in its exact Redis contract (original-behaviour 4).
+    """Publishes what TickStockPL publishes, in its exact Redis contract (channels, keys and JSON).
 
     - Patterns on ``tickstock.events.patterns``: `initial_burst` as soon as someone subscribes (at
       most `burst_wait_s` later), then `patterns_per_s` (paced against the loop clock without drift;

@@ -24,6 +24,7 @@ from tickstock_server.domain.backtests import (
     ProgressReport,
     is_backtest_id_shape,
 )
+from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import datetime_from_ns, ns_from_datetime
@@ -304,7 +305,7 @@ def _backtest_from_row(row: asyncpg.Record) -> Backtest:
     )
 
 
-_MAX_TOKEN_NS = 4_102_444_800 * 1_000_000_000
+_MAX_TOKEN_NS = 4_102_444_800 * NS_PER_S
 """2100-01-01 UTC: a page token's time must be before it (a forged one may not overflow a timestamp)."""
 
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Stack, sign_in
+from browser_stack import Stack, sign_in
 from playwright.async_api import Page, expect
 
 # Events appear within 5 s of signing in; the other waits allow for a loaded 2-core machine.

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
-from conftest import sign_in_at
+from browser_stack import sign_in_at
 from databases import fresh_database
 from playwright.async_api import Page, expect
 from server_process import free_port, run_admin, server_env, serving, wait_listening

@@ -1,4 +1,4 @@
-"""A local fake Massive WebSocket server speaking the real handshake (reference/toolchain.md section 8).
+"""A local fake Massive WebSocket server speaking the real handshake.
 
 1. The client connects to /<market>; the server sends a "connected" status.
 2. The client sends {"action":"auth","params":<key>}; the server answers "auth_success", or

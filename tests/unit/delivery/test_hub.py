@@ -155,7 +155,7 @@ async def test_closed_hub_refuses_new_subscriptions() -> None:
     assert await subscriber.receive() == Ended(EndReason.SHUTDOWN)
     try:
         hub.subscribe("u", EventFilter(), _options())
-    except Exception as exc:  # noqa: BLE001 - the type is asserted below
+    except Exception as exc:
         assert type(exc).__name__ == "NotReadyError"
     else:
         raise AssertionError("subscribe after close must fail")

@@ -15,7 +15,7 @@ from tickstock_server.domain.patterns import Pattern, PatternIndicators, Pattern
 from tickstock_server.patterns.messages import (
     DEFAULT_MAX_MESSAGE_BYTES,
     REJECT_REASONS,
-    MessageRejected,
+    MessageRejectedError,
     _read_fast,
     _read_general,
     parse_backtest_outcome,
@@ -41,7 +41,7 @@ HOUR_NS = 3600 * 1_000_000_000
 
 
 def pattern_data(**overrides: Any) -> dict[str, Any]:
-    """The pattern fields of the contract's example (original-behaviour §4 and sprint19's fixture)."""
+    """The pattern fields of the contract's example, as TickStockPL documents them."""
     data: dict[str, Any] = {
         "symbol": "AAPL", "pattern": "Weekly_Breakout", "confidence": 0.85, "flow_id": FLOW_ID,
         "tier": "daily", "price_change": 2.3, "current_price": 150.25, "volume": 1_250_000,
@@ -90,7 +90,7 @@ def parse(raw: bytes | str, **kwargs: Any) -> Pattern | PatternExpiry:
 
 
 def reason_of(parser: Callable[..., object], raw: bytes | str) -> str:
-    with pytest.raises(MessageRejected) as caught:
+    with pytest.raises(MessageRejectedError) as caught:
         parser(raw, received_ns=RECEIVED_NS)
     return caught.value.reason
 
@@ -238,7 +238,7 @@ def test_message_at_max_bytes_is_parsed_one_byte_more_is_oversized() -> None:
 
 
 def test_max_bytes_parameter_sets_the_limit() -> None:
-    with pytest.raises(MessageRejected, match="oversized"):
+    with pytest.raises(MessageRejectedError, match="oversized"):
         parse(encode(envelope()), max_bytes=100)
 
 
@@ -507,7 +507,7 @@ def test_invalid_health_is_rejected(message: dict[str, Any], reason: str) -> Non
     assert reason_of(parse_producer_health, encode(message)) == reason
 
 
-# --- fuzz: nothing but a value or MessageRejected -----------------------------------------------------------
+# --- fuzz: nothing but a value or MessageRejectedError ----------------------------------------------------
 
 PARSERS: dict[str, tuple[Callable[..., object], tuple[type, ...], list[dict[str, Any]]]] = {
     "patterns": (
@@ -580,7 +580,7 @@ def outcome_of(channel: str, raw: bytes) -> str:
     parser = PARSERS[channel][0]
     try:
         return f"parsed:{type(parser(raw, received_ns=RECEIVED_NS)).__name__}"
-    except MessageRejected as exc:
+    except MessageRejectedError as exc:
         return exc.reason
 
 

@@ -1,9 +1,9 @@
 """Scan semantics: ScanQuery validation and matching; PatternCache.scan's filters, sorts and keyset paging.
 
-The golden table runs on the 20-event fixture of the original test suite (`multiple_pattern_events`,
-original-behaviour §10); its expected ids are worked out by hand from the fixture's formulas (the value
-table is in `fixture_patterns`' docstring). The property test compares every page of random scans with
-a naive reference written here, independently of `ScanQuery.matches` and of the cache's indexes.
+The golden table runs on the 20-event fixture of the original test suite (`multiple_pattern_events`);
+its expected ids are worked out by hand from the fixture's formulas (the value table is in
+`fixture_patterns`' docstring). The property test compares every page of random scans with a naive
+reference written here, independently of `ScanQuery.matches` and of the cache's indexes.
 """
 
 from __future__ import annotations
