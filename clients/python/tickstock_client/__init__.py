@@ -1,3 +1,98 @@
-"""Python client of the TickStock gRPC API and the `tickstock` command line."""
+"""Python client of the TickStock gRPC API, and the `tickstock` command line.
+
+    import asyncio
+    from tickstock_client import AsyncClient, EventFilter, Event, api_key_from_environment
+
+    async def main() -> None:
+        async with AsyncClient("localhost:50051", api_key=api_key_from_environment()) as client:
+            async for item in client.stream_events(EventFilter(symbols=("AAPL", "MSFT"))):
+                print(item)  # Event, or a Gap / Dropped / ReplayCompleted notice
+
+    asyncio.run(main())
+
+The stream reconnects and resumes by itself (server restarts, dropped connections, rotation hints), so
+it delivers every event once and in order, and says so whenever the server cannot replay something.
+"""
+
+from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
+from tickstock_client._errors import (
+    AlreadyExistsError,
+    FieldViolation,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    TickstockError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnimplementedError,
+)
+from tickstock_client._models import (
+    Bar,
+    BarInterval,
+    Direction,
+    Dropped,
+    Event,
+    EventFilter,
+    EventType,
+    Gap,
+    GapReason,
+    HighLowDetails,
+    MarketStatus,
+    PatternDetails,
+    ReplayCompleted,
+    ResumeToken,
+    SessionToken,
+    StreamItem,
+    SurgeDetails,
+    Symbol,
+    TrendDetails,
+    Universe,
+    Watchlist,
+)
+from tickstock_client._streaming import EventStream
+from tickstock_client._sync import Client, SyncEventStream
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_TARGET",
+    "AlreadyExistsError",
+    "AsyncClient",
+    "Bar",
+    "BarInterval",
+    "Client",
+    "Direction",
+    "Dropped",
+    "Event",
+    "EventFilter",
+    "EventStream",
+    "EventType",
+    "FieldViolation",
+    "Gap",
+    "GapReason",
+    "HighLowDetails",
+    "InternalError",
+    "InvalidArgumentError",
+    "MarketStatus",
+    "NotFoundError",
+    "PatternDetails",
+    "PermissionDeniedError",
+    "ReplayCompleted",
+    "ResourceExhaustedError",
+    "ResumeToken",
+    "SessionToken",
+    "StreamItem",
+    "SurgeDetails",
+    "Symbol",
+    "SyncEventStream",
+    "TickstockError",
+    "TrendDetails",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnimplementedError",
+    "Universe",
+    "Watchlist",
+    "api_key_from_environment",
+]

@@ -1,4 +1,8 @@
-"""The `tickstock` command line: stream events as JSON lines, check health."""
+"""The `tickstock` command line, built only on the client library.
+
+The API key comes from TICKSTOCK_API_KEY, or from the file TICKSTOCK_API_KEY_FILE or --key-file names;
+never from an argument, so it stays out of shell history and process lists.
+"""
 
 from __future__ import annotations
 
@@ -6,94 +10,222 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-import grpc
-from google.protobuf import json_format
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
+from tickstock_client._errors import TickstockError
+from tickstock_client._json import to_json
+from tickstock_client._models import BarInterval, Event, EventFilter, EventType, ResumeToken
 
-from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
+_EPILOG = """\
+exit codes: 0 done; 1 the server refused the call (or is not serving, for health); 2 bad usage or no
+API key; 130 interrupted.
 
-_EVENT_TYPES = {
-    name.removeprefix("EVENT_TYPE_").lower(): value
-    for name, value in events_pb2.EventType.items()
-    if value != events_pb2.EVENT_TYPE_UNSPECIFIED
-}
+examples:
+  export TICKSTOCK_API_KEY_FILE=~/.tickstock-key
+  tickstock stream --symbols AAPL,MSFT --types high,low --resume-file aapl.token
+  tickstock bars AAPL --interval 5m
+  tickstock watchlist create chips NVDA AMD
+"""
+_TYPES = {t.value: t for t in EventType if t not in (EventType.UNKNOWN, EventType.PATTERN)}
+_INTERVALS = {i.value: i for i in BarInterval}
+# How often --resume-file is rewritten while events flow (and always when the stream ends).
+_SAVE_EVERY_S = 1.0
+
+
+class UsageError(Exception):
+    """Bad arguments or environment: exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tickstock", description="Command line client of TickStock.")
+    parser = argparse.ArgumentParser(
+        prog="tickstock",
+        description="Command line client of TickStock.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--target",
-        default=os.environ.get("TICKSTOCK_TARGET", "localhost:50051"),
-        help="server address (env TICKSTOCK_TARGET; default localhost:50051)",
+        default=os.environ.get("TICKSTOCK_TARGET", DEFAULT_TARGET),
+        help=f"server address host:port (env TICKSTOCK_TARGET; default {DEFAULT_TARGET})",
     )
+    parser.add_argument("--key-file", type=Path, help="file holding the API key (else the environment)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    stream = commands.add_parser("stream", help="stream events as JSON lines (needs env TICKSTOCK_API_KEY)")
+
+    stream = commands.add_parser("stream", help="live events as JSON lines, resumed across interruptions")
     stream.add_argument("--symbols", default="", help="comma-separated tickers; empty means all")
-    stream.add_argument("--types", default="", help=f"comma-separated event types: {', '.join(_EVENT_TYPES)}")
+    stream.add_argument("--universes", default="", help="comma-separated universe names")
+    stream.add_argument("--watchlists", default="", help="comma-separated watchlist ids")
+    stream.add_argument("--types", default="", help=f"comma-separated event types: {', '.join(_TYPES)}")
+    stream.add_argument("--preset", default="", help="a saved filter preset instead of the filter options")
     stream.add_argument("--limit", type=int, default=0, help="stop after this many events (0: never)")
-    health = commands.add_parser("health", help="print the health of the server or of one service")
+    stream.add_argument(
+        "--resume-file",
+        type=Path,
+        help="read the resume token from this file at start, keep it there while streaming",
+    )
+
+    bars = commands.add_parser("bars", help="bars of one symbol, oldest first")
+    bars.add_argument("symbol")
+    bars.add_argument("--interval", choices=list(_INTERVALS), default="1m")
+    bars.add_argument("--start", type=_datetime, help="RFC 3339 start time (default: one page back)")
+    bars.add_argument("--end", type=_datetime, help="RFC 3339 end time (default: the newest bar)")
+
+    symbols = commands.add_parser("symbols", help="symbols whose ticker or name matches QUERY")
+    symbols.add_argument("query", nargs="?", default="")
+
+    universes = commands.add_parser("universes", help="every universe, or one with its members")
+    universes.add_argument("name", nargs="?", default="")
+
+    watchlist = commands.add_parser("watchlist", help="your watchlists")
+    actions = watchlist.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="every watchlist")
+    show = actions.add_parser("show", help="one watchlist")
+    show.add_argument("watchlist_id")
+    create = actions.add_parser("create", help="a new watchlist")
+    create.add_argument("name")
+    create.add_argument("symbols", nargs="*")
+    update = actions.add_parser("update", help="rename and/or replace the symbols")
+    update.add_argument("watchlist_id")
+    update.add_argument("--name")
+    update.add_argument("--symbols", help="comma-separated: the new list")
+    delete = actions.add_parser("delete", help="delete a watchlist")
+    delete.add_argument("watchlist_id")
+
+    token = commands.add_parser("token", help="a short-lived session token for this key (JSON)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (60 to 43200)")
+
+    health = commands.add_parser("health", help="the health of the server or of one service")
     health.add_argument("service", nargs="?", default="", help="e.g. tickstock.v1.EventService")
     return parser
 
 
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
+def _datetime(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, as in 2026-12-03T14:30:00Z")
+    return moment
 
 
-async def _stream(target: str, args: argparse.Namespace) -> int:
-    key = os.environ.get("TICKSTOCK_API_KEY", "")
-    if not key:
-        print(
-            "error: set TICKSTOCK_API_KEY (create one with: tickstock-server create-key --user NAME)",
-            file=sys.stderr,
-        )
-        return 2
-    unknown = [t for t in _split(args.types) if t not in _EVENT_TYPES]
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _api_key(key_file: Path | None) -> str:
+    try:
+        return key_file.read_text().strip() if key_file is not None else api_key_from_environment()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{exc} (create a key with: tickstock-server create-key --user NAME)") from None
+
+
+def _event_filter(args: argparse.Namespace) -> EventFilter:
+    unknown = [t for t in _split(args.types) if t not in _TYPES]
     if unknown:
-        print(f"error: unknown event types: {', '.join(unknown)}", file=sys.stderr)
-        return 2
-    request = event_service_pb2.StreamEventsRequest(
-        filter=event_service_pb2.EventFilter(
-            symbols=_split(args.symbols), event_types=[_EVENT_TYPES[t] for t in _split(args.types)]
-        )
+        raise UsageError(f"unknown event types: {', '.join(unknown)} (known: {', '.join(_TYPES)})")
+    return EventFilter(
+        symbols=tuple(s.upper() for s in _split(args.symbols)),
+        universes=_split(args.universes),
+        watchlist_ids=_split(args.watchlists),
+        event_types=tuple(_TYPES[t] for t in _split(args.types)),
     )
-    received = 0
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = event_service_pb2_grpc.EventServiceStub(channel)
-        call = stub.StreamEvents(request, metadata=(("authorization", f"Bearer {key}"),))
-        async for response in call:
-            if response.HasField("event_batch"):
-                for event in response.event_batch.events:
-                    print(json_format.MessageToJson(event, indent=None), flush=True)
-                    received += 1
-                    if args.limit and received >= args.limit:
-                        call.cancel()
-                        return 0
-            else:
-                print(json_format.MessageToJson(response, indent=None), file=sys.stderr, flush=True)
+
+
+def _read_token(path: Path | None) -> ResumeToken | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        return ResumeToken.parse(path.read_text())
+    except ValueError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def _save_token(path: Path | None, token: ResumeToken | None) -> None:
+    if path is None or token is None:
+        return
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(f"{token}\n")
+    partial.replace(path)  # atomic: a crash never leaves half a token
+
+
+async def _stream(client: AsyncClient, args: argparse.Namespace) -> int:
+    stream = client.stream_events(
+        _event_filter(args), preset_name=args.preset, resume_token=_read_token(args.resume_file)
+    )
+    received, saved_at = 0, time.monotonic()
+    try:
+        async for item in stream:
+            if isinstance(item, Event):
+                print(to_json(item), flush=True)
+                received += 1
+            else:  # notices go to stderr, so stdout stays one event per line
+                print(to_json(item, notice=type(item).__name__), file=sys.stderr, flush=True)
+            if time.monotonic() - saved_at >= _SAVE_EVERY_S:
+                _save_token(args.resume_file, stream.resume_token)
+                saved_at = time.monotonic()
+            if args.limit and received >= args.limit:
+                break
+    finally:
+        stream.close()
+        _save_token(args.resume_file, stream.resume_token)
     return 0
 
 
-async def _health(target: str, service: str) -> int:
-    async with grpc.aio.insecure_channel(target) as channel:
-        response = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service)
-        )
-    print(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
-    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+async def _watchlist(client: AsyncClient, args: argparse.Namespace) -> Any:
+    if args.action == "list":
+        return await client.list_watchlists()
+    if args.action == "show":
+        return await client.get_watchlist(args.watchlist_id)
+    if args.action == "create":
+        return await client.create_watchlist(args.name, [s.upper() for s in args.symbols])
+    if args.action == "update":
+        symbols = None if args.symbols is None else [s.upper() for s in _split(args.symbols)]
+        return await client.update_watchlist(args.watchlist_id, name=args.name, symbols=symbols)
+    await client.delete_watchlist(args.watchlist_id)
+    return None
+
+
+async def _run(args: argparse.Namespace) -> int:
+    async with AsyncClient(args.target, api_key=_api_key(args.key_file)) as client:
+        result: Any
+        if args.command == "stream":
+            return await _stream(client, args)
+        if args.command == "health":
+            status = await client.health(args.service)
+            print(status)
+            return 0 if status == "serving" else 1
+        if args.command == "bars":
+            result = await client.get_bars(
+                args.symbol.upper(), _INTERVALS[args.interval], start=args.start, end=args.end
+            )
+        elif args.command == "symbols":
+            result = [symbol async for symbol in client.list_symbols(args.query)]
+        elif args.command == "universes":
+            result = await client.get_universe(args.name) if args.name else await client.list_universes()
+        elif args.command == "watchlist":
+            result = await _watchlist(client, args)
+        else:
+            result = await client.create_session_token(timedelta(seconds=args.ttl))
+    for item in result if isinstance(result, list) else [] if result is None else [result]:
+        print(to_json(item))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `tickstock`."""
+    """Entry point of `tickstock`; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "stream":
-            return asyncio.run(_stream(args.target, args))
-        return asyncio.run(_health(args.target, args.service))
-    except grpc.aio.AioRpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return asyncio.run(_run(args))
+    except UsageError as exc:
+        print(f"tickstock: {exc}", file=sys.stderr)
+        return 2
+    except TickstockError as exc:
+        print(f"tickstock: {exc}", file=sys.stderr)
+        for violation in exc.field_violations:
+            print(f"  {violation.field}: {violation.description}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

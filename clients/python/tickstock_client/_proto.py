@@ -1,0 +1,235 @@
+"""Conversions between `tickstock.v1` messages and the client's models (the only module that knows both)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from google.protobuf import timestamp_pb2
+
+from tickstock.v1 import (
+    event_service_pb2,
+    events_pb2,
+    market_data_service_pb2,
+    universe_service_pb2,
+)
+from tickstock_client._models import (
+    Bar,
+    BarInterval,
+    Direction,
+    Dropped,
+    Event,
+    EventFilter,
+    EventType,
+    Gap,
+    GapReason,
+    HighLowDetails,
+    MarketStatus,
+    PatternDetails,
+    ResumeToken,
+    SurgeDetails,
+    Symbol,
+    TrendDetails,
+    Universe,
+    Watchlist,
+)
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+_BAR_INTERVALS = {
+    BarInterval.ONE_MINUTE: market_data_service_pb2.BAR_INTERVAL_1_MINUTE,
+    BarInterval.FIVE_MINUTES: market_data_service_pb2.BAR_INTERVAL_5_MINUTES,
+    BarInterval.FIFTEEN_MINUTES: market_data_service_pb2.BAR_INTERVAL_15_MINUTES,
+    BarInterval.ONE_HOUR: market_data_service_pb2.BAR_INTERVAL_1_HOUR,
+    BarInterval.ONE_DAY: market_data_service_pb2.BAR_INTERVAL_1_DAY,
+}
+
+
+def enum_from_proto(kind: type[_E], name: str, prefix: str) -> _E:
+    """The member whose value is the proto name without `prefix`, lower-cased; UNKNOWN otherwise."""
+    try:
+        return kind(name.removeprefix(prefix).lower())
+    except ValueError:
+        return kind("unknown")
+
+
+def enum_name(name: str, prefix: str) -> str:
+    """A proto enum name as a lower-case word: "TREND_STRENGTH_STRONG" -> "strong"."""
+    return name.removeprefix(prefix).lower()
+
+
+def datetime_from_proto(message: timestamp_pb2.Timestamp) -> datetime:
+    return message.ToDatetime(tzinfo=UTC)
+
+
+def timestamp_to_proto(moment: datetime) -> timestamp_pb2.Timestamp:
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no time zone: pass an aware datetime")
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(moment)
+    return message
+
+
+def _optional_datetime(parent: object, field: str) -> datetime | None:
+    has = parent.HasField(field)  # type: ignore[attr-defined]
+    return datetime_from_proto(getattr(parent, field)) if has else None
+
+
+def event_filter_to_proto(event_filter: EventFilter) -> event_service_pb2.EventFilter:
+    message = event_service_pb2.EventFilter(
+        symbols=event_filter.symbols,
+        universes=event_filter.universes,
+        watchlist_ids=event_filter.watchlist_ids,
+        event_types=[events_pb2.EventType.Value(f"EVENT_TYPE_{t.name}") for t in event_filter.event_types],
+        directions=[events_pb2.Direction.Value(f"DIRECTION_{d.name}") for d in event_filter.directions],
+    )
+    for field in ("min_significance", "min_price", "max_price", "min_volume", "max_volume"):
+        value = getattr(event_filter, field)
+        if value is not None:
+            setattr(message, field, value)
+    return message
+
+
+def resume_token_to_proto(token: ResumeToken) -> event_service_pb2.ResumeToken:
+    return event_service_pb2.ResumeToken(epoch=token.epoch, seq=token.seq)
+
+
+def resume_token_from_proto(message: event_service_pb2.ResumeToken) -> ResumeToken:
+    return ResumeToken(epoch=message.epoch, seq=message.seq)
+
+
+def _details(
+    message: events_pb2.Event,
+) -> HighLowDetails | TrendDetails | SurgeDetails | PatternDetails | None:
+    kind = message.WhichOneof("details")
+    if kind == "high_low":
+        h = message.high_low
+        return HighLowDetails(
+            session_high=h.session_high,
+            session_low=h.session_low,
+            previous_high=h.previous_high,
+            previous_low=h.previous_low,
+            significance_score=h.significance_score,
+        )
+    if kind == "trend":
+        t = message.trend
+        return TrendDetails(
+            strength=enum_name(events_pb2.TrendStrength.Name(t.strength), "TREND_STRENGTH_"),
+            score=t.score,
+            short_score=t.short_score,
+            medium_score=t.medium_score,
+            long_score=t.long_score,
+        )
+    if kind == "surge":
+        s = message.surge
+        return SurgeDetails(
+            magnitude=s.magnitude,
+            score=s.score,
+            strength=enum_name(events_pb2.SurgeStrength.Name(s.strength), "SURGE_STRENGTH_"),
+            trigger=enum_name(events_pb2.SurgeTrigger.Name(s.trigger), "SURGE_TRIGGER_"),
+            volume_multiplier=s.volume_multiplier,
+            baseline_price=s.baseline_price,
+        )
+    if kind == "pattern":
+        p = message.pattern
+        return PatternDetails(
+            pattern_id=p.pattern_id,
+            pattern_type=p.pattern_type,
+            confidence=p.confidence,
+            timeframe=enum_name(events_pb2.PatternTimeframe.Name(p.timeframe), "PATTERN_TIMEFRAME_"),
+            source=enum_name(events_pb2.PatternSource.Name(p.source), "PATTERN_SOURCE_"),
+            expire_time=_optional_datetime(p, "expire_time"),
+        )
+    return None
+
+
+def event_from_proto(message: events_pb2.Event, epoch: str) -> Event:
+    return Event(
+        epoch=epoch,
+        seq=message.seq,
+        event_id=message.event_id,
+        symbol=message.symbol,
+        type=enum_from_proto(EventType, events_pb2.EventType.Name(message.type), "EVENT_TYPE_"),
+        direction=enum_from_proto(Direction, events_pb2.Direction.Name(message.direction), "DIRECTION_"),
+        price=message.price,
+        event_time=datetime_from_proto(message.event_time),
+        ingest_time=_optional_datetime(message, "ingest_time"),
+        detect_time=_optional_datetime(message, "detect_time"),
+        volume=message.volume,
+        percent_change=message.percent_change,
+        label=message.label,
+        market_status=enum_from_proto(
+            MarketStatus, events_pb2.MarketStatus.Name(message.market_status), "MARKET_STATUS_"
+        ),
+        details=_details(message),
+    )
+
+
+def gap_from_proto(message: event_service_pb2.GapNotice) -> Gap:
+    return Gap(
+        from_seq=message.from_seq,
+        to_seq=message.to_seq,
+        missed_count=message.missed_count,
+        reason=enum_from_proto(GapReason, event_service_pb2.GapReason.Name(message.reason), "GAP_REASON_"),
+    )
+
+
+def dropped_from_proto(message: event_service_pb2.DropNotice) -> Dropped:
+    return Dropped(
+        dropped_count=message.dropped_count,
+        first_dropped_seq=message.first_dropped_seq,
+        last_dropped_seq=message.last_dropped_seq,
+        total_dropped=message.total_dropped,
+    )
+
+
+def bar_interval_to_proto(interval: BarInterval) -> market_data_service_pb2.BarInterval.ValueType:
+    return _BAR_INTERVALS[interval]
+
+
+def bar_from_proto(message: market_data_service_pb2.Bar) -> Bar:
+    return Bar(
+        symbol=message.symbol,
+        start_time=datetime_from_proto(message.start_time),
+        open=message.open,
+        high=message.high,
+        low=message.low,
+        close=message.close,
+        volume=message.volume,
+    )
+
+
+def symbol_from_proto(message: universe_service_pb2.Symbol) -> Symbol:
+    return Symbol(
+        symbol=message.symbol,
+        name=message.name,
+        exchange=message.exchange,
+        market=message.market,
+        type=message.type,
+        sector=message.sector,
+        industry=message.industry,
+        active=message.active,
+        market_cap=message.market_cap,
+        currency=message.currency,
+    )
+
+
+def universe_from_proto(message: universe_service_pb2.Universe) -> Universe:
+    return Universe(
+        name=message.name,
+        description=message.description,
+        kind=enum_name(universe_service_pb2.UniverseKind.Name(message.kind), "UNIVERSE_KIND_"),
+        member_count=message.member_count,
+        symbols=tuple(message.symbols),
+    )
+
+
+def watchlist_from_proto(message: universe_service_pb2.Watchlist) -> Watchlist:
+    return Watchlist(
+        watchlist_id=message.watchlist_id,
+        name=message.name,
+        symbols=tuple(message.symbols),
+        create_time=_optional_datetime(message, "create_time"),
+        update_time=_optional_datetime(message, "update_time"),
+    )

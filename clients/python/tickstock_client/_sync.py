@@ -1,0 +1,191 @@
+"""`Client`: the `AsyncClient` for code without an event loop.
+
+Each client runs its own event loop in a background thread; every method blocks until the call is
+done, and `stream_events` returns a plain iterator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import grpc
+
+from tickstock_client._client import DEFAULT_TARGET, AsyncClient
+from tickstock_client._models import (
+    Bar,
+    BarInterval,
+    EventFilter,
+    ResumeToken,
+    SessionToken,
+    StreamItem,
+    Symbol,
+    Universe,
+    Watchlist,
+)
+from tickstock_client._streaming import EventStream
+
+__all__ = ["Client", "SyncEventStream"]
+
+_T = TypeVar("_T")
+
+
+class SyncEventStream:
+    """`for item in stream`: the resumable event stream, blocking."""
+
+    def __init__(self, stream: EventStream, run: Any) -> None:
+        self._stream = stream
+        self._run = run
+        self._items = stream.__aiter__()
+
+    @property
+    def resume_token(self) -> ResumeToken | None:
+        """Where the stream stands: persist it to continue after your program restarts."""
+        return self._stream.resume_token
+
+    def close(self) -> None:
+        """End the iteration."""
+        self._run(self._aclose())
+
+    async def _aclose(self) -> None:
+        self._stream.close()
+
+    def __iter__(self) -> Iterator[StreamItem]:
+        while True:
+            try:
+                yield self._run(anext(self._items))
+            except StopAsyncIteration:
+                return
+
+
+class Client:
+    """A blocking connection to a TickStock server; `with Client(target, api_key=key) as client:`."""
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        api_key: str,
+        credentials: grpc.ChannelCredentials | None = None,
+        timeout: timedelta = timedelta(seconds=15),
+    ) -> None:
+        """Connect lazily to `target`; see `AsyncClient`."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tickstock-client", daemon=True)
+        self._thread.start()
+        self._client: AsyncClient = self._run(_create(target, api_key, credentials, call_timeout=timeout))
+
+    def __repr__(self) -> str:
+        return "Client(<credentials hidden>)"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        future: Future[_T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result()
+
+    def close(self) -> None:
+        """Close the channel and stop the client's thread."""
+        if self._loop.is_closed():
+            return
+        self._run(self._client.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def create_session_token(self, ttl: timedelta | None = None) -> SessionToken:
+        """See `AsyncClient.create_session_token`."""
+        return self._run(self._client.create_session_token(ttl))
+
+    def stream_events(
+        self,
+        event_filter: EventFilter | None = None,
+        *,
+        preset_name: str = "",
+        resume_token: ResumeToken | None = None,
+        heartbeat_interval: timedelta = timedelta(seconds=5),
+    ) -> SyncEventStream:
+        """See `AsyncClient.stream_events`."""
+        stream = self._client.stream_events(
+            event_filter,
+            preset_name=preset_name,
+            resume_token=resume_token,
+            heartbeat_interval=heartbeat_interval,
+        )
+        return SyncEventStream(stream, self._run)
+
+    def get_bars(
+        self,
+        symbol: str,
+        interval: BarInterval = BarInterval.ONE_MINUTE,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Bar]:
+        """See `AsyncClient.get_bars`."""
+        return self._run(self._client.get_bars(symbol, interval, start=start, end=end))
+
+    def list_symbols(self, query: str = "", *, market: str = "", type: str = "") -> list[Symbol]:
+        """Every matching symbol (all pages); see `AsyncClient.list_symbols`."""
+        return self._run(_collect(self._client.list_symbols(query, market=market, type=type)))
+
+    def get_symbol(self, symbol: str) -> Symbol:
+        """See `AsyncClient.get_symbol`."""
+        return self._run(self._client.get_symbol(symbol))
+
+    def list_universes(self) -> list[Universe]:
+        """See `AsyncClient.list_universes`."""
+        return self._run(self._client.list_universes())
+
+    def get_universe(self, name: str) -> Universe:
+        """See `AsyncClient.get_universe`."""
+        return self._run(self._client.get_universe(name))
+
+    def create_watchlist(self, name: str, symbols: tuple[str, ...] | list[str] = ()) -> Watchlist:
+        """See `AsyncClient.create_watchlist`."""
+        return self._run(self._client.create_watchlist(name, symbols))
+
+    def list_watchlists(self) -> list[Watchlist]:
+        """See `AsyncClient.list_watchlists`."""
+        return self._run(self._client.list_watchlists())
+
+    def get_watchlist(self, watchlist_id: str) -> Watchlist:
+        """See `AsyncClient.get_watchlist`."""
+        return self._run(self._client.get_watchlist(watchlist_id))
+
+    def update_watchlist(
+        self,
+        watchlist_id: str,
+        *,
+        name: str | None = None,
+        symbols: tuple[str, ...] | list[str] | None = None,
+    ) -> Watchlist:
+        """See `AsyncClient.update_watchlist`."""
+        return self._run(self._client.update_watchlist(watchlist_id, name=name, symbols=symbols))
+
+    def delete_watchlist(self, watchlist_id: str) -> None:
+        """See `AsyncClient.delete_watchlist`."""
+        self._run(self._client.delete_watchlist(watchlist_id))
+
+    def health(self, service: str = "") -> str:
+        """See `AsyncClient.health`."""
+        return self._run(self._client.health(service))
+
+
+async def _create(
+    target: str, api_key: str, credentials: grpc.ChannelCredentials | None, *, call_timeout: timedelta
+) -> AsyncClient:
+    # Created on the client's own loop: grpc.aio channels belong to the loop they are made on.
+    return AsyncClient(target, api_key=api_key, credentials=credentials, timeout=call_timeout)
+
+
+async def _collect(items: Any) -> list[Any]:
+    return [item async for item in items]

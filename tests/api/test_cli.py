@@ -1,0 +1,123 @@
+"""The `tickstock` command line against the in-process server: JSON lines, resume files, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ApiServer
+from event_factories import make_event
+
+from tickstock_client.cli import main
+
+
+async def run_cli(*argv: str) -> int:
+    # The CLI runs its own event loop (asyncio.run), so it gets a thread of its own.
+    return await asyncio.get_running_loop().run_in_executor(None, main, list(argv))
+
+
+async def wait_subscribed(api: ApiServer) -> None:
+    async with asyncio.timeout(5):
+        while len(api.hub) == 0:  # noqa: ASYNC110 - the hub has no event to wait on
+            await asyncio.sleep(0.01)
+
+
+async def test_stream_prints_one_json_event_per_line_and_keeps_its_position(
+    api: ApiServer, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKSTOCK_API_KEY", api.token)
+    resume = tmp_path / "aapl.token"
+    target = f"127.0.0.1:{api.port}"
+    first = asyncio.create_task(
+        run_cli(
+            "--target", target, "stream", "--symbols", "aapl", "--limit", "2", "--resume-file", str(resume)
+        )
+    )
+    await wait_subscribed(api)
+    api.publish(make_event("MSFT"), make_event("AAPL", price=1.5), make_event("AAPL", price=2.5))
+    assert await asyncio.wait_for(first, 10) == 0
+    api.publish(make_event("AAPL", price=3.5))
+
+    second = await asyncio.wait_for(
+        run_cli(
+            "--target", target, "stream", "--symbols", "AAPL", "--limit", "1", "--resume-file", str(resume)
+        ),
+        10,
+    )
+
+    assert second == 0
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
+    assert [(e["symbol"], e["price"], e["type"]) for e in lines] == [
+        ("AAPL", 1.5, "high"),
+        ("AAPL", 2.5, "high"),
+        ("AAPL", 3.5, "high"),
+    ]
+    assert all(isinstance(e["seq"], int) and e["epoch"] == "test-epoch" for e in lines)
+    assert "event_time" in lines[0] and "eventTime" not in lines[0]
+    assert resume.read_text() == f"test-epoch:{lines[-1]['seq']}\n"
+
+
+async def test_without_a_key_it_says_how_to_get_one_and_exits_2(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TICKSTOCK_API_KEY", raising=False)
+    monkeypatch.delenv("TICKSTOCK_API_KEY_FILE", raising=False)
+
+    code = await run_cli("stream")
+
+    assert code == 2
+    assert "create-key" in capfd.readouterr().err
+
+
+async def test_a_key_file_is_read_and_a_refusal_exits_1_with_its_violations(
+    api: ApiServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(f"{api.token}\n")
+
+    code = await run_cli(
+        "--target", f"127.0.0.1:{api.port}", "--key-file", str(key_file), "stream", "--symbols", "A B"
+    )
+
+    assert code == 1
+    err = capfd.readouterr().err
+    assert "INVALID_ARGUMENT" in err
+    assert "filter.symbols[0]:" in err
+
+
+async def test_unknown_event_types_are_a_usage_error(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("tsk_x")
+
+    code = await run_cli("--key-file", str(key_file), "stream", "--types", "high,bogus")
+
+    assert code == 2
+    assert "unknown event types: bogus" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ["stream", "bars", "symbols", "universes", "watchlist", "token", "health", "exit codes"]),
+        (
+            ["stream"],
+            ["--symbols", "--universes", "--watchlists", "--types", "--preset", "--limit", "--resume-file"],
+        ),
+        (["bars"], ["--interval", "--start", "--end"]),
+        (["watchlist"], ["list", "show", "create", "update", "delete"]),
+        (["token"], ["--ttl"]),
+    ],
+)
+def test_help_names_every_command_and_option(
+    argv: list[str], expected: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--help"])
+
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert [word for word in expected if word not in text] == []
