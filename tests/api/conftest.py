@@ -1,78 +1,12 @@
-"""An in-process gRPC server on a free port with in-memory adapters, and stubs to call it."""
+"""Fixtures of the in-process API tests: servers started per test and stopped after it."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
 import pytest
-from event_factories import TS_NS
-
-from tickstock.v1 import event_service_pb2_grpc
-from tickstock_server.adapters.memory import (
-    MemoryApiKeyStore,
-    MemoryEventHistory,
-    MemoryFilterPresetStore,
-    MemoryUniverses,
-    MemoryWatchlists,
-)
-from tickstock_server.api.auth import KeyCache
-from tickstock_server.api.auth_service import AuthServiceServicer
-from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
-from tickstock_server.api.mappers import encode_event
-from tickstock_server.api.server import create_server, set_serving
-from tickstock_server.delivery.event_log import EventLog
-from tickstock_server.delivery.hub import SubscriptionHub
-from tickstock_server.delivery.session import StreamSources
-from tickstock_server.domain.events import Event
-from tickstock_server.domain.universes import Watchlist
-from tickstock_server.ports import SnapshotSource
-
-UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
-"""Universes of the test servers."""
-ALICE_TECH = Watchlist(
-    watchlist_id="wl-1", user="alice", name="tech", symbols=("NVDA", "TSLA"), create_ns=0, update_ns=0
-)
-"""A watchlist of alice's."""
-BOB_BANKS = Watchlist(
-    watchlist_id="wl-2", user="bob", name="banks", symbols=("JPM",), create_ns=0, update_ns=0
-)
-"""A watchlist of bob's, invisible to alice."""
-
-EVENT_SERVICE = "tickstock.v1.EventService"
-AUTH_SERVICE = "tickstock.v1.AuthService"
-
-
-@dataclass
-class ApiServer:
-    """A running server and what the tests need to drive it."""
-
-    port: int
-    channel: grpc.aio.Channel
-    keys: MemoryApiKeyStore
-    log: EventLog
-    hub: SubscriptionHub
-    history: MemoryEventHistory
-    presets: MemoryFilterPresetStore
-    token: str
-    server: grpc.aio.Server
-    metadata: tuple[tuple[str, str], ...] = field(default=())
-
-    def publish(self, *events: Event) -> None:
-        """Append events to the log and hand them to the hub and the history, as the pipeline does."""
-        entries = self.log.append(events, ingest_ts_ns=TS_NS, detect_ts_ns=TS_NS)
-        self.hub.publish(entries)
-        self.history.add(entries)
-
-    def events_stub(self) -> event_service_pb2_grpc.EventServiceStub:
-        """A stub of EventService on the test channel."""
-        return event_service_pb2_grpc.EventServiceStub(self.channel)
-
-
-ServerFactory = Callable[..., Any]
+from api_server import ApiServer, ServerFactory, start_server, stop_server
 
 
 @pytest.fixture
@@ -80,70 +14,14 @@ async def start_api_server() -> AsyncIterator[ServerFactory]:
     """Start servers with chosen limits and extra servicers; all are stopped at the end of the test."""
     started: list[ApiServer] = []
 
-    async def start(
-        *,
-        queue_capacity: int = 1000,
-        max_streams: int = 10,
-        log_capacity: int = 1000,
-        max_age_s: float | None = None,
-        snapshots: SnapshotSource | None = None,
-        extra_servicers: Mapping[str, object] | None = None,
-        max_connection_age_s: float = 3600,
-        clock_ns: Callable[[], int] = time.time_ns,
-    ) -> ApiServer:
-        keys = MemoryApiKeyStore()
-        key_cache = KeyCache(keys, clock_ns=clock_ns)
-        issued = await keys.create("alice")
-        log = EventLog(encode_event, capacity=log_capacity, epoch="test-epoch")
-        hub = SubscriptionHub(max_streams_per_user=max_streams, queue_capacity=queue_capacity)
-        history = MemoryEventHistory()
-        presets = MemoryFilterPresetStore(max_per_user=3)
-        events = EventServiceServicer(
-            sources=StreamSources(
-                hub=hub, log=log, history=history, snapshots=snapshots, max_age_s=max_age_s
-            ),
-            limits=StreamLimits(max_symbols=100, max_streams=max_streams),
-            universes=MemoryUniverses(UNIVERSES),
-            watchlists=MemoryWatchlists([ALICE_TECH, BOB_BANKS]),
-            presets=presets,
-            feed_age_ns=lambda: 1_500_000_000,
-            shutdown_grace_s=5.0,
-        )
-        server, port, health = create_server(
-            servicers={
-                AUTH_SERVICE: AuthServiceServicer(keys=key_cache, clock_ns=clock_ns),
-                EVENT_SERVICE: events,
-                **(extra_servicers or {}),
-            },
-            keys=key_cache,
-            host="127.0.0.1",
-            port=0,
-            max_connection_age_s=max_connection_age_s,
-            max_stream_age_s=max_age_s,
-            rotation_grace_s=5.0,
-        )
-        await server.start()
-        await set_serving(health, [EVENT_SERVICE], True)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        api = ApiServer(
-            port=port,
-            channel=channel,
-            keys=keys,
-            log=log,
-            hub=hub,
-            history=history,
-            presets=presets,
-            token=issued.token,
-            server=server,
-            metadata=(("authorization", f"Bearer {issued.token}"),),
-        )
+    async def start(**options: Any) -> ApiServer:
+        api = await start_server(**options)
         started.append(api)
         return api
 
     yield start
     for api in started:
-        await api.channel.close()
-        await api.server.stop(None)
+        await stop_server(api)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from conftest import ApiServer
+from api_server import ApiServer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tickstock.v1 import event_service_pb2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from conftest import ApiServer, ServerFactory
+from api_server import ApiServer, ServerFactory
 
 from tickstock.v1 import auth_service_pb2, auth_service_pb2_grpc, event_service_pb2
 

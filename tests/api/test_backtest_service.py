@@ -18,7 +18,7 @@ import asyncpg
 import grpc
 import pytest
 import redis.asyncio
-from conftest import ApiServer, ServerFactory
+from api_server import ApiServer, ServerFactory
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import ServerFactory
+from api_server import ServerFactory
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import ApiServer, ServerFactory
+from api_server import ApiServer, ServerFactory
 from event_factories import make_event
 
 from tickstock.v1 import event_service_pb2, events_pb2

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import ApiServer, ServerFactory
+from api_server import ApiServer, ServerFactory
 from event_factories import make_event
 from google.protobuf import duration_pb2
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from conftest import ApiServer
+from api_server import ApiServer
 from event_factories import make_event
 
 from tickstock.v1 import event_service_pb2, events_pb2

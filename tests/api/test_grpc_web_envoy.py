@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ApiServer
+from api_server import ApiServer
 from event_factories import make_event
 
 from tickstock.v1 import event_service_pb2

@@ -7,7 +7,7 @@ import json
 
 import grpc
 import pytest
-from conftest import ServerFactory
+from api_server import ServerFactory
 from factories import NS_PER_S, ns_at
 
 from tickstock.v1 import market_data_service_pb2 as pb

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from conftest import UNIVERSES, ApiServer, ServerFactory
+from api_server import UNIVERSES, ApiServer, ServerFactory
 
 from tickstock.v1 import pattern_service_pb2, pattern_service_pb2_grpc
 from tickstock_server.adapters.memory import MemoryUniverses

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import ApiServer, ServerFactory
+from api_server import ApiServer, ServerFactory
 from event_factories import make_event
 
 from tickstock_client import (

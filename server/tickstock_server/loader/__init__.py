@@ -4,12 +4,10 @@ from tickstock_server.loader.backfill import (
     Backfill,
     BackfillRequest,
     BackfillSummary,
-    Chunk,
-    ChunkKind,
     HistoricalSource,
     LoadError,
-    plan_chunks,
 )
+from tickstock_server.loader.chunks import Chunk, ChunkKind, plan_chunks
 from tickstock_server.loader.massive_rest import (
     DailyBar,
     MassiveRestClient,

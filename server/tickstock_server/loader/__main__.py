@@ -11,7 +11,8 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from tickstock_server.errors import TickstockError
-from tickstock_server.loader.backfill import Backfill, BackfillRequest, ChunkKind
+from tickstock_server.loader.backfill import Backfill, BackfillRequest
+from tickstock_server.loader.chunks import ChunkKind
 from tickstock_server.loader.massive_rest import MassiveRestClient, RestRetryPolicy
 from tickstock_server.storage.database import create_pool, redact_url
 from tickstock_server.storage.migrate import apply_migrations

@@ -6,15 +6,16 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 import asyncpg
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_session import EASTERN
 from tickstock_server.errors import TickstockError
+from tickstock_server.loader.chunks import Chunk, ChunkKind, plan_chunks
 from tickstock_server.loader.massive_rest import DailyBar, TickerReference
 from tickstock_server.storage.bar_writer import PgBarWriter
 from tickstock_server.storage.database import map_asyncpg_errors
@@ -23,17 +24,12 @@ __all__ = [
     "Backfill",
     "BackfillRequest",
     "BackfillSummary",
-    "Chunk",
-    "ChunkKind",
     "HistoricalSource",
     "LoadError",
-    "plan_chunks",
 ]
 
 _logger = logging.getLogger(__name__)
 
-ChunkKind = Literal["daily", "minute"]
-"""What a chunk loads: daily bars into ``ohlcv_daily`` or one-minute bars into ``ohlcv_1min``."""
 
 # Daily bars are replaced: a historical daily bar from the API is authoritative (corrections, split
 # adjustments). Prices travel as float8 and become numeric in SQL, which keeps 15 significant digits
@@ -113,21 +109,6 @@ class HistoricalSource(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, order=True)
-class Chunk:
-    """One unit of loading and of resume: one kind of bars for one symbol over consecutive days."""
-
-    symbol: str
-    kind: ChunkKind
-    first: dt.date
-    """First day, inclusive."""
-    last: dt.date
-    """Last day, inclusive."""
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.symbol} {self.first}..{self.last}"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BackfillRequest:
     """What to load."""
@@ -177,67 +158,6 @@ class BackfillSummary:
     def ok(self) -> bool:
         """True when nothing failed."""
         return not self.chunks_failed and not self.references_failed
-
-
-def plan_chunks(
-    symbols: Sequence[str],
-    first: dt.date,
-    last: dt.date,
-    *,
-    kinds: Sequence[ChunkKind],
-    minute_chunk_days: int | None = None,
-) -> list[Chunk]:
-    """Split a backfill into chunks: daily bars per calendar year, minute bars per month or N days.
-
-    Chunks are cut at `first` and `last`, so they cover exactly the requested days, with neither gaps
-    nor overlaps. They are ordered by symbol (in the given order), then kind (in the given order), then
-    time.
-
-    Args:
-        symbols: Tickers.
-        first: First day, inclusive.
-        last: Last day, inclusive.
-        kinds: Kinds of bars.
-        minute_chunk_days: Days per minute chunk, counted from `first`; None for calendar months.
-    """
-    chunks: list[Chunk] = []
-    for symbol in symbols:
-        for kind in kinds:
-            if kind == "daily":
-                ranges = _calendar_ranges(first, last, _next_year)
-            elif minute_chunk_days is None:
-                ranges = _calendar_ranges(first, last, _next_month)
-            else:
-                ranges = _fixed_ranges(first, last, minute_chunk_days)
-            chunks.extend(Chunk(symbol=symbol, kind=kind, first=a, last=b) for a, b in ranges)
-    return chunks
-
-
-def _next_year(day: dt.date) -> dt.date:
-    return dt.date(day.year + 1, 1, 1)
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return dt.date(day.year + 1, 1, 1) if day.month == 12 else dt.date(day.year, day.month + 1, 1)
-
-
-def _calendar_ranges(
-    first: dt.date, last: dt.date, next_start: Callable[[dt.date], dt.date]
-) -> Iterator[tuple[dt.date, dt.date]]:
-    start = first
-    while start <= last:
-        following = next_start(start)
-        end = min(following - dt.timedelta(days=1), last)
-        yield start, end
-        start = following
-
-
-def _fixed_ranges(first: dt.date, last: dt.date, days: int) -> Iterator[tuple[dt.date, dt.date]]:
-    start = first
-    while start <= last:
-        end = min(start + dt.timedelta(days=days - 1), last)
-        yield start, end
-        start = end + dt.timedelta(days=1)
 
 
 class Backfill:

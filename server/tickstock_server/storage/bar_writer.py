@@ -1,4 +1,4 @@
-"""Batched writer of one-minute bars to ``ohlcv_1min``: bounded buffer, COPY plus one upsert, retries."""
+"""Batched writer of one-minute bars to ``ohlcv_1min``: a bounded buffer, paced flushes, retries."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from tickstock_server.domain.bar import Bar
+from tickstock_server.storage.bar_upsert import FLUSH_ERRORS, MIN_PART_ROWS, partition_bars, upsert_bars
 
 __all__ = ["BarWriterStats", "PgBarWriter"]
 
@@ -22,61 +23,6 @@ _SCHEDULING_MARGIN_S = 0.05
 pipeline puts bars in bursts) when the flush is due."""
 
 _BarKey = tuple[str, int]
-
-# Below this many bars per part, another connection's transaction costs more than it saves.
-_MIN_PART_ROWS = 1_000
-
-# Everything a flush can meet while PostgreSQL is down, restarting or unreachable: refused or reset
-# connections (OSError), server errors such as admin_shutdown or cannot_connect_now (PostgresError),
-# connections that died under the pool (InterfaceError), the flush timeout (TimeoutError), and
-# InternalClientError: a server shutting down in the middle of a COPY leaves the connection in a
-# protocol state in which the pool's reset on release fails with it (the pool then drops the
-# connection and opens a new one on the next acquire).
-_FLUSH_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    TimeoutError,
-)
-
-# The staging table lives for one transaction. Prices travel as float8, the cheapest binary encoding,
-# and become numeric in SQL: PostgreSQL's float8 -> numeric cast keeps 15 significant digits (123.45
-# stays 123.45), whereas asyncpg would encode a Python float into numeric with its full binary
-# expansion (123.4500000000000028421709430404007434844970703125). Start times travel as integer
-# microseconds and become timestamptz exactly.
-_CREATE_STAGING = """
-CREATE TEMP TABLE ohlcv_1min_staging (
-    symbol   text   NOT NULL,
-    start_us bigint NOT NULL,
-    open     float8 NOT NULL,
-    high     float8 NOT NULL,
-    low      float8 NOT NULL,
-    close    float8 NOT NULL,
-    volume   bigint NOT NULL
-) ON COMMIT DROP
-"""
-_STAGING_COLUMNS = ("symbol", "start_us", "open", "high", "low", "close", "volume")
-
-# Bars are cumulative revisions, so merging a revision into the stored row keeps the first open,
-# widens high and low, and REPLACES close and volume: writing the same revision twice (a flush retried
-# after a commit whose acknowledgement was lost) leaves the row unchanged.
-_UPSERT = """
-INSERT INTO ohlcv_1min AS stored (symbol, ts, open, high, low, close, volume)
-SELECT symbol,
-       TIMESTAMPTZ 'epoch' + start_us * INTERVAL '1 microsecond',
-       open::numeric,
-       high::numeric,
-       low::numeric,
-       close::numeric,
-       volume
-FROM ohlcv_1min_staging
-ON CONFLICT (symbol, ts) DO UPDATE SET
-    high   = GREATEST(stored.high, EXCLUDED.high),
-    low    = LEAST(stored.low, EXCLUDED.low),
-    close  = EXCLUDED.close,
-    volume = EXCLUDED.volume
-"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,7 +140,7 @@ class PgBarWriter:
         self._last_flush_s = 0.0
         """Duration of the last successful flush in seconds."""
         self._flush_s_per_row = 0.0
-        """Seconds per bar of the last successful flush of at least _MIN_PART_ROWS bars."""
+        """Seconds per bar of the last successful flush of at least MIN_PART_ROWS bars."""
         self._last_error: str | None = None
 
     async def put(self, bars: Sequence[Bar]) -> None:
@@ -376,9 +322,12 @@ class PgBarWriter:
                 # The oldest bars (by first put); the rest are a backlog, so the next flush is due at
                 # once and _oldest_put_s stays.
                 batch = list(itertools.islice(self._pending.values(), self._max_batch))
-            parts = self._split(batch)
+            parts = partition_bars(batch, self._flush_connections)
             try:
-                results = await asyncio.gather(*(self._write(part) for part in parts), return_exceptions=True)
+                results = await asyncio.gather(
+                    *(upsert_bars(self._pool, part, self._flush_timeout_s) for part in parts),
+                    return_exceptions=True,
+                )
             except BaseException:
                 # Cancelled (run() stopped by its TaskGroup): the batch stays pending.
                 if oldest_s is not None:
@@ -405,7 +354,7 @@ class PgBarWriter:
                     # Bars of the failed parts are still pending (possibly under newer revisions).
                     self._oldest_put_s = oldest_s
                 for failure in failures:
-                    if not isinstance(failure, _FLUSH_ERRORS):
+                    if not isinstance(failure, FLUSH_ERRORS):
                         raise failure
                 self._failed_flushes += 1
                 self._consecutive_failures += 1
@@ -414,7 +363,7 @@ class PgBarWriter:
 
         now_s = time.monotonic()
         self._last_flush_s = now_s - started_s
-        if len(batch) >= _MIN_PART_ROWS:
+        if len(batch) >= MIN_PART_ROWS:
             self._flush_s_per_row = self._last_flush_s / len(batch)
         self._last_flush_lag_s = None if oldest_s is None else now_s - oldest_s
         self._flushes += 1
@@ -429,15 +378,6 @@ class PgBarWriter:
         self._last_error = None
         return True
 
-    def _split(self, batch: list[Bar]) -> list[list[Bar]]:
-        count = min(self._flush_connections, max(1, len(batch) // _MIN_PART_ROWS))
-        if count == 1:
-            return [batch]
-        parts: list[list[Bar]] = [[] for _ in range(count)]
-        for bar in batch:
-            parts[hash(bar.symbol) % count].append(bar)
-        return [part for part in parts if part]
-
     def _log_retry(self) -> float:
         """Log the failure of the latest flush; return the backoff before the next attempt in seconds."""
         attempt = self._consecutive_failures
@@ -450,17 +390,3 @@ class PgBarWriter:
             delay_s,
         )
         return delay_s
-
-    async def _write(self, bars: Iterable[Bar]) -> None:
-        records = [
-            (bar.symbol, bar.start_ns // 1_000, bar.open, bar.high, bar.low, bar.close, bar.volume)
-            for bar in bars
-        ]
-        async with (
-            asyncio.timeout(self._flush_timeout_s),
-            self._pool.acquire() as conn,
-            conn.transaction(),
-        ):
-            await conn.execute(_CREATE_STAGING)
-            await conn.copy_records_to_table("ohlcv_1min_staging", records=records, columns=_STAGING_COLUMNS)
-            await conn.execute(_UPSERT)
