@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ApiServer
+from api_server import ApiServer
 from event_factories import make_event
 
 from tickstock_client.cli import main
@@ -99,10 +99,56 @@ async def test_unknown_event_types_are_a_usage_error(
     assert "unknown event types: bogus" in capfd.readouterr().err
 
 
+async def test_a_preset_saved_from_the_command_line_is_listed_as_json(
+    api: ApiServer, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKSTOCK_API_KEY", api.token)
+    target = f"127.0.0.1:{api.port}"
+
+    saved = await run_cli(
+        "--target", target, "preset", "save", "chips", "--symbols", "nvda,amd", "--types", "trend"
+    )
+    listed = await run_cli("--target", target, "preset", "list")
+
+    assert (saved, listed) == (0, 0)
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
+    assert lines[0] == lines[1]
+    assert lines[1]["name"] == "chips"
+    assert lines[1]["filter"]["symbols"] == ["NVDA", "AMD"]
+    assert lines[1]["filter"]["event_types"] == ["trend"]
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], ["stream", "bars", "symbols", "universes", "watchlist", "token", "health", "exit codes"]),
+        (
+            [],
+            [
+                "stream",
+                "bars",
+                "symbols",
+                "universes",
+                "watchlist",
+                "scan",
+                "preset",
+                "token",
+                "health",
+                "exit codes",
+            ],
+        ),
+        (
+            ["scan"],
+            [
+                "--symbols",
+                "--universes",
+                "--patterns",
+                "--min-confidence",
+                "--sort",
+                "--ascending",
+                "--limit",
+            ],
+        ),
+        (["preset"], ["list", "save", "delete"]),
         (
             ["stream"],
             ["--symbols", "--universes", "--watchlists", "--types", "--preset", "--limit", "--resume-file"],

@@ -14,6 +14,9 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
         self.cuts = 0
+        """How many times `cut()` was called."""
+        self.hits = 0
+        """How many of those cuts aborted at least one open connection."""
 
     @property
     def port(self) -> int:
@@ -31,6 +34,7 @@ class TcpProxy:
 
     def cut(self) -> None:
         """Abort every connection (RST to both sides), as a dropped network path does."""
+        self.hits += bool(self._open)
         for writer in list(self._open):
             writer.transport.abort()
         self._open.clear()

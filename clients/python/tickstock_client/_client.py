@@ -24,6 +24,7 @@ from tickstock.v1 import (
     event_service_pb2_grpc,
     market_data_service_pb2,
     market_data_service_pb2_grpc,
+    pattern_service_pb2_grpc,
     universe_service_pb2,
     universe_service_pb2_grpc,
 )
@@ -38,6 +39,7 @@ from tickstock_client._models import (
     Universe,
     Watchlist,
 )
+from tickstock_client._pattern_calls import PatternCalls
 from tickstock_client._proto import (
     bar_from_proto,
     bar_interval_to_proto,
@@ -78,7 +80,7 @@ def api_key_from_environment() -> str:
     raise ValueError("set TICKSTOCK_API_KEY, or TICKSTOCK_API_KEY_FILE to a file holding the key")
 
 
-class AsyncClient:
+class AsyncClient(PatternCalls):
     """A connection to a TickStock server for one user (an API key or a session token).
 
     Use it as `async with AsyncClient(target, api_key=key) as client:`, or call `close()`.
@@ -106,6 +108,7 @@ class AsyncClient:
         self._events = event_service_pb2_grpc.EventServiceStub(self._channel)
         self._market = market_data_service_pb2_grpc.MarketDataServiceStub(self._channel)
         self._universe = universe_service_pb2_grpc.UniverseServiceStub(self._channel)
+        self._patterns = pattern_service_pb2_grpc.PatternServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def __repr__(self) -> str:

@@ -21,11 +21,15 @@ __all__ = [
     "Event",
     "EventFilter",
     "EventType",
+    "FilterPreset",
     "Gap",
     "GapReason",
     "HighLowDetails",
     "MarketStatus",
+    "Pattern",
     "PatternDetails",
+    "PatternFilter",
+    "PatternSort",
     "ReplayCompleted",
     "ResumeToken",
     "SessionToken",
@@ -74,6 +78,16 @@ class GapReason(enum.Enum):
     AGED_OUT = "aged_out"
     EPOCH_CHANGED = "epoch_changed"
     NOT_PERSISTED = "not_persisted"
+
+
+class PatternSort(enum.Enum):
+    """What a pattern scan is ordered by."""
+
+    CONFIDENCE = "confidence"
+    DETECT_TIME = "detect_time"
+    SYMBOL = "symbol"
+    RELATIVE_STRENGTH = "relative_strength"
+    RELATIVE_VOLUME = "relative_volume"
 
 
 class BarInterval(enum.Enum):
@@ -125,6 +139,31 @@ class EventFilter:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FilterPreset:
+    """A named event filter saved for this user."""
+
+    name: str
+    filter: EventFilter
+    update_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatternFilter:
+    """Which patterns a scan or pattern stream selects; empty fields select everything."""
+
+    pattern_types: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    universes: tuple[str, ...] = ()
+    min_confidence: float | None = None
+    min_relative_strength: float | None = None
+    min_relative_volume: float | None = None
+    min_rsi: float | None = None
+    max_rsi: float | None = None
+    timeframes: tuple[str, ...] = ()
+    """"daily", "intraday" or "combo"."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HighLowDetails:
     """A new session high or low."""
 
@@ -168,6 +207,16 @@ class PatternDetails:
     timeframe: str
     source: str
     expire_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pattern:
+    """A pattern on one symbol, from the pattern producer or the fallback detector."""
+
+    symbol: str
+    price: float
+    detect_time: datetime | None
+    details: PatternDetails
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
 
@@ -12,6 +12,7 @@ from tickstock.v1 import (
     event_service_pb2,
     events_pb2,
     market_data_service_pb2,
+    pattern_service_pb2,
     universe_service_pb2,
 )
 from tickstock_client._models import (
@@ -22,11 +23,15 @@ from tickstock_client._models import (
     Event,
     EventFilter,
     EventType,
+    FilterPreset,
     Gap,
     GapReason,
     HighLowDetails,
     MarketStatus,
+    Pattern,
     PatternDetails,
+    PatternFilter,
+    PatternSort,
     ResumeToken,
     SurgeDetails,
     Symbol,
@@ -91,6 +96,78 @@ def event_filter_to_proto(event_filter: EventFilter) -> event_service_pb2.EventF
     return message
 
 
+def event_filter_from_proto(message: event_service_pb2.EventFilter) -> EventFilter:
+    def optional(field: str) -> Any:
+        return getattr(message, field) if message.HasField(field) else None  # type: ignore[arg-type]
+
+    return EventFilter(
+        symbols=tuple(message.symbols),
+        universes=tuple(message.universes),
+        watchlist_ids=tuple(message.watchlist_ids),
+        event_types=tuple(
+            enum_from_proto(EventType, events_pb2.EventType.Name(t), "EVENT_TYPE_")
+            for t in message.event_types
+        ),
+        directions=tuple(
+            enum_from_proto(Direction, events_pb2.Direction.Name(d), "DIRECTION_") for d in message.directions
+        ),
+        min_significance=optional("min_significance"),
+        min_price=optional("min_price"),
+        max_price=optional("max_price"),
+        min_volume=optional("min_volume"),
+        max_volume=optional("max_volume"),
+    )
+
+
+def filter_preset_from_proto(message: event_service_pb2.FilterPreset) -> FilterPreset:
+    return FilterPreset(
+        name=message.name,
+        filter=event_filter_from_proto(message.filter),
+        update_time=_optional_datetime(message, "update_time"),
+    )
+
+
+def pattern_filter_to_proto(pattern_filter: PatternFilter) -> pattern_service_pb2.PatternFilter:
+    message = pattern_service_pb2.PatternFilter(
+        pattern_types=pattern_filter.pattern_types,
+        symbols=pattern_filter.symbols,
+        universes=pattern_filter.universes,
+        timeframes=[
+            events_pb2.PatternTimeframe.Value(f"PATTERN_TIMEFRAME_{t.upper()}")
+            for t in pattern_filter.timeframes
+        ],
+    )
+    for field in ("min_confidence", "min_relative_strength", "min_relative_volume", "min_rsi", "max_rsi"):
+        value = getattr(pattern_filter, field)
+        if value is not None:
+            setattr(message, field, value)
+    return message
+
+
+def pattern_sort_to_proto(sort: PatternSort) -> pattern_service_pb2.PatternSortField.ValueType:
+    return pattern_service_pb2.PatternSortField.Value(f"PATTERN_SORT_FIELD_{sort.name}")
+
+
+def pattern_details_from_proto(p: events_pb2.PatternDetails) -> PatternDetails:
+    return PatternDetails(
+        pattern_id=p.pattern_id,
+        pattern_type=p.pattern_type,
+        confidence=p.confidence,
+        timeframe=enum_name(events_pb2.PatternTimeframe.Name(p.timeframe), "PATTERN_TIMEFRAME_"),
+        source=enum_name(events_pb2.PatternSource.Name(p.source), "PATTERN_SOURCE_"),
+        expire_time=_optional_datetime(p, "expire_time"),
+    )
+
+
+def pattern_from_proto(message: pattern_service_pb2.Pattern) -> Pattern:
+    return Pattern(
+        symbol=message.symbol,
+        price=message.price,
+        detect_time=_optional_datetime(message, "detect_time"),
+        details=pattern_details_from_proto(message.details),
+    )
+
+
 def resume_token_to_proto(token: ResumeToken) -> event_service_pb2.ResumeToken:
     return event_service_pb2.ResumeToken(epoch=token.epoch, seq=token.seq)
 
@@ -132,15 +209,7 @@ def _details(
             baseline_price=s.baseline_price,
         )
     if kind == "pattern":
-        p = message.pattern
-        return PatternDetails(
-            pattern_id=p.pattern_id,
-            pattern_type=p.pattern_type,
-            confidence=p.confidence,
-            timeframe=enum_name(events_pb2.PatternTimeframe.Name(p.timeframe), "PATTERN_TIMEFRAME_"),
-            source=enum_name(events_pb2.PatternSource.Name(p.source), "PATTERN_SOURCE_"),
-            expire_time=_optional_datetime(p, "expire_time"),
-        )
+        return pattern_details_from_proto(message.pattern)
     return None
 
 

@@ -29,7 +29,7 @@ from tickstock_client._proto import (
     resume_token_to_proto,
 )
 
-__all__ = ["Backoff", "EventStream"]
+__all__ = ["RETRYABLE_CODES", "Backoff", "EventStream"]
 
 _logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ _Call = grpc.aio.UnaryStreamCall[
 
 # Retried by reconnecting: the server is restarting, unreachable, or the connection broke. Other codes
 # (a bad filter, a revoked key, a per-user limit) raise: reconnecting would fail the same way.
-_RETRYABLE = frozenset(
+RETRYABLE_CODES = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -140,7 +140,7 @@ class EventStream:
             except grpc.aio.AioRpcError as exc:
                 if self._closed:
                     return
-                if exc.code() not in _RETRYABLE:
+                if exc.code() not in RETRYABLE_CODES:
                     raise error_from_rpc(exc) from None
                 _logger.info("event stream interrupted (%s: %s); resuming", exc.code().name, exc.details())
                 await self._sleep(self._backoff.delay_s())

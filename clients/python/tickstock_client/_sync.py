@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Iterator
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -20,6 +20,10 @@ from tickstock_client._models import (
     Bar,
     BarInterval,
     EventFilter,
+    FilterPreset,
+    Pattern,
+    PatternFilter,
+    PatternSort,
     ResumeToken,
     SessionToken,
     StreamItem,
@@ -88,8 +92,8 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        future: Future[_T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+    def _run(self, awaitable: Awaitable[_T]) -> _T:
+        future: Future[_T] = asyncio.run_coroutine_threadsafe(_await(awaitable), self._loop)
         return future.result()
 
     def close(self) -> None:
@@ -175,6 +179,39 @@ class Client:
         """See `AsyncClient.delete_watchlist`."""
         self._run(self._client.delete_watchlist(watchlist_id))
 
+    def scan_patterns(
+        self,
+        pattern_filter: PatternFilter | None = None,
+        *,
+        sort_by: PatternSort = PatternSort.CONFIDENCE,
+        descending: bool = True,
+    ) -> list[Pattern]:
+        """Every pattern the filter selects (all pages); see `AsyncClient.scan_patterns`."""
+        return self._run(
+            _collect(self._client.scan_patterns(pattern_filter, sort_by=sort_by, descending=descending))
+        )
+
+    def stream_patterns(self, pattern_filter: PatternFilter | None = None) -> Iterator[Pattern]:
+        """See `AsyncClient.stream_patterns`; stop iterating to end it."""
+        patterns = self._client.stream_patterns(pattern_filter)
+        try:
+            while True:
+                yield self._run(anext(patterns))
+        finally:
+            self._run(patterns.aclose())
+
+    def save_filter_preset(self, name: str, event_filter: EventFilter) -> FilterPreset:
+        """See `AsyncClient.save_filter_preset`."""
+        return self._run(self._client.save_filter_preset(name, event_filter))
+
+    def list_filter_presets(self) -> list[FilterPreset]:
+        """See `AsyncClient.list_filter_presets`."""
+        return self._run(self._client.list_filter_presets())
+
+    def delete_filter_preset(self, name: str) -> None:
+        """See `AsyncClient.delete_filter_preset`."""
+        self._run(self._client.delete_filter_preset(name))
+
     def health(self, service: str = "") -> str:
         """See `AsyncClient.health`."""
         return self._run(self._client.health(service))
@@ -185,6 +222,10 @@ async def _create(
 ) -> AsyncClient:
     # Created on the client's own loop: grpc.aio channels belong to the loop they are made on.
     return AsyncClient(target, api_key=api_key, credentials=credentials, timeout=call_timeout)
+
+
+async def _await(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
 
 
 async def _collect(items: Any) -> list[Any]:

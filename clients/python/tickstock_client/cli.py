@@ -19,7 +19,15 @@ from typing import Any
 from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
 from tickstock_client._errors import TickstockError
 from tickstock_client._json import to_json
-from tickstock_client._models import BarInterval, Event, EventFilter, EventType, ResumeToken
+from tickstock_client._models import (
+    BarInterval,
+    Event,
+    EventFilter,
+    EventType,
+    PatternFilter,
+    PatternSort,
+    ResumeToken,
+)
 
 _EPILOG = """\
 exit codes: 0 done; 1 the server refused the call (or is not serving, for health); 2 bad usage or no
@@ -29,6 +37,7 @@ examples:
   export TICKSTOCK_API_KEY_FILE=~/.tickstock-key
   tickstock stream --symbols AAPL,MSFT --types high,low --resume-file aapl.token
   tickstock bars AAPL --interval 5m
+  tickstock scan --universes dow30 --min-confidence 0.8 --limit 10
   tickstock watchlist create chips NVDA AMD
 """
 _TYPES = {t.value: t for t in EventType if t not in (EventType.UNKNOWN, EventType.PATTERN)}
@@ -95,6 +104,27 @@ def _parser() -> argparse.ArgumentParser:
     update.add_argument("--symbols", help="comma-separated: the new list")
     delete = actions.add_parser("delete", help="delete a watchlist")
     delete.add_argument("watchlist_id")
+
+    scan = commands.add_parser("scan", help="cached patterns, best first (all pages)")
+    scan.add_argument("--symbols", default="", help="comma-separated tickers")
+    scan.add_argument("--universes", default="", help="comma-separated universe names")
+    scan.add_argument("--patterns", default="", help="comma-separated pattern types, e.g. Bull_Flag,Doji")
+    scan.add_argument("--min-confidence", type=float)
+    scan.add_argument("--sort", choices=[s.value for s in PatternSort], default="confidence")
+    scan.add_argument("--ascending", action="store_true", help="lowest first")
+    scan.add_argument("--limit", type=int, default=0, help="stop after this many patterns (0: all)")
+
+    preset = commands.add_parser("preset", help="your saved event filters")
+    preset_actions = preset.add_subparsers(dest="action", required=True, metavar="ACTION")
+    preset_actions.add_parser("list", help="every preset")
+    save = preset_actions.add_parser("save", help="save the filter options as NAME")
+    save.add_argument("name")
+    save.add_argument("--symbols", default="")
+    save.add_argument("--universes", default="")
+    save.add_argument("--watchlists", default="")
+    save.add_argument("--types", default="", help=f"comma-separated event types: {', '.join(_TYPES)}")
+    remove = preset_actions.add_parser("delete", help="delete a preset")
+    remove.add_argument("name")
 
     token = commands.add_parser("token", help="a short-lived session token for this key (JSON)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (60 to 43200)")
@@ -188,6 +218,31 @@ async def _watchlist(client: AsyncClient, args: argparse.Namespace) -> Any:
     return None
 
 
+async def _scan(client: AsyncClient, args: argparse.Namespace) -> list[Any]:
+    pattern_filter = PatternFilter(
+        symbols=tuple(s.upper() for s in _split(args.symbols)),
+        universes=_split(args.universes),
+        pattern_types=_split(args.patterns),
+        min_confidence=args.min_confidence,
+    )
+    found: list[Any] = []
+    scan = client.scan_patterns(pattern_filter, sort_by=PatternSort(args.sort), descending=not args.ascending)
+    async for pattern in scan:
+        found.append(pattern)
+        if args.limit and len(found) >= args.limit:
+            break
+    return found
+
+
+async def _preset(client: AsyncClient, args: argparse.Namespace) -> Any:
+    if args.action == "list":
+        return await client.list_filter_presets()
+    if args.action == "save":
+        return await client.save_filter_preset(args.name, _event_filter(args))
+    await client.delete_filter_preset(args.name)
+    return None
+
+
 async def _run(args: argparse.Namespace) -> int:
     async with AsyncClient(args.target, api_key=_api_key(args.key_file)) as client:
         result: Any
@@ -207,6 +262,10 @@ async def _run(args: argparse.Namespace) -> int:
             result = await client.get_universe(args.name) if args.name else await client.list_universes()
         elif args.command == "watchlist":
             result = await _watchlist(client, args)
+        elif args.command == "scan":
+            result = await _scan(client, args)
+        elif args.command == "preset":
+            result = await _preset(client, args)
         else:
             result = await client.create_session_token(timedelta(seconds=args.ttl))
     for item in result if isinstance(result, list) else [] if result is None else [result]:

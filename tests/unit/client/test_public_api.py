@@ -7,13 +7,13 @@ import inspect
 import tickstock_client
 
 PUBLIC = {
-    "DEFAULT_TARGET", "AlreadyExistsError", "AsyncClient", "Bar", "BarInterval", "Client", "Direction",
-    "Dropped", "Event", "EventFilter", "EventStream", "EventType", "FieldViolation", "Gap", "GapReason",
-    "HighLowDetails", "InternalError", "InvalidArgumentError", "MarketStatus", "NotFoundError",
-    "PatternDetails", "PermissionDeniedError", "ReplayCompleted", "ResourceExhaustedError", "ResumeToken",
-    "SessionToken", "StreamItem", "SurgeDetails", "Symbol", "SyncEventStream", "TickstockError",
-    "TrendDetails", "UnauthenticatedError", "UnavailableError", "UnimplementedError", "Universe",
-    "Watchlist", "api_key_from_environment",
+    "AlreadyExistsError", "AsyncClient", "Bar", "BarInterval", "Client", "DEFAULT_TARGET", "Direction",
+    "Dropped", "Event", "EventFilter", "EventStream", "EventType", "FieldViolation", "FilterPreset", "Gap",
+    "GapReason", "HighLowDetails", "InternalError", "InvalidArgumentError", "MarketStatus", "NotFoundError",
+    "Pattern", "PatternDetails", "PatternFilter", "PatternSort", "PermissionDeniedError", "ReplayCompleted",
+    "ResourceExhaustedError", "ResumeToken", "SessionToken", "StreamItem", "SurgeDetails", "Symbol",
+    "SyncEventStream", "TickstockError", "TrendDetails", "UnauthenticatedError", "UnavailableError",
+    "UnimplementedError", "Universe", "Watchlist", "api_key_from_environment",
 }  # fmt: skip
 
 
