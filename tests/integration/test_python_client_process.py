@@ -39,6 +39,13 @@ async def stored_seqs(port: int, key: str, epoch: str, after: int, until: int) -
     return [seq for seq in seqs if seq <= until]
 
 
+async def until_more(received: list[Event], count: int) -> None:
+    """Wait until more than `count` events have arrived."""
+    async with asyncio.timeout(30):
+        while len(received) <= count:  # noqa: ASYNC110 - the reader fills a plain list
+            await asyncio.sleep(0.02)
+
+
 async def test_the_stream_survives_restarts_and_cut_connections_with_no_gap_or_duplicate(
     pg_database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
@@ -76,13 +83,12 @@ async def test_the_stream_survives_restarts_and_cut_connections_with_no_gap_or_d
         for restart in range(RESTARTS + 1):
             async with serving(env, port):  # SIGTERM at the end: the stream gets its rotation hint
                 for _ in range(CUTS // (RESTARTS + 1) + (restart < CUTS % (RESTARTS + 1))):
-                    await asyncio.sleep(rng.uniform(0.05, 0.4))
+                    # Cut a live stream: one that has delivered since the last cut.
+                    await until_more(received, len(received))
+                    await asyncio.sleep(rng.uniform(0, 0.2))
                     proxy.cut()
-                before = len(received)
-                async with asyncio.timeout(30):
-                    # The stream is live again after the last cut.
-                    while len(received) < before + 20:  # noqa: ASYNC110 - the reader fills a plain list
-                        await asyncio.sleep(0.05)
+                # The stream is live again after the last cut.
+                await until_more(received, len(received) + 19)
         async with serving(env, port):
             seqs = [event.seq for event in received]
             (epoch,) = {event.epoch for event in received}
@@ -93,10 +99,11 @@ async def test_the_stream_survives_restarts_and_cut_connections_with_no_gap_or_d
         await client.close()
         await proxy.close()
 
-    # Most cuts hit a live connection (the others fell while the client was between connections).
-    assert proxy.hits >= CUTS // 2
+    # Nearly every cut interrupted a live stream (one can fall just as gRPC swaps connections), and
+    # every interruption was followed by a resume.
+    assert proxy.hits >= CUTS * 9 // 10
     assert notices == []
     assert len(seqs) == len(set(seqs)), "an event arrived twice"
     assert seqs == stored
-    assert stream.reconnects >= RESTARTS
+    assert stream.reconnects >= proxy.hits - 1  # close() may cut once more, after the reading
     assert {event.type for event in received} <= {EventType.HIGH, EventType.LOW}
