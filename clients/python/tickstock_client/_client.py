@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,6 +139,18 @@ class AsyncClient(PatternCalls):
                 await asyncio.sleep(backoff.delay_s())
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    async def _paged(
+        self, method: Callable[..., Awaitable[Any]], request: Any, items: Callable[[Any], Iterable[_T]]
+    ) -> AsyncIterator[_T]:
+        """Every item of every page of a list call, following `next_page_token`."""
+        while True:
+            answer = await self._call(method, request, idempotent=True)
+            for item in items(answer):
+                yield item
+            if not answer.next_page_token:
+                return
+            request.page_token = answer.next_page_token
+
     # --- AuthService -----------------------------------------------------------------------------
 
     async def create_session_token(self, ttl: timedelta | None = None) -> SessionToken:
@@ -195,13 +207,8 @@ class AsyncClient(PatternCalls):
             request.start_time.CopyFrom(timestamp_to_proto(start))
         if end is not None:
             request.end_time.CopyFrom(timestamp_to_proto(end))
-        bars: list[Bar] = []
-        while True:
-            answer = await self._call(self._market.GetBars, request, idempotent=True)
-            bars.extend(bar_from_proto(bar) for bar in answer.bars)
-            if not answer.next_page_token:
-                return bars
-            request.page_token = answer.next_page_token
+        pages = self._paged(self._market.GetBars, request, lambda answer: map(bar_from_proto, answer.bars))
+        return [bar async for bar in pages]
 
     # --- UniverseService -------------------------------------------------------------------------
 
@@ -212,13 +219,9 @@ class AsyncClient(PatternCalls):
         request = universe_service_pb2.ListSymbolsRequest(
             query=query, market=market, type=type, page_size=1000
         )
-        while True:
-            answer = await self._call(self._universe.ListSymbols, request, idempotent=True)
-            for symbol in answer.symbols:
-                yield symbol_from_proto(symbol)
-            if not answer.next_page_token:
-                return
-            request.page_token = answer.next_page_token
+        pages = self._paged(self._universe.ListSymbols, request, lambda a: map(symbol_from_proto, a.symbols))
+        async for symbol in pages:
+            yield symbol
 
     async def get_symbol(self, symbol: str) -> Symbol:
         """One symbol's reference data; NotFoundError when it is unknown."""

@@ -38,6 +38,7 @@ class PatternCalls:
     _patterns: pattern_service_pb2_grpc.PatternServiceAsyncStub
     _metadata: tuple[tuple[str, str], ...]
     _call: Callable[..., Awaitable[Any]]
+    _paged: Callable[..., AsyncIterator[Any]]
 
     async def scan_patterns(
         self,
@@ -54,13 +55,11 @@ class PatternCalls:
             sort_order=common_pb2.SORT_ORDER_DESCENDING if descending else common_pb2.SORT_ORDER_ASCENDING,
             page_size=page_size,
         )
-        while True:
-            answer = await self._call(self._patterns.ScanPatterns, request, idempotent=True)
-            for pattern in answer.patterns:
-                yield pattern_from_proto(pattern)
-            if not answer.next_page_token:
-                return
-            request.page_token = answer.next_page_token
+        pages = self._paged(
+            self._patterns.ScanPatterns, request, lambda a: map(pattern_from_proto, a.patterns)
+        )
+        async for pattern in pages:
+            yield pattern
 
     async def stream_patterns(
         self,

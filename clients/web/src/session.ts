@@ -38,14 +38,6 @@ export class Session {
     return this.state.user;
   }
 
-  get server(): string {
-    return this.state.server;
-  }
-
-  get expiresMs(): number {
-    return this.state.expiresMs;
-  }
-
   /** Exchange an API key for a session token; the key is not kept anywhere. */
   static async signIn(server: string, apiKey: string, onEnd: (reason: string) => void): Promise<Session> {
     const base = normaliseServer(server);

@@ -27,9 +27,7 @@ class Stack:
     envoy_url: str
     page_url: str
     foreign_page_url: str
-    grpc_port: int
     key: str
-    env: dict[str, str]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

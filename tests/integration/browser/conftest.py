@@ -91,9 +91,7 @@ async def stack(
                 envoy_url=f"http://127.0.0.1:{web_port}",
                 page_url=page_origin,
                 foreign_page_url=foreign_origin,
-                grpc_port=port,
                 key=key,
-                env=env,
             )
 
 
