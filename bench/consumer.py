@@ -37,9 +37,9 @@ import redis.asyncio as aioredis
 
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.embedded import EmbeddedRedis
-from tickstock_server.patterns.consumer import PatternConsumer, ProducerChannels
-from tickstock_server.patterns.messages import parse_pattern_message
-from tickstock_server.patterns.producer_events import BacktestOutcome, BacktestProgress, ProducerHealth
+from tickstock_server.producer.consumer import PatternConsumer, ProducerChannels
+from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
+from tickstock_server.producer.messages import parse_pattern_message
 
 _SYMBOLS = ["AAPL", "GOOGL", "MSFT", "TSLA", "NVDA", "AMZN", "META", "BRK.B", "JPM", "V"]
 _PATTERNS = ["Weekly_Breakout", "Bull_Flag", "Volume_Spike", "Support_Test", "Momentum_Shift", "Doji"]

@@ -21,9 +21,9 @@ from tickstock_server.api.mappers import encode_event
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.api.server import create_server, follow_health, set_serving
 from tickstock_server.api.universe_service import UniverseServiceServicer
+from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
 from tickstock_server.config import FeedSettings, Settings
 from tickstock_server.delivery.event_log import EventLog
-from tickstock_server.delivery.event_store import EventStoreConfig, RedisEventStore
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.delivery.session import StreamSources
 from tickstock_server.detection.bars import BarAggregator

@@ -13,8 +13,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from tickstock_server.bus.event_stream import RedisEventStore
 from tickstock_server.delivery.event_log import EventLog
-from tickstock_server.delivery.event_store import RedisEventStore
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.pipeline import FeedStatus

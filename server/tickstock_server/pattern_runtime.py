@@ -18,29 +18,29 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
+from tickstock_server.alerts.router import AlertRouter
 from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
+from tickstock_server.backtests.config import BacktestJobsConfig
+from tickstock_server.backtests.jobs import BacktestJobs
+from tickstock_server.bus.pattern_mirror import RedisPatternMirror
 from tickstock_server.config import Settings
 from tickstock_server.domain.alerts import AlertLimits
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.patterns import Pattern
-from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.feeds.synthetic import synthetic_symbols
-from tickstock_server.patterns.alerts import AlertRouter
-from tickstock_server.patterns.backtest_config import BacktestJobsConfig
-from tickstock_server.patterns.backtests import BacktestJobs
 from tickstock_server.patterns.cache import PatternCache
-from tickstock_server.patterns.consumer import PatternConsumer, PatternConsumerConfig
 from tickstock_server.patterns.fallback import FallbackPatternDetector
 from tickstock_server.patterns.fallback_switch import FallbackSwitch
-from tickstock_server.patterns.producer_events import BacktestOutcome, BacktestProgress, ProducerHealth
-from tickstock_server.patterns.redis_mirror import RedisPatternMirror
-from tickstock_server.plsim.simulator import SimulatorConfig, run_simulator
 from tickstock_server.ports import BarSink
+from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
+from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
+from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.support.time_units import NS_PER_S
 
 _logger = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from grpc_status import rpc_status
 from tickstock.v1 import backtest_service_pb2 as pb
 from tickstock.v1 import backtest_service_pb2_grpc, common_pb2
 from tickstock_server.api.backtest_service import BacktestServiceServicer
+from tickstock_server.backtests.config import BacktestJobsConfig
+from tickstock_server.backtests.jobs import BacktestJobs
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
-from tickstock_server.patterns.backtest_config import BacktestJobsConfig
-from tickstock_server.patterns.backtests import BacktestJobs
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.database import create_pool
 from tickstock_server.storage.migrate import apply_migrations

@@ -9,10 +9,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tickstock_server.alerts.router import AlertRouter
 from tickstock_server.domain.alerts import AlertLimits, AlertSubscription, QuietHours, TimeOfDay
 from tickstock_server.domain.patterns import Pattern, PatternSource
 from tickstock_server.errors import InvalidRequestError, LimitExceededError, NotFoundError
-from tickstock_server.patterns.alerts import AlertRouter
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.migrate import apply_migrations
 from tickstock_server.storage.seed import load_seed_data

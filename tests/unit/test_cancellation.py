@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from tickstock_server.cancellation import raise_if_cancelling
+from tickstock_server.support.cancellation import raise_if_cancelling
 
 
 async def dropping_call() -> None:

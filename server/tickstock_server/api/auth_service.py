@@ -10,8 +10,8 @@ from tickstock_server.api.auth import KeyCache, current_principal
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import timestamp_from_ns
 from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token
-from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import FieldViolation, InvalidRequestError
+from tickstock_server.support.time_units import NS_PER_S
 
 DEFAULT_TTL_S = 3600
 """Lifetime of a token when the request names none."""

@@ -7,8 +7,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from tickstock.v1 import events_pb2, market_data_service_pb2, universe_service_pb2
 from tickstock_server.domain import events as domain
 from tickstock_server.domain.bar import Bar
-from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.domain.universes import SymbolInfo, Universe, UniverseKind, UniverseSummary, Watchlist
+from tickstock_server.support.time_units import NS_PER_S
 
 EVENT_TYPES: dict[domain.EventType, events_pb2.EventType.ValueType] = {
     domain.EventType.HIGH: events_pb2.EVENT_TYPE_HIGH,

@@ -12,10 +12,10 @@ from tickstock.v1 import market_data_service_pb2
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import bar_to_proto
 from tickstock_server.domain.bar_intervals import BarInterval
-from tickstock_server.domain.time_units import NS_PER_MINUTE, NS_PER_S
 from tickstock_server.domain.universes import SYMBOL_PATTERN
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.ports import BarReader
+from tickstock_server.support.time_units import NS_PER_MINUTE, NS_PER_S
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000

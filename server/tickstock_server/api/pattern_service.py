@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from google.protobuf import duration_pb2
 
 from tickstock.v1 import common_pb2, pattern_service_pb2
+from tickstock_server.alerts.router import AlertRouter
+from tickstock_server.alerts.stream import AlertHeartbeat, AlertStreamEnd, AlertStreamEnded
 from tickstock_server.api import pattern_mappers as pm
 from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
@@ -22,10 +24,8 @@ from tickstock_server.errors import (
     NotReadyError,
     SubscriberOverloadedError,
 )
-from tickstock_server.patterns.alert_stream import AlertHeartbeat, AlertStreamEnd, AlertStreamEnded
-from tickstock_server.patterns.alerts import AlertRouter
 from tickstock_server.patterns.cache import PatternCache
-from tickstock_server.patterns.pattern_feed import PatternSubscription
+from tickstock_server.patterns.live_feed import PatternSubscription
 from tickstock_server.patterns.scan import ScanQuery
 from tickstock_server.ports import UniverseResolver
 from tickstock_server.storage.alerts import PgAlertStore

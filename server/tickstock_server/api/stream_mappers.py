@@ -20,8 +20,8 @@ from tickstock_server.delivery.replay import Gap, GapReason
 from tickstock_server.domain.events import Direction
 from tickstock_server.domain.filter_spec import FilterSpec
 from tickstock_server.domain.snapshot import SymbolSnapshot
-from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.ports import StoredPreset
+from tickstock_server.support.time_units import NS_PER_S
 
 POLICIES: dict[SlowConsumerPolicy, event_service_pb2.SlowConsumerPolicy.ValueType] = {
     SlowConsumerPolicy.DISCONNECT: event_service_pb2.SLOW_CONSUMER_POLICY_DISCONNECT,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.tick import Tick
-from tickstock_server.domain.time_units import NS_PER_MINUTE
+from tickstock_server.support.time_units import NS_PER_MINUTE
 
 __all__ = ["BarAggregator"]
 

@@ -22,7 +22,7 @@ from tickstock_server.domain.events import (
 )
 from tickstock_server.domain.market_session import MarketSession
 from tickstock_server.domain.tick import Tick
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["DEFAULT_PRICE_TIERS", "DETECTOR_VERSION", "HighLowConfig", "HighLowDetector", "PriceTier"]
 

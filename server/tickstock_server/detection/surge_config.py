@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tickstock_server.detection.config_hash import config_hash
 from tickstock_server.detection.price_bucket import PriceBucket, VolatilityClass
 from tickstock_server.domain.events import MarketPeriod, SurgeMode, SurgeThresholds
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = [
     "DEFAULT_BANDS",

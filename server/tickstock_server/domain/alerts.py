@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tickstock_server.domain.patterns import Pattern
-from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.domain.universes import SYMBOL_PATTERN, UNIVERSE_NAME_PATTERN
 from tickstock_server.errors import FieldViolation
+from tickstock_server.support.time_units import NS_PER_S
 
 DEFAULT_TIME_ZONE = "UTC"
 """Time zone of the quiet hours when the request names none."""

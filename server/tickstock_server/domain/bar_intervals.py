@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_session import EASTERN
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["BarInterval", "bucket_start_ns", "merge_into_buckets"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["EASTERN", "REGULAR_HOURS", "MarketCalendar", "TradingHours"]
 

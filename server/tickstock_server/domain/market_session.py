@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tickstock_server.domain.events import MarketPeriod, MarketStatus
 from tickstock_server.domain.market_calendar import EASTERN, MarketCalendar, TradingHours
-from tickstock_server.domain.time_units import NS_PER_MINUTE
+from tickstock_server.support.time_units import NS_PER_MINUTE
 
 __all__ = ["EASTERN", "MarketClock", "MarketSession", "market_session_at"]
 

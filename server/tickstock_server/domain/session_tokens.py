@@ -15,7 +15,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 PREFIX = "tss_"
 """Starts every session token (API keys start with ``tsk_``)."""

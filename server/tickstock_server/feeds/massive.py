@@ -15,11 +15,11 @@ from massive.exceptions import AuthError  # type: ignore[import-untyped]
 from massive.websocket import Market, WebSocketClient  # type: ignore[import-untyped]
 from websockets.exceptions import WebSocketException
 
-from tickstock_server.backoff import Backoff
 from tickstock_server.domain.tick import Tick
 from tickstock_server.errors import FeedAuthenticationError
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
 from tickstock_server.feeds.recording import FrameRecorder
+from tickstock_server.support.backoff import Backoff
 
 __all__ = ["MassiveTickSource"]
 

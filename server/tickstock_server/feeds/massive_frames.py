@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tickstock_server.domain.tick import Tick
-from tickstock_server.domain.time_units import NS_PER_MS
+from tickstock_server.support.time_units import NS_PER_MS
 
 __all__ = ["OK_STATUSES", "MassiveFrameParser", "RejectReason"]
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mappi
 from pathlib import Path
 
 from tickstock_server.domain.tick import Tick
-from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["ReplayTickSource"]
 

@@ -14,7 +14,7 @@ from tickstock_server.domain.events import MarketStatus
 from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import MarketClock, MarketSession
 from tickstock_server.domain.tick import Tick
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = [
     "DEFAULT_START_NS",

@@ -17,8 +17,8 @@ from urllib3.util.retry import Retry
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_session import EASTERN
-from tickstock_server.domain.time_units import NS_PER_MS
 from tickstock_server.errors import TickstockError
+from tickstock_server.support.time_units import NS_PER_MS
 
 __all__ = [
     "DailyBar",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternSource, PatternTimeframe
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = [
     "BAR_LENGTH_NS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 import logging
 
-from tickstock_server.domain.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["FallbackSwitch", "heartbeat_ns_from_redis"]
 

@@ -24,10 +24,10 @@ from tickstock_server.domain.backtests import (
     ProgressReport,
     is_backtest_id_shape,
 )
-from tickstock_server.domain.time_units import NS_PER_S
 from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import datetime_from_ns, ns_from_datetime
+from tickstock_server.support.time_units import NS_PER_S
 
 DEFAULT_PAGE_SIZE = 20
 """Backtests per page when the request gives no page size."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tickstock_server.domain.time_units import NS_PER_US
+from tickstock_server.support.time_units import NS_PER_US
 
 __all__ = ["datetime_from_ns", "ns_from_datetime"]
 

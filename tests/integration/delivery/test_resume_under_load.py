@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.app import open_database, serve
+from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
 from tickstock_server.config import (
     DeliverySettings,
     FeedSettings,
@@ -28,7 +29,6 @@ from tickstock_server.config import (
     Settings,
     WebSettings,
 )
-from tickstock_server.delivery.event_store import EventStoreConfig, RedisEventStore
 from tickstock_server.storage.api_keys import PgApiKeyStore
 
 SYMBOL_COUNT = 100

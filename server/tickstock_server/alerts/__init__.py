@@ -1,0 +1,1 @@
+"""Alert subscriptions: the rules, the router that matches patterns, and the per-user alert streams."""

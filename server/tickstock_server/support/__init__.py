@@ -1,0 +1,1 @@
+"""Primitives every feature shares: backoff, cancellation, time units."""
