@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from tickstock_server.api.auth import KeyCache
 from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
-from tickstock_server.api.mappers import encode_event
+from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.api.server import create_server, follow_health, set_serving
 from tickstock_server.api.universe_service import UniverseServiceServicer

@@ -21,7 +21,7 @@ from tickstock_server.adapters.memory import (
 from tickstock_server.api.auth import KeyCache
 from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
-from tickstock_server.api.mappers import encode_event
+from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.server import create_server, set_serving
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from tickstock.v1 import auth_service_pb2
 from tickstock_server.api.auth import KeyCache, current_principal
 from tickstock_server.api.interceptors import Context
-from tickstock_server.api.mappers import timestamp_from_ns
+from tickstock_server.api.mappers._common import timestamp_from_ns
 from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.support.time_units import NS_PER_S

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 from tickstock.v1 import backtest_service_pb2 as pb
 from tickstock_server.api.auth import current_principal
-from tickstock_server.api.backtest_mappers import backtest_to_proto, submission_from_proto
 from tickstock_server.api.interceptors import Context
+from tickstock_server.api.mappers.backtest_service import backtest_to_proto, submission_from_proto
 from tickstock_server.backtests.jobs import BacktestJobs
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tickstock.v1 import event_service_pb2
-from tickstock_server.api import stream_mappers as out
 from tickstock_server.api.auth import current_principal
-from tickstock_server.api.event_requests import check_preset_name, parse_filter, parse_stream_request
 from tickstock_server.api.interceptors import Context
+from tickstock_server.api.mappers import event_service as out
+from tickstock_server.api.mappers.event_service import check_preset_name, parse_filter, parse_stream_request
 from tickstock_server.delivery.hub import Dropped
 from tickstock_server.delivery.replay import Gap
 from tickstock_server.delivery.resolve import resolve_filter

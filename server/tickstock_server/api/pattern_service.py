@@ -12,10 +12,10 @@ from google.protobuf import duration_pb2
 from tickstock.v1 import common_pb2, pattern_service_pb2
 from tickstock_server.alerts.router import AlertRouter
 from tickstock_server.alerts.stream import AlertHeartbeat, AlertStreamEnd, AlertStreamEnded
-from tickstock_server.api import pattern_mappers as pm
 from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
-from tickstock_server.api.mappers import duration_from_ns, timestamp_from_ns
+from tickstock_server.api.mappers import pattern_service as pm
+from tickstock_server.api.mappers._common import duration_from_ns, timestamp_from_ns
 from tickstock_server.domain.alerts import Alert, AlertsSuppressed
 from tickstock_server.errors import (
     FieldViolation,

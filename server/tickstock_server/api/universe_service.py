@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tickstock.v1 import universe_service_pb2 as pb
-from tickstock_server.api import mappers
 from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
+from tickstock_server.api.mappers import universe_service as mappers
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.storage.universes import PgUniverseStore
 from tickstock_server.storage.watchlists import PgWatchlistStore

@@ -7,7 +7,8 @@ import dataclasses
 from event_factories import make_surge_details, make_trend_details
 
 from tickstock.v1 import events_pb2
-from tickstock_server.api.mappers import duration_from_ns, encode_event, event_to_proto, timestamp_from_ns
+from tickstock_server.api.mappers._common import duration_from_ns, timestamp_from_ns
+from tickstock_server.api.mappers.events import encode_event, event_to_proto
 from tickstock_server.domain.events import (
     Direction,
     Event,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
-from tickstock_server.api.mappers import encode_event
+from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.events import EventType
 from tickstock_server.feeds.replay import ReplayTickSource

@@ -1,14 +1,10 @@
-"""The only conversions between domain values and `tickstock.v1` protos."""
+"""Conversions of `events.proto`: events and their details, and the enum tables other mappers share."""
 
 from __future__ import annotations
 
-from google.protobuf import duration_pb2, timestamp_pb2
-
-from tickstock.v1 import events_pb2, market_data_service_pb2, universe_service_pb2
+from tickstock.v1 import events_pb2
+from tickstock_server.api.mappers._common import duration_from_ns, timestamp_from_ns
 from tickstock_server.domain import events as domain
-from tickstock_server.domain.bar import Bar
-from tickstock_server.domain.universes import SymbolInfo, Universe, UniverseKind, UniverseSummary, Watchlist
-from tickstock_server.support.time_units import NS_PER_S
 
 EVENT_TYPES: dict[domain.EventType, events_pb2.EventType.ValueType] = {
     domain.EventType.HIGH: events_pb2.EVENT_TYPE_HIGH,
@@ -73,18 +69,6 @@ _SURGE_MODES: dict[domain.SurgeMode, events_pb2.SurgeMode.ValueType] = {
     domain.SurgeMode.OR: events_pb2.SURGE_MODE_OR,
     domain.SurgeMode.ADAPTIVE: events_pb2.SURGE_MODE_ADAPTIVE,
 }
-
-
-def timestamp_from_ns(ts_ns: int) -> timestamp_pb2.Timestamp:
-    """UTC epoch nanoseconds to a Timestamp."""
-    seconds, nanos = divmod(ts_ns, NS_PER_S)
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
-
-
-def duration_from_ns(span_ns: int) -> duration_pb2.Duration:
-    """Nanoseconds (>= 0) to a Duration."""
-    seconds, nanos = divmod(span_ns, NS_PER_S)
-    return duration_pb2.Duration(seconds=seconds, nanos=nanos)
 
 
 def _direction(direction: domain.Direction | None) -> events_pb2.Direction.ValueType:
@@ -217,65 +201,3 @@ def encode_event(event: domain.Event, seq: int, ingest_ts_ns: int, detect_ts_ns:
     return event_to_proto(
         event, seq=seq, ingest_ts_ns=ingest_ts_ns, detect_ts_ns=detect_ts_ns
     ).SerializeToString()
-
-
-def bar_to_proto(bar: Bar) -> market_data_service_pb2.Bar:
-    """A bar to its proto."""
-    return market_data_service_pb2.Bar(
-        symbol=bar.symbol,
-        start_time=timestamp_from_ns(bar.start_ns),
-        open=bar.open,
-        high=bar.high,
-        low=bar.low,
-        close=bar.close,
-        volume=bar.volume,
-    )
-
-
-_UNIVERSE_KINDS: dict[UniverseKind, universe_service_pb2.UniverseKind.ValueType] = {
-    UniverseKind.INDEX: universe_service_pb2.UNIVERSE_KIND_INDEX,
-    UniverseKind.ETF: universe_service_pb2.UNIVERSE_KIND_ETF,
-    UniverseKind.SECTOR: universe_service_pb2.UNIVERSE_KIND_SECTOR,
-    UniverseKind.THEME: universe_service_pb2.UNIVERSE_KIND_THEME,
-    UniverseKind.UNION: universe_service_pb2.UNIVERSE_KIND_UNION,
-}
-
-
-def symbol_to_proto(info: SymbolInfo) -> universe_service_pb2.Symbol:
-    """Symbol reference data to proto (market cap 0 when unknown)."""
-    return universe_service_pb2.Symbol(
-        symbol=info.symbol,
-        name=info.name,
-        exchange=info.exchange,
-        market=info.market,
-        type=info.type,
-        sector=info.sector,
-        industry=info.industry,
-        active=info.active,
-        market_cap=info.market_cap_usd or 0,
-        currency=info.currency,
-    )
-
-
-def universe_to_proto(universe: Universe | UniverseSummary) -> universe_service_pb2.Universe:
-    """A universe (with members) or its summary (without) to proto."""
-    proto = universe_service_pb2.Universe(
-        name=universe.name,
-        description=universe.description,
-        kind=_UNIVERSE_KINDS[universe.kind],
-        member_count=universe.member_count,
-    )
-    if isinstance(universe, Universe):
-        proto.symbols.extend(universe.symbols)
-    return proto
-
-
-def watchlist_to_proto(watchlist: Watchlist) -> universe_service_pb2.Watchlist:
-    """A watchlist to proto."""
-    return universe_service_pb2.Watchlist(
-        watchlist_id=watchlist.watchlist_id,
-        name=watchlist.name,
-        symbols=watchlist.symbols,
-        create_time=timestamp_from_ns(watchlist.create_ns),
-        update_time=timestamp_from_ns(watchlist.update_ns),
-    )

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from tickstock.v1 import common_pb2, events_pb2, pattern_service_pb2
-from tickstock_server.api.mappers import timestamp_from_ns
+from tickstock_server.api.mappers._common import timestamp_from_ns
 from tickstock_server.domain.alerts import (
     DEFAULT_MAX_ALERTS_PER_HOUR,
     DEFAULT_TIME_ZONE,

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from tickstock.v1 import backtest_service_pb2 as pb
 from tickstock.v1 import common_pb2
-from tickstock_server.api.mappers import timestamp_from_ns
+from tickstock_server.api.mappers._common import timestamp_from_ns
 from tickstock_server.domain.backtest_requests import BacktestSubmission, DateParts
 from tickstock_server.domain.backtests import (
     Backtest,
