@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tickstock_server.domain.api_keys import parse_token
+from tickstock_server.domain.api_keys import Principal, parse_token
 from tickstock_server.errors import InvalidRequestError
-from tickstock_server.ports import ApiKeyStore, Principal
+from tickstock_server.ports.auth import ApiKeyStore
 
 
 class ApiKeyStoreContract:

@@ -39,7 +39,7 @@ from tickstock_server.market_calendars import xnys_calendar
 from tickstock_server.metrics import ServiceCollector, start_metrics_server
 from tickstock_server.pattern_runtime import FallbackBarSink, PatternRuntime
 from tickstock_server.pipeline import FeedStatus, run_pipeline
-from tickstock_server.ports import TickSource
+from tickstock_server.ports.feeds import TickSource
 from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.storage.bar_writer import PgBarWriter
 from tickstock_server.storage.bars import PgBarReader

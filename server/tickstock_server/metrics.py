@@ -18,7 +18,7 @@ from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.pipeline import FeedStatus
-from tickstock_server.ports import TickSource
+from tickstock_server.ports.feeds import TickSource
 from tickstock_server.storage.bar_writer import PgBarWriter
 
 __all__ = ["INVALID_TICK", "ServiceCollector", "start_metrics_server"]

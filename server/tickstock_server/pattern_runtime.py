@@ -33,7 +33,7 @@ from tickstock_server.feeds.synthetic import synthetic_symbols
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.fallback import FallbackPatternDetector
 from tickstock_server.patterns.fallback_switch import FallbackSwitch
-from tickstock_server.ports import BarSink
+from tickstock_server.ports.bars import BarSink
 from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
 from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
 from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator

@@ -6,10 +6,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from tickstock_server.delivery.event_log import EventLog, LogEntry
+from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.detection.engine import DetectionEngine
-from tickstock_server.ports import BarSink, TickSource
+from tickstock_server.domain.log_entry import LogEntry
+from tickstock_server.ports.bars import BarSink
+from tickstock_server.ports.feeds import TickSource
 
 _logger = logging.getLogger(__name__)
 

@@ -11,13 +11,10 @@ import grpc
 from event_factories import TS_NS
 
 from tickstock.v1 import event_service_pb2_grpc
-from tickstock_server.adapters.memory import (
-    MemoryApiKeyStore,
-    MemoryEventHistory,
-    MemoryFilterPresetStore,
-    MemoryUniverses,
-    MemoryWatchlists,
-)
+from tickstock_server.adapters.memory.api_keys import MemoryApiKeyStore
+from tickstock_server.adapters.memory.events import MemoryEventHistory
+from tickstock_server.adapters.memory.presets import MemoryFilterPresetStore
+from tickstock_server.adapters.memory.universes import MemoryUniverses, MemoryWatchlists
 from tickstock_server.api.auth import KeyCache
 from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
@@ -28,7 +25,7 @@ from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.delivery.session import StreamSources
 from tickstock_server.domain.events import Event
 from tickstock_server.domain.universes import Watchlist
-from tickstock_server.ports import SnapshotSource
+from tickstock_server.ports.events import SnapshotSource
 
 UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
 """Universes of the test servers."""

@@ -12,7 +12,7 @@ from factories import NS_PER_S, ns_at
 
 from tickstock.v1 import market_data_service_pb2 as pb
 from tickstock.v1 import market_data_service_pb2_grpc
-from tickstock_server.adapters.memory import MemoryBarReader
+from tickstock_server.adapters.memory.bars import MemoryBarReader
 from tickstock_server.api.mappers._common import timestamp_from_ns
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.domain.bar import Bar

@@ -7,7 +7,7 @@ import pytest
 from api_server import UNIVERSES, ApiServer, ServerFactory
 
 from tickstock.v1 import pattern_service_pb2, pattern_service_pb2_grpc
-from tickstock_server.adapters.memory import MemoryUniverses
+from tickstock_server.adapters.memory.universes import MemoryUniverses
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.patterns.cache import PatternCache
 

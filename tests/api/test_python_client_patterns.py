@@ -17,7 +17,7 @@ from tickstock_client import (
     PatternFilter,
     PatternSort,
 )
-from tickstock_server.adapters.memory import MemoryUniverses
+from tickstock_server.adapters.memory.universes import MemoryUniverses
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.domain.patterns import Pattern, PatternSource
 from tickstock_server.patterns.cache import PatternCache

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from api_key_store_contract import ApiKeyStoreContract
 
-from tickstock_server.adapters.memory import MemoryApiKeyStore
-from tickstock_server.ports import ApiKeyStore
+from tickstock_server.adapters.memory.api_keys import MemoryApiKeyStore
+from tickstock_server.ports.auth import ApiKeyStore
 
 
 class TestMemoryApiKeyStore(ApiKeyStoreContract):

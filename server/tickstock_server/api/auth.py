@@ -14,9 +14,10 @@ from tickstock_server.api.interceptors import (
     WrappingInterceptor,
     call_unary,
 )
+from tickstock_server.domain.api_keys import Principal
 from tickstock_server.domain.session_tokens import is_session_token, read_session_token
 from tickstock_server.errors import UnauthenticatedError
-from tickstock_server.ports import ApiKeyStore, Principal
+from tickstock_server.ports.auth import ApiKeyStore
 
 OPEN_SERVICES = (
     "/grpc.health.v1.Health/",

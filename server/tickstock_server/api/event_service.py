@@ -26,7 +26,8 @@ from tickstock_server.delivery.session import (
     stream_events,
 )
 from tickstock_server.errors import FieldViolation, InvalidRequestError
-from tickstock_server.ports import FilterPresetStore, UniverseResolver, WatchlistReader
+from tickstock_server.ports.presets import FilterPresetStore
+from tickstock_server.ports.universes import UniverseResolver, WatchlistReader
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

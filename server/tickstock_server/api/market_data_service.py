@@ -14,7 +14,7 @@ from tickstock_server.api.mappers.market_data_service import (
     parse_get_bars,
 )
 from tickstock_server.domain.bar_intervals import BarInterval
-from tickstock_server.ports import BarReader
+from tickstock_server.ports.bars import BarReader
 from tickstock_server.support.time_units import NS_PER_MINUTE, NS_PER_S
 
 

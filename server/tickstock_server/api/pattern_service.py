@@ -27,7 +27,7 @@ from tickstock_server.errors import (
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.live_feed import PatternSubscription
 from tickstock_server.patterns.scan import ScanQuery
-from tickstock_server.ports import UniverseResolver
+from tickstock_server.ports.universes import UniverseResolver
 from tickstock_server.storage.alerts import PgAlertStore
 
 _DEFAULT_HEARTBEAT_S = 15.0

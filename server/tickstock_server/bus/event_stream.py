@@ -30,8 +30,8 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tickstock_server.delivery.event_log import EventFields, LogEntry
 from tickstock_server.domain.events import Direction, EventType
+from tickstock_server.domain.log_entry import EventFields, LogEntry
 from tickstock_server.errors import DependencyUnavailableError
 
 _logger = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tickstock_server.delivery.event_log import STRENGTH_RANKS, EventFields
 from tickstock_server.domain.events import Direction, EventType, SurgeStrength, TrendStrength
+from tickstock_server.domain.log_entry import STRENGTH_RANKS, EventFields
 
 _HIGH, _LOW, _TREND, _SURGE = (
     t.value for t in (EventType.HIGH, EventType.LOW, EventType.TREND, EventType.SURGE)

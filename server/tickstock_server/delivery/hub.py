@@ -9,9 +9,9 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tickstock_server.delivery.event_log import LogEntry
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import EventType
+from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.errors import LimitExceededError, NotReadyError
 
 

@@ -10,8 +10,9 @@ import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from tickstock_server.delivery.event_log import EventLog, LogEntry
-from tickstock_server.ports import EventHistory
+from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.domain.log_entry import LogEntry
+from tickstock_server.ports.events import EventHistory
 
 
 class GapReason(enum.Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.filter_spec import FilterSpec
 from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
-from tickstock_server.ports import UniverseResolver, WatchlistReader
+from tickstock_server.ports.universes import UniverseResolver, WatchlistReader
 
 
 async def resolve_filter(

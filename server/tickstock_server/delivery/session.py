@@ -12,7 +12,7 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from tickstock_server.delivery.event_log import EventLog, LogEntry
+from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.delivery.hub import (
     DeliveryOptions,
@@ -24,9 +24,10 @@ from tickstock_server.delivery.hub import (
     SubscriptionHub,
 )
 from tickstock_server.delivery.replay import Gap, GapReason, replay
+from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.errors import FieldViolation, InvalidRequestError, SubscriberOverloadedError
-from tickstock_server.ports import EventHistory, SnapshotSource
+from tickstock_server.ports.events import EventHistory, SnapshotSource
 
 SNAPSHOT_CHUNK = 500
 """Symbols per snapshot message."""

@@ -62,3 +62,25 @@ def check_user_name(user: str) -> None:
         raise InvalidRequestError(
             [FieldViolation("user", "must be 1 to 64 characters, each a letter, a digit or one of . _ @ -")]
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    """An authenticated caller."""
+
+    user: str
+    """User name the API key was created for."""
+    key_id: str
+    """Public id of the API key used."""
+    session_expires_ns: int | None = None
+    """When the caller used a session token: its expiry, UTC epoch ns; None for an API key."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuedKey:
+    """A freshly created API key. `secret` is shown once and never stored."""
+
+    key_id: str
+    user: str
+    token: str
+    """The full bearer token to hand to the user."""

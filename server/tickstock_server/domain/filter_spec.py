@@ -76,3 +76,13 @@ class FilterSpec:
             min_volume=optional("min_volume", int),
             max_volume=optional("max_volume", int),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredPreset:
+    """A named filter of one user, as stored."""
+
+    name: str
+    spec: FilterSpec
+    update_ns: int
+    """Time of the last save, UTC epoch ns."""

@@ -7,6 +7,8 @@ import secrets
 import asyncpg
 
 from tickstock_server.domain.api_keys import (
+    IssuedKey,
+    Principal,
     check_user_name,
     hash_secret,
     new_token,
@@ -14,7 +16,6 @@ from tickstock_server.domain.api_keys import (
     secret_matches,
 )
 from tickstock_server.domain.session_tokens import SECRET_BYTES
-from tickstock_server.ports import IssuedKey, Principal
 from tickstock_server.storage.database import map_asyncpg_errors
 
 # A 48-bit key id collides only by bad luck; retrying covers that without scanning for free ids.

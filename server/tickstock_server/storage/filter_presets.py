@@ -6,9 +6,8 @@ import json
 
 import asyncpg
 
-from tickstock_server.domain.filter_spec import FilterSpec
+from tickstock_server.domain.filter_spec import FilterSpec, StoredPreset
 from tickstock_server.errors import LimitExceededError, NotFoundError
-from tickstock_server.ports import StoredPreset
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import ns_from_datetime
 

@@ -11,7 +11,8 @@ import redis.asyncio as aioredis
 from event_factories import TS_NS, make_event
 
 from tickstock_server.bus.event_stream import EventStoreConfig, LogPosition, RedisEventStore
-from tickstock_server.delivery.event_log import EventLog, LogEntry
+from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.errors import DependencyUnavailableError
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from event_factories import TS_NS, make_event
 
-from tickstock_server.adapters.memory import MemoryEventHistory
-from tickstock_server.delivery.event_log import EventLog, LogEntry
+from tickstock_server.adapters.memory.events import MemoryEventHistory
+from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.replay import Gap, GapReason, replay
+from tickstock_server.domain.log_entry import LogEntry
 
 
 def _log(capacity: int, count: int) -> tuple[EventLog, list[LogEntry]]:

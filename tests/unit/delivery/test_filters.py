@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from event_factories import make_event, make_surge_details, make_trend_details
 
-from tickstock_server.delivery.event_log import EventFields, fields_of
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import Direction, Event, EventType, SurgeStrength, TrendStrength
+from tickstock_server.domain.log_entry import EventFields, fields_of
 
 BASE = make_event(price=50.0, volume=1000)
 LOW = make_event(type=EventType.LOW, direction=Direction.DOWN, price=50.0, volume=1000)

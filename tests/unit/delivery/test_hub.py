@@ -6,7 +6,7 @@ import asyncio
 
 from event_factories import TS_NS, make_event
 
-from tickstock_server.delivery.event_log import EventLog, LogEntry
+from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.delivery.hub import (
     DeliveryOptions,
@@ -18,6 +18,7 @@ from tickstock_server.delivery.hub import (
     SubscriptionHub,
 )
 from tickstock_server.domain.events import Event, EventType
+from tickstock_server.domain.log_entry import LogEntry
 
 
 def _options(policy: SlowConsumerPolicy = SlowConsumerPolicy.DISCONNECT, **kw: float) -> DeliveryOptions:

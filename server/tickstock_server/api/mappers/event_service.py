@@ -25,11 +25,10 @@ from tickstock_server.delivery.hub import DeliveryOptions, Dropped, EndReason, S
 from tickstock_server.delivery.replay import Gap, GapReason
 from tickstock_server.delivery.session import ResumePoint
 from tickstock_server.domain.events import Direction, EventType
-from tickstock_server.domain.filter_spec import FilterSpec
+from tickstock_server.domain.filter_spec import FilterSpec, StoredPreset
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.domain.universes import SYMBOL_PATTERN
 from tickstock_server.errors import FieldViolation, InvalidRequestError
-from tickstock_server.ports import StoredPreset
 from tickstock_server.support.time_units import NS_PER_S
 
 POLICIES: dict[SlowConsumerPolicy, event_service_pb2.SlowConsumerPolicy.ValueType] = {
