@@ -25,14 +25,12 @@ from tickstock_server.domain.market_session import MarketClock
 
 STARTS_NS = [PRE_TS_NS, OPENING_TS_NS, REGULAR_TS_NS, ns_at("2026-01-06T20:30:00"), AFTER_TS_NS, CLOSED_TS_NS]
 
-tick_steps = st.lists(
-    st.tuples(
-        st.integers(min_value=0, max_value=3_000),  # milliseconds since the previous tick
-        st.one_of(st.integers(-30, 30), st.integers(-800, 800)),  # price change, basis points: drift or jump
-        st.one_of(st.integers(0, 300), st.integers(0, 20_000)),  # volume: normal or spiking
-    ),
-    max_size=250,
+tick_step = st.tuples(
+    st.integers(min_value=0, max_value=3_000),  # milliseconds since the previous tick
+    st.one_of(st.integers(-30, 30), st.integers(-800, 800)),  # price change, basis points: drift or jump
+    st.one_of(st.integers(0, 300), st.integers(0, 20_000)),  # volume: normal or spiking
 )
+tick_steps = st.lists(tick_step, max_size=250)
 
 
 def replay(
@@ -114,14 +112,25 @@ def test_state_stays_bounded_at_any_tick_rate(seed: int, config: SurgeConfig) ->
 
 TOLERANCE = 1e-6
 
+# Random ticks, then a quiet baseline and a large move on spiking volume: every example has a surge to
+# check, whatever the random part did.
+surging_steps = st.builds(
+    lambda noise, quiet, move, volume: [*noise, *[(1_000, 0, 100)] * quiet, (1_000, move, volume)],
+    st.lists(tick_step, max_size=150),
+    st.integers(min_value=45, max_value=60),  # longer than the volatility window and any baseline age
+    st.one_of(st.integers(800, 2_000), st.integers(-2_000, -800)),
+    st.integers(20_000, 50_000),
+)
 
-@settings(max_examples=300)  # about 2 events per example: every trigger shows up
-@given(tick_steps, st.sampled_from(STARTS_NS))
+
+@settings(max_examples=300)  # several events per example: every trigger shows up
+@given(surging_steps, st.sampled_from(STARTS_NS))
 def test_every_event_is_consistent_with_its_trigger_and_thresholds(
     steps: list[tuple[int, int, int]], start_ns: int
 ) -> None:
     events = [e for e in replay(steps, SurgeDetector("AAPL", PERMISSIVE), start_ns) if e is not None]
 
+    assert events
     for event in events:
         surge = details(event)
         t = surge.thresholds
