@@ -13,7 +13,8 @@ import uvloop
 from pydantic import ValidationError
 
 from tickstock_server import __version__
-from tickstock_server.app import install_signal_handlers, open_database, serve
+from tickstock_server.app.backends import open_database
+from tickstock_server.app.serve import install_signal_handlers, serve
 from tickstock_server.config import Settings, describe_settings
 from tickstock_server.errors import TickstockError
 from tickstock_server.log import configure_logging

@@ -30,16 +30,21 @@ from tickstock_server.errors import NotSupportedError
 
 _logger = logging.getLogger(__name__)
 
-SERVICES: tuple[ServiceDescriptor, ...] = tuple(
-    module.DESCRIPTOR.services_by_name[name]
-    for module, name in (
-        (event_service_pb2, "EventService"),
-        (pattern_service_pb2, "PatternService"),
-        (universe_service_pb2, "UniverseService"),
-        (market_data_service_pb2, "MarketDataService"),
-        (backtest_service_pb2, "BacktestService"),
-        (auth_service_pb2, "AuthService"),
-    )
+EVENT_SERVICE: ServiceDescriptor = event_service_pb2.DESCRIPTOR.services_by_name["EventService"]
+PATTERN_SERVICE: ServiceDescriptor = pattern_service_pb2.DESCRIPTOR.services_by_name["PatternService"]
+UNIVERSE_SERVICE: ServiceDescriptor = universe_service_pb2.DESCRIPTOR.services_by_name["UniverseService"]
+MARKET_DATA_SERVICE: ServiceDescriptor = market_data_service_pb2.DESCRIPTOR.services_by_name[
+    "MarketDataService"
+]
+BACKTEST_SERVICE: ServiceDescriptor = backtest_service_pb2.DESCRIPTOR.services_by_name["BacktestService"]
+AUTH_SERVICE: ServiceDescriptor = auth_service_pb2.DESCRIPTOR.services_by_name["AuthService"]
+SERVICES: tuple[ServiceDescriptor, ...] = (
+    EVENT_SERVICE,
+    PATTERN_SERVICE,
+    UNIVERSE_SERVICE,
+    MARKET_DATA_SERVICE,
+    BACKTEST_SERVICE,
+    AUTH_SERVICE,
 )
 """Every service of the `tickstock.v1` API."""
 

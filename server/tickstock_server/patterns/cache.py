@@ -129,6 +129,11 @@ class PatternCache:
         self._evicted = 0
         self._scans = 0
 
+    @property
+    def max_patterns(self) -> int:
+        """Most patterns the cache holds."""
+        return self._max_patterns
+
     def __len__(self) -> int:
         return len(self._by_id)
 

@@ -19,7 +19,8 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
-from tickstock_server.app import open_database, serve
+from tickstock_server.app.backends import open_database
+from tickstock_server.app.serve import serve
 from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
 from tickstock_server.config import (
     DeliverySettings,

@@ -1,0 +1,177 @@
+"""Builds the producer link, the pattern cache, alerts and backtests from settings, and runs them.
+
+The producer's consumer hands patterns to the pattern service and backtest reports to the jobs; the
+alert router follows the cache. `PatternSide.running` starts their background work and, on exit, stops
+it and makes the final writes (before the connection pool closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from tickstock_server.alerts.router import AlertRouter
+from tickstock_server.api.backtest_service import BacktestServiceServicer
+from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
+from tickstock_server.backtests.config import BacktestJobsConfig
+from tickstock_server.backtests.jobs import BacktestJobs
+from tickstock_server.bus.pattern_mirror import RedisPatternMirror
+from tickstock_server.config import Settings
+from tickstock_server.domain.alerts import AlertLimits
+from tickstock_server.domain.patterns import Pattern
+from tickstock_server.errors import DependencyUnavailableError
+from tickstock_server.feeds.synthetic import synthetic_symbols
+from tickstock_server.patterns.cache import PatternCache
+from tickstock_server.patterns.fallback import FallbackPatternDetector
+from tickstock_server.patterns.fallback_switch import FallbackSwitch
+from tickstock_server.patterns.service import PatternRules, PatternService
+from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
+from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
+from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
+from tickstock_server.storage.alerts import PgAlertStore
+from tickstock_server.storage.backtests import PgBacktestStore
+from tickstock_server.storage.universes import PgUniverseStore
+
+_logger = logging.getLogger(__name__)
+
+
+class _ProducerEvents:
+    """The consumer's handler: patterns to the pattern service, backtest reports to the jobs."""
+
+    def __init__(self, patterns: PatternService, jobs: BacktestJobs) -> None:
+        self._patterns = patterns
+        self._jobs = jobs
+
+    def on_pattern(self, pattern: Pattern) -> None:
+        self._patterns.add_patterns((pattern,))
+
+    def on_backtest_progress(self, progress: BacktestProgress) -> None:
+        self._jobs.apply_progress(
+            progress.job_id,
+            progress.progress,
+            progress.current_symbol or "",
+            progress.estimated_completion_ns,
+        )
+
+    def on_backtest_outcome(self, outcome: BacktestOutcome) -> None:
+        self._jobs.apply_outcome(outcome.job_id, outcome.status.value, outcome.results, outcome.error or "")
+
+    def on_producer_health(self, health: ProducerHealth) -> None:
+        _logger.debug("producer health %s: %s", health.source, health.status)
+
+
+class PatternSide:
+    """The pattern components of one server, their servicers and their background work."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis_client: aioredis.Redis) -> None:
+        """Build every component; nothing runs until `running`."""
+        config = settings.patterns
+        self._settings = config
+        self._redis = redis_client
+        self._simulator = (
+            SimulatorConfig(
+                seed=settings.feed.seed,
+                symbols=synthetic_symbols(min(200, settings.feed.symbols)),
+                patterns_per_s=config.simulator_patterns_per_s,
+            )
+            if config.simulator == "on" or (config.simulator == "auto" and settings.redis_url is None)
+            else None
+        )
+        universes = PgUniverseStore(pool)
+        self.alert_store = PgAlertStore(
+            pool, AlertLimits(max_subscriptions_per_user=config.alert_max_subscriptions_per_user)
+        )
+        self.alert_router = AlertRouter(
+            resolver=universes.resolve,
+            stream_capacity=config.alert_stream_capacity,
+            max_streams_per_user=config.alert_max_streams_per_user,
+        )
+        self.jobs = BacktestJobs(
+            store=PgBacktestStore(pool),
+            publisher=redis_client,
+            config=BacktestJobsConfig(progress_write_interval_s=config.backtest_progress_write_s),
+        )
+        self.consumer: PatternConsumer
+        self.patterns = PatternService(
+            cache=PatternCache(max_patterns=config.max_cached),
+            mirror=RedisPatternMirror(redis_client, key_prefix=config.key_prefix),
+            switch=FallbackSwitch(
+                activate_after_s=config.fallback_activate_after_s,
+                stand_down_after_s=config.fallback_stand_down_after_s,
+            ),
+            fallback=FallbackPatternDetector(ttl_s=round(config.cache_ttl_s)) if config.fallback else None,
+            rules=PatternRules(ttl_s=config.cache_ttl_s),
+            producer_heartbeat_ns=lambda: self.consumer.producer_heartbeat_ns,
+            clock_ns=time.time_ns,
+        )
+        self.consumer = PatternConsumer(
+            redis_client,
+            _ProducerEvents(self.patterns, self.jobs),
+            config=PatternConsumerConfig(default_pattern_ttl_s=config.cache_ttl_s),
+        )
+        self.patterns.cache.add_listener(self._route_alerts)
+        self.pattern_service = PatternServiceServicer(
+            cache=self.patterns.cache,
+            universes=universes,
+            alert_store=self.alert_store,
+            alert_router=self.alert_router,
+            producer_status=self.producer_status,
+            max_streams_per_user=config.max_streams_per_user,
+        )
+        self.backtest_service = BacktestServiceServicer(jobs=self.jobs)
+
+    def _route_alerts(self, pattern: Pattern) -> None:
+        self.alert_router.route(pattern, time.time_ns())
+
+    def producer_status(self) -> ProducerStatus:
+        """Consumer counters, the producer's heartbeat and whether the fallback is active."""
+        return ProducerStatus(
+            events_processed=self.consumer.processed_total,
+            invalid_messages=self.consumer.invalid_total,
+            heartbeat_ns=self.consumer.producer_heartbeat_ns,
+            fallback_active=self.patterns.switch.active,
+        )
+
+    @contextlib.asynccontextmanager
+    async def running(self, tasks: asyncio.TaskGroup) -> AsyncIterator[None]:
+        """Warm the cache, load the alert subscriptions and run the background work in `tasks`.
+
+        On exit the work is cancelled, open alert streams end, and the job and mirror writes that
+        are still queued are made.
+        """
+        await self.patterns.warm()
+        await self.alert_router.load(await self.alert_store.all_subscriptions())
+        work = {
+            "pattern-consumer": self.consumer.run(),
+            "pattern-maintenance": self.patterns.run_maintenance(),
+            "alert-refresh": self._refresh_alerts(),
+            "backtest-writer": self.jobs.run(),
+        }
+        if self._simulator is not None:
+            work["pl-simulator"] = run_simulator(self._redis, self._simulator)
+        running = [tasks.create_task(coroutine, name=name) for name, coroutine in work.items()]
+        try:
+            yield
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            self.alert_router.shutdown()
+            with contextlib.suppress(DependencyUnavailableError):
+                await self.jobs.flush()
+            with contextlib.suppress(DependencyUnavailableError):
+                await self.patterns.flush_mirror()
+
+    async def _refresh_alerts(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.alert_refresh_s)
+            try:
+                await self.alert_router.load(await self.alert_store.all_subscriptions())
+            except DependencyUnavailableError:
+                _logger.warning("could not refresh alert subscriptions: PostgreSQL is unavailable")

@@ -1,0 +1,153 @@
+"""The pattern feature's rules: what enters the cache, for how long, when the fallback speaks, the mirror.
+
+Patterns come from the producer (through its consumer) and, while the producer is silent, from the
+fallback detector. Every pattern is capped at the cache TTL, cached (live streams and alert routing
+follow the cache) and queued for the mirror, which a maintenance loop writes and cleans up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tickstock_server.domain.bar import Bar
+from tickstock_server.domain.patterns import Pattern
+from tickstock_server.errors import DependencyUnavailableError
+from tickstock_server.patterns.cache import PatternCache
+from tickstock_server.patterns.fallback import FallbackPatternDetector
+from tickstock_server.patterns.fallback_switch import FallbackSwitch
+from tickstock_server.ports.bars import BarSink
+from tickstock_server.ports.patterns import PatternMirror
+from tickstock_server.support.time_units import NS_PER_S
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatternRules:
+    """How long patterns live and how often the maintenance runs."""
+
+    ttl_s: float
+    """Longest a pattern stays current after it is cached, seconds; a longer producer expiry is cut."""
+    maintenance_s: float = 5.0
+    """Interval of cache expiry, mirror writes and cleanup, and the fallback switch, seconds."""
+
+
+class PatternService:
+    """Feeds the cache from the producer and the fallback detector, and keeps the mirror in step."""
+
+    def __init__(
+        self,
+        *,
+        cache: PatternCache,
+        mirror: PatternMirror,
+        switch: FallbackSwitch,
+        fallback: FallbackPatternDetector | None,
+        rules: PatternRules,
+        producer_heartbeat_ns: Callable[[], int | None],
+        clock_ns: Callable[[], int],
+    ) -> None:
+        """Work on `cache`, mirrored to `mirror`.
+
+        Args:
+            cache: The pattern cache that scans, live streams and alert routing read.
+            mirror: The durable copy every server warms its cache from.
+            switch: Says when the producer is silent, so the fallback's patterns count.
+            fallback: Detector over completed bars; None when the fallback is off.
+            rules: TTL and maintenance interval.
+            producer_heartbeat_ns: The producer's last heartbeat, UTC epoch ns (None before the first).
+            clock_ns: Wall clock, UTC epoch ns.
+        """
+        self.cache = cache
+        self._mirror = mirror
+        self.switch = switch
+        self._fallback = fallback
+        self._rules = rules
+        self._heartbeat_ns = producer_heartbeat_ns
+        self._clock_ns = clock_ns
+        self._unmirrored: list[Pattern] = []
+        """Patterns cached but not yet mirrored; bounded by the cache's capacity when the mirror is down."""
+
+    @property
+    def unmirrored(self) -> int:
+        """Patterns waiting for the mirror."""
+        return len(self._unmirrored)
+
+    def add_patterns(self, patterns: Sequence[Pattern]) -> None:
+        """Cache new patterns (alert routing and live streams follow) and queue them for the mirror."""
+        cap_ns = self._clock_ns() + round(self._rules.ttl_s * NS_PER_S)
+        for pattern in patterns:
+            if pattern.expires_ns > cap_ns:  # a producer's multi-day expiry would outlive the cache TTL
+                pattern = dataclasses.replace(pattern, expires_ns=cap_ns)
+            self.cache.put(pattern)
+            self._unmirrored.append(pattern)
+
+    def detect_fallback(self, bars: Sequence[Bar]) -> None:
+        """Run completed bars through the fallback detector; cache its patterns while it is active."""
+        if self._fallback is None:
+            return
+        found: list[Pattern] = []
+        for bar in bars:
+            found += self._fallback.update(bar)
+        if found and self.switch.active:
+            # Bars run on event time (a replay or the session clock may be hours behind): a fallback
+            # pattern is current from now, for the cache TTL.
+            expires_ns = self._clock_ns() + round(self._rules.ttl_s * NS_PER_S)
+            self.add_patterns([dataclasses.replace(p, expires_ns=expires_ns) for p in found])
+
+    async def warm(self) -> None:
+        """Fill the cache from the mirror (without notifying listeners); a missing mirror is no error."""
+        with contextlib.suppress(DependencyUnavailableError):
+            for pattern in await self._mirror.load(self._clock_ns()):
+                self.cache.put(pattern, notify=False)
+
+    async def run_maintenance(self) -> None:
+        """Until cancelled: expire the cache, move the fallback switch, write and clean the mirror."""
+        while True:
+            await asyncio.sleep(self._rules.maintenance_s)
+            now_ns = self._clock_ns()
+            self.cache.expire(now_ns)
+            self.switch.observe(now_ns, self._heartbeat_ns())
+            try:
+                await self.flush_mirror()
+                await self._mirror.cleanup(now_ns)
+            except DependencyUnavailableError:
+                _logger.warning("pattern mirror unreachable; %d patterns wait", len(self._unmirrored))
+
+    async def flush_mirror(self) -> None:
+        """Write the queued patterns to the mirror.
+
+        Raises:
+            DependencyUnavailableError: The mirror is unreachable. The newest patterns, as many as the
+                cache holds, stay queued for the next attempt; older ones are dropped from the queue
+                (the cache has evicted them anyway).
+        """
+        if not self._unmirrored:
+            return
+        batch, self._unmirrored = self._unmirrored, []
+        try:
+            await self._mirror.store(batch)
+        except DependencyUnavailableError:
+            self._unmirrored = batch[-self.cache.max_patterns :] + self._unmirrored
+            raise
+
+
+@dataclass
+class FallbackBarSink:
+    """A `BarSink` in front of the bar writer that also feeds the fallback detector.
+
+    The detector sees every completed bar, so its history is warm when it takes over; its patterns reach
+    the cache only while the switch says the producer is silent.
+    """
+
+    writer: BarSink
+    patterns: PatternService
+
+    async def put(self, bars: Sequence[Bar]) -> None:
+        """Hand bars to the writer (its backpressure applies) and to the detector."""
+        self.patterns.detect_fallback(bars)
+        await self.writer.put(bars)
