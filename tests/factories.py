@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from tickstock_server.domain.patterns import Pattern, PatternSource, PatternTimeframe
 from tickstock_server.domain.tick import Tick
 
 NS_PER_S = 1_000_000_000
@@ -30,3 +31,26 @@ def make_tick(**overrides: Any) -> Tick:
     }
     fields.update(overrides)
     return Tick(**fields)
+
+
+PATTERN_NOW_NS = 1_780_000_000 * NS_PER_S
+"""The "now" of pattern tests (2026-05-28): patterns from `make_pattern` are current at it."""
+HOUR_NS = 3_600 * NS_PER_S
+
+
+def make_pattern(pattern_id: str = "p", **overrides: Any) -> Pattern:
+    """A producer's daily Bull_Flag on AAPL, detected a minute before `PATTERN_NOW_NS`, current an hour."""
+    fields: dict[str, Any] = {
+        "pattern_id": pattern_id,
+        "symbol": "AAPL",
+        "pattern_type": "Bull_Flag",
+        "confidence": 0.8,
+        "price": 100.0,
+        "price_change_pct": 0.0,
+        "detected_ns": PATTERN_NOW_NS - 60 * NS_PER_S,
+        "expires_ns": PATTERN_NOW_NS + HOUR_NS,
+        "timeframe": PatternTimeframe.DAILY,
+        "source": PatternSource.PRODUCER,
+    }
+    fields.update(overrides)
+    return Pattern(**fields)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from pattern_mirror_contract import PatternMirrorContract
 
 from tickstock_server.bus.pattern_mirror import RedisPatternMirror
 from tickstock_server.bus.pattern_mirror_codec import (
@@ -92,6 +93,10 @@ async def prefix(client: aioredis.Redis) -> AsyncIterator[str]:
 @pytest.fixture
 def mirror(client: aioredis.Redis, prefix: str) -> RedisPatternMirror:
     return RedisPatternMirror(client, key_prefix=prefix)
+
+
+class TestRedisPatternMirrorContract(PatternMirrorContract):
+    """The port's contract, on real Redis (the module's `mirror` fixture)."""
 
 
 def by_id(patterns: list[Pattern]) -> dict[str, Pattern]:

@@ -8,34 +8,16 @@ import math
 from typing import Any
 
 import pytest
+from factories import HOUR_NS, NS_PER_S, PATTERN_NOW_NS, make_pattern
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternSource, PatternTimeframe
+from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternTimeframe
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.cache_index import SortedIndex, float_key, index_item, item_slots
 from tickstock_server.patterns.scan import ScanQuery, ScanSortField
 
-NS_PER_S = 1_000_000_000
-NOW_NS = 1_780_000_000 * NS_PER_S
-HOUR_NS = 3_600 * NS_PER_S
-
-
-def make_pattern(pattern_id: str = "p", **overrides: Any) -> Pattern:
-    fields: dict[str, Any] = {
-        "pattern_id": pattern_id,
-        "symbol": "AAPL",
-        "pattern_type": "Bull_Flag",
-        "confidence": 0.8,
-        "price": 100.0,
-        "price_change_pct": 0.0,
-        "detected_ns": NOW_NS - 60 * NS_PER_S,
-        "expires_ns": NOW_NS + HOUR_NS,
-        "timeframe": PatternTimeframe.DAILY,
-        "source": PatternSource.PRODUCER,
-    }
-    fields.update(overrides)
-    return Pattern(**fields)
+NOW_NS = PATTERN_NOW_NS
 
 
 def scan_ids(cache: PatternCache, now_ns: int = NOW_NS, **query: Any) -> list[str]:

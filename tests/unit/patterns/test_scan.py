@@ -12,39 +12,21 @@ import math
 from typing import Any
 
 import pytest
+from factories import HOUR_NS, NS_PER_S, PATTERN_NOW_NS, make_pattern
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternSource, PatternTimeframe
+from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternTimeframe
 from tickstock_server.patterns import cache as cache_module
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.scan import ScanCursor, ScanPage, ScanQuery, ScanSortField, cursor_after
 
-NS_PER_S = 1_000_000_000
-NOW_NS = 1_780_000_000 * NS_PER_S
-HOUR_NS = 3_600 * NS_PER_S
+NOW_NS = PATTERN_NOW_NS
 SYMBOLS = ("AAPL", "GOOGL", "MSFT", "TSLA", "NVDA")
 TYPES = ("Weekly_Breakout", "Bull_Flag", "Volume_Spike", "Support_Test", "Momentum_Shift")
 DAILY, INTRADAY, COMBO = PatternTimeframe.DAILY, PatternTimeframe.INTRADAY, PatternTimeframe.COMBO
 CONFIDENCE, DETECTED, SYMBOL = ScanSortField.CONFIDENCE, ScanSortField.DETECTED, ScanSortField.SYMBOL
 RS, RV = ScanSortField.RELATIVE_STRENGTH, ScanSortField.RELATIVE_VOLUME
-
-
-def make_pattern(pattern_id: str = "p", **overrides: Any) -> Pattern:
-    fields: dict[str, Any] = {
-        "pattern_id": pattern_id,
-        "symbol": "AAPL",
-        "pattern_type": "Bull_Flag",
-        "confidence": 0.8,
-        "price": 100.0,
-        "price_change_pct": 0.0,
-        "detected_ns": NOW_NS - 60 * NS_PER_S,
-        "expires_ns": NOW_NS + HOUR_NS,
-        "timeframe": DAILY,
-        "source": PatternSource.PRODUCER,
-    }
-    fields.update(overrides)
-    return Pattern(**fields)
 
 
 def fixture_patterns() -> list[Pattern]:
