@@ -35,9 +35,11 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 
+from tickstock_server.bus.producer_subscription import producer_link
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.embedded import EmbeddedRedis
 from tickstock_server.producer.consumer import PatternConsumer, ProducerChannels
+from tickstock_server.producer.consumer_settings import PatternConsumerConfig
 from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
 from tickstock_server.producer.messages import parse_pattern_message
 
@@ -155,7 +157,7 @@ async def _bench_redis(url: str, count: int, batch: int) -> tuple[float, int]:
     await client.config_set("client-output-buffer-limit", "pubsub 0 0 0")
     channels = ProducerChannels().with_prefix(f"bench-{uuid.uuid4().hex[:8]}:")
     handler = _IndexingHandler(count)
-    consumer = PatternConsumer(client, handler, channels=channels)
+    consumer = PatternConsumer(producer_link(client, PatternConsumerConfig()), handler, channels=channels)
     task = asyncio.create_task(consumer.run())
     try:
         async with asyncio.timeout(30):

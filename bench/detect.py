@@ -28,7 +28,7 @@ from collections.abc import Iterator
 
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.tick import Tick
-from tickstock_server.feeds.synthetic import DEFAULT_START_NS, SyntheticMarket, SyntheticMarketConfig
+from tickstock_server.simulation.market import DEFAULT_START_NS, SyntheticMarket, SyntheticMarketConfig
 
 _OPEN_NS = DEFAULT_START_NS + 5 * 60 * 1_000_000_000  # 09:30 ET
 _CHUNK_TICKS = 100_000

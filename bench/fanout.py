@@ -45,7 +45,7 @@ from tickstock.v1 import (
     universe_service_pb2,
     universe_service_pb2_grpc,
 )
-from tickstock_server.feeds.synthetic import REAL_TICKERS
+from tickstock_server.simulation.market import REAL_TICKERS
 
 _UNIVERSES = ["sp500", "nasdaq100", "dow30", "sector_technology", "sector_financials", "sector_health_care"]
 _TYPES = [

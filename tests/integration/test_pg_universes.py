@@ -12,7 +12,7 @@ import pytest
 
 from tickstock_server.domain.universes import SymbolInfo, UniverseKind
 from tickstock_server.errors import InvalidRequestError, NotFoundError
-from tickstock_server.feeds.synthetic import REAL_TICKERS
+from tickstock_server.simulation.market import REAL_TICKERS
 from tickstock_server.storage.migrate import apply_migrations, load_migrations
 from tickstock_server.storage.seed import default_seed_dir, load_seed_data, read_seed_data
 from tickstock_server.storage.universes import PgUniverseStore

@@ -22,11 +22,11 @@ from tickstock_server.api.pattern_service import PatternServiceServicer, Produce
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.jobs import BacktestJobs
 from tickstock_server.bus.pattern_mirror import RedisPatternMirror
+from tickstock_server.bus.producer_subscription import producer_link
 from tickstock_server.config import Settings
 from tickstock_server.domain.alerts import AlertLimits
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.errors import DependencyUnavailableError
-from tickstock_server.feeds.synthetic import synthetic_symbols
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.fallback import FallbackPatternDetector
 from tickstock_server.patterns.fallback_switch import FallbackSwitch
@@ -34,6 +34,7 @@ from tickstock_server.patterns.service import PatternRules, PatternService
 from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
 from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
 from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
+from tickstock_server.simulation.market import synthetic_symbols
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
@@ -110,10 +111,11 @@ class PatternSide:
             producer_heartbeat_ns=lambda: self.consumer.producer_heartbeat_ns,
             clock_ns=time.time_ns,
         )
+        consumer_config = PatternConsumerConfig(default_pattern_ttl_s=config.cache_ttl_s)
         self.consumer = PatternConsumer(
-            redis_client,
+            producer_link(redis_client, consumer_config),
             _ProducerEvents(self.patterns, self.jobs),
-            config=PatternConsumerConfig(default_pattern_ttl_s=config.cache_ttl_s),
+            config=consumer_config,
         )
         self.patterns.cache.add_listener(self._route_alerts)
         self.pattern_service = PatternServiceServicer(

@@ -6,6 +6,7 @@ import asyncio
 import decimal
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -16,12 +17,14 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from tickstock_server.ports.producer import MessageSink, ProducerLink, ProducerLinkFactory
 from tickstock_server.producer.consumer_settings import PatternConsumerConfig
 from tickstock_server.support.backoff import Backoff
 from tickstock_server.support.cancellation import raise_if_cancelling
+from tickstock_server.support.log_limiter import LogLimiter
 from tickstock_server.support.time_units import NS_PER_S
 
-__all__ = ["LogLimiter", "ProducerSubscription"]
+__all__ = ["ProducerSubscription", "producer_link"]
 
 _logger = logging.getLogger(__name__)
 
@@ -34,26 +37,6 @@ _CONNECTION_OPTIONS: Final = frozenset(
     }
 )  # fmt: skip
 """Connection options copied from the given client (with every ``ssl_*`` one)."""
-
-
-class LogLimiter:
-    """Allows one log line per key per interval."""
-
-    def __init__(self, interval_s: float, clock_ns: Callable[[], int]) -> None:
-        """Allow a key once per `interval_s` seconds of `clock_ns` (UTC epoch ns)."""
-        self._interval_ns = round(interval_s * NS_PER_S)
-        self._clock_ns = clock_ns
-        self._last_ns: dict[str, int] = {}
-
-    def allow(self, key: str, now_ns: int | None = None) -> bool:
-        """Whether to log `key` now (`now_ns`, or the clock's time); if so, the interval starts again."""
-        if now_ns is None:
-            now_ns = self._clock_ns()
-        last_ns = self._last_ns.get(key)
-        if last_ns is not None and now_ns - last_ns < self._interval_ns:
-            return False
-        self._last_ns[key] = now_ns
-        return True
 
 
 class ProducerSubscription:
@@ -270,3 +253,26 @@ def _dedicated_pool(shared: aioredis.Redis, timeout_s: float) -> aioredis.Connec
         socket_connect_timeout=timeout_s,
         **options,
     )
+
+
+def producer_link(
+    redis: aioredis.Redis, config: PatternConsumerConfig, *, jitter_rng: random.Random | None = None
+) -> ProducerLinkFactory:
+    """Links to the producer's Redis for `PatternConsumer`, with the connection options of `redis`.
+
+    Only the client's connection options (server, database, credentials, TLS) are used: each link opens,
+    and closes, connections of its own.
+    """
+
+    def link(channels: Sequence[str], heartbeat_key: str, on_message: MessageSink) -> ProducerLink:
+        return ProducerSubscription(
+            redis,
+            channels,
+            heartbeat_key,
+            on_message,
+            config=config,
+            log_limiter=LogLimiter(config.log_interval_s, time.time_ns),
+            jitter_rng=jitter_rng,
+        )
+
+    return link

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Protocol
 
-import redis.asyncio as aioredis
-
-from tickstock_server.bus.producer_subscription import LogLimiter, ProducerSubscription
 from tickstock_server.domain.patterns import Pattern
+from tickstock_server.ports.producer import ProducerLinkFactory
 from tickstock_server.producer.consumer_settings import PatternConsumerConfig, ProducerChannels
 from tickstock_server.producer.events import (
     BacktestOutcome,
@@ -28,6 +25,7 @@ from tickstock_server.producer.messages import (
     parse_pattern_message,
     parse_producer_health,
 )
+from tickstock_server.support.log_limiter import LogLimiter
 
 __all__ = [
     "CONSUMER_REASONS",
@@ -90,25 +88,22 @@ class PatternConsumer:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        link: ProducerLinkFactory,
         handler: ProducerEventHandler,
         *,
         channels: ProducerChannels = _DEFAULT_CHANNELS,
         config: PatternConsumerConfig = _DEFAULT_CONFIG,
         clock_ns: Callable[[], int] = time.time_ns,
-        jitter_rng: random.Random | None = None,
     ) -> None:
         """Create the consumer; nothing connects until `run()`.
 
         Args:
-            redis: A client of the producer's Redis. Only its connection options (server, database,
-                credentials, TLS) are used: the consumer opens, and closes, connections of its own.
+            link: Makes the subscription to the producer's channels (`bus.producer_subscription`).
             handler: Receives the validated values.
             channels: Channel and key names.
             config: Limits, intervals and delays.
             clock_ns: Wall clock, UTC epoch ns: receive times (the detection time of a pattern that has
                 none) and the log rate limit.
-            jitter_rng: Random source for reconnect jitter; None disables jitter.
         """
         self._handler = handler
         self._config = config
@@ -128,15 +123,7 @@ class PatternConsumer:
             self._routes[name.encode()] = parse
         self._invalid_by_reason: Counter[str] = Counter()
         self._log_limiter = LogLimiter(config.log_interval_s, clock_ns)
-        self._subscription = ProducerSubscription(
-            redis,
-            self._names,
-            channels.heartbeat_key,
-            self.handle_message,
-            config=config,
-            log_limiter=self._log_limiter,
-            jitter_rng=jitter_rng,
-        )
+        self._subscription = link(self._names, channels.heartbeat_key, self.handle_message)
         self.processed_total = 0
         """Messages validated and delivered to the handler."""
         self.ignored_total = 0

@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tickstock_server.domain.universes import SYMBOL_PATTERN
-from tickstock_server.feeds.synthetic import synthetic_symbols
 from tickstock_server.producer_sim.simulator import DEFAULT_SYMBOLS, SimulatorConfig, run_simulator
+from tickstock_server.simulation.market import synthetic_symbols
 
 _logger = logging.getLogger("tickstock_server.producer_sim")
 

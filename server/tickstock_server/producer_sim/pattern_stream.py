@@ -8,13 +8,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tickstock_server.feeds.synthetic import (
+from tickstock_server.producer_sim.contract import PRODUCER_SOURCE, JsonObject
+from tickstock_server.simulation.market import (
     DEFAULT_START_NS,
     SyntheticMarket,
     SyntheticMarketConfig,
     synthetic_symbols,
 )
-from tickstock_server.producer_sim.contract import PRODUCER_SOURCE, JsonObject
 from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["PRODUCER_PATTERNS", "TIER_TTL_S", "PatternGenerator", "ProducerPattern"]

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
-from tickstock_server.feeds.synthetic import synthetic_symbols
 from tickstock_server.producer_sim.backtests import BacktestResponder
 from tickstock_server.producer_sim.contract import (
     ProducerChannels,
@@ -20,6 +19,7 @@ from tickstock_server.producer_sim.contract import (
 )
 from tickstock_server.producer_sim.pattern_stream import PatternGenerator
 from tickstock_server.producer_sim.retry import RetryPolicy, run_with_retry
+from tickstock_server.simulation.market import synthetic_symbols
 
 __all__ = ["DEFAULT_SYMBOLS", "ProducerSimulator", "SimulatorConfig", "run_simulator"]
 

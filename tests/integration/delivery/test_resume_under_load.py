@@ -50,7 +50,7 @@ async def _running(settings: Settings) -> AsyncIterator[int]:
 
 async def _symbols(settings: Settings) -> list[str]:
     # The synthetic market's tickers: the first few of its universe, whatever their names.
-    from tickstock_server.feeds.synthetic import synthetic_symbols
+    from tickstock_server.simulation.market import synthetic_symbols
 
     return list(synthetic_symbols(settings.feed.symbols)[:SYMBOL_COUNT])
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from tickstock_server.bus.producer_subscription import producer_link
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.embedded import EmbeddedRedis
 from tickstock_server.producer.consumer import (
@@ -193,7 +194,9 @@ async def test_ten_thousand_malformed_messages_are_counted_and_valid_ones_delive
         rng.randrange(len(stream)), (channels.health, b'{"event_type": "system_health", "data": {}}')
     )
     handler = RecordingHandler()
-    consumer = PatternConsumer(client, handler, channels=channels, config=SMALL_LIMIT)
+    consumer = PatternConsumer(
+        producer_link(client, SMALL_LIMIT), handler, channels=channels, config=SMALL_LIMIT
+    )
     caplog.set_level(logging.WARNING, logger=CONSUMER_LOGGER)
 
     async with running(consumer) as task:
@@ -231,7 +234,7 @@ async def test_handler_error_is_counted_and_later_messages_still_delivered(
 ) -> None:
     # Arrange
     handler = RecordingHandler(failing_symbol="MSFT")
-    consumer = PatternConsumer(client, handler, channels=channels, config=FAST)
+    consumer = PatternConsumer(producer_link(client, FAST), handler, channels=channels, config=FAST)
 
     async with running(consumer):
         # Act
@@ -249,7 +252,7 @@ async def test_pattern_expired_is_ignored_not_rejected(
     client: aioredis.Redis, channels: ProducerChannels
 ) -> None:
     handler = RecordingHandler()
-    consumer = PatternConsumer(client, handler, channels=channels, config=FAST)
+    consumer = PatternConsumer(producer_link(client, FAST), handler, channels=channels, config=FAST)
 
     async with running(consumer):
         await client.publish(
@@ -279,7 +282,9 @@ async def test_each_reject_reason_is_logged_at_most_once_per_interval(
 ) -> None:
     # Arrange: handle_message directly (no subscription needed) with a clock under control.
     clock = FakeClock()
-    consumer = PatternConsumer(client, RecordingHandler(), channels=channels, clock_ns=clock)
+    consumer = PatternConsumer(
+        producer_link(client, PatternConsumerConfig()), RecordingHandler(), channels=channels, clock_ns=clock
+    )
     caplog.set_level(logging.WARNING, logger=CONSUMER_LOGGER)
 
     # Act
@@ -308,7 +313,9 @@ async def test_delivered_message_sets_last_message_time(
 ) -> None:
     clock = FakeClock()
     handler = RecordingHandler()
-    consumer = PatternConsumer(client, handler, channels=channels, clock_ns=clock)
+    consumer = PatternConsumer(
+        producer_link(client, PatternConsumerConfig()), handler, channels=channels, clock_ns=clock
+    )
 
     consumer.handle_message(channels.patterns.encode(), pattern_message(1))
 
@@ -326,7 +333,7 @@ async def test_redis_restart_mid_stream_reconnects_and_receives_later_messages(o
     # Arrange
     before, after = aioredis.from_url(own_redis.url), aioredis.from_url(own_redis.url)
     handler = RecordingHandler()
-    consumer = PatternConsumer(before, handler, config=FAST, jitter_rng=random.Random(1))
+    consumer = PatternConsumer(producer_link(before, FAST, jitter_rng=random.Random(1)), handler, config=FAST)
     try:
         async with running(consumer):
             for index in range(5):
@@ -356,7 +363,7 @@ async def test_silent_connection_is_detected_by_ping_and_replaced(own_redis: Own
     admin = aioredis.from_url(own_redis.url)
     handler = RecordingHandler()
     config = PatternConsumerConfig(reconnect_initial_s=0.05, reconnect_max_s=0.2, idle_ping_s=0.2)
-    consumer = PatternConsumer(admin, handler, config=config)
+    consumer = PatternConsumer(producer_link(admin, config), handler, config=config)
     try:
         async with running(consumer):
             # Act: Redis stops answering (every client paused for 1.5 s), as behind a dead link.
@@ -378,7 +385,9 @@ async def test_silent_connection_is_detected_by_ping_and_replaced(own_redis: Own
 async def test_heartbeat_key_is_read_and_malformed_or_missing_reads_as_none(
     client: aioredis.Redis, channels: ProducerChannels
 ) -> None:
-    consumer = PatternConsumer(client, RecordingHandler(), channels=channels, config=FAST)
+    consumer = PatternConsumer(
+        producer_link(client, FAST), RecordingHandler(), channels=channels, config=FAST
+    )
     async with running(consumer):
         assert consumer.producer_heartbeat_ns is None
 

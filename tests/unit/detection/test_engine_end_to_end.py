@@ -9,7 +9,8 @@ from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.events import EventType
 from tickstock_server.feeds.replay import ReplayTickSource
-from tickstock_server.feeds.synthetic import DEFAULT_START_NS, SyntheticTickSource
+from tickstock_server.feeds.synthetic import SyntheticTickSource
+from tickstock_server.simulation.market import DEFAULT_START_NS
 
 SAMPLE = Path(__file__).parents[2] / "data" / "massive_sample.jsonl"
 

@@ -7,12 +7,12 @@ import pytest
 from factories import NS_PER_S, ns_at
 
 from tickstock_server.domain.tick import Tick
-from tickstock_server.feeds.synthetic import (
+from tickstock_server.feeds.synthetic import SyntheticTickSource
+from tickstock_server.simulation.market import (
     DEFAULT_START_NS,
     REAL_TICKERS,
     SyntheticMarket,
     SyntheticMarketConfig,
-    SyntheticTickSource,
     synthetic_symbols,
 )
 

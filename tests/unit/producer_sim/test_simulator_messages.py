@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tickstock_server.feeds.synthetic import REAL_TICKERS, synthetic_symbols
 from tickstock_server.producer_sim import DEFAULT_SYMBOLS, ProducerChannels, SimulatorConfig
 from tickstock_server.producer_sim.__main__ import build_parser
 from tickstock_server.producer_sim.backtests import (
@@ -25,6 +24,7 @@ from tickstock_server.producer_sim.contract import (
     system_health_message,
 )
 from tickstock_server.producer_sim.pattern_stream import PRODUCER_PATTERNS, PatternGenerator
+from tickstock_server.simulation.market import REAL_TICKERS, synthetic_symbols
 
 NOW_S = 1_767_700_000.125
 PATTERN_NAMES = {p.name for p in PRODUCER_PATTERNS}

@@ -1,0 +1,1 @@
+"""Pure simulation models shared by the synthetic feed and the producer simulator."""
