@@ -20,7 +20,7 @@ async def _start(
     servicer = PatternServiceServicer(
         cache=PatternCache(),
         universes=MemoryUniverses(UNIVERSES),
-        alert_store=None,  # type: ignore[arg-type]  # alerts are not called here
+        alerts=None,  # type: ignore[arg-type]  # alerts are not called here
         alert_router=None,  # type: ignore[arg-type]
         producer_status=lambda: ProducerStatus(
             events_processed=0, invalid_messages=0, heartbeat_ns=None, fallback_active=False

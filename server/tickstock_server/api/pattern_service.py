@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2
 
 from tickstock.v1 import common_pb2, pattern_service_pb2
 from tickstock_server.alerts.router import AlertRouter
+from tickstock_server.alerts.service import AlertService
 from tickstock_server.alerts.stream import AlertHeartbeat, AlertStreamEnd, AlertStreamEnded
 from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
@@ -28,7 +29,6 @@ from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.live_feed import PatternSubscription
 from tickstock_server.patterns.scan import ScanQuery
 from tickstock_server.ports.universes import UniverseResolver
-from tickstock_server.storage.alerts import PgAlertStore
 
 _DEFAULT_HEARTBEAT_S = 15.0
 
@@ -52,7 +52,7 @@ class PatternServiceServicer:
         *,
         cache: PatternCache,
         universes: UniverseResolver,
-        alert_store: PgAlertStore,
+        alerts: AlertService,
         alert_router: AlertRouter,
         producer_status: Callable[[], ProducerStatus],
         stream_capacity: int = 1000,
@@ -60,7 +60,7 @@ class PatternServiceServicer:
     ) -> None:
         self._cache = cache
         self._universes = universes
-        self._alert_store = alert_store
+        self._alerts = alerts
         self._router = alert_router
         self._producer_status = producer_status
         self._stream_capacity = stream_capacity
@@ -141,8 +141,7 @@ class PatternServiceServicer:
     ) -> pattern_service_pb2.CreateAlertSubscriptionResponse:
         """Store a subscription of the caller and start routing alerts to it."""
         subscription = pm.alert_subscription_from_proto(request.subscription, current_principal().user)
-        stored = await self._alert_store.create(subscription)
-        await self._router.activate(stored)
+        stored = await self._alerts.create(subscription)
         return pattern_service_pb2.CreateAlertSubscriptionResponse(
             subscription=pm.alert_subscription_to_proto(stored)
         )
@@ -151,7 +150,7 @@ class PatternServiceServicer:
         self, request: pattern_service_pb2.ListAlertSubscriptionsRequest, context: Context
     ) -> pattern_service_pb2.ListAlertSubscriptionsResponse:
         """The caller's subscriptions, oldest first."""
-        subscriptions = await self._alert_store.list(current_principal().user)
+        subscriptions = await self._alerts.list(current_principal().user)
         return pattern_service_pb2.ListAlertSubscriptionsResponse(
             subscriptions=[pm.alert_subscription_to_proto(s) for s in subscriptions]
         )
@@ -160,8 +159,7 @@ class PatternServiceServicer:
         self, request: pattern_service_pb2.DeleteAlertSubscriptionRequest, context: Context
     ) -> pattern_service_pb2.DeleteAlertSubscriptionResponse:
         """Delete one of the caller's subscriptions."""
-        await self._alert_store.delete(current_principal().user, request.subscription_id)
-        self._router.remove(request.subscription_id)
+        await self._alerts.delete(current_principal().user, request.subscription_id)
         return pattern_service_pb2.DeleteAlertSubscriptionResponse()
 
     async def StreamAlerts(  # noqa: N802 - gRPC method name
