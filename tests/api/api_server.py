@@ -10,21 +10,27 @@ from typing import Any
 import grpc
 from event_factories import TS_NS
 
-from tickstock.v1 import event_service_pb2_grpc
+from tickstock.v1 import event_service_pb2_grpc, pattern_service_pb2_grpc
+from tickstock_server.adapters.memory.alerts import MemoryAlertStore
 from tickstock_server.adapters.memory.api_keys import MemoryApiKeyStore
 from tickstock_server.adapters.memory.events import MemoryEventHistory
 from tickstock_server.adapters.memory.presets import MemoryFilterPresetStore
 from tickstock_server.adapters.memory.universes import MemoryUniverses, MemoryWatchlists
+from tickstock_server.alerts.router import AlertRouter
+from tickstock_server.alerts.service import AlertService
 from tickstock_server.api.auth import KeyCache
 from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
 from tickstock_server.api.mappers.events import encode_event
+from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.api.server import create_server, set_serving
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.delivery.session import StreamSources
+from tickstock_server.domain.alerts import AlertLimits
 from tickstock_server.domain.events import Event
 from tickstock_server.domain.universes import Watchlist
+from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.ports.events import SnapshotSource
 
 UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
@@ -40,6 +46,50 @@ BOB_BANKS = Watchlist(
 
 EVENT_SERVICE = "tickstock.v1.EventService"
 AUTH_SERVICE = "tickstock.v1.AuthService"
+PATTERN_SERVICE = "tickstock.v1.PatternService"
+MAX_ALERT_SUBSCRIPTIONS = 3
+"""Alert subscriptions one user may hold on the test servers."""
+
+
+@dataclass
+class PatternParts:
+    """What PatternService runs on in a test server: put patterns into `cache` as the consumer does."""
+
+    cache: PatternCache
+    alerts: MemoryAlertStore
+    router: AlertRouter
+    """Routes every pattern put into `cache` to the alert streams, at the server's clock."""
+
+
+def build_pattern_service(
+    *, clock_ns: Callable[[], int], max_streams: int
+) -> tuple[PatternParts, PatternServiceServicer]:
+    """A PatternService over the memory fakes, its alert router fed by its cache as in the server."""
+    universes = MemoryUniverses(UNIVERSES)
+    parts = PatternParts(
+        cache=PatternCache(),
+        alerts=MemoryAlertStore(clock_ns=clock_ns),
+        router=AlertRouter(resolver=universes.resolve),
+    )
+    parts.cache.add_listener(lambda pattern: parts.router.route(pattern, clock_ns()))
+    alerts = AlertService(
+        store=parts.alerts,
+        universes=universes,
+        router=parts.router,
+        limits=AlertLimits(max_subscriptions_per_user=MAX_ALERT_SUBSCRIPTIONS),
+    )
+    servicer = PatternServiceServicer(
+        cache=parts.cache,
+        universes=universes,
+        alerts=alerts,
+        alert_router=parts.router,
+        producer_status=lambda: ProducerStatus(
+            events_processed=0, invalid_messages=0, heartbeat_ns=None, fallback_active=False
+        ),
+        max_streams_per_user=max_streams,
+        clock_ns=clock_ns,
+    )
+    return parts, servicer
 
 
 @dataclass
@@ -53,6 +103,8 @@ class ApiServer:
     hub: SubscriptionHub
     history: MemoryEventHistory
     presets: MemoryFilterPresetStore
+    patterns: PatternParts
+    """PatternService's cache and alert fakes (the service is served only when started with it)."""
     token: str
     server: grpc.aio.Server
     metadata: tuple[tuple[str, str], ...] = field(default=())
@@ -66,6 +118,10 @@ class ApiServer:
     def events_stub(self) -> event_service_pb2_grpc.EventServiceStub:
         """A stub of EventService on the test channel."""
         return event_service_pb2_grpc.EventServiceStub(self.channel)
+
+    def patterns_stub(self) -> pattern_service_pb2_grpc.PatternServiceStub:
+        """A stub of PatternService on the test channel."""
+        return pattern_service_pb2_grpc.PatternServiceStub(self.channel)
 
 
 ServerFactory = Callable[..., Any]
@@ -81,8 +137,14 @@ async def start_server(
     extra_servicers: Mapping[str, object] | None = None,
     max_connection_age_s: float = 3600,
     clock_ns: Callable[[], int] = time.time_ns,
+    patterns: bool = False,
+    max_pattern_streams: int = 10,
 ) -> ApiServer:
-    """Start a server with chosen limits and extra servicers; stop it with `stop_server`."""
+    """Start a server with chosen limits and extra servicers; stop it with `stop_server`.
+
+    With `patterns` it also serves PatternService (left out by default, so tests of unimplemented
+    services keep one to call).
+    """
     keys = MemoryApiKeyStore()
     key_cache = KeyCache(keys, clock_ns=clock_ns)
     issued = await keys.create("alice")
@@ -99,10 +161,12 @@ async def start_server(
         feed_age_ns=lambda: 1_500_000_000,
         shutdown_grace_s=5.0,
     )
+    pattern_parts, pattern_service = build_pattern_service(clock_ns=clock_ns, max_streams=max_pattern_streams)
     server, port, health = create_server(
         servicers={
             AUTH_SERVICE: AuthServiceServicer(keys=key_cache, clock_ns=clock_ns),
             EVENT_SERVICE: events,
+            **({PATTERN_SERVICE: pattern_service} if patterns else {}),
             **(extra_servicers or {}),
         },
         keys=key_cache,
@@ -123,6 +187,7 @@ async def start_server(
         hub=hub,
         history=history,
         presets=presets,
+        patterns=pattern_parts,
         token=issued.token,
         server=server,
         metadata=(("authorization", f"Bearer {issued.token}"),),

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from api_server import UNIVERSES, ApiServer, ServerFactory
+from api_server import ApiServer, ServerFactory
 
 from tickstock.v1 import pattern_service_pb2, pattern_service_pb2_grpc
-from tickstock_server.adapters.memory.universes import MemoryUniverses
-from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
-from tickstock_server.patterns.cache import PatternCache
-
-PATTERN_SERVICE = "tickstock.v1.PatternService"
 
 
 async def _start(
     start_api_server: ServerFactory, max_streams: int
 ) -> tuple[ApiServer, pattern_service_pb2_grpc.PatternServiceStub]:
-    servicer = PatternServiceServicer(
-        cache=PatternCache(),
-        universes=MemoryUniverses(UNIVERSES),
-        alert_store=None,  # type: ignore[arg-type]  # alerts are not called here
-        alert_router=None,  # type: ignore[arg-type]
-        producer_status=lambda: ProducerStatus(
-            events_processed=0, invalid_messages=0, heartbeat_ns=None, fallback_active=False
-        ),
-        max_streams_per_user=max_streams,
-    )
-    api: ApiServer = await start_api_server(extra_servicers={PATTERN_SERVICE: servicer})
-    return api, pattern_service_pb2_grpc.PatternServiceStub(api.channel)
+    api: ApiServer = await start_api_server(patterns=True, max_pattern_streams=max_streams)
+    return api, api.patterns_stub()
 
 
 async def test_a_user_cannot_open_more_pattern_streams_than_the_limit(

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import pytest
-from api_server import UNIVERSES, ApiServer, ServerFactory
+from api_server import ApiServer, ServerFactory
 
 from tickstock_client import (
     AsyncClient,
@@ -17,10 +17,7 @@ from tickstock_client import (
     PatternFilter,
     PatternSort,
 )
-from tickstock_server.adapters.memory.universes import MemoryUniverses
-from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.domain.patterns import Pattern, PatternSource
-from tickstock_server.patterns.cache import PatternCache
 
 HOUR_NS = 3600 * 10**9
 
@@ -41,25 +38,15 @@ def pattern(number: int, symbol: str = "AAPL") -> Pattern:
     )
 
 
-async def start(start_api_server: ServerFactory, cache: PatternCache) -> ApiServer:
-    servicer = PatternServiceServicer(
-        cache=cache,
-        universes=MemoryUniverses(UNIVERSES),
-        alert_store=None,  # type: ignore[arg-type]  # alerts are not called here
-        alert_router=None,  # type: ignore[arg-type]
-        producer_status=lambda: ProducerStatus(
-            events_processed=0, invalid_messages=0, heartbeat_ns=None, fallback_active=False
-        ),
-    )
-    api: ApiServer = await start_api_server(extra_servicers={"tickstock.v1.PatternService": servicer})
+async def start(start_api_server: ServerFactory) -> ApiServer:
+    api: ApiServer = await start_api_server(patterns=True)
     return api
 
 
 async def test_scan_patterns_walks_every_page_in_the_requested_order(start_api_server: ServerFactory) -> None:
-    cache = PatternCache()
+    api = await start(start_api_server)
     for number in range(7):
-        cache.put(pattern(number, symbol="MSFT" if number == 3 else "AAPL"))
-    api = await start(start_api_server, cache)
+        api.patterns.cache.put(pattern(number, symbol="MSFT" if number == 3 else "AAPL"))
 
     async with AsyncClient(f"127.0.0.1:{api.port}", api_key=api.token) as client:
         ascending = [
@@ -74,8 +61,8 @@ async def test_scan_patterns_walks_every_page_in_the_requested_order(start_api_s
 
 
 async def test_stream_patterns_delivers_new_patterns_of_the_filter(start_api_server: ServerFactory) -> None:
-    cache = PatternCache()
-    api = await start(start_api_server, cache)
+    api = await start(start_api_server)
+    cache = api.patterns.cache
 
     async with AsyncClient(f"127.0.0.1:{api.port}", api_key=api.token) as client:
         patterns = client.stream_patterns(PatternFilter(symbols=("MSFT",)))

@@ -143,7 +143,7 @@ class AlertRouter:
     async def load(self, subscriptions: Iterable[AlertSubscription]) -> None:
         """Make `subscriptions` the active set, resolving their universes again.
 
-        Use it at start (with `PgAlertStore.all_subscriptions()`) and to refresh universe members or pick
+        Use it at start (with `AlertStore.all_subscriptions()`) and to refresh universe members or pick
         up other replicas' changes. Subscriptions that stay active keep their rate-limit state; changes
         made through `add`/`remove` while the load awaited the resolver win over the loaded snapshot. A
         universe that no longer exists is logged and resolves to no symbols.

@@ -7,10 +7,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from google.protobuf import duration_pb2
-
 from tickstock.v1 import common_pb2, pattern_service_pb2
 from tickstock_server.alerts.router import AlertRouter
+from tickstock_server.alerts.service import AlertService
 from tickstock_server.alerts.stream import AlertHeartbeat, AlertStreamEnd, AlertStreamEnded
 from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
@@ -18,7 +17,6 @@ from tickstock_server.api.mappers import pattern_service as pm
 from tickstock_server.api.mappers._common import duration_from_ns, timestamp_from_ns
 from tickstock_server.domain.alerts import Alert, AlertsSuppressed
 from tickstock_server.errors import (
-    FieldViolation,
     InvalidRequestError,
     LimitExceededError,
     NotReadyError,
@@ -26,11 +24,7 @@ from tickstock_server.errors import (
 )
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.live_feed import PatternSubscription
-from tickstock_server.patterns.scan import ScanQuery
 from tickstock_server.ports.universes import UniverseResolver
-from tickstock_server.storage.alerts import PgAlertStore
-
-_DEFAULT_HEARTBEAT_S = 15.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,20 +46,22 @@ class PatternServiceServicer:
         *,
         cache: PatternCache,
         universes: UniverseResolver,
-        alert_store: PgAlertStore,
+        alerts: AlertService,
         alert_router: AlertRouter,
         producer_status: Callable[[], ProducerStatus],
         stream_capacity: int = 1000,
         max_streams_per_user: int = 10,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self._cache = cache
         self._universes = universes
-        self._alert_store = alert_store
+        self._alerts = alerts
         self._router = alert_router
         self._producer_status = producer_status
         self._stream_capacity = stream_capacity
         self._max_streams_per_user = max_streams_per_user
         self._streams_by_user: collections.Counter[str] = collections.Counter()
+        self._clock_ns = clock_ns
 
     async def ScanPatterns(  # noqa: N802 - gRPC method name
         self, request: pattern_service_pb2.ScanPatternsRequest, context: Context
@@ -73,8 +69,10 @@ class PatternServiceServicer:
         """One page of the current patterns the filter selects."""
         universe_symbols = await self._resolve(request.filter)
         query = pm.scan_query_from_proto(request, universe_symbols)
-        page = self._cache.scan(query, time.time_ns())
-        token = pm.page_token(request, page.next_cursor) if page.next_cursor is not None else ""
+        page = self._cache.scan(query, self._clock_ns())
+        token = (
+            pm.page_token(request, page.next_cursor, query.sort_by) if page.next_cursor is not None else ""
+        )
         return pattern_service_pb2.ScanPatternsResponse(
             patterns=[pm.pattern_to_proto(p) for p in page.patterns],
             next_page_token=token,
@@ -99,7 +97,7 @@ class PatternServiceServicer:
         if stats.last_detected_ns is not None:
             response.last_event_time.CopyFrom(timestamp_from_ns(stats.last_detected_ns))
         if producer.heartbeat_ns is not None:
-            age_ns = max(time.time_ns() - producer.heartbeat_ns, 0)
+            age_ns = max(self._clock_ns() - producer.heartbeat_ns, 0)
             response.producer_heartbeat_age.CopyFrom(duration_from_ns(age_ns))
         return response
 
@@ -107,14 +105,8 @@ class PatternServiceServicer:
         self, request: pattern_service_pb2.StreamPatternsRequest, context: Context
     ) -> AsyncIterator[pattern_service_pb2.StreamPatternsResponse]:
         """New patterns the filter selects, as they arrive, with idle heartbeats."""
-        heartbeat_s = _heartbeat_s(request.heartbeat_interval)
-        violations: list[FieldViolation] = []
-        fields = pm.filter_fields(
-            request.filter, await self._resolve(request.filter), violations, min_confidence=0.0
-        )
-        if violations:
-            raise InvalidRequestError(violations)
-        query = ScanQuery(**fields)
+        heartbeat_s = pm.heartbeat_s_from_proto(request.heartbeat_interval)
+        query = pm.stream_query_from_proto(request, await self._resolve(request.filter))
         user = current_principal().user
         if self._streams_by_user[user] >= self._max_streams_per_user:
             raise LimitExceededError(
@@ -141,8 +133,7 @@ class PatternServiceServicer:
     ) -> pattern_service_pb2.CreateAlertSubscriptionResponse:
         """Store a subscription of the caller and start routing alerts to it."""
         subscription = pm.alert_subscription_from_proto(request.subscription, current_principal().user)
-        stored = await self._alert_store.create(subscription)
-        await self._router.activate(stored)
+        stored = await self._alerts.create(subscription)
         return pattern_service_pb2.CreateAlertSubscriptionResponse(
             subscription=pm.alert_subscription_to_proto(stored)
         )
@@ -151,7 +142,7 @@ class PatternServiceServicer:
         self, request: pattern_service_pb2.ListAlertSubscriptionsRequest, context: Context
     ) -> pattern_service_pb2.ListAlertSubscriptionsResponse:
         """The caller's subscriptions, oldest first."""
-        subscriptions = await self._alert_store.list(current_principal().user)
+        subscriptions = await self._alerts.list(current_principal().user)
         return pattern_service_pb2.ListAlertSubscriptionsResponse(
             subscriptions=[pm.alert_subscription_to_proto(s) for s in subscriptions]
         )
@@ -160,31 +151,22 @@ class PatternServiceServicer:
         self, request: pattern_service_pb2.DeleteAlertSubscriptionRequest, context: Context
     ) -> pattern_service_pb2.DeleteAlertSubscriptionResponse:
         """Delete one of the caller's subscriptions."""
-        await self._alert_store.delete(current_principal().user, request.subscription_id)
-        self._router.remove(request.subscription_id)
+        await self._alerts.delete(current_principal().user, request.subscription_id)
         return pattern_service_pb2.DeleteAlertSubscriptionResponse()
 
     async def StreamAlerts(  # noqa: N802 - gRPC method name
         self, request: pattern_service_pb2.StreamAlertsRequest, context: Context
     ) -> AsyncIterator[pattern_service_pb2.StreamAlertsResponse]:
         """The caller's alerts, suppressed counts in band, and idle heartbeats."""
-        heartbeat_s = _heartbeat_s(request.heartbeat_interval)
+        heartbeat_s = pm.heartbeat_s_from_proto(request.heartbeat_interval)
         with self._router.open_stream(current_principal().user) as stream:
             while True:
                 item = await stream.receive(heartbeat_s)
                 if isinstance(item, Alert):
-                    yield pattern_service_pb2.StreamAlertsResponse(
-                        alert=pattern_service_pb2.Alert(
-                            subscription_id=item.subscription_id, pattern=pm.pattern_to_proto(item.pattern)
-                        )
-                    )
+                    yield pattern_service_pb2.StreamAlertsResponse(alert=pm.alert_to_proto(item))
                 elif isinstance(item, AlertsSuppressed):
                     yield pattern_service_pb2.StreamAlertsResponse(
-                        suppressed=pattern_service_pb2.AlertsSuppressed(
-                            subscription_id=item.subscription_id,
-                            quiet_hours_count=item.quiet_hours_count,
-                            rate_limited_count=item.rate_limited_count,
-                        )
+                        suppressed=pm.alerts_suppressed_to_proto(item)
                     )
                 elif isinstance(item, AlertHeartbeat):
                     yield pattern_service_pb2.StreamAlertsResponse(
@@ -195,36 +177,24 @@ class PatternServiceServicer:
                     return
 
     async def _resolve(self, proto: pattern_service_pb2.PatternFilter) -> frozenset[str] | None:
-        """The filter's universes expanded, once its list sizes are checked (first: nothing large runs)."""
-        too_long = pm.filter_size_violations(proto)
-        if too_long:
-            raise InvalidRequestError(too_long)
-        if not proto.universes:
+        """The filter's universes expanded; None when it names none."""
+        universes = pm.filter_universes_from_proto(proto)
+        if not universes:
             return None
         try:
-            return await self._universes.resolve(list(proto.universes))
+            return await self._universes.resolve(universes)
         except InvalidRequestError as exc:
-            raise InvalidRequestError(
-                [FieldViolation(f"filter.{v.field}", v.description) for v in exc.violations]
-            ) from exc
+            raise pm.in_filter(exc) from exc
 
     def _heartbeat(self, queue_depth: int) -> common_pb2.Heartbeat:
+        now_ns = self._clock_ns()
         heartbeat_ns = self._producer_status().heartbeat_ns
-        age_ns = max(time.time_ns() - heartbeat_ns, 0) if heartbeat_ns is not None else 0
+        age_ns = max(now_ns - heartbeat_ns, 0) if heartbeat_ns is not None else 0
         return common_pb2.Heartbeat(
-            server_time=timestamp_from_ns(time.time_ns()),
+            server_time=timestamp_from_ns(now_ns),
             feed_age=duration_from_ns(age_ns),
             queue_depth=queue_depth,
         )
-
-
-def _heartbeat_s(duration: duration_pb2.Duration) -> float:
-    seconds = duration.seconds + duration.nanos / 1e9
-    if not seconds:
-        return _DEFAULT_HEARTBEAT_S
-    if not 1 <= seconds <= 60:
-        raise InvalidRequestError([FieldViolation("heartbeat_interval", "must be 1 s to 60 s")])
-    return float(seconds)
 
 
 def _end_alert_stream(ended: AlertStreamEnded) -> None:

@@ -17,6 +17,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from tickstock_server.alerts.router import AlertRouter
+from tickstock_server.alerts.service import AlertService
 from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.backtests.config import BacktestJobsConfig
@@ -31,6 +32,7 @@ from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.fallback import FallbackPatternDetector
 from tickstock_server.patterns.fallback_switch import FallbackSwitch
 from tickstock_server.patterns.service import PatternRules, PatternService
+from tickstock_server.ports.alerts import AlertStore
 from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
 from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
 from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
@@ -85,13 +87,17 @@ class PatternSide:
             else None
         )
         universes = PgUniverseStore(pool)
-        self.alert_store = PgAlertStore(
-            pool, AlertLimits(max_subscriptions_per_user=config.alert_max_subscriptions_per_user)
-        )
+        self.alert_store: AlertStore = PgAlertStore(pool)
         self.alert_router = AlertRouter(
             resolver=universes.resolve,
             stream_capacity=config.alert_stream_capacity,
             max_streams_per_user=config.alert_max_streams_per_user,
+        )
+        alerts = AlertService(
+            store=self.alert_store,
+            universes=universes,
+            router=self.alert_router,
+            limits=AlertLimits(max_subscriptions_per_user=config.alert_max_subscriptions_per_user),
         )
         self.jobs = BacktestJobs(
             store=PgBacktestStore(pool),
@@ -121,7 +127,7 @@ class PatternSide:
         self.pattern_service = PatternServiceServicer(
             cache=self.patterns.cache,
             universes=universes,
-            alert_store=self.alert_store,
+            alerts=alerts,
             alert_router=self.alert_router,
             producer_status=self.producer_status,
             max_streams_per_user=config.max_streams_per_user,

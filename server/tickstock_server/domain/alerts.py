@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.domain.universes import SYMBOL_PATTERN, UNIVERSE_NAME_PATTERN
-from tickstock_server.errors import FieldViolation
+from tickstock_server.errors import FieldViolation, NotFoundError
 from tickstock_server.support.time_units import NS_PER_S
 
 DEFAULT_TIME_ZONE = "UTC"
@@ -19,6 +20,10 @@ DEFAULT_MAX_ALERTS_PER_HOUR = 50
 """Rate limit when the request gives none (0 on the wire)."""
 MAX_ALERTS_PER_HOUR = 1000
 """Highest rate limit a subscription may ask for."""
+
+SUBSCRIPTION_ID_PREFIX = "alrt_"
+"""Prefix of every alert subscription id."""
+_SUBSCRIPTION_ID = re.compile(r"alrt_[A-Za-z0-9_\-]{16}")
 
 PATTERN_TYPE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 """Pattern name syntax, e.g. "Bull_Flag": a letter or digit, then up to 63 of those, '_', '.', '-'."""
@@ -66,7 +71,7 @@ class AlertLimits:
     """Bounds on alert subscriptions."""
 
     max_subscriptions_per_user: int = 100
-    """Most subscriptions one user may have (enforced by the store)."""
+    """Most subscriptions one user may have (enforced by the alert service, atomically in the store)."""
     max_pattern_types: int = 50
     """Most pattern names in one subscription."""
     max_symbols: int = 500
@@ -132,14 +137,29 @@ class AlertsSuppressed:
     """Withheld because of the hourly rate limit."""
 
 
+def new_subscription_id() -> str:
+    """A fresh random subscription id: the prefix and 16 URL-safe characters (96 random bits)."""
+    return SUBSCRIPTION_ID_PREFIX + secrets.token_urlsafe(12)
+
+
+def is_subscription_id(text: str) -> bool:
+    """Whether `text` has the shape of an id `new_subscription_id` makes (a malformed one names nothing)."""
+    return _SUBSCRIPTION_ID.fullmatch(text) is not None
+
+
+def subscription_not_found(subscription_id: str) -> NotFoundError:
+    """The error of a subscription id the caller does not own: unknown, malformed or another user's."""
+    return NotFoundError(f"no alert subscription {subscription_id!r}")
+
+
 def validate_alert_subscription(
     subscription: AlertSubscription, *, limits: AlertLimits | None = None, field: str = "subscription"
 ) -> list[FieldViolation]:
     """Return every field of `subscription` that is invalid; empty when it is valid.
 
-    Checks the syntax and ranges only: whether the universes exist is for the store to check. Tickers
-    are checked for syntax but not against the reference data, since the producer may report patterns
-    on symbols this server has no reference data for.
+    Checks the syntax and ranges only: whether the universes exist is for the alert service to ask.
+    Tickers are checked for syntax but not against the reference data, since the producer may report
+    patterns on symbols this server has no reference data for.
 
     Args:
         subscription: The subscription as requested (`subscription_id`, `user` and `create_ns` are

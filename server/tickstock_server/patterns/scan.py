@@ -57,6 +57,31 @@ class ScanCursor:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PatternFilterSpec:
+    """Which patterns a scan or a live stream selects: the filters of a `ScanQuery`, without sort or page.
+
+    The API layer builds it from a validated request; `ScanQuery.of` adds the order and the page.
+    """
+
+    pattern_types: frozenset[str] = frozenset()
+    """Pattern types to include (exact names); empty for all."""
+    symbols: frozenset[str] | None = None
+    """Symbols to include; None for all (an empty set matches nothing)."""
+    min_confidence: float = 0.5
+    """Lowest confidence included, 0 to 1."""
+    min_relative_strength: float = 0.0
+    """Lowest relative strength included (missing counts as 1.0)."""
+    min_relative_volume: float = 0.0
+    """Lowest relative volume included (missing counts as 1.0)."""
+    min_rsi: float = 0.0
+    """Lowest RSI included (missing counts as 50)."""
+    max_rsi: float = 100.0
+    """Highest RSI included (missing counts as 50)."""
+    timeframes: frozenset[PatternTimeframe] = frozenset()
+    """Timeframes to include; empty for all. A pattern without a timeframe matches only the empty set."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScanQuery:
     """Filters (all must hold), sort order and page of a pattern scan.
 
@@ -110,6 +135,32 @@ class ScanQuery:
             raise ValueError(f"page_size {self.page_size} is below 1")
         if self.after is not None:
             _check_cursor(self.after, self.sort_by)
+
+    @classmethod
+    def of(
+        cls,
+        spec: PatternFilterSpec,
+        *,
+        sort_by: ScanSortField = ScanSortField.CONFIDENCE,
+        descending: bool = True,
+        page_size: int = 30,
+        after: ScanCursor | None = None,
+    ) -> ScanQuery:
+        """The query of `spec`'s filters in the given order and page (same checks as the constructor)."""
+        return cls(
+            pattern_types=spec.pattern_types,
+            symbols=spec.symbols,
+            min_confidence=spec.min_confidence,
+            min_relative_strength=spec.min_relative_strength,
+            min_relative_volume=spec.min_relative_volume,
+            min_rsi=spec.min_rsi,
+            max_rsi=spec.max_rsi,
+            timeframes=spec.timeframes,
+            sort_by=sort_by,
+            descending=descending,
+            page_size=page_size,
+            after=after,
+        )
 
     def matches(self, pattern: Pattern) -> bool:
         """Whether `pattern` passes every filter of this query (expiry is the caller's concern)."""

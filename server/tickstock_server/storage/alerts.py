@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import re
-import secrets
-
 import asyncpg
 
 from tickstock_server.domain.alerts import (
-    AlertLimits,
     AlertSubscription,
     QuietHours,
     TimeOfDay,
-    validate_alert_subscription,
+    is_subscription_id,
+    new_subscription_id,
+    subscription_not_found,
 )
-from tickstock_server.errors import FieldViolation, InvalidRequestError, LimitExceededError, NotFoundError
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import ns_from_datetime
-
-SUBSCRIPTION_ID_PREFIX = "alrt_"
-"""Prefix of every alert subscription id."""
-
-_ID_PATTERN = re.compile(r"alrt_[A-Za-z0-9_\-]{16}")
 
 # First key of the two-key advisory lock that serialises one user's creates, so that two concurrent
 # creates cannot both pass the per-user count check. The second key is hashtext(user name).
@@ -34,72 +26,62 @@ _COLUMNS = (
 
 
 class PgAlertStore:
-    """The ``alert_subscriptions`` table (migration 0005). Reads and deletes are scoped to one user.
+    """`AlertStore` over the ``alert_subscriptions`` table (migration 0005), scoped to one user per call.
 
     Another user's subscription behaves exactly like one that does not exist (`NotFoundError`), so ids
-    reveal nothing across users.
+    reveal nothing across users. Nothing is validated here: `AlertService` checks the rules first.
     """
 
-    def __init__(self, pool: asyncpg.Pool, limits: AlertLimits | None = None) -> None:
-        """Use `pool`, which the caller owns and closes, with `limits` (defaults when omitted)."""
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        """Use `pool`, which the caller owns and closes."""
         self._pool = pool
-        self._limits = limits or AlertLimits()
 
-    async def create(self, subscription: AlertSubscription) -> AlertSubscription:
-        """Store a new subscription of ``subscription.user``.
+    async def create_within_limit(
+        self, subscription: AlertSubscription, *, max_per_user: int
+    ) -> AlertSubscription | None:
+        """Store a new subscription of ``subscription.user`` unless it already has `max_per_user`.
+
+        The count and the insert run in one transaction holding a per-user advisory lock, so
+        concurrent creates of one user are serialised and never pass the limit together.
 
         Args:
-            subscription: The requested subscription; its `subscription_id` and `create_ns` are ignored
+            subscription: A validated subscription; its `subscription_id` and `create_ns` are ignored
                 and assigned here.
+            max_per_user: Most subscriptions the user may hold once this one is stored.
 
         Returns:
-            The subscription as stored, with its id and creation time.
+            The subscription as stored, with its id and creation time; None when the user already holds
+            `max_per_user` or more (nothing is stored).
 
         Raises:
-            InvalidRequestError: Every invalid field (``subscription.time_zone``,
-                ``subscription.symbols[2]``, ...), including universes that do not exist.
-            LimitExceededError: The user already has the most subscriptions allowed.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        violations = validate_alert_subscription(subscription, limits=self._limits)
         user = subscription.user
+        quiet = subscription.quiet_hours
         with map_asyncpg_errors():
-            async with self._pool.acquire() as conn:
-                if subscription.universes and not any(
-                    violation.field.startswith("subscription.universes") for violation in violations
-                ):
-                    violations += await _unknown_universe_violations(conn, subscription.universes)
-                if violations:
-                    raise InvalidRequestError(violations)
-                async with conn.transaction():
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, user
-                    )
-                    count = await conn.fetchval(
-                        "SELECT count(*) FROM alert_subscriptions WHERE user_name = $1", user
-                    )
-                    if count >= self._limits.max_subscriptions_per_user:
-                        raise LimitExceededError(
-                            f"a user may have at most {self._limits.max_subscriptions_per_user}"
-                            " alert subscriptions"
-                        )
-                    quiet = subscription.quiet_hours
-                    row = await conn.fetchrow(
-                        "INSERT INTO alert_subscriptions (subscription_id, user_name, pattern_types, symbols,"
-                        " universes, min_confidence, quiet_start_minute, quiet_end_minute, time_zone,"
-                        " max_alerts_per_hour) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                        f" RETURNING {_COLUMNS}",
-                        SUBSCRIPTION_ID_PREFIX + secrets.token_urlsafe(12),
-                        user,
-                        list(subscription.pattern_types),
-                        list(subscription.symbols),
-                        list(subscription.universes),
-                        float(subscription.min_confidence),
-                        None if quiet is None else quiet.start.minute_of_day,
-                        None if quiet is None else quiet.end.minute_of_day,
-                        subscription.time_zone,
-                        subscription.max_alerts_per_hour,
-                    )
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, user)
+                count = await conn.fetchval(
+                    "SELECT count(*) FROM alert_subscriptions WHERE user_name = $1", user
+                )
+                if count >= max_per_user:
+                    return None
+                row = await conn.fetchrow(
+                    "INSERT INTO alert_subscriptions (subscription_id, user_name, pattern_types, symbols,"
+                    " universes, min_confidence, quiet_start_minute, quiet_end_minute, time_zone,"
+                    " max_alerts_per_hour) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    f" RETURNING {_COLUMNS}",
+                    new_subscription_id(),
+                    user,
+                    list(subscription.pattern_types),
+                    list(subscription.symbols),
+                    list(subscription.universes),
+                    float(subscription.min_confidence),
+                    None if quiet is None else quiet.start.minute_of_day,
+                    None if quiet is None else quiet.end.minute_of_day,
+                    subscription.time_zone,
+                    subscription.max_alerts_per_hour,
+                )
         return _subscription_from_row(row)
 
     async def list(self, user: str) -> tuple[AlertSubscription, ...]:
@@ -129,7 +111,7 @@ class PgAlertStore:
                 user,
             )
         if row is None:
-            raise _not_found(subscription_id)
+            raise subscription_not_found(subscription_id)
         return _subscription_from_row(row)
 
     async def delete(self, user: str, subscription_id: str) -> None:
@@ -148,7 +130,7 @@ class PgAlertStore:
             )
         # The command tag reads "DELETE <rows>".
         if status != "DELETE 1":
-            raise _not_found(subscription_id)
+            raise subscription_not_found(subscription_id)
 
     async def all_subscriptions(self) -> tuple[AlertSubscription, ...]:
         """Return every user's subscriptions, oldest first (to load the alert router).
@@ -161,26 +143,10 @@ class PgAlertStore:
         return tuple(_subscription_from_row(row) for row in rows)
 
 
-async def _unknown_universe_violations(
-    conn: asyncpg.Connection, universes: tuple[str, ...]
-) -> list[FieldViolation]:
-    rows = await conn.fetch("SELECT name FROM universes WHERE name = ANY($1::text[])", list(universes))
-    known = {row["name"] for row in rows}
-    return [
-        FieldViolation(f"subscription.universes[{index}]", f"unknown universe {name!r}")
-        for index, name in enumerate(universes)
-        if name not in known
-    ]
-
-
 def _check_id(subscription_id: str) -> None:
     # A malformed id names no subscription: NOT_FOUND, like any other id the caller does not own.
-    if _ID_PATTERN.fullmatch(subscription_id) is None:
-        raise _not_found(subscription_id)
-
-
-def _not_found(subscription_id: str) -> NotFoundError:
-    return NotFoundError(f"no alert subscription {subscription_id!r}")
+    if not is_subscription_id(subscription_id):
+        raise subscription_not_found(subscription_id)
 
 
 def _time_of_day(minute_of_day: int) -> TimeOfDay:

@@ -1,17 +1,21 @@
-"""Proto conversions of PatternService: patterns, scan requests and page tokens, alert subscriptions."""
+"""Proto conversions of PatternService: patterns, scan and stream requests, page tokens, alerts."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-from typing import Any
+from google.protobuf import duration_pb2
 
 from tickstock.v1 import common_pb2, events_pb2, pattern_service_pb2
-from tickstock_server.api.mappers._common import timestamp_from_ns
+from tickstock_server.api.mappers._common import (
+    decode_page_token,
+    encode_page_token,
+    request_binding,
+    timestamp_from_ns,
+)
 from tickstock_server.domain.alerts import (
     DEFAULT_MAX_ALERTS_PER_HOUR,
     DEFAULT_TIME_ZONE,
+    Alert,
+    AlertsSuppressed,
     AlertSubscription,
     QuietHours,
     TimeOfDay,
@@ -19,7 +23,7 @@ from tickstock_server.domain.alerts import (
 from tickstock_server.domain.patterns import Pattern, PatternSource, PatternTimeframe
 from tickstock_server.domain.universes import SYMBOL_PATTERN
 from tickstock_server.errors import FieldViolation, InvalidRequestError
-from tickstock_server.patterns.scan import ScanCursor, ScanQuery, ScanSortField
+from tickstock_server.patterns.scan import PatternFilterSpec, ScanCursor, ScanQuery, ScanSortField
 
 TIMEFRAMES: dict[PatternTimeframe, events_pb2.PatternTimeframe.ValueType] = {
     PatternTimeframe.DAILY: events_pb2.PATTERN_TIMEFRAME_DAILY,
@@ -43,6 +47,14 @@ DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 100
 _SORT_ORDERS = frozenset(common_pb2.SortOrder.values())
 DEFAULT_SCAN_MIN_CONFIDENCE = 0.5
+DEFAULT_STREAM_MIN_CONFIDENCE = 0.0
+"""A live pattern stream's lowest confidence when its filter names none."""
+DEFAULT_HEARTBEAT_S = 15.0
+"""Idle seconds between stream heartbeats when the request gives no interval."""
+_FLOAT_SORTS = frozenset(
+    {ScanSortField.CONFIDENCE, ScanSortField.RELATIVE_STRENGTH, ScanSortField.RELATIVE_VOLUME}
+)
+_BAD_SCAN_TOKEN = "not a token of this request's filter and order"
 
 
 def pattern_to_proto(pattern: Pattern) -> pattern_service_pb2.Pattern:
@@ -80,9 +92,13 @@ MAX_PATTERN_TYPE_CHARS = 64
 """Longest pattern type name a filter may give."""
 
 
-def filter_size_violations(proto: pattern_service_pb2.PatternFilter) -> list[FieldViolation]:
-    """Lists of the filter that are too long: checked first, before any of their entries is looked at."""
-    return [
+def filter_universes_from_proto(proto: pattern_service_pb2.PatternFilter) -> list[str]:
+    """The universes a filter names, once its list sizes are checked (first: nothing large runs).
+
+    Raises:
+        InvalidRequestError: On each list of the filter that is too long.
+    """
+    too_long = [
         FieldViolation(f"filter.{name}", f"at most {limit} entries (got {len(values)})")
         for name, values, limit in (
             ("symbols", proto.symbols, MAX_FILTER_SYMBOLS),
@@ -91,19 +107,28 @@ def filter_size_violations(proto: pattern_service_pb2.PatternFilter) -> list[Fie
         )
         if len(values) > limit
     ]
+    if too_long:
+        raise InvalidRequestError(too_long)
+    return list(proto.universes)
 
 
-def filter_fields(
+def in_filter(error: InvalidRequestError) -> InvalidRequestError:
+    """`error` of the filter's universes (fields ``universes[i]``) with its fields under ``filter.``."""
+    return InvalidRequestError([FieldViolation(f"filter.{v.field}", v.description) for v in error.violations])
+
+
+def pattern_filter_from_proto(
     proto: pattern_service_pb2.PatternFilter,
     universe_symbols: frozenset[str] | None,
     violations: list[FieldViolation],
     *,
     min_confidence: float,
-) -> dict[str, Any]:
-    """Validate a PatternFilter into ScanQuery keyword arguments.
+) -> PatternFilterSpec:
+    """Validate a PatternFilter, appending what is wrong to `violations`.
 
     `universe_symbols` are its universes already expanded: symbols and universes form one set, and a
-    filter naming neither selects every symbol.
+    filter naming neither selects every symbol. `min_confidence` applies when the filter gives none.
+    The result is only meaningful when no violation was added.
     """
     prefix = "filter"
     symbols = set()
@@ -127,18 +152,15 @@ def filter_fields(
         if not 0 <= min_confidence <= 1:
             violations.append(FieldViolation(f"{prefix}.min_confidence", "must be between 0 and 1"))
     named = bool(proto.symbols or proto.universes)
-    fields: dict[str, Any] = {
-        "pattern_types": frozenset(t.strip() for t in proto.pattern_types if t.strip()),
-        "symbols": frozenset(symbols) | (universe_symbols or frozenset()) if named else None,
-        "min_confidence": min_confidence,
-        "timeframes": frozenset(),
-    }
+    minimums: list[float] = []
     for name in ("min_relative_strength", "min_relative_volume"):
+        value = 0.0
         if proto.HasField(name):
             value = getattr(proto, name)
             if not value >= 0:
                 violations.append(FieldViolation(f"{prefix}.{name}", "must not be negative"))
-            fields[name] = value
+        minimums.append(value)
+    min_relative_strength, min_relative_volume = minimums
     min_rsi = proto.min_rsi if proto.HasField("min_rsi") else 0.0
     max_rsi = proto.max_rsi if proto.HasField("max_rsi") else 100.0
     for name, value in (("min_rsi", min_rsi), ("max_rsi", max_rsi)):
@@ -146,7 +168,6 @@ def filter_fields(
             violations.append(FieldViolation(f"{prefix}.{name}", "must be between 0 and 100"))
     if min_rsi > max_rsi:
         violations.append(FieldViolation(f"{prefix}.max_rsi", f"must not be below {prefix}.min_rsi"))
-    fields["min_rsi"], fields["max_rsi"] = min_rsi, max_rsi
     timeframes = set()
     for index, timeframe in enumerate(proto.timeframes):
         if timeframe in _TIMEFRAMES_FROM_PROTO:
@@ -155,22 +176,50 @@ def filter_fields(
             violations.append(
                 FieldViolation(f"{prefix}.timeframes[{index}]", "must be DAILY, INTRADAY or COMBO")
             )
-    fields["timeframes"] = frozenset(timeframes)
-    return fields
+    return PatternFilterSpec(
+        pattern_types=frozenset(t.strip() for t in proto.pattern_types if t.strip()),
+        symbols=frozenset(symbols) | (universe_symbols or frozenset()) if named else None,
+        min_confidence=min_confidence,
+        min_relative_strength=min_relative_strength,
+        min_relative_volume=min_relative_volume,
+        min_rsi=min_rsi,
+        max_rsi=max_rsi,
+        timeframes=frozenset(timeframes),
+    )
 
 
-def _token_binding(request: pattern_service_pb2.ScanPatternsRequest) -> str:
-    copy = pattern_service_pb2.ScanPatternsRequest()
-    copy.CopyFrom(request)
-    copy.page_token = ""
-    copy.page_size = 0
-    return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()[:16]
+def _token_shape(sort_by: ScanSortField) -> tuple[type[int] | type[str], type[str]]:
+    # Float keys travel as their repr (the codec carries ints and strings), exact on the way back.
+    return (int, str) if sort_by is ScanSortField.DETECTED else (str, str)
 
 
-def page_token(request: pattern_service_pb2.ScanPatternsRequest, cursor: ScanCursor) -> str:
+def page_token(
+    request: pattern_service_pb2.ScanPatternsRequest, cursor: ScanCursor, sort_by: ScanSortField
+) -> str:
     """An opaque token for the page after `cursor`, bound to the request's filters and order."""
-    body = {"q": _token_binding(request), "k": cursor.sort_key, "i": cursor.pattern_id}
-    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+    key = cursor.sort_key
+    value: int | str
+    if sort_by in _FLOAT_SORTS:
+        value = repr(float(key))
+    elif sort_by is ScanSortField.DETECTED:
+        value = int(key)
+    else:
+        value = str(key)
+    return encode_page_token(request_binding(request), (value, cursor.pattern_id))
+
+
+def _scan_cursor(
+    request: pattern_service_pb2.ScanPatternsRequest, sort_by: ScanSortField, violations: list[FieldViolation]
+) -> ScanCursor | None:
+    try:
+        value, pattern_id = decode_page_token(
+            request.page_token, request_binding(request), _token_shape(sort_by)
+        )
+        key = float(value) if sort_by in _FLOAT_SORTS else value
+    except (InvalidRequestError, ValueError):
+        violations.append(FieldViolation("page_token", _BAD_SCAN_TOKEN))
+        return None
+    return ScanCursor(sort_key=key, pattern_id=str(pattern_id))
 
 
 def scan_query_from_proto(
@@ -178,7 +227,7 @@ def scan_query_from_proto(
 ) -> ScanQuery:
     """Validate a ScanPatternsRequest; `universe_symbols` are its universes already expanded."""
     violations: list[FieldViolation] = []
-    fields = filter_fields(
+    spec = pattern_filter_from_proto(
         request.filter, universe_symbols, violations, min_confidence=DEFAULT_SCAN_MIN_CONFIDENCE
     )
     sort_by = _SORT_FIELDS.get(request.sort_by)
@@ -187,36 +236,46 @@ def scan_query_from_proto(
     page_size = request.page_size or DEFAULT_PAGE_SIZE
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         violations.append(FieldViolation("page_size", f"must be 1 to {MAX_PAGE_SIZE}"))
-    cursor = None
-    if request.page_token:
-        try:
-            body = json.loads(base64.urlsafe_b64decode(request.page_token.encode()))
-            if body["q"] != _token_binding(request):
-                raise ValueError("bound to another request")
-            cursor = ScanCursor(sort_key=body["k"], pattern_id=str(body["i"]))
-        except (ValueError, KeyError, TypeError):
-            violations.append(FieldViolation("page_token", "not a token of this request's filter and order"))
+    sort_by = sort_by or ScanSortField.CONFIDENCE
+    cursor = _scan_cursor(request, sort_by, violations) if request.page_token else None
     if request.sort_order not in _SORT_ORDERS:
         violations.append(FieldViolation("sort_order", "unknown sort order"))
     if violations:
         raise InvalidRequestError(violations)
     descending = request.sort_order != common_pb2.SORT_ORDER_ASCENDING
     try:
-        return ScanQuery(
-            sort_by=sort_by or ScanSortField.CONFIDENCE,
-            descending=descending,
-            page_size=page_size,
-            after=cursor,
-            **fields,
-        )
+        return ScanQuery.of(spec, sort_by=sort_by, descending=descending, page_size=page_size, after=cursor)
     except ValueError as exc:  # a cursor whose key does not fit the sort field
         raise InvalidRequestError([FieldViolation("page_token", str(exc))]) from exc
+
+
+def stream_query_from_proto(
+    request: pattern_service_pb2.StreamPatternsRequest, universe_symbols: frozenset[str] | None
+) -> ScanQuery:
+    """Validate the filter of a StreamPatternsRequest; `universe_symbols` are its universes expanded."""
+    violations: list[FieldViolation] = []
+    spec = pattern_filter_from_proto(
+        request.filter, universe_symbols, violations, min_confidence=DEFAULT_STREAM_MIN_CONFIDENCE
+    )
+    if violations:
+        raise InvalidRequestError(violations)
+    return ScanQuery.of(spec)
+
+
+def heartbeat_s_from_proto(duration: duration_pb2.Duration) -> float:
+    """A stream request's heartbeat interval in seconds: `DEFAULT_HEARTBEAT_S` when unset, else 1 to 60."""
+    seconds = duration.seconds + duration.nanos / 1e9
+    if not seconds:
+        return DEFAULT_HEARTBEAT_S
+    if not 1 <= seconds <= 60:
+        raise InvalidRequestError([FieldViolation("heartbeat_interval", "must be 1 s to 60 s")])
+    return float(seconds)
 
 
 def alert_subscription_from_proto(
     proto: pattern_service_pb2.AlertSubscription, user: str
 ) -> AlertSubscription:
-    """The request's subscription (validation is the store's); server-assigned fields are ignored."""
+    """The request's subscription (validation is the alert service's); server-assigned fields are ignored."""
     quiet = None
     if proto.HasField("quiet_hours"):
         quiet = QuietHours(
@@ -253,3 +312,19 @@ def alert_subscription_to_proto(subscription: AlertSubscription) -> pattern_serv
         proto.quiet_hours.start.CopyFrom(common_pb2.TimeOfDay(hours=start.hours, minutes=start.minutes))
         proto.quiet_hours.end.CopyFrom(common_pb2.TimeOfDay(hours=end.hours, minutes=end.minutes))
     return proto
+
+
+def alert_to_proto(alert: Alert) -> pattern_service_pb2.Alert:
+    """A delivered alert to its proto."""
+    return pattern_service_pb2.Alert(
+        subscription_id=alert.subscription_id, pattern=pattern_to_proto(alert.pattern)
+    )
+
+
+def alerts_suppressed_to_proto(notice: AlertsSuppressed) -> pattern_service_pb2.AlertsSuppressed:
+    """A suppression notice to its proto."""
+    return pattern_service_pb2.AlertsSuppressed(
+        subscription_id=notice.subscription_id,
+        quiet_hours_count=notice.quiet_hours_count,
+        rate_limited_count=notice.rate_limited_count,
+    )
