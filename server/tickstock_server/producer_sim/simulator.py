@@ -135,14 +135,16 @@ class ProducerSimulator:
         )
         self._started_s = self._clock_s()
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.backtests.run(), name="plsim-backtests")
+            tasks.create_task(self.backtests.run(), name="producer-sim-backtests")
             tasks.create_task(
-                self._every(config.heartbeat_s, "heartbeat", self._heartbeat), name="plsim-heartbeat"
+                self._every(config.heartbeat_s, "heartbeat", self._heartbeat), name="producer-sim-heartbeat"
             )
             tasks.create_task(
-                self._every(config.health_interval_s, "health", self._health), name="plsim-health"
+                self._every(config.health_interval_s, "health", self._health), name="producer-sim-health"
             )
-            tasks.create_task(run_with_retry("patterns", self._patterns, config.retry), name="plsim-patterns")
+            tasks.create_task(
+                run_with_retry("patterns", self._patterns, config.retry), name="producer-sim-patterns"
+            )
 
     async def _every(self, interval_s: float, name: str, action: Callable[[], Awaitable[None]]) -> None:
         async def forever() -> None:
