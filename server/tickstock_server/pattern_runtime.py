@@ -26,6 +26,7 @@ from tickstock_server.backtests.jobs import BacktestJobs
 from tickstock_server.bus.pattern_mirror import RedisPatternMirror
 from tickstock_server.config import Settings
 from tickstock_server.domain.alerts import AlertLimits
+from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.errors import DependencyUnavailableError
@@ -35,7 +36,7 @@ from tickstock_server.patterns.fallback import FallbackPatternDetector
 from tickstock_server.patterns.fallback_switch import FallbackSwitch
 from tickstock_server.ports.bars import BarSink
 from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
-from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
+from tickstock_server.producer.events import BacktestProgress, ProducerHealth
 from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
@@ -65,10 +66,8 @@ class _ProducerEvents:
             progress.estimated_completion_ns,
         )
 
-    def on_backtest_outcome(self, outcome: BacktestOutcome) -> None:
-        self._runtime.jobs.apply_outcome(
-            outcome.job_id, outcome.status.value, outcome.results, outcome.error or ""
-        )
+    def on_backtest_outcome(self, report: OutcomeReport) -> None:
+        self._runtime.jobs.apply_outcome(report.backtest_id, report.outcome)
 
     def on_producer_health(self, health: ProducerHealth) -> None:
         _logger.debug("producer health %s: %s", health.source, health.status)

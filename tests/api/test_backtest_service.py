@@ -27,6 +27,7 @@ from tickstock.v1 import backtest_service_pb2_grpc, common_pb2
 from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.jobs import BacktestJobs
+from tickstock_server.domain.backtests import BacktestOutcome, BacktestResult, BacktestState
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.database import create_pool
@@ -318,7 +319,10 @@ async def test_cancel_publishes_cancellation_and_a_second_cancel_is_harmless(har
 async def test_cancel_completed_backtest_is_invalid_argument(harness: Harness) -> None:
     # Arrange
     backtest = await _submit(harness)
-    harness.jobs.apply_outcome(backtest.backtest_id, "completed", {"total_return": 0.1})
+    harness.jobs.apply_outcome(
+        backtest.backtest_id,
+        BacktestOutcome(state=BacktestState.COMPLETED, result=BacktestResult(total_return=0.1)),
+    )
     await harness.jobs.flush()
 
     # Act
@@ -344,12 +348,13 @@ async def test_stream_shows_progress_then_completion_and_ends(harness: Harness) 
     # Act
     harness.jobs.apply_progress(backtest.backtest_id, 0.5, "MSFT", eta_ns)
     second = await stream.read()
-    harness.jobs.apply_outcome(
-        backtest.backtest_id,
-        "completed",
-        {"total_return": 0.12, "win_rate": 0.6, "total_trades": 42, "sharpe_ratio": 1.4,
-         "max_drawdown": 0.07, "per_pattern": {"Bull_Flag": {"trades": 42}}},
+    result = BacktestResult(
+        total_return=0.12, win_rate=0.6, total_trades=42, sharpe_ratio=1.4, max_drawdown=0.07,
+        details={"per_pattern": {"Bull_Flag": {"trades": 42}}},
     )  # fmt: skip
+    harness.jobs.apply_outcome(
+        backtest.backtest_id, BacktestOutcome(state=BacktestState.COMPLETED, result=result)
+    )
     third = await stream.read()
     end = await stream.read()
 

@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -243,18 +243,12 @@ class BacktestJobs:
         """
         self._updates.apply_progress(job_id, progress, current_symbol, estimated_completion_ns)
 
-    def apply_outcome(self, job_id: str, status: str, results: Mapping[str, object], error: str = "") -> None:
-        """Take the producer's result: `run` writes it and then shows it to watchers.
-
-        Args:
-            job_id: The job.
-            status: "completed" (COMPLETED), "cancelled" (CANCELLED), anything else FAILED.
-            results: The producer's ``results`` object (JSON values): metrics and details.
-            error: Why it failed, when the producer said so outside ``results``.
+    def apply_outcome(self, job_id: str, outcome: BacktestOutcome) -> None:
+        """Take how a job ended, as the producer reported it: `run` writes it and then shows it to watchers.
 
         A second outcome, or one for a job that has ended, is ignored and counted. Never blocks.
         """
-        self._updates.apply_outcome(job_id, status, results, error)
+        self._updates.apply_outcome(job_id, outcome)
 
     async def run(self) -> None:
         """Write producer updates to PostgreSQL until cancelled (see `BacktestUpdates.run`)."""

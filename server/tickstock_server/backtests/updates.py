@@ -11,7 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -22,7 +22,6 @@ from tickstock_server.domain.backtests import (
     BacktestOutcome,
     ProgressReport,
     clamp_progress,
-    outcome_from_report,
     with_progress,
 )
 from tickstock_server.errors import DependencyUnavailableError, NotFoundError
@@ -128,8 +127,8 @@ class BacktestUpdates:
             if updated is not None:
                 self._watches.show(updated)
 
-    def apply_outcome(self, job_id: str, status: str, results: Mapping[str, object], error: str = "") -> None:
-        """Take the producer's result (status "completed", "failed", ...); written and shown at once.
+    def apply_outcome(self, job_id: str, outcome: BacktestOutcome) -> None:
+        """Take how a job ended, as the producer reported it; written and shown at once.
 
         A second outcome, or one for a job that has ended, is ignored and counted. Never blocks.
         """
@@ -140,7 +139,7 @@ class BacktestUpdates:
             self._ignore("overflow", job_id)
             _logger.error("too many unwritten backtest outcomes; dropped the outcome of %s", job_id)
             return
-        self._pending_outcomes[job_id] = (outcome_from_report(status, results, error), self._now_ns())
+        self._pending_outcomes[job_id] = (outcome, self._now_ns())
         self._pending_progress.pop(job_id, None)
         self._wake.set()
 

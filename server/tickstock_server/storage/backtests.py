@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import asyncpg
@@ -265,7 +265,8 @@ def _json_safe(value: Any) -> Any:
 def _result_json(result: BacktestResult | None) -> str | None:
     if result is None:
         return None
-    body = asdict(result)
+    # Not `asdict`: it deep-copies, and the producer's details are a read-only mapping it cannot copy.
+    body = {field.name: getattr(result, field.name) for field in fields(result)}
     body["details"] = dict(result.details)
     return json.dumps(_json_safe(body), default=str)
 

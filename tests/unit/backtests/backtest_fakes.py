@@ -16,6 +16,7 @@ from tickstock_server.domain.backtests import (
     Backtest,
     BacktestOutcome,
     BacktestPage,
+    BacktestResult,
     BacktestState,
     ProgressReport,
     with_outcome,
@@ -40,6 +41,16 @@ def submission(**changes: Any) -> BacktestSubmission:
         patterns=("Bull_Flag", "Doji"),
     )
     return replace(base, **changes)
+
+
+def completed(**metrics: Any) -> BacktestOutcome:
+    """The producer's outcome of a completed job with `metrics` (`BacktestResult` fields)."""
+    return BacktestOutcome(state=S.COMPLETED, result=BacktestResult(**metrics))
+
+
+def failed(message: str) -> BacktestOutcome:
+    """The producer's outcome of a failed job."""
+    return BacktestOutcome(state=S.FAILED, error_message=message)
 
 
 class MemoryBacktestStore:

@@ -10,6 +10,7 @@ from backtest_fakes import (
     NOW_NS,
     RecordingPublisher,
     S,
+    completed,
     make_jobs,
     submission,
     until,
@@ -104,7 +105,7 @@ async def test_progress_then_outcome_complete_the_job() -> None:
     jobs.apply_progress(backtest.backtest_id, 0.5, "MSFT", NOW_NS + 10**9)
     await jobs.flush()
     running = store.rows[backtest.backtest_id]
-    jobs.apply_outcome(backtest.backtest_id, "completed", {"total_return": 0.1, "total_trades": 3})
+    jobs.apply_outcome(backtest.backtest_id, completed(total_return=0.1, total_trades=3))
     await jobs.flush()
 
     # Assert
@@ -137,7 +138,7 @@ async def test_late_progress_and_outcome_after_cancel_are_ignored_and_counted() 
 
     # Act
     jobs.apply_progress(backtest.backtest_id, 0.9, "AAPL")
-    jobs.apply_outcome(backtest.backtest_id, "completed", {})
+    jobs.apply_outcome(backtest.backtest_id, completed())
     await jobs.flush()
 
     # Assert
@@ -183,7 +184,7 @@ async def test_cancel_completed_job_raises_invalid_request_on_backtest_id() -> N
     # Arrange
     jobs, _, _ = make_jobs()
     backtest = await jobs.submit("alice", submission())
-    jobs.apply_outcome(backtest.backtest_id, "completed", {})
+    jobs.apply_outcome(backtest.backtest_id, completed())
     await jobs.flush()
 
     # Act / Assert
@@ -219,7 +220,7 @@ async def test_writer_writes_progress_at_most_once_per_interval_and_outcomes_at_
         for step in range(2, 10):
             jobs.apply_progress(first.backtest_id, step / 10)
             jobs.apply_progress(second.backtest_id, step / 10)
-        jobs.apply_outcome(second.backtest_id, "completed", {})
+        jobs.apply_outcome(second.backtest_id, completed())
         await until(lambda: store.rows[second.backtest_id].state is S.COMPLETED)
         await asyncio.sleep(0.01)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from backtest_fakes import (
     S,
+    completed,
+    failed,
     make_jobs,
     submission,
 )
@@ -26,7 +28,7 @@ async def test_watch_yields_current_state_then_changes_until_final() -> None:
     first = await anext(states)
     jobs.apply_progress(backtest.backtest_id, 0.5, "MSFT")
     second = await anext(states)
-    jobs.apply_outcome(backtest.backtest_id, "failed", {"error": "no data"})
+    jobs.apply_outcome(backtest.backtest_id, failed("no data"))
     await jobs.flush()
     third = await anext(states)
 
@@ -52,7 +54,7 @@ async def test_slow_watcher_sees_only_the_latest_state_and_the_final_one() -> No
     latest = await anext(states)
     for step in range(6, 9):
         jobs.apply_progress(backtest.backtest_id, step / 10)
-    jobs.apply_outcome(backtest.backtest_id, "completed", {})
+    jobs.apply_outcome(backtest.backtest_id, completed())
     await jobs.flush()
     rest = [state async for state in states]
 
