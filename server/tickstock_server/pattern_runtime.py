@@ -23,6 +23,7 @@ from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.jobs import BacktestJobs
+from tickstock_server.bus.backtest_requests import RedisBacktestRequests
 from tickstock_server.bus.pattern_mirror import RedisPatternMirror
 from tickstock_server.config import Settings
 from tickstock_server.domain.alerts import AlertLimits
@@ -118,7 +119,7 @@ class PatternRuntime:
         )
         self.jobs = BacktestJobs(
             store=PgBacktestStore(pool),
-            publisher=redis_client,
+            publisher=RedisBacktestRequests(redis_client),
             config=BacktestJobsConfig(progress_write_interval_s=config.backtest_progress_write_s),
         )
         self.consumer = PatternConsumer(
@@ -141,7 +142,7 @@ class PatternRuntime:
             producer_status=self.producer_status,
             max_streams_per_user=config.max_streams_per_user,
         )
-        self.backtest_service = BacktestServiceServicer(jobs=self.jobs)
+        self.backtest_service = BacktestServiceServicer(backtests=self.jobs.service)
 
     def _route_alerts(self, pattern: Pattern) -> None:
         self.alert_router.route(pattern, time.time_ns())

@@ -12,13 +12,14 @@ import pytest
 
 from tickstock_server.domain.backtests import (
     Backtest,
+    BacktestCursor,
     BacktestOutcome,
     BacktestParameters,
     BacktestResult,
     BacktestState,
     ProgressReport,
 )
-from tickstock_server.errors import InvalidRequestError, NotFoundError
+from tickstock_server.errors import NotFoundError
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.database import create_pool
 from tickstock_server.storage.migrate import apply_migrations
@@ -92,14 +93,14 @@ async def test_list_pages_newest_first_through_every_backtest_of_the_user(store:
 
     # Act
     seen: list[str] = []
-    token = ""
+    after: BacktestCursor | None = None
     pages = 0
     while True:
-        page = await store.list("alice", page_size=10, page_token=token)
+        page = await store.list("alice", limit=10, after=after)
         seen += [backtest.backtest_id for backtest in page.backtests]
         pages += 1
-        token = page.next_page_token
-        if not token:
+        after = page.cursor
+        if after is None:
             break
 
     # Assert
@@ -117,36 +118,25 @@ async def test_list_pages_newest_first_through_every_backtest_of_the_user(store:
     assert seen == [backtest.backtest_id for backtest in expected]
 
 
-async def test_list_without_page_size_returns_twenty(store: PgBacktestStore) -> None:
-    # Arrange
-    for index in range(21):
-        await store.insert(_backtest(index))
-
-    # Act
-    page = await store.list("alice")
-
-    # Assert
-    assert len(page.backtests) == 20
-    assert page.next_page_token != ""
-
-
-@pytest.mark.parametrize("token", ["garbage", "e30", "eyJ0IjoxLCJpIjoieCIsInUiOiJ4In0"])
-async def test_list_bad_page_token_raises_invalid_request(store: PgBacktestStore, token: str) -> None:
-    # Act / Assert
-    with pytest.raises(InvalidRequestError) as caught:
-        await store.list("alice", page_token=token)
-    assert [violation.field for violation in caught.value.violations] == ["page_token"]
-
-
-async def test_list_token_of_another_user_raises_invalid_request(store: PgBacktestStore) -> None:
+async def test_list_says_whether_older_backtests_follow(store: PgBacktestStore) -> None:
     # Arrange
     for index in range(3):
         await store.insert(_backtest(index))
-    token = (await store.list("alice", page_size=1)).next_page_token
 
-    # Act / Assert
-    with pytest.raises(InvalidRequestError):
-        await store.list("bob", page_size=1, page_token=token)
+    # Act
+    first = await store.list("alice", limit=2)
+    rest = await store.list("alice", limit=2, after=first.cursor)
+
+    # Assert
+    assert ([b.backtest_id for b in first.backtests], first.more) == (
+        ["backtest_0002", "backtest_0001"],
+        True,
+    )
+    assert ([b.backtest_id for b in rest.backtests], rest.more, rest.cursor) == (
+        ["backtest_0000"],
+        False,
+        None,
+    )
 
 
 async def test_progress_applies_to_active_backtests_only(store: PgBacktestStore) -> None:

@@ -11,9 +11,8 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Protocol
 
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.watch import WatchRegistry
@@ -25,28 +24,11 @@ from tickstock_server.domain.backtests import (
     with_progress,
 )
 from tickstock_server.errors import DependencyUnavailableError, NotFoundError
+from tickstock_server.ports.backtests import BacktestStore
 
 _logger = logging.getLogger(__name__)
 
 _MAX_SYMBOL_CHARS = 32  # a producer's "current_symbol" longer than any ticker is cut, not stored whole
-
-
-class UpdateStore(Protocol):
-    """What the updates need of the job store; `PgBacktestStore` has it."""
-
-    async def get(self, user: str, backtest_id: str) -> Backtest:
-        """One job of `user`; NotFoundError for unknown ids and other users' jobs."""
-        ...
-
-    async def record_progress(self, reports: Sequence[ProgressReport]) -> frozenset[str]:
-        """Apply progress to the active jobs among `reports`; return the ids that changed."""
-        ...
-
-    async def record_outcome(
-        self, backtest_id: str, outcome: BacktestOutcome, *, now_ns: int
-    ) -> Backtest | None:
-        """End an active job; return it, or None when it is unknown or already ended."""
-        ...
 
 
 class BacktestUpdates:
@@ -55,7 +37,7 @@ class BacktestUpdates:
     def __init__(
         self,
         *,
-        store: UpdateStore,
+        store: BacktestStore,
         watches: WatchRegistry,
         config: BacktestJobsConfig,
         now_ns: Callable[[], int],

@@ -155,14 +155,26 @@ class Backtest:
     """Time of the last change, UTC epoch ns."""
 
 
+BacktestCursor = tuple[int, str]
+"""Where a page of backtests ends: its last backtest's creation time (UTC epoch ns) and id."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestPage:
     """One page of a user's backtests."""
 
     backtests: tuple[Backtest, ...]
-    """Newest first."""
-    next_page_token: str
-    """Token for the next page; empty on the last page."""
+    """Newest first (by creation time, then id)."""
+    more: bool
+    """Whether older backtests follow."""
+
+    @property
+    def cursor(self) -> BacktestCursor | None:
+        """Where the next page starts (after this page's last backtest); None on the last page."""
+        if not self.more or not self.backtests:
+            return None
+        last = self.backtests[-1]
+        return (last.create_ns, last.backtest_id)
 
 
 def clamp_progress(progress: float) -> float | None:
