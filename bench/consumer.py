@@ -36,11 +36,12 @@ from urllib.parse import urlsplit
 import redis.asyncio as aioredis
 
 from tickstock_server.bus.producer_subscription import producer_link
+from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.embedded import EmbeddedRedis
 from tickstock_server.producer.consumer import PatternConsumer, ProducerChannels
 from tickstock_server.producer.consumer_settings import PatternConsumerConfig
-from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
+from tickstock_server.producer.events import BacktestProgress, ProducerHealth
 from tickstock_server.producer.messages import parse_pattern_message
 
 _SYMBOLS = ["AAPL", "GOOGL", "MSFT", "TSLA", "NVDA", "AMZN", "META", "BRK.B", "JPM", "V"]
@@ -113,7 +114,7 @@ class _IndexingHandler:
     def on_backtest_progress(self, progress: BacktestProgress) -> None:
         pass
 
-    def on_backtest_outcome(self, outcome: BacktestOutcome) -> None:
+    def on_backtest_outcome(self, report: OutcomeReport) -> None:
         pass
 
     def on_producer_health(self, health: ProducerHealth) -> None:

@@ -22,10 +22,12 @@ from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.jobs import BacktestJobs
+from tickstock_server.bus.backtest_requests import RedisBacktestRequests
 from tickstock_server.bus.pattern_mirror import RedisPatternMirror
 from tickstock_server.bus.producer_subscription import producer_link
 from tickstock_server.config import Settings
 from tickstock_server.domain.alerts import AlertLimits
+from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.patterns.cache import PatternCache
@@ -34,7 +36,7 @@ from tickstock_server.patterns.fallback_switch import FallbackSwitch
 from tickstock_server.patterns.service import PatternRules, PatternService
 from tickstock_server.ports.alerts import AlertStore
 from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
-from tickstock_server.producer.events import BacktestOutcome, BacktestProgress, ProducerHealth
+from tickstock_server.producer.events import BacktestProgress, ProducerHealth
 from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
 from tickstock_server.simulation.market import synthetic_symbols
 from tickstock_server.storage.alerts import PgAlertStore
@@ -62,8 +64,8 @@ class _ProducerEvents:
             progress.estimated_completion_ns,
         )
 
-    def on_backtest_outcome(self, outcome: BacktestOutcome) -> None:
-        self._jobs.apply_outcome(outcome.job_id, outcome.status.value, outcome.results, outcome.error or "")
+    def on_backtest_outcome(self, report: OutcomeReport) -> None:
+        self._jobs.apply_outcome(report.backtest_id, report.outcome)
 
     def on_producer_health(self, health: ProducerHealth) -> None:
         _logger.debug("producer health %s: %s", health.source, health.status)
@@ -101,7 +103,7 @@ class PatternSide:
         )
         self.jobs = BacktestJobs(
             store=PgBacktestStore(pool),
-            publisher=redis_client,
+            publisher=RedisBacktestRequests(redis_client),
             config=BacktestJobsConfig(progress_write_interval_s=config.backtest_progress_write_s),
         )
         self.consumer: PatternConsumer
@@ -132,7 +134,7 @@ class PatternSide:
             producer_status=self.producer_status,
             max_streams_per_user=config.max_streams_per_user,
         )
-        self.backtest_service = BacktestServiceServicer(jobs=self.jobs)
+        self.backtest_service = BacktestServiceServicer(backtests=self.jobs.service)
 
     def _route_alerts(self, pattern: Pattern) -> None:
         self.alert_router.route(pattern, time.time_ns())

@@ -5,25 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tickstock_server.producer.channels import ProducerChannels
-
-_CONTRACT = ProducerChannels()
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestJobsConfig:
-    """Channels, write pacing and bounds of `BacktestJobs`."""
+    """Write pacing and bounds of `BacktestJobs` (the producer's channels are the publisher's)."""
 
-    job_channel: str = _CONTRACT.backtest_jobs
-    """Channel the producer takes jobs from."""
-    cancel_channel: str = _CONTRACT.backtest_cancel
-    """Channel the producer takes cancellations from."""
-    source: str = "tickstock"
-    """``source`` field of the messages we publish."""
     progress_write_interval_s: float = 1.0
-    """Least time between two progress writes to PostgreSQL, in seconds."""
+    """Least time between two progress writes to the store, in seconds."""
     max_pending_updates: int = 10_000
-    """Most jobs with unwritten progress, and most unwritten outcomes (while PostgreSQL is down); beyond
+    """Most jobs with unwritten progress, and most unwritten outcomes (while the store is down); beyond
     that a new progress report is dropped (a later one replaces it) and an outcome is dropped with an
     error log."""
     max_watchers_per_user: int = 16
@@ -46,7 +36,7 @@ class BacktestJobStats:
     failed: int
     """Jobs the producer reported as failed."""
     publish_failures: int
-    """Job or cancel messages Redis could not take."""
+    """Job or cancel messages the publisher could not hand over."""
     write_failures: int
     """Failed attempts to write progress or outcomes (retried)."""
     ignored_by_reason: Mapping[str, int]

@@ -11,9 +11,8 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Protocol
 
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.watch import WatchRegistry
@@ -22,32 +21,14 @@ from tickstock_server.domain.backtests import (
     BacktestOutcome,
     ProgressReport,
     clamp_progress,
-    outcome_from_report,
     with_progress,
 )
 from tickstock_server.errors import DependencyUnavailableError, NotFoundError
+from tickstock_server.ports.backtests import BacktestStore
 
 _logger = logging.getLogger(__name__)
 
 _MAX_SYMBOL_CHARS = 32  # a producer's "current_symbol" longer than any ticker is cut, not stored whole
-
-
-class UpdateStore(Protocol):
-    """What the updates need of the job store; `PgBacktestStore` has it."""
-
-    async def get(self, user: str, backtest_id: str) -> Backtest:
-        """One job of `user`; NotFoundError for unknown ids and other users' jobs."""
-        ...
-
-    async def record_progress(self, reports: Sequence[ProgressReport]) -> frozenset[str]:
-        """Apply progress to the active jobs among `reports`; return the ids that changed."""
-        ...
-
-    async def record_outcome(
-        self, backtest_id: str, outcome: BacktestOutcome, *, now_ns: int
-    ) -> Backtest | None:
-        """End an active job; return it, or None when it is unknown or already ended."""
-        ...
 
 
 class BacktestUpdates:
@@ -56,7 +37,7 @@ class BacktestUpdates:
     def __init__(
         self,
         *,
-        store: UpdateStore,
+        store: BacktestStore,
         watches: WatchRegistry,
         config: BacktestJobsConfig,
         now_ns: Callable[[], int],
@@ -128,8 +109,8 @@ class BacktestUpdates:
             if updated is not None:
                 self._watches.show(updated)
 
-    def apply_outcome(self, job_id: str, status: str, results: Mapping[str, object], error: str = "") -> None:
-        """Take the producer's result (status "completed", "failed", ...); written and shown at once.
+    def apply_outcome(self, job_id: str, outcome: BacktestOutcome) -> None:
+        """Take how a job ended, as the producer reported it; written and shown at once.
 
         A second outcome, or one for a job that has ended, is ignored and counted. Never blocks.
         """
@@ -140,7 +121,7 @@ class BacktestUpdates:
             self._ignore("overflow", job_id)
             _logger.error("too many unwritten backtest outcomes; dropped the outcome of %s", job_id)
             return
-        self._pending_outcomes[job_id] = (outcome_from_report(status, results, error), self._now_ns())
+        self._pending_outcomes[job_id] = (outcome, self._now_ns())
         self._pending_progress.pop(job_id, None)
         self._wake.set()
 

@@ -100,6 +100,17 @@ class BacktestOutcome:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OutcomeReport:
+    """The producer's message that a backtest ended, parsed (`tickstock_server.producer.reports`)."""
+
+    backtest_id: str
+    """The job, as TickStock named it when it submitted the job (the producer's ``job_id``)."""
+    outcome: BacktestOutcome
+    received_ns: int
+    """When TickStock received the message, UTC epoch ns."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProgressReport:
     """One progress message of the producer for one backtest."""
 
@@ -144,14 +155,26 @@ class Backtest:
     """Time of the last change, UTC epoch ns."""
 
 
+BacktestCursor = tuple[int, str]
+"""Where a page of backtests ends: its last backtest's creation time (UTC epoch ns) and id."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestPage:
     """One page of a user's backtests."""
 
     backtests: tuple[Backtest, ...]
-    """Newest first."""
-    next_page_token: str
-    """Token for the next page; empty on the last page."""
+    """Newest first (by creation time, then id)."""
+    more: bool
+    """Whether older backtests follow."""
+
+    @property
+    def cursor(self) -> BacktestCursor | None:
+        """Where the next page starts (after this page's last backtest); None on the last page."""
+        if not self.more or not self.backtests:
+            return None
+        last = self.backtests[-1]
+        return (last.create_ns, last.backtest_id)
 
 
 def clamp_progress(progress: float) -> float | None:
@@ -191,55 +214,6 @@ def with_outcome(backtest: Backtest, outcome: BacktestOutcome, *, now_ns: int) -
         error_message=outcome.error_message,
         update_ns=max(backtest.update_ns, now_ns),
     )
-
-
-_RESULT_FLOATS = ("total_return", "win_rate", "sharpe_ratio", "max_drawdown")
-_ERROR_KEYS = ("error", "error_message", "message", "reason")
-
-
-def outcome_from_report(status: str, results: Mapping[str, object], error: str = "") -> BacktestOutcome:
-    """Interpret the producer's result message.
-
-    ``completed`` means COMPLETED with results; ``cancelled`` (or ``canceled``) means CANCELLED; any other
-    status means FAILED, with `error` as the message, else one from ``results`` (``error``,
-    ``error_message``, ``message`` or ``reason``), else one naming the status.
-    """
-    normalised = status.strip().lower()
-    if normalised == "completed":
-        return BacktestOutcome(state=BacktestState.COMPLETED, result=result_from_report(results))
-    if normalised in ("cancelled", "canceled"):
-        return BacktestOutcome(state=BacktestState.CANCELLED)
-    found = next((v for k in _ERROR_KEYS if isinstance(v := results.get(k), str) and v), "")
-    message = (error or found or f"the producer reported status {status[:80]!r}").replace("\x00", "")
-    return BacktestOutcome(state=BacktestState.FAILED, error_message=message[:MAX_ERROR_MESSAGE_CHARS])
-
-
-def result_from_report(results: Mapping[str, object]) -> BacktestResult:
-    """The known metrics of a result message; the rest, and metrics of the wrong type, go to details."""
-    details = dict(results)
-    metrics: dict[str, float] = {}
-    for name in _RESULT_FLOATS:
-        value = _number(details.get(name))
-        if value is not None:
-            metrics[name] = value
-            del details[name]
-    trades = _number(details.get("total_trades"))
-    total_trades = 0
-    if trades is not None and trades.is_integer():
-        total_trades = int(trades)
-        del details["total_trades"]
-    return BacktestResult(total_trades=total_trades, details=details, **metrics)
-
-
-def _number(value: object) -> float | None:
-    # bool is an int, but True is not a Sharpe ratio; a huge JSON integer does not fit a float.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 _BACKTEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

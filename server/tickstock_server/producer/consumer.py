@@ -9,15 +9,11 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Protocol
 
+from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.ports.producer import ProducerLinkFactory
 from tickstock_server.producer.consumer_settings import PatternConsumerConfig, ProducerChannels
-from tickstock_server.producer.events import (
-    BacktestOutcome,
-    BacktestProgress,
-    PatternExpiry,
-    ProducerHealth,
-)
+from tickstock_server.producer.events import BacktestProgress, PatternExpiry, ProducerHealth
 from tickstock_server.producer.messages import (
     MessageRejectedError,
     parse_backtest_outcome,
@@ -53,7 +49,7 @@ class ProducerEventHandler(Protocol):
     def on_backtest_progress(self, progress: BacktestProgress) -> None:
         """A backtest job progressed."""
 
-    def on_backtest_outcome(self, outcome: BacktestOutcome) -> None:
+    def on_backtest_outcome(self, report: OutcomeReport) -> None:
         """A backtest job ended."""
 
     def on_producer_health(self, health: ProducerHealth) -> None:
@@ -182,7 +178,7 @@ class PatternConsumer:
                 return
             elif isinstance(value, BacktestProgress):
                 self._handler.on_backtest_progress(value)
-            elif isinstance(value, BacktestOutcome):
+            elif isinstance(value, OutcomeReport):
                 self._handler.on_backtest_outcome(value)
             else:
                 assert isinstance(value, ProducerHealth)

@@ -8,6 +8,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from tickstock_server.domain.backtests import (
+    MAX_ERROR_MESSAGE_CHARS,
+    BacktestOutcome,
+    BacktestResult,
+    BacktestState,
+    OutcomeReport,
+)
 from tickstock_server.producer.decoding import (
     DEFAULT_MAX_MESSAGE_BYTES,
     MessageRejectedError,
@@ -19,12 +26,7 @@ from tickstock_server.producer.decoding import (
     symbol,
     validate,
 )
-from tickstock_server.producer.events import (
-    BacktestOutcome,
-    BacktestProgress,
-    BacktestStatus,
-    ProducerHealth,
-)
+from tickstock_server.producer.events import BacktestProgress, ProducerHealth
 from tickstock_server.producer.models import (
     HealthModel,
     ProgressModel,
@@ -66,12 +68,14 @@ def parse_backtest_progress(
 
 def parse_backtest_outcome(
     raw: bytes | str, *, received_ns: int, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-) -> BacktestOutcome:
-    """Validate a message of ``tickstock.events.backtesting.results``.
+) -> OutcomeReport:
+    """Validate a message of ``tickstock.events.backtesting.results`` into the domain's outcome.
 
     The fields ``job_id, status, results`` sit at the top level or in an envelope's ``data``. A
-    missing status means "completed", as in the original; the metrics in ``results`` are type-checked
-    and everything else in it is kept as sent.
+    missing status means "completed", as in the original. Status "completed" (any case) means COMPLETED,
+    with the metrics of ``results`` (type-checked) and everything else in it as details; "cancelled" or
+    "canceled" means CANCELLED; any other status means FAILED, with ``error`` as the message, else one
+    from ``results`` (``error``, ``error_message``, ``message`` or ``reason``), else one naming the status.
 
     Raises:
         MessageRejectedError: The message is invalid; its reason says why.
@@ -79,25 +83,8 @@ def parse_backtest_outcome(
     check_size(raw, max_bytes)
     fields = validate(ResultModel, _job_payload(decode_object(raw)))
     metrics = validate(ResultMetricsModel, fields.results)
-    status_text = fields.status.lower()
-    if status_text == "completed":
-        status = BacktestStatus.COMPLETED
-    elif status_text in ("cancelled", "canceled"):
-        status = BacktestStatus.CANCELLED
-    else:
-        status = BacktestStatus.FAILED
-    return BacktestOutcome(
-        job_id=fields.job_id,
-        status=status,
-        status_text=fields.status,
-        total_return=metrics.total_return,
-        win_rate=metrics.win_rate,
-        total_trades=metrics.total_trades,
-        sharpe_ratio=metrics.sharpe_ratio,
-        max_drawdown=metrics.max_drawdown,
-        error=fields.error if fields.error is not None else metrics.error,
-        results=MappingProxyType(fields.results),
-        received_ns=received_ns,
+    return OutcomeReport(
+        backtest_id=fields.job_id, outcome=_outcome(fields, metrics), received_ns=received_ns
     )
 
 
@@ -156,3 +143,33 @@ def _completion_ns(value: float | str | None) -> int | None:
     if not (math.isfinite(seconds) and plausible_epoch_s(seconds)):
         raise MessageRejectedError("bad_estimated_completion", repr(value)[:64])
     return epoch_ns(seconds)
+
+
+_METRICS: Final = ("total_return", "win_rate", "sharpe_ratio", "max_drawdown", "total_trades")
+_ERROR_KEYS: Final = ("error", "error_message", "message", "reason")
+
+
+def _outcome(fields: ResultModel, metrics: ResultMetricsModel) -> BacktestOutcome:
+    status = fields.status.lower()
+    if status == "completed":
+        return BacktestOutcome(state=BacktestState.COMPLETED, result=_result(fields.results, metrics))
+    if status in ("cancelled", "canceled"):
+        return BacktestOutcome(state=BacktestState.CANCELLED)
+    found = next((v for k in _ERROR_KEYS if isinstance(v := fields.results.get(k), str) and v), "")
+    message = fields.error or found or f"the producer reported status {fields.status[:80]!r}"
+    return BacktestOutcome(
+        state=BacktestState.FAILED,
+        error_message=message.replace("\x00", "")[:MAX_ERROR_MESSAGE_CHARS],
+    )
+
+
+def _result(results: dict[str, Any], metrics: ResultMetricsModel) -> BacktestResult:
+    """The reported (validated) metrics; the rest of ``results``, a metric sent as null too, as details."""
+    details = dict(results)
+    values: dict[str, Any] = {}
+    for name in _METRICS:
+        value = getattr(metrics, name)
+        if value is not None:
+            values[name] = value
+            del details[name]
+    return BacktestResult(details=MappingProxyType(details), **values)

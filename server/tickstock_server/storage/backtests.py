@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import asyncpg
 
 from tickstock_server.domain.backtests import (
     Backtest,
+    BacktestCursor,
     BacktestOutcome,
     BacktestPage,
     BacktestParameters,
     BacktestResult,
     BacktestState,
     ProgressReport,
-    is_backtest_id_shape,
 )
-from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
+from tickstock_server.errors import NotFoundError
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import datetime_from_ns, ns_from_datetime
-from tickstock_server.support.time_units import NS_PER_S
-
-DEFAULT_PAGE_SIZE = 20
-"""Backtests per page when the request gives no page size."""
-MAX_PAGE_SIZE = 100
-"""Most backtests per page; larger requested sizes are reduced to it."""
 
 _COLUMNS = (
     "backtest_id, user_name, state, symbols, start_date, end_date, patterns, parameters, progress,"
@@ -83,11 +74,9 @@ WHERE backtest_id = $1 AND user_name = $2 AND state IN {_ACTIVE}
 RETURNING {_COLUMNS}
 """
 
-_BAD_TOKEN = "is not a page token of a previous ListBacktests response"
-
 
 class PgBacktestStore:
-    """The ``backtests`` table (migration 0006).
+    """The ``backtests`` table (migration 0006): the `BacktestStore` port on PostgreSQL.
 
     Calls made for a client are scoped to one user: another user's backtest behaves exactly like one
     that does not exist (`NotFoundError`). Progress and outcomes come from the producer, which knows job
@@ -147,37 +136,23 @@ class PgBacktestStore:
             raise _not_found(backtest_id)
         return _backtest_from_row(row)
 
-    async def list(self, user: str, *, page_size: int = 0, page_token: str = "") -> BacktestPage:
-        """Return one page of the backtests of `user`, newest first.
-
-        Args:
-            user: Owner.
-            page_size: Most backtests in the page; 0 means `DEFAULT_PAGE_SIZE`, more than
-                `MAX_PAGE_SIZE` means `MAX_PAGE_SIZE`.
-            page_token: `BacktestPage.next_page_token` of the previous page; empty for the first.
+    async def list(self, user: str, *, limit: int, after: BacktestCursor | None = None) -> BacktestPage:
+        """Return up to `limit` backtests of `user`, newest first, starting after the cursor `after`.
 
         Raises:
-            InvalidRequestError: A negative page size, or a malformed page token or one issued to another
-                user.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        if page_size < 0:
-            raise InvalidRequestError([FieldViolation("page_size", "must not be negative")])
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after_ns, after_id = _decode_page_token(page_token, user) if page_token else (None, None)
         with map_asyncpg_errors():
             rows = await self._pool.fetch(
                 _LIST,
                 user,
-                None if after_ns is None else datetime_from_ns(after_ns),
-                after_id,
-                size + 1,  # one more than the page tells whether another page follows
+                None if after is None else datetime_from_ns(after[0]),
+                None if after is None else after[1],
+                limit + 1,  # one more than the page tells whether another page follows
             )
-        backtests = tuple(_backtest_from_row(row) for row in rows[:size])
-        last = backtests[-1] if backtests else None
-        more = len(rows) > size and last is not None
-        token = _encode_page_token(last.create_ns, last.backtest_id, user) if more and last else ""
-        return BacktestPage(backtests=backtests, next_page_token=token)
+        return BacktestPage(
+            backtests=tuple(_backtest_from_row(row) for row in rows[:limit]), more=len(rows) > limit
+        )
 
     async def cancel(self, user: str, backtest_id: str, *, now_ns: int) -> tuple[Backtest, bool]:
         """Mark one active backtest of `user` CANCELLED.
@@ -265,7 +240,8 @@ def _json_safe(value: Any) -> Any:
 def _result_json(result: BacktestResult | None) -> str | None:
     if result is None:
         return None
-    body = asdict(result)
+    # Not `asdict`: it deep-copies, and the producer's details are a read-only mapping it cannot copy.
+    body = {field.name: getattr(result, field.name) for field in fields(result)}
     body["details"] = dict(result.details)
     return json.dumps(_json_safe(body), default=str)
 
@@ -303,36 +279,3 @@ def _backtest_from_row(row: asyncpg.Record) -> Backtest:
         create_ns=ns_from_datetime(row["created_at"]),
         update_ns=ns_from_datetime(row["updated_at"]),
     )
-
-
-_MAX_TOKEN_NS = 4_102_444_800 * NS_PER_S
-"""2100-01-01 UTC: a page token's time must be before it (a forged one may not overflow a timestamp)."""
-
-
-def _user_digest(user: str) -> str:
-    # Binds a token to its user without revealing the name; it only has to tell users apart.
-    return hashlib.sha256(user.encode()).hexdigest()[:16]
-
-
-def _encode_page_token(create_ns: int, backtest_id: str, user: str) -> str:
-    payload = json.dumps({"t": create_ns, "i": backtest_id, "u": _user_digest(user)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_page_token(token: str, user: str) -> tuple[int, str]:
-    """Creation time (UTC epoch ns) and id of the previous page's last backtest."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload: Any = json.loads(raw)
-    except (binascii.Error, ValueError):
-        payload = None
-    if (
-        not isinstance(payload, dict)
-        or type(payload.get("t")) is not int
-        or not 0 <= payload["t"] < _MAX_TOKEN_NS
-        or not isinstance(payload.get("i"), str)
-        or not is_backtest_id_shape(payload["i"])
-        or payload.get("u") != _user_digest(user)
-    ):
-        raise InvalidRequestError([FieldViolation("page_token", _BAD_TOKEN)])
-    return payload["t"], payload["i"]

@@ -19,6 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tickstock_server.bus.producer_subscription import producer_link
+from tickstock_server.domain.backtests import BacktestState, OutcomeReport
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.embedded import EmbeddedRedis
 from tickstock_server.producer.consumer import (
@@ -27,9 +28,7 @@ from tickstock_server.producer.consumer import (
     ProducerChannels,
 )
 from tickstock_server.producer.events import (
-    BacktestOutcome,
     BacktestProgress,
-    BacktestStatus,
     ProducerHealth,
 )
 from tickstock_server.producer.messages import REJECT_REASONS
@@ -49,7 +48,7 @@ class RecordingHandler:
     def __init__(self, failing_symbol: str | None = None) -> None:
         self.patterns: list[Pattern] = []
         self.progress: list[BacktestProgress] = []
-        self.outcomes: list[BacktestOutcome] = []
+        self.outcomes: list[OutcomeReport] = []
         self.health: list[ProducerHealth] = []
         self._failing_symbol = failing_symbol
 
@@ -61,8 +60,8 @@ class RecordingHandler:
     def on_backtest_progress(self, progress: BacktestProgress) -> None:
         self.progress.append(progress)
 
-    def on_backtest_outcome(self, outcome: BacktestOutcome) -> None:
-        self.outcomes.append(outcome)
+    def on_backtest_outcome(self, report: OutcomeReport) -> None:
+        self.outcomes.append(report)
 
     def on_producer_health(self, health: ProducerHealth) -> None:
         self.health.append(health)
@@ -218,7 +217,7 @@ async def test_ten_thousand_malformed_messages_are_counted_and_valid_ones_delive
         assert consumer.reconnects == 0
     assert [pattern.flow_id for pattern in handler.patterns] == [f"flow-{index}" for index in range(100)]
     assert [(p.job_id, p.progress) for p in handler.progress] == [("j1", 0.5)]
-    assert [(o.job_id, o.status) for o in handler.outcomes] == [("j1", BacktestStatus.FAILED)]
+    assert [(o.backtest_id, o.outcome.state) for o in handler.outcomes] == [("j1", BacktestState.FAILED)]
     assert len(handler.health) == 1
     # Each reason was logged once: the run took less than the one-minute log interval.
     rejected_logs = [

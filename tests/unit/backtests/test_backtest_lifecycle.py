@@ -1,4 +1,7 @@
-"""Backtest states: allowed transitions, progress and outcomes from producer reports."""
+"""Backtest states: allowed transitions, and what progress and outcomes do to a backtest.
+
+How a producer's result message becomes an outcome is tested with its parser (`test_producer_reports`).
+"""
 
 from __future__ import annotations
 
@@ -19,13 +22,11 @@ from tickstock_server.domain.backtests import (
     BacktestState,
     ProgressReport,
     can_transition,
-    outcome_from_report,
-    result_from_report,
     with_outcome,
     with_progress,
 )
 
-# --- transitions and producer results ------------------------------------------------------------------
+# --- transitions, progress and outcomes ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -92,48 +93,3 @@ def test_final_state_takes_no_progress_or_outcome(state: BacktestState) -> None:
     # Act / Assert
     assert with_progress(ended, _report(0.5)) is None
     assert with_outcome(ended, BacktestOutcome(state=S.COMPLETED), now_ns=NOW_NS) is None
-
-
-@pytest.mark.parametrize(
-    ("status", "results", "state", "error"),
-    [
-        ("completed", {}, S.COMPLETED, ""),
-        ("failed", {"error": "no data for XYZ"}, S.FAILED, "no data for XYZ"),
-        ("error", {}, S.FAILED, "the producer reported status 'error'"),
-        ("Cancelled", {}, S.CANCELLED, ""),
-    ],
-)
-def test_outcome_from_report_maps_status(
-    status: str, results: dict[str, object], state: BacktestState, error: str
-) -> None:
-    # Act
-    outcome = outcome_from_report(status, results)
-
-    # Assert
-    assert (outcome.state, outcome.error_message) == (state, error)
-    assert (outcome.result is not None) is (state is S.COMPLETED)
-
-
-def test_outcome_error_given_apart_wins_over_results_and_loses_nul_characters() -> None:
-    # Act
-    outcome = outcome_from_report("failed", {"error": "in results"}, error="out\x00side")
-
-    # Assert
-    assert (outcome.state, outcome.error_message) == (S.FAILED, "outside")
-
-
-def test_result_keeps_metrics_and_moves_the_rest_to_details() -> None:
-    # Act
-    result = result_from_report(
-        {"total_return": 0.12, "win_rate": 0.6, "total_trades": 42, "sharpe_ratio": True,
-         "max_drawdown": "big", "per_pattern": {"Doji": {"trades": 3}}}
-    )  # fmt: skip
-
-    # Assert
-    assert (result.total_return, result.win_rate, result.total_trades) == (0.12, 0.6, 42)
-    assert result.sharpe_ratio == 0.0  # a bool is not a ratio
-    assert result.details == {
-        "sharpe_ratio": True,
-        "max_drawdown": "big",
-        "per_pattern": {"Doji": {"trades": 3}},
-    }

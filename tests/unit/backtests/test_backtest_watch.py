@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from backtest_fakes import (
     S,
+    completed,
+    failed,
     make_jobs,
     submission,
 )
@@ -19,14 +21,14 @@ from tickstock_server.errors import (
 async def test_watch_yields_current_state_then_changes_until_final() -> None:
     # Arrange
     jobs, _, _ = make_jobs()
-    backtest = await jobs.submit("alice", submission())
-    states = jobs.watch("alice", backtest.backtest_id)
+    backtest = await jobs.service.submit("alice", submission())
+    states = jobs.service.watch("alice", backtest.backtest_id)
 
     # Act
     first = await anext(states)
     jobs.apply_progress(backtest.backtest_id, 0.5, "MSFT")
     second = await anext(states)
-    jobs.apply_outcome(backtest.backtest_id, "failed", {"error": "no data"})
+    jobs.apply_outcome(backtest.backtest_id, failed("no data"))
     await jobs.flush()
     third = await anext(states)
 
@@ -42,8 +44,8 @@ async def test_watch_yields_current_state_then_changes_until_final() -> None:
 async def test_slow_watcher_sees_only_the_latest_state_and_the_final_one() -> None:
     # Arrange
     jobs, _, _ = make_jobs()
-    backtest = await jobs.submit("alice", submission())
-    states = jobs.watch("alice", backtest.backtest_id)
+    backtest = await jobs.service.submit("alice", submission())
+    states = jobs.service.watch("alice", backtest.backtest_id)
     await anext(states)
 
     # Act: five changes while the watcher does not read
@@ -52,7 +54,7 @@ async def test_slow_watcher_sees_only_the_latest_state_and_the_final_one() -> No
     latest = await anext(states)
     for step in range(6, 9):
         jobs.apply_progress(backtest.backtest_id, step / 10)
-    jobs.apply_outcome(backtest.backtest_id, "completed", {})
+    jobs.apply_outcome(backtest.backtest_id, completed())
     await jobs.flush()
     rest = [state async for state in states]
 
@@ -65,11 +67,11 @@ async def test_slow_watcher_sees_only_the_latest_state_and_the_final_one() -> No
 async def test_watch_of_ended_job_yields_it_once() -> None:
     # Arrange
     jobs, _, _ = make_jobs()
-    backtest = await jobs.submit("alice", submission())
-    await jobs.cancel("alice", backtest.backtest_id)
+    backtest = await jobs.service.submit("alice", submission())
+    await jobs.service.cancel("alice", backtest.backtest_id)
 
     # Act
-    seen = [state async for state in jobs.watch("alice", backtest.backtest_id)]
+    seen = [state async for state in jobs.service.watch("alice", backtest.backtest_id)]
 
     # Assert
     assert [state.state for state in seen] == [S.CANCELLED]
@@ -78,13 +80,16 @@ async def test_watch_of_ended_job_yields_it_once() -> None:
 async def test_watchers_share_changes_and_cancel_ends_every_stream() -> None:
     # Arrange
     jobs, _, _ = make_jobs()
-    backtest = await jobs.submit("alice", submission())
-    one, two = jobs.watch("alice", backtest.backtest_id), jobs.watch("alice", backtest.backtest_id)
+    backtest = await jobs.service.submit("alice", submission())
+    one, two = (
+        jobs.service.watch("alice", backtest.backtest_id),
+        jobs.service.watch("alice", backtest.backtest_id),
+    )
     await anext(one)
     await anext(two)
 
     # Act
-    await jobs.cancel("alice", backtest.backtest_id)
+    await jobs.service.cancel("alice", backtest.backtest_id)
     seen_one = [state.state async for state in one]
     seen_two = [state.state async for state in two]
 
@@ -95,14 +100,14 @@ async def test_watchers_share_changes_and_cancel_ends_every_stream() -> None:
 async def test_watch_beyond_user_limit_raises_limit_exceeded() -> None:
     # Arrange
     jobs, _, _ = make_jobs(max_watchers_per_user=1)
-    backtest = await jobs.submit("alice", submission())
-    first = jobs.watch("alice", backtest.backtest_id)
+    backtest = await jobs.service.submit("alice", submission())
+    first = jobs.service.watch("alice", backtest.backtest_id)
     await anext(first)
 
     # Act / Assert
     with pytest.raises(LimitExceededError):
-        await anext(jobs.watch("alice", backtest.backtest_id))
+        await anext(jobs.service.watch("alice", backtest.backtest_id))
     await first.aclose()
-    again = jobs.watch("alice", backtest.backtest_id)
+    again = jobs.service.watch("alice", backtest.backtest_id)
     assert (await anext(again)).state is S.QUEUED
     await again.aclose()

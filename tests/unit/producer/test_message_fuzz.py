@@ -22,9 +22,9 @@ from producer_messages import (
     envelope,
 )
 
+from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.producer.events import (
-    BacktestOutcome,
     BacktestProgress,
     PatternExpiry,
     ProducerHealth,
@@ -51,7 +51,7 @@ PARSERS: dict[str, tuple[Callable[..., object], tuple[type, ...], list[dict[str,
     "progress": (parse_backtest_progress, (BacktestProgress,), [PROGRESS, {"data": PROGRESS}]),
     "results": (
         parse_backtest_outcome,
-        (BacktestOutcome,),
+        (OutcomeReport,),
         [{"job_id": "j1", "status": "completed", "results": RESULTS}],
     ),
     "health": (

@@ -5,10 +5,15 @@ from typing import Any
 import pytest
 from producer_messages import _DROP, PROGRESS, PUBLISHED_S, RECEIVED_NS, RESULTS, encode, reason_of
 
-from tickstock_server.producer.events import (
+from tickstock_server.domain.backtests import (
+    MAX_ERROR_MESSAGE_CHARS,
     BacktestOutcome,
+    BacktestResult,
+    BacktestState,
+    OutcomeReport,
+)
+from tickstock_server.producer.events import (
     BacktestProgress,
-    BacktestStatus,
     ProducerHealth,
 )
 from tickstock_server.producer.messages import (
@@ -74,57 +79,104 @@ def test_invalid_backtest_progress_is_rejected(overrides: dict[str, Any], reason
 
 
 def test_completed_backtest_result_keeps_metrics_and_every_other_result() -> None:
-    outcome = parse_backtest_outcome(
+    report = parse_backtest_outcome(
         encode({"job_id": "j1", "status": "completed", "results": RESULTS}), received_ns=RECEIVED_NS
     )
 
-    assert outcome == BacktestOutcome(
-        job_id="j1",
-        status=BacktestStatus.COMPLETED,
-        status_text="completed",
-        total_return=0.124,
-        win_rate=0.58,
-        total_trades=42,
-        sharpe_ratio=1.35,
-        max_drawdown=-0.08,
-        error=None,
-        results=RESULTS,
+    assert report == OutcomeReport(
+        backtest_id="j1",
+        outcome=BacktestOutcome(
+            state=BacktestState.COMPLETED,
+            result=BacktestResult(
+                total_return=0.124,
+                win_rate=0.58,
+                total_trades=42,
+                sharpe_ratio=1.35,
+                max_drawdown=-0.08,
+                details={"equity_curve": [100_000, 101_200], "by_pattern": {"Doji": 12}},
+            ),
+        ),
         received_ns=RECEIVED_NS,
     )
+    assert report.outcome.result is not None
     with pytest.raises(TypeError):
-        outcome.results["total_return"] = 1.0  # type: ignore[index]
+        report.outcome.result.details["total_return"] = 1.0  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
-    ("message", "status", "error"),
+    ("message", "state", "error"),
     [
-        ({"job_id": "j1", "results": {}}, BacktestStatus.COMPLETED, None),  # the original's default
-        ({"job_id": "j1", "status": "failed", "error": "no data"}, BacktestStatus.FAILED, "no data"),
+        ({"job_id": "j1", "results": {}}, BacktestState.COMPLETED, ""),  # the original's default
+        ({"job_id": "j1", "status": "failed", "error": "no data"}, BacktestState.FAILED, "no data"),
         (
             {"job_id": "j1", "status": "failed", "results": {"error": "timeout"}},
-            BacktestStatus.FAILED,
+            BacktestState.FAILED,
             "timeout",
         ),
-        ({"job_id": "j1", "status": "cancelled"}, BacktestStatus.CANCELLED, None),
-        ({"job_id": "j1", "status": "Canceled"}, BacktestStatus.CANCELLED, None),
-        ({"job_id": "j1", "status": "timeout"}, BacktestStatus.FAILED, None),
-        ({"data": {"job_id": "j1", "status": "completed"}}, BacktestStatus.COMPLETED, None),
+        (
+            {"job_id": "j1", "status": "failed", "results": {"error": "", "reason": "no bars"}},
+            BacktestState.FAILED,
+            "no bars",
+        ),
+        ({"job_id": "j1", "status": "cancelled"}, BacktestState.CANCELLED, ""),
+        ({"job_id": "j1", "status": "Canceled"}, BacktestState.CANCELLED, ""),
+        (
+            {"job_id": "j1", "status": "timeout"},
+            BacktestState.FAILED,
+            "the producer reported status 'timeout'",
+        ),
+        ({"job_id": "j1", "status": "error"}, BacktestState.FAILED, "the producer reported status 'error'"),
+        ({"data": {"job_id": "j1", "status": "completed"}}, BacktestState.COMPLETED, ""),
     ],
 )
 def test_backtest_result_status_maps_to_outcome(
-    message: dict[str, Any], status: BacktestStatus, error: str | None
+    message: dict[str, Any], state: BacktestState, error: str
 ) -> None:
-    outcome = parse_backtest_outcome(encode(message), received_ns=RECEIVED_NS)
+    report = parse_backtest_outcome(encode(message), received_ns=RECEIVED_NS)
 
-    assert (outcome.job_id, outcome.status, outcome.error) == ("j1", status, error)
+    outcome = report.outcome
+    assert (report.backtest_id, outcome.state, outcome.error_message) == ("j1", state, error)
+    assert (outcome.result is not None) is (state is BacktestState.COMPLETED)
+
+
+def test_error_given_apart_wins_over_results_and_loses_nul_characters() -> None:
+    message = {"job_id": "j1", "status": "failed", "error": "out\x00side", "results": {"error": "in results"}}
+
+    outcome = parse_backtest_outcome(encode(message), received_ns=RECEIVED_NS).outcome
+
+    assert (outcome.state, outcome.error_message) == (BacktestState.FAILED, "outside")
+
+
+def test_long_error_message_is_cut() -> None:
+    message = {"job_id": "j1", "status": "failed", "error": "e" * 1500}
+
+    outcome = parse_backtest_outcome(encode(message), received_ns=RECEIVED_NS).outcome
+
+    assert outcome.error_message == "e" * MAX_ERROR_MESSAGE_CHARS
 
 
 def test_integral_float_trade_count_is_a_count() -> None:
-    outcome = parse_backtest_outcome(
+    report = parse_backtest_outcome(
         encode({"job_id": "j1", "results": {"total_trades": 42.0}}), received_ns=RECEIVED_NS
     )
 
-    assert outcome.total_trades == 42 and type(outcome.total_trades) is int
+    result = report.outcome.result
+    assert result is not None
+    assert result.total_trades == 42 and type(result.total_trades) is int
+
+
+def test_metric_sent_as_null_stays_in_details_with_the_rest() -> None:
+    results = {"total_return": 0.12, "win_rate": 0.6, "total_trades": 42, "sharpe_ratio": None,
+               "per_pattern": {"Doji": {"trades": 3}}}  # fmt: skip
+
+    result = parse_backtest_outcome(
+        encode({"job_id": "j1", "results": results}), received_ns=RECEIVED_NS
+    ).outcome.result
+
+    assert result is not None
+    assert (result.total_return, result.win_rate, result.total_trades) == (0.12, 0.6, 42)
+    assert result.sharpe_ratio == 0.0
+    assert result.details == {"sharpe_ratio": None, "per_pattern": {"Doji": {"trades": 3}}}
 
 
 @pytest.mark.parametrize(
@@ -133,6 +185,7 @@ def test_integral_float_trade_count_is_a_count() -> None:
         ({"job_id": "j1", "results": [1, 2]}, "bad_results"),
         ({"job_id": "j1", "results": {"total_trades": 4.5}}, "bad_total_trades"),
         ({"job_id": "j1", "results": {"win_rate": "58%"}}, "bad_win_rate"),
+        ({"job_id": "j1", "results": {"sharpe_ratio": True}}, "bad_sharpe_ratio"),  # a bool is not a ratio
         ({"job_id": "j1", "status": 1}, "bad_status"),
         ({"status": "completed"}, "missing_job_id"),
     ],

@@ -1,22 +1,34 @@
-"""Conversions between the backtest domain values and the `tickstock.v1` backtest protos."""
+"""Conversions of `backtest_service.proto`: submissions and list requests parsed, backtests, page tokens."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 from tickstock.v1 import backtest_service_pb2 as pb
 from tickstock.v1 import common_pb2
-from tickstock_server.api.mappers._common import timestamp_from_ns
+from tickstock_server.api.mappers._common import (
+    BAD_PAGE_TOKEN,
+    decode_page_token,
+    encode_page_token,
+    request_binding,
+    timestamp_from_ns,
+)
 from tickstock_server.domain.backtest_requests import BacktestSubmission, DateParts
 from tickstock_server.domain.backtests import (
     Backtest,
+    BacktestCursor,
+    BacktestPage,
     BacktestParameters,
     BacktestResult,
     BacktestState,
+    is_backtest_id_shape,
 )
+from tickstock_server.errors import FieldViolation, InvalidRequestError
+from tickstock_server.support.time_units import NS_PER_S
 
 _logger = logging.getLogger(__name__)
 
@@ -30,6 +42,53 @@ STATES: dict[BacktestState, pb.BacktestState.ValueType] = {
 STATES_FROM_PROTO = {proto: state for state, proto in STATES.items()}
 
 _PARAMETER_NAMES = tuple(field.name for field in dataclasses.fields(BacktestParameters))
+
+DEFAULT_PAGE_SIZE = 20
+"""Backtests per page when the request gives no page size."""
+MAX_PAGE_SIZE = 100
+"""Most backtests per page; larger requested sizes are reduced to it."""
+_MAX_CURSOR_NS = 4_102_444_800 * NS_PER_S
+"""2100-01-01 UTC: a page token's time must be before it (a forged one may not overflow a timestamp)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestListQuery:
+    """A valid ListBacktestsRequest."""
+
+    limit: int
+    """Backtests in the page, 1 to `MAX_PAGE_SIZE`."""
+    after: BacktestCursor | None
+    """The previous page's last backtest; None for the first page."""
+
+
+def list_query_from_proto(request: pb.ListBacktestsRequest, user: str) -> BacktestListQuery:
+    """Page size and cursor of a request of `user`; a page token only continues the same caller's list.
+
+    Raises:
+        InvalidRequestError: A negative page size; else a page token that is malformed, issued to
+            another user, or holds a time outside 1970-2099 or an impossible id.
+    """
+    if request.page_size < 0:
+        raise InvalidRequestError([FieldViolation("page_size", "must not be negative")])
+    limit = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    if not request.page_token:
+        return BacktestListQuery(limit=limit, after=None)
+    cursor = decode_page_token(request.page_token, request_binding(request, user), (int, str))
+    create_ns, backtest_id = cast(BacktestCursor, cursor)  # the shape is checked
+    if not (0 <= create_ns < _MAX_CURSOR_NS and is_backtest_id_shape(backtest_id)):
+        raise InvalidRequestError([FieldViolation("page_token", BAD_PAGE_TOKEN)])
+    return BacktestListQuery(limit=limit, after=(create_ns, backtest_id))
+
+
+def list_response_to_proto(
+    request: pb.ListBacktestsRequest, user: str, page: BacktestPage
+) -> pb.ListBacktestsResponse:
+    """A page of `user`'s backtests, with the token of the next page (bound to `request` and `user`)."""
+    cursor = page.cursor
+    return pb.ListBacktestsResponse(
+        backtests=[backtest_to_proto(backtest) for backtest in page.backtests],
+        next_page_token="" if cursor is None else encode_page_token(request_binding(request, user), cursor),
+    )
 
 
 def submission_from_proto(request: pb.SubmitBacktestRequest) -> BacktestSubmission:
