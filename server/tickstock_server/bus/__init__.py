@@ -1,1 +1,1 @@
-"""Redis adapters: the event stream, the producer's pub/sub channels, the pattern mirror."""
+"""Redis adapters of the ports: event stream, producer channels, pattern mirror, backtest requests."""

@@ -1,1 +1,1 @@
-"""Chart patterns: the TickStockPL consumer, the pattern cache and scan, fallback, alerts and backtests."""
+"""Chart patterns: the pattern cache and scan, live pattern streams, the fallback detector and their rules."""
