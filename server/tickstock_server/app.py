@@ -49,6 +49,7 @@ from tickstock_server.storage.migrate import apply_migrations
 from tickstock_server.storage.seed import load_seed_data
 from tickstock_server.storage.universes import PgUniverseStore
 from tickstock_server.storage.watchlists import PgWatchlistStore
+from tickstock_server.universes.service import UniverseCatalog, Watchlists
 
 _logger = logging.getLogger(__name__)
 
@@ -202,7 +203,8 @@ async def serve(
             max_streams_per_user=delivery.max_streams_per_user, queue_capacity=delivery.queue_capacity
         )
         source = create_tick_source(settings.feed, calendar)
-        universes = PgUniverseStore(pool)
+        universe_store = PgUniverseStore(pool)
+        universes = UniverseCatalog(universe_store)
         watchlists = PgWatchlistStore(pool)
         events = EventServiceServicer(
             sources=StreamSources(
@@ -227,7 +229,9 @@ async def serve(
                 bars=PgBarReader(pool, unstored_bars),
                 market_clock_ns=lambda: engine.last_tick_ns or time.time_ns(),
             ),
-            UNIVERSE_SERVICE: UniverseServiceServicer(universes=universes, watchlists=watchlists),
+            UNIVERSE_SERVICE: UniverseServiceServicer(
+                universes=universes, watchlists=Watchlists(watchlists, symbols=universe_store)
+            ),
             PATTERN_SERVICE: patterns.pattern_service,
             BACKTEST_SERVICE: patterns.backtest_service,
         }

@@ -41,6 +41,7 @@ from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
 from tickstock_server.support.time_units import NS_PER_S
+from tickstock_server.universes.service import UniverseCatalog
 
 _logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class PatternRuntime:
         )
         self.cache = PatternCache(max_patterns=config.max_cached)
         self.mirror = RedisPatternMirror(redis_client, key_prefix=config.key_prefix)
-        universes = PgUniverseStore(pool)
+        universes = UniverseCatalog(PgUniverseStore(pool))
         self.alert_store = PgAlertStore(
             pool, AlertLimits(max_subscriptions_per_user=config.alert_max_subscriptions_per_user)
         )

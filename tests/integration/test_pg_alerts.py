@@ -17,6 +17,7 @@ from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.migrate import apply_migrations
 from tickstock_server.storage.seed import load_seed_data
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.universes.service import UniverseCatalog
 
 _LIMITS = AlertLimits(max_subscriptions_per_user=3)
 
@@ -239,7 +240,7 @@ async def test_router_loads_stored_subscriptions_with_universes_resolved_by_univ
     store: PgAlertStore, pg_pool: asyncpg.Pool
 ) -> None:
     # Arrange
-    universes = PgUniverseStore(pg_pool)
+    universes = UniverseCatalog(PgUniverseStore(pg_pool))
     dow30 = await universes.resolve(["dow30"])
     member = sorted(dow30)[0]
     outsider = next(symbol for symbol in ("TSLA", "NVDA", "AMZN") if symbol not in dow30)

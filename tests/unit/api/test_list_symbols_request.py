@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tickstock.v1 import universe_service_pb2 as pb
-from tickstock_server.api.universe_service import list_symbols_violations
+from tickstock_server.api.mappers.universe_service import list_symbols_violations
 
 
 def test_an_ordinary_search_passes() -> None:
