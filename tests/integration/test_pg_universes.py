@@ -1,4 +1,8 @@
-"""Schema 0003, the seed loader, and PgUniverseStore read through the catalog, on a real PostgreSQL."""
+"""Schema 0003, the seed loader, PgUniverseStore and the catalog over it on a real PostgreSQL.
+
+The module's tests read the packaged seed data through `UniverseCatalog`; `TestPgUniverseStore` runs the
+store's contract on the contract's own data.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from universe_store_contract import SYMBOLS, UNIVERSES, UniverseStoreContract
 
 from tickstock.v1 import universe_service_pb2
 from tickstock_server.api.mappers.universe_service import parse_list_symbols, symbols_page_token
@@ -29,6 +34,35 @@ async def catalog(pg_pool: asyncpg.Pool) -> AsyncIterator[UniverseCatalog]:
     await apply_migrations(pg_pool)
     await load_seed_data(pg_pool)
     yield UniverseCatalog(PgUniverseStore(pg_pool))
+
+
+class TestPgUniverseStore(UniverseStoreContract):
+    @pytest.fixture
+    async def store(self, pg_pool: asyncpg.Pool) -> PgUniverseStore:
+        await apply_migrations(pg_pool)
+        await _insert(pg_pool)
+        return PgUniverseStore(pg_pool)
+
+
+async def _insert(pool: asyncpg.Pool) -> None:
+    """Store the contract's symbols and universes."""
+    await pool.executemany(
+        "INSERT INTO symbols (symbol, name, exchange, market, type, sector, industry, active, currency,"
+        " market_cap) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [
+            (s.symbol, s.name, s.exchange, s.market, s.type, s.sector, s.industry, s.active, s.currency)
+            + (s.market_cap_usd,)
+            for s in SYMBOLS
+        ],
+    )
+    await pool.executemany(
+        "INSERT INTO universes (name, description, kind) VALUES ($1, $2, $3)",
+        [(u.name, u.description, u.kind.value) for u in UNIVERSES],
+    )
+    await pool.executemany(
+        "INSERT INTO universe_members (universe, symbol) VALUES ($1, $2)",
+        [(u.name, symbol) for u in UNIVERSES for symbol in u.symbols],
+    )
 
 
 @pytest.fixture

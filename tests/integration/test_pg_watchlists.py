@@ -1,4 +1,8 @@
-"""The watchlist rules over PgWatchlistStore on a real PostgreSQL: CRUD, isolation, names, limits, checks."""
+"""PgWatchlistStore on a real PostgreSQL: its contract, and the watchlist rules over it.
+
+The module's tests run `Watchlists` (names, limits, validation) over PgWatchlistStore and the packaged
+symbols; `TestPgWatchlistStore` runs the store's contract.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from watchlist_store_contract import WatchlistStoreContract
 
 from tickstock_server.domain.universes import WatchlistLimits
 from tickstock_server.errors import AlreadyExistsError, InvalidRequestError, LimitExceededError, NotFoundError
@@ -25,6 +30,13 @@ async def watchlists(pg_pool: asyncpg.Pool) -> AsyncIterator[Watchlists]:
     await apply_migrations(pg_pool)
     await load_seed_data(pg_pool)
     yield Watchlists(PgWatchlistStore(pg_pool), symbols=PgUniverseStore(pg_pool), limits=_LIMITS)
+
+
+class TestPgWatchlistStore(WatchlistStoreContract):
+    @pytest.fixture
+    async def store(self, pg_pool: asyncpg.Pool) -> PgWatchlistStore:
+        await apply_migrations(pg_pool)
+        return PgWatchlistStore(pg_pool)
 
 
 # --- create, get, list, update, delete ----------------------------------------------------------------
