@@ -20,12 +20,14 @@ from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.server import create_server, set_serving
+from tickstock_server.api.universe_service import UniverseServiceServicer
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.delivery.session import StreamSources
 from tickstock_server.domain.events import Event
-from tickstock_server.domain.universes import Watchlist
+from tickstock_server.domain.universes import SymbolInfo, Watchlist
 from tickstock_server.ports.events import SnapshotSource
+from tickstock_server.universes.service import UniverseCatalog, Watchlists
 
 UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
 """Universes of the test servers."""
@@ -38,8 +40,24 @@ BOB_BANKS = Watchlist(
 )
 """A watchlist of bob's, invisible to alice."""
 
+SYMBOLS = (
+    SymbolInfo(symbol="AAPL", name="Apple Inc.", exchange="XNAS"),
+    SymbolInfo(symbol="AMD", name="Advanced Micro Devices, Inc.", exchange="XNAS"),
+    SymbolInfo(symbol="BRK.B", name="Berkshire Hathaway Inc. (Class B)", exchange="XNYS"),
+    SymbolInfo(symbol="IBM", name="International Business Machines Corp.", exchange="XNYS"),
+    SymbolInfo(symbol="JPM", name="JPMorgan Chase & Co.", exchange="XNYS", market_cap_usd=600_000_000_000),
+    SymbolInfo(symbol="MSFT", name="Microsoft Corp.", exchange="XNAS"),
+    SymbolInfo(symbol="NVDA", name="NVIDIA Corp.", exchange="XNAS"),
+    SymbolInfo(symbol="QQQ", name="Invesco QQQ Trust", exchange="XNAS", type="ETF"),
+    SymbolInfo(symbol="SPY", name="SPDR S&P 500 ETF Trust", exchange="ARCX", type="ETF"),
+    SymbolInfo(symbol="TSLA", name="Tesla, Inc.", exchange="XNAS"),
+    SymbolInfo(symbol="TSMWF", name="Taiwan Semiconductor (OTC)", exchange="OTC", market="otc", active=False),
+)
+"""Reference data of UniverseService on the test servers, sorted by ticker."""
+
 EVENT_SERVICE = "tickstock.v1.EventService"
 AUTH_SERVICE = "tickstock.v1.AuthService"
+UNIVERSE_SERVICE = "tickstock.v1.UniverseService"
 
 
 @dataclass
@@ -81,8 +99,13 @@ async def start_server(
     extra_servicers: Mapping[str, object] | None = None,
     max_connection_age_s: float = 3600,
     clock_ns: Callable[[], int] = time.time_ns,
+    universe_service: bool = False,
 ) -> ApiServer:
-    """Start a server with chosen limits and extra servicers; stop it with `stop_server`."""
+    """Start a server with chosen limits and extra servicers; stop it with `stop_server`.
+
+    With `universe_service`, it also serves UniverseService over `SYMBOLS`, `UNIVERSES` and watchlists
+    of its own (none at the start). It is off by default: some tests need a service left unserved.
+    """
     keys = MemoryApiKeyStore()
     key_cache = KeyCache(keys, clock_ns=clock_ns)
     issued = await keys.create("alice")
@@ -103,6 +126,7 @@ async def start_server(
         servicers={
             AUTH_SERVICE: AuthServiceServicer(keys=key_cache, clock_ns=clock_ns),
             EVENT_SERVICE: events,
+            **({UNIVERSE_SERVICE: _universe_servicer(clock_ns)} if universe_service else {}),
             **(extra_servicers or {}),
         },
         keys=key_cache,
@@ -128,6 +152,12 @@ async def start_server(
         metadata=(("authorization", f"Bearer {issued.token}"),),
     )
     return api
+
+
+def _universe_servicer(clock_ns: Callable[[], int]) -> UniverseServiceServicer:
+    universes = MemoryUniverses(UNIVERSES, symbols=SYMBOLS)
+    watchlists = Watchlists(MemoryWatchlists(clock_ns=clock_ns), symbols=universes)
+    return UniverseServiceServicer(universes=UniverseCatalog(universes), watchlists=watchlists)
 
 
 async def stop_server(api: ApiServer) -> None:
