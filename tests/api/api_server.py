@@ -24,14 +24,16 @@ from tickstock_server.api.event_service import EventServiceServicer, StreamLimit
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.api.server import create_server, set_serving
+from tickstock_server.api.universe_service import UniverseServiceServicer
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.delivery.session import StreamSources
 from tickstock_server.domain.alerts import AlertLimits
 from tickstock_server.domain.events import Event
-from tickstock_server.domain.universes import Watchlist
+from tickstock_server.domain.universes import SymbolInfo, Watchlist
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.ports.events import SnapshotSource
+from tickstock_server.universes.service import UniverseCatalog, Watchlists
 
 UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
 """Universes of the test servers."""
@@ -44,8 +46,24 @@ BOB_BANKS = Watchlist(
 )
 """A watchlist of bob's, invisible to alice."""
 
+SYMBOLS = (
+    SymbolInfo(symbol="AAPL", name="Apple Inc.", exchange="XNAS"),
+    SymbolInfo(symbol="AMD", name="Advanced Micro Devices, Inc.", exchange="XNAS"),
+    SymbolInfo(symbol="BRK.B", name="Berkshire Hathaway Inc. (Class B)", exchange="XNYS"),
+    SymbolInfo(symbol="IBM", name="International Business Machines Corp.", exchange="XNYS"),
+    SymbolInfo(symbol="JPM", name="JPMorgan Chase & Co.", exchange="XNYS", market_cap_usd=600_000_000_000),
+    SymbolInfo(symbol="MSFT", name="Microsoft Corp.", exchange="XNAS"),
+    SymbolInfo(symbol="NVDA", name="NVIDIA Corp.", exchange="XNAS"),
+    SymbolInfo(symbol="QQQ", name="Invesco QQQ Trust", exchange="XNAS", type="ETF"),
+    SymbolInfo(symbol="SPY", name="SPDR S&P 500 ETF Trust", exchange="ARCX", type="ETF"),
+    SymbolInfo(symbol="TSLA", name="Tesla, Inc.", exchange="XNAS"),
+    SymbolInfo(symbol="TSMWF", name="Taiwan Semiconductor (OTC)", exchange="OTC", market="otc", active=False),
+)
+"""Reference data of UniverseService on the test servers, sorted by ticker."""
+
 EVENT_SERVICE = "tickstock.v1.EventService"
 AUTH_SERVICE = "tickstock.v1.AuthService"
+UNIVERSE_SERVICE = "tickstock.v1.UniverseService"
 PATTERN_SERVICE = "tickstock.v1.PatternService"
 MAX_ALERT_SUBSCRIPTIONS = 3
 """Alert subscriptions one user may hold on the test servers."""
@@ -139,11 +157,13 @@ async def start_server(
     clock_ns: Callable[[], int] = time.time_ns,
     patterns: bool = False,
     max_pattern_streams: int = 10,
+    universe_service: bool = False,
 ) -> ApiServer:
     """Start a server with chosen limits and extra servicers; stop it with `stop_server`.
 
-    With `patterns` it also serves PatternService (left out by default, so tests of unimplemented
-    services keep one to call).
+    With `patterns` it also serves PatternService, and with `universe_service` UniverseService over
+    `SYMBOLS`, `UNIVERSES` and watchlists of its own (none at the start). Both are off by default, so
+    tests of unimplemented services keep one to call.
     """
     keys = MemoryApiKeyStore()
     key_cache = KeyCache(keys, clock_ns=clock_ns)
@@ -167,6 +187,7 @@ async def start_server(
             AUTH_SERVICE: AuthServiceServicer(keys=key_cache, clock_ns=clock_ns),
             EVENT_SERVICE: events,
             **({PATTERN_SERVICE: pattern_service} if patterns else {}),
+            **({UNIVERSE_SERVICE: _universe_servicer(clock_ns)} if universe_service else {}),
             **(extra_servicers or {}),
         },
         keys=key_cache,
@@ -193,6 +214,12 @@ async def start_server(
         metadata=(("authorization", f"Bearer {issued.token}"),),
     )
     return api
+
+
+def _universe_servicer(clock_ns: Callable[[], int]) -> UniverseServiceServicer:
+    universes = MemoryUniverses(UNIVERSES, symbols=SYMBOLS)
+    watchlists = Watchlists(MemoryWatchlists(clock_ns=clock_ns), symbols=universes)
+    return UniverseServiceServicer(universes=UniverseCatalog(universes), watchlists=watchlists)
 
 
 async def stop_server(api: ApiServer) -> None:

@@ -19,6 +19,7 @@ from tickstock_server.storage.database import create_pool
 from tickstock_server.storage.migrate import apply_migrations
 from tickstock_server.storage.seed import load_seed_data
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.universes.service import UniverseCatalog
 
 _LIMITS = AlertLimits(max_subscriptions_per_user=3)
 
@@ -38,7 +39,7 @@ class TestPgAlertStore(AlertStoreContract):
 
 @pytest.fixture
 def service(pg_store: PgAlertStore, pg_pool: asyncpg.Pool) -> AlertService:
-    universes = PgUniverseStore(pg_pool)
+    universes = UniverseCatalog(PgUniverseStore(pg_pool))
     return AlertService(
         store=pg_store, universes=universes, router=AlertRouter(resolver=universes.resolve), limits=_LIMITS
     )
@@ -92,7 +93,7 @@ async def test_router_loads_stored_subscriptions_with_universes_resolved_by_univ
     pg_store: PgAlertStore, pg_pool: asyncpg.Pool
 ) -> None:
     # Arrange
-    universes = PgUniverseStore(pg_pool)
+    universes = UniverseCatalog(PgUniverseStore(pg_pool))
     dow30 = await universes.resolve(["dow30"])
     member = sorted(dow30)[0]
     outsider = next(symbol for symbol in ("TSLA", "NVDA", "AMZN") if symbol not in dow30)

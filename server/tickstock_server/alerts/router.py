@@ -35,7 +35,7 @@ from tickstock_server.support.time_units import NS_PER_S
 _logger = logging.getLogger(__name__)
 
 UniverseResolver = Callable[[Sequence[str]], Awaitable[frozenset[str]]]
-"""Returns the member symbols of the named universes (e.g. `PgUniverseStore.resolve`); raises
+"""Returns the member symbols of the named universes (e.g. `UniverseCatalog.resolve`); raises
 `NotFoundError` for an unknown name."""
 
 DEFAULT_STREAM_CAPACITY = 1000

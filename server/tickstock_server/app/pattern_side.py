@@ -42,6 +42,7 @@ from tickstock_server.simulation.market import synthetic_symbols
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.universes.service import UniverseCatalog
 
 _logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class PatternSide:
             if config.simulator == "on" or (config.simulator == "auto" and settings.redis_url is None)
             else None
         )
-        universes = PgUniverseStore(pool)
+        universes = UniverseCatalog(PgUniverseStore(pool))
         self.alert_store: AlertStore = PgAlertStore(pool)
         self.alert_router = AlertRouter(
             resolver=universes.resolve,

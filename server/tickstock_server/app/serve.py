@@ -59,6 +59,7 @@ from tickstock_server.storage.bars import PgBarReader
 from tickstock_server.storage.filter_presets import PgFilterPresetStore
 from tickstock_server.storage.universes import PgUniverseStore
 from tickstock_server.storage.watchlists import PgWatchlistStore
+from tickstock_server.universes.service import UniverseCatalog, Watchlists
 
 _logger = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ async def serve(
             max_streams_per_user=delivery.max_streams_per_user, queue_capacity=delivery.queue_capacity
         )
         source = create_tick_source(settings.feed, calendar)
-        universes = PgUniverseStore(pool)
+        universe_store = PgUniverseStore(pool)
+        universes = UniverseCatalog(universe_store)
         watchlists = PgWatchlistStore(pool)
         patterns = PatternSide(settings, pool, redis_client)
         keys = KeyCache(PgApiKeyStore(pool))
@@ -127,7 +129,9 @@ async def serve(
                 bars=PgBarReader(pool, unstored_bars),
                 market_clock_ns=lambda: engine.last_tick_ns or time.time_ns(),
             ),
-            UNIVERSE_SERVICE.full_name: UniverseServiceServicer(universes=universes, watchlists=watchlists),
+            UNIVERSE_SERVICE.full_name: UniverseServiceServicer(
+                universes=universes, watchlists=Watchlists(watchlists, symbols=universe_store)
+            ),
             PATTERN_SERVICE.full_name: patterns.pattern_service,
             BACKTEST_SERVICE.full_name: patterns.backtest_service,
         }

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tickstock_server.errors import FieldViolation, InvalidRequestError
+from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
 
 SYMBOL_PATTERN = re.compile(r"[A-Z][A-Z0-9.\-]{0,14}")
 """Ticker syntax: a letter, then up to 14 letters, digits, '.' or '-' (e.g. BRK.B); use `fullmatch`."""
@@ -91,13 +91,25 @@ class Universe:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolSearch:
+    """Which symbols a listing holds: a search text and two filters, each empty for "any"."""
+
+    query: str = ""
+    """Case-insensitive: tickers starting with it, or names containing it."""
+    market: str = ""
+    """Only this market (case-insensitive), e.g. "stocks"."""
+    symbol_type: str = ""
+    """Only this security type (case-insensitive), e.g. "CS" or "ETF"."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SymbolPage:
     """One page of a symbol listing."""
 
     symbols: tuple[SymbolInfo, ...]
-    """Symbols sorted by ticker."""
-    next_page_token: str
-    """Token for the next page; empty on the last page."""
+    """Symbols sorted by ticker (bytewise)."""
+    has_more: bool
+    """Whether symbols after the last of this page match too."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,9 +170,32 @@ def parse_universe_key(key: str, *, field: str = "name") -> tuple[str, ...]:
     return tuple(dict.fromkeys(parts))
 
 
+def parse_universe_keys(keys: Sequence[str]) -> tuple[str, ...]:
+    """The distinct universe names of several keys, in order of first appearance.
+
+    Raises:
+        InvalidRequestError: With every malformed key, each as field ``universes[i]``.
+    """
+    names: dict[str, None] = {}
+    violations: list[FieldViolation] = []
+    for index, key in enumerate(keys):
+        try:
+            names.update(dict.fromkeys(parse_universe_key(key, field=f"universes[{index}]")))
+        except InvalidRequestError as exc:
+            violations.extend(exc.violations)
+    if violations:
+        raise InvalidRequestError(violations)
+    return tuple(names)
+
+
 def union_key(names: Sequence[str]) -> str:
     """Join universe names into the key naming their union."""
     return UNION_SEPARATOR.join(names)
+
+
+def watchlist_not_found(watchlist_id: str) -> NotFoundError:
+    """The error for an id that names none of the caller's watchlists (another user's included)."""
+    return NotFoundError(f"no watchlist {watchlist_id!r}")
 
 
 def watchlist_name_violations(name: str, *, field: str = "watchlist.name") -> list[FieldViolation]:

@@ -17,6 +17,7 @@ from tickstock_server.loader.massive_rest import MassiveRestClient, RestRetryPol
 from tickstock_server.storage.database import create_pool, redact_url
 from tickstock_server.storage.migrate import apply_migrations
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.universes.service import UniverseCatalog
 
 _logger = logging.getLogger("tickstock_server.loader")
 
@@ -168,7 +169,7 @@ async def _load(
         if args.symbols is not None:
             symbols = tuple(dict.fromkeys(s.strip().upper() for s in args.symbols.split(",") if s.strip()))
         else:
-            symbols = tuple(sorted(await PgUniverseStore(pool).resolve([args.universe])))
+            symbols = tuple(sorted(await UniverseCatalog(PgUniverseStore(pool)).resolve([args.universe])))
         if not symbols:
             parser.error("no symbols to load")
         try:

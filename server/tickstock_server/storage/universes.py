@@ -1,33 +1,21 @@
-"""Symbols and universes in PostgreSQL: `PgUniverseStore` searches symbols and resolves universe keys."""
+"""Symbols and universes in PostgreSQL: `PgUniverseStore` searches symbols and reads universes."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import asyncpg
 
 from tickstock_server.domain.universes import (
-    SYMBOL_PATTERN,
     SymbolInfo,
     SymbolPage,
+    SymbolSearch,
     Universe,
     UniverseKind,
     UniverseSummary,
-    parse_universe_key,
-    union_key,
 )
-from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
+from tickstock_server.errors import NotFoundError
 from tickstock_server.storage.database import map_asyncpg_errors
-
-DEFAULT_PAGE_SIZE = 100
-"""Symbols per page when the request gives no page size."""
-MAX_PAGE_SIZE = 1000
-"""Most symbols per page; larger requested sizes are reduced to it."""
 
 _SYMBOL_COLUMNS = "symbol, name, exchange, market, type, sector, industry, active, currency, market_cap"
 
@@ -54,75 +42,46 @@ GROUP BY u.name, u.description, u.kind
 ORDER BY u.name
 """
 
-_BAD_TOKEN = "is not a page token of a previous response with the same query, market and type"
-
 
 class PgUniverseStore:
     """Reads the ``symbols``, ``universes`` and ``universe_members`` tables (migration 0003).
 
     The tables are written by `tickstock_server.storage.seed` (and by the historical loader for symbols);
-    this store only reads.
+    this store only reads. Input is checked by `tickstock_server.universes.service.UniverseCatalog`.
     """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         """Use `pool`, which the caller owns and closes."""
         self._pool = pool
 
-    async def list_symbols(
-        self,
-        *,
-        query: str = "",
-        market: str = "",
-        symbol_type: str = "",
-        page_size: int = 0,
-        page_token: str = "",
-    ) -> SymbolPage:
-        """Return one page of symbols sorted by ticker.
-
-        Args:
-            query: Case-insensitive search: tickers starting with it, or names containing it; empty for all.
-            market: Only this market (case-insensitive), e.g. "stocks"; empty for any.
-            symbol_type: Only this security type (case-insensitive), e.g. "CS" or "ETF"; empty for any.
-            page_size: Most symbols in the page; 0 means `DEFAULT_PAGE_SIZE`, more than `MAX_PAGE_SIZE`
-                means `MAX_PAGE_SIZE`.
-            page_token: `SymbolPage.next_page_token` of the previous page, requested with the same
-                query, market and type; empty for the first page.
+    async def list_symbols(self, search: SymbolSearch, *, after: str | None, limit: int) -> SymbolPage:
+        """Return up to `limit` matching symbols sorted by ticker, those after `after` (None: from the first).
 
         Raises:
-            InvalidRequestError: A negative page size, or a page token that is malformed or was issued
-                for other filters.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        if page_size < 0:
-            raise InvalidRequestError([FieldViolation("page_size", "must not be negative")])
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        filters = (query, market, symbol_type)
-        after = _decode_page_token(page_token, filters) if page_token else ""
-        escaped = _escape_like(query)
+        escaped = _escape_like(search.query)
         with map_asyncpg_errors():
             rows = await self._pool.fetch(
                 _LIST_SYMBOLS,
                 f"{escaped.upper()}%",
-                f"%{escaped}%" if query else "",
-                market,
-                symbol_type,
-                after,
-                size + 1,  # one more than the page tells whether another page follows
+                f"%{escaped}%" if search.query else "",
+                search.market,
+                search.symbol_type,
+                after or "",
+                limit + 1,  # one more than the page tells whether another page follows
             )
-        symbols = tuple(_symbol_from_row(row) for row in rows[:size])
-        next_token = _encode_page_token(symbols[-1].symbol, filters) if len(rows) > size else ""
-        return SymbolPage(symbols=symbols, next_page_token=next_token)
+        return SymbolPage(
+            symbols=tuple(_symbol_from_row(row) for row in rows[:limit]), has_more=len(rows) > limit
+        )
 
     async def get_symbol(self, symbol: str) -> SymbolInfo:
         """Return one symbol's reference data.
 
         Raises:
-            InvalidRequestError: `symbol` is not a ticker.
             NotFoundError: No such symbol.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        if SYMBOL_PATTERN.fullmatch(symbol) is None:
-            raise InvalidRequestError([FieldViolation("symbol", "is not a ticker")])
         with map_asyncpg_errors():
             row = await self._pool.fetchrow(
                 f"SELECT {_SYMBOL_COLUMNS} FROM symbols WHERE symbol = $1", symbol
@@ -130,6 +89,18 @@ class PgUniverseStore:
         if row is None:
             raise NotFoundError(f"unknown symbol {symbol!r}")
         return _symbol_from_row(row)
+
+    async def known_symbols(self, symbols: Sequence[str]) -> frozenset[str]:
+        """Return those of `symbols` that exist.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            rows = await self._pool.fetch(
+                "SELECT symbol FROM symbols WHERE symbol = ANY($1::text[])", list(symbols)
+            )
+        return frozenset(row["symbol"] for row in rows)
 
     async def list_universes(self) -> tuple[UniverseSummary, ...]:
         """Return every stored universe sorted by name, with member counts but not members.
@@ -149,51 +120,28 @@ class PgUniverseStore:
             for row in rows
         )
 
-    async def get_universe(self, key: str) -> Universe:
-        """Return a universe with its members; ``a:b`` returns the union of ``a`` and ``b``.
-
-        A key naming one universe twice (``a:a``) is that universe.
+    async def get_universe(self, name: str) -> Universe:
+        """Return one stored universe with its members.
 
         Raises:
-            InvalidRequestError: The key is malformed (field ``name``).
-            NotFoundError: A named universe does not exist.
+            NotFoundError: No universe of that name.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        names = parse_universe_key(key)
-        rows, members = await self._read_universes(names)
-        if len(names) == 1:
-            row = rows[names[0]]
-            return Universe(
-                name=names[0], description=row["description"], kind=UniverseKind(row["kind"]), symbols=members
-            )
+        rows, members = await self._read_universes((name,))
+        row = rows[name]
         return Universe(
-            name=union_key(names),
-            description="Union of " + ", ".join(names),
-            kind=UniverseKind.UNION,
-            symbols=members,
+            name=name, description=row["description"], kind=UniverseKind(row["kind"]), symbols=members
         )
 
-    async def resolve(self, keys: Sequence[str]) -> frozenset[str]:
-        """Return the symbols of the union of every universe the keys name (each may itself be ``a:b``).
+    async def union_members(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Return the members of the universes together, sorted and distinct.
 
         Raises:
-            InvalidRequestError: A key is malformed (field ``universes[i]``).
-            NotFoundError: A named universe does not exist.
+            NotFoundError: Naming every universe of `names` that does not exist.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        names: dict[str, None] = {}
-        violations: list[FieldViolation] = []
-        for index, key in enumerate(keys):
-            try:
-                names.update(dict.fromkeys(parse_universe_key(key, field=f"universes[{index}]")))
-            except InvalidRequestError as exc:
-                violations.extend(exc.violations)
-        if violations:
-            raise InvalidRequestError(violations)
-        if not names:
-            return frozenset()
-        _, members = await self._read_universes(tuple(names))
-        return frozenset(members)
+        _, members = await self._read_universes(tuple(dict.fromkeys(names)))
+        return members
 
     async def _read_universes(
         self, names: tuple[str, ...]
@@ -237,31 +185,3 @@ def _symbol_from_row(row: asyncpg.Record) -> SymbolInfo:
 def _escape_like(text: str) -> str:
     """Make `text` match itself literally inside a LIKE pattern (backslash is the escape character)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filters_digest(filters: tuple[str, str, str]) -> str:
-    # A digest rather than the filters themselves keeps tokens short and opaque; it only has to tell
-    # "same filters" from "different filters".
-    return hashlib.sha256(json.dumps(filters).encode()).hexdigest()[:16]
-
-
-def _encode_page_token(after: str, filters: tuple[str, str, str]) -> str:
-    payload = json.dumps({"a": after, "f": _filters_digest(filters)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_page_token(token: str, filters: tuple[str, str, str]) -> str:
-    """The last ticker of the previous page, from a token issued for the same `filters`."""
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload: Any = json.loads(raw)
-    except (binascii.Error, ValueError):
-        payload = None
-    if (
-        not isinstance(payload, dict)
-        or not isinstance(payload.get("a"), str)
-        or payload.get("f") != _filters_digest(filters)
-    ):
-        raise InvalidRequestError([FieldViolation("page_token", _BAD_TOKEN)])
-    after: str = payload["a"]
-    return after

@@ -7,19 +7,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from tickstock_server.domain.universes import (
-    Watchlist,
-    WatchlistLimits,
-    watchlist_name_violations,
-    watchlist_symbol_violations,
-)
-from tickstock_server.errors import (
-    AlreadyExistsError,
-    FieldViolation,
-    InvalidRequestError,
-    LimitExceededError,
-    NotFoundError,
-)
+from tickstock_server.domain.universes import Watchlist, watchlist_not_found
+from tickstock_server.errors import AlreadyExistsError
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import ns_from_datetime
 
@@ -34,52 +23,45 @@ class PgWatchlistStore:
     """The ``watchlists`` table (migration 0003). Every call is scoped to one user.
 
     Another user's watchlist behaves exactly like one that does not exist (`NotFoundError`), so ids
-    reveal nothing across users.
+    reveal nothing across users. Names, symbols and limits are checked by
+    `tickstock_server.universes.service.Watchlists`; this store only translates.
     """
 
-    def __init__(self, pool: asyncpg.Pool, limits: WatchlistLimits | None = None) -> None:
-        """Use `pool`, which the caller owns and closes, with `limits` (defaults when omitted)."""
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        """Use `pool`, which the caller owns and closes."""
         self._pool = pool
-        self._limits = limits or WatchlistLimits()
 
-    async def create(self, user: str, name: str, symbols: Sequence[str]) -> Watchlist:
-        """Create a watchlist of `user`.
+    def is_watchlist_id(self, watchlist_id: str) -> bool:
+        """Whether `watchlist_id` is a UUID, the form of the ids this store assigns."""
+        return _uuid_or_none(watchlist_id) is not None
 
-        Args:
-            user: Owner.
-            name: Name, unique among the owner's watchlists.
-            symbols: Known tickers in the user's order, each at most once.
+    async def create(
+        self, user: str, name: str, symbols: Sequence[str], *, max_per_user: int
+    ) -> Watchlist | None:
+        """Store a new watchlist of `user`, unless `user` already has `max_per_user`: then return None.
+
+        The count and the insert run under a per-user lock, so concurrent creates never exceed it.
 
         Raises:
-            InvalidRequestError: A bad name, or malformed, repeated or unknown tickers (fields
-                ``watchlist.name``, ``watchlist.symbols[i]``).
-            LimitExceededError: Too many symbols, or the user already has the most watchlists allowed.
             AlreadyExistsError: The user has a watchlist of that name.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        self._check_symbol_count(symbols)
         with map_asyncpg_errors():
-            async with self._pool.acquire() as conn:
-                await _check_fields(conn, name, symbols)
-                async with conn.transaction():
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, user
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, user)
+                count = await conn.fetchval("SELECT count(*) FROM watchlists WHERE user_name = $1", user)
+                if count >= max_per_user:
+                    return None
+                try:
+                    row = await conn.fetchrow(
+                        "INSERT INTO watchlists (user_name, name, symbols) VALUES ($1, $2, $3)"
+                        f" RETURNING {_COLUMNS}",
+                        user,
+                        name,
+                        list(symbols),
                     )
-                    count = await conn.fetchval("SELECT count(*) FROM watchlists WHERE user_name = $1", user)
-                    if count >= self._limits.max_watchlists_per_user:
-                        raise LimitExceededError(
-                            f"a user may have at most {self._limits.max_watchlists_per_user} watchlists"
-                        )
-                    try:
-                        row = await conn.fetchrow(
-                            "INSERT INTO watchlists (user_name, name, symbols) VALUES ($1, $2, $3)"
-                            f" RETURNING {_COLUMNS}",
-                            user,
-                            name,
-                            list(symbols),
-                        )
-                    except asyncpg.UniqueViolationError as exc:
-                        raise AlreadyExistsError(f"a watchlist named {name!r} already exists") from exc
+                except asyncpg.UniqueViolationError as exc:
+                    raise AlreadyExistsError(f"a watchlist named {name!r} already exists") from exc
         return _watchlist_from_row(row)
 
     async def list(self, user: str) -> tuple[Watchlist, ...]:
@@ -107,7 +89,7 @@ class PgWatchlistStore:
                 f"SELECT {_COLUMNS} FROM watchlists WHERE watchlist_id = $1 AND user_name = $2", key, user
             )
         if row is None:
-            raise _not_found(watchlist_id)
+            raise watchlist_not_found(watchlist_id)
         return _watchlist_from_row(row)
 
     async def update(
@@ -122,31 +104,25 @@ class PgWatchlistStore:
 
         Raises:
             NotFoundError: No such watchlist of `user` (including another user's, and malformed ids).
-            InvalidRequestError: A bad name, or malformed, repeated or unknown tickers.
-            LimitExceededError: Too many symbols.
             AlreadyExistsError: The user has another watchlist of the new name.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
         key = _parse_id(watchlist_id)
-        if symbols is not None:
-            self._check_symbol_count(symbols)
         with map_asyncpg_errors():
-            async with self._pool.acquire() as conn:
-                await _check_fields(conn, name, symbols)
-                try:
-                    row = await conn.fetchrow(
-                        "UPDATE watchlists SET name = COALESCE($3, name), symbols = COALESCE($4, symbols),"
-                        " updated_at = now()"
-                        f" WHERE watchlist_id = $1 AND user_name = $2 RETURNING {_COLUMNS}",
-                        key,
-                        user,
-                        name,
-                        None if symbols is None else list(symbols),
-                    )
-                except asyncpg.UniqueViolationError as exc:
-                    raise AlreadyExistsError(f"a watchlist named {name!r} already exists") from exc
+            try:
+                row = await self._pool.fetchrow(
+                    "UPDATE watchlists SET name = COALESCE($3, name), symbols = COALESCE($4, symbols),"
+                    " updated_at = now()"
+                    f" WHERE watchlist_id = $1 AND user_name = $2 RETURNING {_COLUMNS}",
+                    key,
+                    user,
+                    name,
+                    None if symbols is None else list(symbols),
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise AlreadyExistsError(f"a watchlist named {name!r} already exists") from exc
         if row is None:
-            raise _not_found(watchlist_id)
+            raise watchlist_not_found(watchlist_id)
         return _watchlist_from_row(row)
 
     async def delete(self, user: str, watchlist_id: str) -> None:
@@ -163,49 +139,22 @@ class PgWatchlistStore:
             )
         # The command tag reads "DELETE <rows>".
         if status != "DELETE 1":
-            raise _not_found(watchlist_id)
-
-    def _check_symbol_count(self, symbols: Sequence[str]) -> None:
-        # Checked before anything else, so that an oversized request costs no per-symbol work.
-        if len(symbols) > self._limits.max_symbols_per_watchlist:
-            raise LimitExceededError(
-                f"a watchlist may hold at most {self._limits.max_symbols_per_watchlist} symbols,"
-                f" not {len(symbols)}"
-            )
+            raise watchlist_not_found(watchlist_id)
 
 
-async def _check_fields(conn: asyncpg.Connection, name: str | None, symbols: Sequence[str] | None) -> None:
-    """Raise `InvalidRequestError` listing every bad field: name, malformed/repeated and unknown tickers."""
-    violations: list[FieldViolation] = []
-    if name is not None:
-        violations.extend(watchlist_name_violations(name))
-    if symbols is not None:
-        malformed = watchlist_symbol_violations(symbols)
-        violations.extend(malformed)
-        if not malformed and symbols:
-            rows = await conn.fetch(
-                "SELECT symbol FROM symbols WHERE symbol = ANY($1::text[])", list(symbols)
-            )
-            known = {row["symbol"] for row in rows}
-            violations.extend(
-                FieldViolation(f"watchlist.symbols[{index}]", f"unknown symbol {symbol!r}")
-                for index, symbol in enumerate(symbols)
-                if symbol not in known
-            )
-    if violations:
-        raise InvalidRequestError(violations)
+def _uuid_or_none(watchlist_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(watchlist_id)
+    except ValueError:
+        return None
 
 
 def _parse_id(watchlist_id: str) -> uuid.UUID:
     # A malformed id names no watchlist: NOT_FOUND, like any other id the caller does not own.
-    try:
-        return uuid.UUID(watchlist_id)
-    except ValueError as exc:
-        raise _not_found(watchlist_id) from exc
-
-
-def _not_found(watchlist_id: str) -> NotFoundError:
-    return NotFoundError(f"no watchlist {watchlist_id!r}")
+    key = _uuid_or_none(watchlist_id)
+    if key is None:
+        raise watchlist_not_found(watchlist_id)
+    return key
 
 
 def _watchlist_from_row(row: asyncpg.Record) -> Watchlist:

@@ -1,10 +1,25 @@
-"""Conversions of `universe_service.proto`: symbols, universes and watchlists."""
+"""Conversions of `universe_service.proto`: requests checked, symbols, universes, watchlists, page tokens."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tickstock.v1 import universe_service_pb2
-from tickstock_server.api.mappers._common import timestamp_from_ns
-from tickstock_server.domain.universes import SymbolInfo, Universe, UniverseKind, UniverseSummary, Watchlist
+from tickstock_server.api.mappers._common import (
+    decode_page_token,
+    encode_page_token,
+    request_binding,
+    timestamp_from_ns,
+)
+from tickstock_server.domain.universes import (
+    SymbolInfo,
+    SymbolSearch,
+    Universe,
+    UniverseKind,
+    UniverseSummary,
+    Watchlist,
+)
+from tickstock_server.errors import FieldViolation, InvalidRequestError
 
 _UNIVERSE_KINDS: dict[UniverseKind, universe_service_pb2.UniverseKind.ValueType] = {
     UniverseKind.INDEX: universe_service_pb2.UNIVERSE_KIND_INDEX,
@@ -52,4 +67,121 @@ def watchlist_to_proto(watchlist: Watchlist) -> universe_service_pb2.Watchlist:
         symbols=watchlist.symbols,
         create_time=timestamp_from_ns(watchlist.create_ns),
         update_time=timestamp_from_ns(watchlist.update_ns),
+    )
+
+
+MAX_QUERY_CHARS = 64
+"""Longest ListSymbols query: longer than any ticker or company name needs."""
+MAX_FILTER_CHARS = 16
+"""Longest ListSymbols market or type."""
+MAX_PAGE_TOKEN_CHARS = 1024
+DEFAULT_PAGE_SIZE = 100
+"""Symbols per page when the request gives no page size."""
+MAX_PAGE_SIZE = 1000
+"""Most symbols per page; larger requested sizes are reduced to it."""
+
+_BAD_SYMBOLS_PAGE_TOKEN = "is not a page token of a previous response with the same query, market and type"
+_UPDATABLE = frozenset({"name", "symbols"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolsPageRequest:
+    """A checked ListSymbols request: what to search, and which page."""
+
+    search: SymbolSearch
+    limit: int
+    """Most symbols in the page, 1 to `MAX_PAGE_SIZE`."""
+    after: str | None
+    """The last ticker of the previous page; None for the first page."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistChanges:
+    """A checked UpdateWatchlist request: the watchlist, and the fields to replace (None: keep)."""
+
+    watchlist_id: str
+    name: str | None
+    symbols: tuple[str, ...] | None
+
+
+def list_symbols_violations(request: universe_service_pb2.ListSymbolsRequest) -> list[FieldViolation]:
+    """What is wrong with a ListSymbols request, found before it reaches the database.
+
+    A 1 MB query once took 6.5 s of PostgreSQL time, and a NUL byte gave an INTERNAL error.
+    """
+    violations = []
+    for name, limit in (
+        ("query", MAX_QUERY_CHARS),
+        ("market", MAX_FILTER_CHARS),
+        ("type", MAX_FILTER_CHARS),
+        ("page_token", MAX_PAGE_TOKEN_CHARS),
+    ):
+        value: str = getattr(request, name)
+        if len(value) > limit:
+            violations.append(FieldViolation(name, f"at most {limit} characters"))
+        elif not value.isprintable():
+            violations.append(FieldViolation(name, "must not contain control characters"))
+    return violations
+
+
+def parse_list_symbols(request: universe_service_pb2.ListSymbolsRequest) -> SymbolsPageRequest:
+    """The search and page of a ListSymbols request.
+
+    Raises:
+        InvalidRequestError: In this order: overlong fields or control characters; a negative page
+            size; a page token that is malformed or was issued for another query, market or type.
+    """
+    violations = list_symbols_violations(request)
+    if violations:
+        raise InvalidRequestError(violations)
+    if request.page_size < 0:
+        raise InvalidRequestError([FieldViolation("page_size", "must not be negative")])
+    after = _symbols_cursor(request) if request.page_token else None
+    return SymbolsPageRequest(
+        search=SymbolSearch(query=request.query, market=request.market, symbol_type=request.type),
+        limit=min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+        after=after,
+    )
+
+
+def symbols_page_token(request: universe_service_pb2.ListSymbolsRequest, last_symbol: str) -> str:
+    """The token of the page after `last_symbol`, valid only with the same query, market and type."""
+    return encode_page_token(request_binding(request), (last_symbol,))
+
+
+def _symbols_cursor(request: universe_service_pb2.ListSymbolsRequest) -> str:
+    try:
+        (after,) = decode_page_token(request.page_token, request_binding(request), (str,))
+    except InvalidRequestError as exc:
+        # The shared codec's check, with the description ListSymbols has always given.
+        raise InvalidRequestError([FieldViolation("page_token", _BAD_SYMBOLS_PAGE_TOKEN)]) from exc
+    return str(after)
+
+
+def parse_symbol(request: universe_service_pb2.GetSymbolRequest) -> str:
+    """The ticker a GetSymbol request names, trimmed and upper-cased (the catalog checks its syntax)."""
+    return request.symbol.strip().upper()
+
+
+def parse_watchlist_changes(request: universe_service_pb2.UpdateWatchlistRequest) -> WatchlistChanges:
+    """The fields an UpdateWatchlist request replaces: those of its update mask (empty mask: both).
+
+    Raises:
+        InvalidRequestError: The mask names a field other than name and symbols.
+    """
+    paths = set(request.update_mask.paths) or set(_UPDATABLE)
+    unknown = sorted(paths - _UPDATABLE)
+    if unknown:
+        raise InvalidRequestError(
+            [
+                FieldViolation(
+                    "update_mask.paths", f"cannot update {', '.join(unknown)}: only name and symbols"
+                )
+            ]
+        )
+    watchlist = request.watchlist
+    return WatchlistChanges(
+        watchlist_id=watchlist.watchlist_id,
+        name=watchlist.name if "name" in paths else None,
+        symbols=tuple(watchlist.symbols) if "symbols" in paths else None,
     )
