@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from tickstock_server.bus.producer_subscription import LogLimiter, ProducerSubscription
 from tickstock_server.domain.patterns import Pattern
+from tickstock_server.errors import MessageRejectedError
 from tickstock_server.producer.consumer_settings import PatternConsumerConfig, ProducerChannels
 from tickstock_server.producer.events import (
     BacktestOutcome,
@@ -22,7 +23,6 @@ from tickstock_server.producer.events import (
     ProducerHealth,
 )
 from tickstock_server.producer.messages import (
-    MessageRejectedError,
     parse_backtest_outcome,
     parse_backtest_progress,
     parse_pattern_message,

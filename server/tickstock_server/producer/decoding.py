@@ -9,12 +9,12 @@ from typing import Any, Final, TypeVar
 from pydantic import ValidationError
 
 from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.errors import MessageRejectedError
 from tickstock_server.producer.models import MAX_EPOCH_S, MIN_EPOCH_S, StrictModel
 
 __all__ = [
     "BASE_REASONS",
     "DEFAULT_MAX_MESSAGE_BYTES",
-    "MessageRejectedError",
     "check_event_type",
     "check_size",
     "decode_object",
@@ -45,17 +45,6 @@ BASE_REASONS: Final = frozenset(
     }
 )
 """Reasons that come from the checks here rather than from a model field."""
-
-
-class MessageRejectedError(Exception):  # not "...Error": an expected outcome for untrusted input, not a fault
-    """A message failed validation; `reason` (one of `messages.REJECT_REASONS`) says why."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        """Short, stable reason, e.g. "bad_confidence"."""
-        self.detail = detail
-        """Human-readable specifics for the log (never part of a metric label)."""
 
 
 class _NonFiniteError(ValueError):

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from tickstock_server.errors import MessageRejectedError
 from tickstock_server.producer.decoding import (
     DEFAULT_MAX_MESSAGE_BYTES,
-    MessageRejectedError,
     check_event_type,
     check_size,
     decode_object,

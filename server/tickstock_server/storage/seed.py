@@ -27,7 +27,7 @@ from tickstock_server.domain.universes import (
     Universe,
     UniverseKind,
 )
-from tickstock_server.errors import TickstockError
+from tickstock_server.errors import SeedDataError
 from tickstock_server.storage.database import map_asyncpg_errors
 
 _logger = logging.getLogger(__name__)
@@ -63,10 +63,6 @@ ON CONFLICT (symbol) DO UPDATE SET
     sector = EXCLUDED.sector, industry = EXCLUDED.industry, active = EXCLUDED.active,
     currency = EXCLUDED.currency, market_cap = EXCLUDED.market_cap, updated_at = now()
 """
-
-
-class SeedDataError(TickstockError):
-    """The seed data files are malformed or inconsistent (a fault of the release, not of the database)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
