@@ -30,7 +30,7 @@ from tickstock_server.domain.alerts import (
 )
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.errors import LimitExceededError, NotFoundError, NotReadyError
-from tickstock_server.support.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_HOUR
 
 _logger = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ DEFAULT_STREAM_CAPACITY = 1000
 """Items an alert stream may hold before it overflows."""
 DEFAULT_MAX_STREAMS_PER_USER = 5
 """Alert streams one user may have open at once."""
-
-_HOUR_NS = 3600 * NS_PER_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +71,7 @@ class _RollingHourLimit:
     def try_acquire(self, now_ns: int) -> bool:
         times = self._times
         # Full and the oldest of the last `max_per_hour` deliveries less than an hour ago: over the limit.
-        if len(times) == times.maxlen and now_ns - times[0] < _HOUR_NS:
+        if len(times) == times.maxlen and now_ns - times[0] < NS_PER_HOUR:
             return False
         times.append(now_ns)  # drops the oldest when full
         return True

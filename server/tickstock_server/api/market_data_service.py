@@ -12,7 +12,7 @@ from tickstock.v1 import market_data_service_pb2
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import bar_to_proto
 from tickstock_server.domain.bar_intervals import BarInterval
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.ports import BarReader
 from tickstock_server.support.time_units import NS_PER_MINUTE, NS_PER_S
@@ -55,7 +55,7 @@ def _token(query: _BarsQuery, after_ns: int) -> str:
 def _validate(request: market_data_service_pb2.GetBarsRequest) -> tuple[str, BarInterval, int]:
     violations: list[FieldViolation] = []
     symbol = request.symbol.strip().upper()
-    if not SYMBOL_PATTERN.fullmatch(symbol):
+    if not is_symbol(symbol):
         violations.append(FieldViolation("symbol", f"{request.symbol[:32]!r} is not a ticker symbol"))
     interval = _INTERVALS.get(request.interval)
     if interval is None:

@@ -17,7 +17,7 @@ from tickstock_server.domain.alerts import (
     TimeOfDay,
 )
 from tickstock_server.domain.patterns import Pattern, PatternSource, PatternTimeframe
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.patterns.scan import ScanCursor, ScanQuery, ScanSortField
 
@@ -116,7 +116,7 @@ def filter_fields(
             )
     for index, raw in enumerate(proto.symbols):
         symbol = raw.strip().upper()
-        if SYMBOL_PATTERN.fullmatch(symbol):
+        if is_symbol(symbol):
             symbols.add(symbol)
         else:
             violations.append(

@@ -29,6 +29,7 @@ from tickstock_server.patterns.live_feed import PatternSubscription
 from tickstock_server.patterns.scan import ScanQuery
 from tickstock_server.ports import UniverseResolver
 from tickstock_server.storage.alerts import PgAlertStore
+from tickstock_server.support.time_units import NS_PER_S
 
 _DEFAULT_HEARTBEAT_S = 15.0
 
@@ -219,7 +220,7 @@ class PatternServiceServicer:
 
 
 def _heartbeat_s(duration: duration_pb2.Duration) -> float:
-    seconds = duration.seconds + duration.nanos / 1e9
+    seconds = duration.seconds + duration.nanos / NS_PER_S
     if not seconds:
         return _DEFAULT_HEARTBEAT_S
     if not 1 <= seconds <= 60:

@@ -45,7 +45,7 @@ from tickstock_server.errors import (
     InvalidRequestError,
     NotFoundError,
 )
-from tickstock_server.support.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_S, NS_PER_US
 
 _logger = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ class BacktestJobs:
 
     def _now_ns(self) -> int:
         # PostgreSQL keeps microseconds; flooring here makes memory and database agree exactly.
-        return self._clock_ns() // 1_000 * 1_000
+        return self._clock_ns() // NS_PER_US * NS_PER_US
 
 
 def _check_id(backtest_id: str) -> None:

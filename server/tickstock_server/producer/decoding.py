@@ -8,9 +8,10 @@ from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import MessageRejectedError
 from tickstock_server.producer.models import MAX_EPOCH_S, MIN_EPOCH_S, StrictModel
+from tickstock_server.support.time_units import NS_PER_US, US_PER_S
 
 __all__ = [
     "BASE_REASONS",
@@ -134,9 +135,9 @@ def check_event_type(event_type: object, accepted: frozenset[str]) -> None:
 
 
 def symbol(value: str, reason: str) -> str:
-    """`value` upper-cased if it is a ticker (`SYMBOL_PATTERN`); else rejected with `reason`."""
+    """`value` upper-cased if it is a ticker (`is_symbol`); else rejected with `reason`."""
     upper = value.upper()
-    if not SYMBOL_PATTERN.fullmatch(upper):
+    if not is_symbol(upper):
         raise MessageRejectedError(reason, repr(value[:32]))
     return upper
 
@@ -154,7 +155,7 @@ def epoch_ns(epoch_s: float) -> int:
     A float of today's epoch seconds resolves about 0.2 us; microseconds are exact in a float until 2255, so
     1767700000.25 becomes exactly ...250000000 ns rather than a value up to 128 ns off.
     """
-    return round(epoch_s * 1_000_000) * 1_000
+    return round(epoch_s * US_PER_S) * NS_PER_US
 
 
 def plausible_epoch_s(value: float) -> bool:

@@ -20,8 +20,8 @@ from typing import Any
 
 import asyncpg
 
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.domain.universes import (
-    SYMBOL_PATTERN,
     UNIVERSE_NAME_PATTERN,
     SymbolInfo,
     Universe,
@@ -187,7 +187,7 @@ def _parse_symbols(text: str) -> tuple[SymbolInfo, ...]:
     for row in reader:
         where = f"{SYMBOLS_FILE} line {reader.line_num}"
         symbol = row["symbol"]
-        if SYMBOL_PATTERN.fullmatch(symbol) is None:
+        if not is_symbol(symbol):
             raise SeedDataError(f"{where}: {symbol!r} is not a ticker")
         if symbol in symbols:
             raise SeedDataError(f"{where}: {symbol} appears twice")

@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.domain.universes import (
-    SYMBOL_PATTERN,
     SymbolInfo,
     SymbolPage,
     Universe,
@@ -121,7 +121,7 @@ class PgUniverseStore:
             NotFoundError: No such symbol.
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        if SYMBOL_PATTERN.fullmatch(symbol) is None:
+        if not is_symbol(symbol):
             raise InvalidRequestError([FieldViolation("symbol", "is not a ticker")])
         with map_asyncpg_errors():
             row = await self._pool.fetchrow(
