@@ -33,12 +33,14 @@ from redis.exceptions import RedisError
 from tickstock_server.delivery.event_log import EventFields, LogEntry
 from tickstock_server.domain.events import Direction, EventType
 from tickstock_server.errors import DependencyUnavailableError
+from tickstock_server.support.backoff import Backoff
 
 _logger = logging.getLogger(__name__)
 
 _SEP = "\x1f"
 _Rows = list[tuple[bytes, dict[bytes, bytes]]]
-_MAX_BACKOFF_S = 5.0
+_RETRY_INITIAL_S = 0.1
+_RETRY_MAX_S = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,7 +178,7 @@ class RedisEventStore:
 
     async def run(self) -> None:
         """Write queued entries until `close`; retry with capped backoff while Redis is unreachable."""
-        backoff_s = 0.1
+        backoff = Backoff(_RETRY_INITIAL_S, _RETRY_MAX_S)
         while True:
             if self._buffer:
                 try:
@@ -193,6 +195,7 @@ class RedisEventStore:
                             type(exc).__name__,
                         )
                         return
+                    backoff_s = backoff.next_delay_s()
                     _logger.warning(
                         "event stream write failed (%s); %d entries pending, retrying in %.1f s",
                         type(exc).__name__,
@@ -203,9 +206,8 @@ class RedisEventStore:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(backoff_s):
                             await self._closed.wait()
-                    backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
                     continue
-                backoff_s = 0.1
+                backoff.reset()
                 self.healthy = True
                 continue
             if self._closing:

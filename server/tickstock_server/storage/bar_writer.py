@@ -13,6 +13,7 @@ import asyncpg
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.storage.bar_upsert import FLUSH_ERRORS, MIN_PART_ROWS, partition_bars, upsert_bars
+from tickstock_server.support.backoff import Backoff
 
 __all__ = ["BarWriterStats", "PgBarWriter"]
 
@@ -107,8 +108,7 @@ class PgBarWriter:
         self._max_pending = max_pending
         self._flush_rows = flush_rows
         self._flush_interval_s = flush_interval_s
-        self._retry_initial_s = retry_initial_s
-        self._retry_max_s = retry_max_s
+        self._retry = Backoff(retry_initial_s, retry_max_s)
         self._flush_timeout_s = flush_timeout_s
         self._flush_connections = flush_connections
         self._on_written = on_written
@@ -375,16 +375,17 @@ class PgBarWriter:
                 len(pending),
             )
         self._consecutive_failures = 0
+        self._retry.reset()
         self._last_error = None
         return True
 
     def _log_retry(self) -> float:
         """Log the failure of the latest flush; return the backoff before the next attempt in seconds."""
-        attempt = self._consecutive_failures
-        delay_s = min(self._retry_initial_s * 2.0 ** min(attempt - 1, 30), self._retry_max_s)
+        # One call per failed flush, so the backoff's attempt count equals the consecutive failures.
+        delay_s = self._retry.next_delay_s()
         _logger.warning(
             "bar flush failed (attempt %d, %s); %d bars pending, retrying in %.1f s",
-            attempt,
+            self._consecutive_failures,
             self._last_error,
             len(self._pending),
             delay_s,
