@@ -29,7 +29,8 @@ from tickstock_server.domain.alerts import (
     local_minute_of_day,
 )
 from tickstock_server.domain.patterns import Pattern
-from tickstock_server.errors import LimitExceededError, NotFoundError, NotReadyError
+from tickstock_server.errors import NotFoundError, NotReadyError
+from tickstock_server.support.stream_limits import StreamLimiter
 from tickstock_server.support.time_units import NS_PER_HOUR
 
 _logger = logging.getLogger(__name__)
@@ -123,7 +124,9 @@ class AlertRouter:
         """
         self._resolver = resolver
         self._stream_capacity = stream_capacity
-        self._max_streams_per_user = max_streams_per_user
+        self._stream_limits = StreamLimiter(
+            max_streams_per_user, refusal="at most {limit} concurrent alert streams per user"
+        )
         self._active: dict[str, _ActiveSubscription] = {}
         self._by_symbol: dict[str, set[str]] = {}
         self._all_symbols: set[str] = set()
@@ -277,10 +280,7 @@ class AlertRouter:
         """
         if self._shut_down:
             raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
-        if self.open_streams(user) >= self._max_streams_per_user:
-            raise LimitExceededError(
-                f"at most {self._max_streams_per_user} concurrent alert streams per user"
-            )
+        self._stream_limits.acquire(user)
         stream = AlertStream(
             user, self._stream_capacity, on_close=self._detach, on_overflow=self._note_overflow
         )
@@ -289,13 +289,14 @@ class AlertRouter:
 
     def open_streams(self, user: str) -> int:
         """Streams `user` has open now."""
-        return len(self._streams.get(user, ()))
+        return self._stream_limits.open_streams(user)
 
     def _detach(self, stream: AlertStream) -> None:
         streams = self._streams.get(stream.user)
         if streams is None or stream not in streams:
             return
         streams.discard(stream)
+        self._stream_limits.release(stream.user)
         if not streams:
             del self._streams[stream.user]
 
@@ -313,7 +314,7 @@ class AlertRouter:
         """Current counters."""
         return AlertRouterStats(
             subscriptions=len(self._active),
-            streams=sum(len(streams) for streams in self._streams.values()),
+            streams=self._stream_limits.total,
             delivered=self._delivered,
             quiet_hours_suppressed=self._quiet_hours_suppressed,
             rate_limited=self._rate_limited,

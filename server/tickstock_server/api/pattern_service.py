@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from tickstock_server.domain.alerts import Alert, AlertsSuppressed
 from tickstock_server.errors import (
     FieldViolation,
     InvalidRequestError,
-    LimitExceededError,
     NotReadyError,
     SubscriberOverloadedError,
 )
@@ -29,6 +27,7 @@ from tickstock_server.patterns.live_feed import PatternSubscription
 from tickstock_server.patterns.scan import ScanQuery
 from tickstock_server.ports import UniverseResolver
 from tickstock_server.storage.alerts import PgAlertStore
+from tickstock_server.support.stream_limits import StreamLimiter
 from tickstock_server.support.time_units import NS_PER_S
 
 _DEFAULT_HEARTBEAT_S = 15.0
@@ -65,8 +64,9 @@ class PatternServiceServicer:
         self._router = alert_router
         self._producer_status = producer_status
         self._stream_capacity = stream_capacity
-        self._max_streams_per_user = max_streams_per_user
-        self._streams_by_user: collections.Counter[str] = collections.Counter()
+        self._stream_limits = StreamLimiter(
+            max_streams_per_user, refusal="a user may hold at most {limit} pattern streams open"
+        )
 
     async def ScanPatterns(  # noqa: N802 - gRPC method name
         self, request: pattern_service_pb2.ScanPatternsRequest, context: Context
@@ -116,26 +116,18 @@ class PatternServiceServicer:
         if violations:
             raise InvalidRequestError(violations)
         query = ScanQuery(**fields)
-        user = current_principal().user
-        if self._streams_by_user[user] >= self._max_streams_per_user:
-            raise LimitExceededError(
-                f"a user may hold at most {self._max_streams_per_user} pattern streams open"
-            )
-        self._streams_by_user[user] += 1
-        subscription = PatternSubscription(query, self._stream_capacity)
-        remove = self._cache.add_listener(subscription.offer)
-        try:
-            while True:
-                pattern = await subscription.receive(heartbeat_s)
-                if pattern is None:
-                    yield pattern_service_pb2.StreamPatternsResponse(heartbeat=self._heartbeat(0))
-                else:
-                    yield pattern_service_pb2.StreamPatternsResponse(pattern=pm.pattern_to_proto(pattern))
-        finally:
-            remove()
-            self._streams_by_user[user] -= 1
-            if self._streams_by_user[user] <= 0:
-                del self._streams_by_user[user]
+        with self._stream_limits.hold(current_principal().user):
+            subscription = PatternSubscription(query, self._stream_capacity)
+            remove = self._cache.add_listener(subscription.offer)
+            try:
+                while True:
+                    pattern = await subscription.receive(heartbeat_s)
+                    if pattern is None:
+                        yield pattern_service_pb2.StreamPatternsResponse(heartbeat=self._heartbeat(0))
+                    else:
+                        yield pattern_service_pb2.StreamPatternsResponse(pattern=pm.pattern_to_proto(pattern))
+            finally:
+                remove()
 
     async def CreateAlertSubscription(  # noqa: N802 - gRPC method name
         self, request: pattern_service_pb2.CreateAlertSubscriptionRequest, context: Context

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 from dataclasses import dataclass, field
 
 from tickstock_server.domain.backtests import Backtest
-from tickstock_server.errors import LimitExceededError
+from tickstock_server.support.stream_limits import StreamLimiter
 
 
 class Mailbox:
@@ -68,9 +67,10 @@ class WatchRegistry:
     """The watched jobs of one process and their watchers, with a per-user bound on watchers."""
 
     def __init__(self, *, max_watchers_per_user: int) -> None:
-        self._max_per_user = max_watchers_per_user
+        self._limits = StreamLimiter(
+            max_watchers_per_user, refusal="a user may stream at most {limit} backtests at once"
+        )
         self._watched: dict[str, Watched] = {}
-        self._by_user: collections.Counter[str] = collections.Counter()
         self._closed_replaced = 0
 
     def open(self, user: str, backtest_id: str) -> tuple[Watched, Mailbox]:
@@ -79,12 +79,10 @@ class WatchRegistry:
         Raises:
             LimitExceededError: `user` already has the most watchers allowed.
         """
-        if self._by_user[user] >= self._max_per_user:
-            raise LimitExceededError(f"a user may stream at most {self._max_per_user} backtests at once")
+        self._limits.acquire(user)
         watched = self._watched.setdefault(backtest_id, Watched())
         mailbox = Mailbox()
         watched.mailboxes.add(mailbox)
-        self._by_user[user] += 1
         return watched, mailbox
 
     def close(self, user: str, backtest_id: str, watched: Watched, mailbox: Mailbox) -> None:
@@ -93,9 +91,7 @@ class WatchRegistry:
         watched.mailboxes.discard(mailbox)
         if not watched.mailboxes and self._watched.get(backtest_id) is watched:
             del self._watched[backtest_id]
-        self._by_user[user] -= 1
-        if self._by_user[user] <= 0:
-            del self._by_user[user]
+        self._limits.release(user)
 
     def latest(self, backtest_id: str) -> Backtest | None:
         """The latest state the watchers of a job have; None when nobody watches it (or it is loading)."""
@@ -114,7 +110,7 @@ class WatchRegistry:
     @property
     def watchers(self) -> int:
         """Open watchers."""
-        return sum(self._by_user.values())
+        return self._limits.total
 
     @property
     def replaced(self) -> int:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tickstock_server.delivery.event_log import LogEntry
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import EventType
-from tickstock_server.errors import LimitExceededError, NotReadyError
+from tickstock_server.errors import NotReadyError
+from tickstock_server.support.stream_limits import StreamLimiter
 
 
 class SlowConsumerPolicy(enum.Enum):
@@ -225,12 +226,13 @@ class SubscriptionHub:
     """
 
     def __init__(self, *, max_streams_per_user: int, queue_capacity: int) -> None:
-        self._max_streams_per_user = max_streams_per_user
+        self._limits = StreamLimiter(
+            max_streams_per_user, refusal="at most {limit} concurrent event streams per user"
+        )
         self._queue_capacity = queue_capacity
         self._by_key: dict[tuple[str, str], set[Subscriber]] = {}
         self._all_symbols: dict[str, set[Subscriber]] = {event_type.value: set() for event_type in EventType}
         self._subscribers: set[Subscriber] = set()
-        self._streams = Counter[str]()
         self._closed = False
         self.overloaded_total = 0
         """Subscriptions ended because their queue overflowed."""
@@ -242,16 +244,13 @@ class SubscriptionHub:
 
     def open_streams(self, user: str) -> int:
         """Subscriptions the user holds now."""
-        return self._streams[user]
+        return self._limits.open_streams(user)
 
     def subscribe(self, user: str, event_filter: EventFilter, options: DeliveryOptions) -> Subscriber:
         """Register a subscription; raise LimitExceededError beyond the per-user stream limit."""
         if self._closed:
             raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
-        if self._streams[user] >= self._max_streams_per_user:
-            raise LimitExceededError(
-                f"at most {self._max_streams_per_user} concurrent event streams per user"
-            )
+        self._limits.acquire(user)
         subscriber = Subscriber(user, event_filter, options, self._queue_capacity)
         types = event_filter.type_values or _ALL_TYPES
         if event_filter.symbols:
@@ -262,7 +261,6 @@ class SubscriptionHub:
             for event_type in types:
                 self._all_symbols[event_type].add(subscriber)
         self._subscribers.add(subscriber)
-        self._streams[user] += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -285,9 +283,7 @@ class SubscriptionHub:
                 self._all_symbols[event_type].discard(subscriber)
         if subscriber.ended is EndReason.OVERLOADED:
             self.overloaded_total += 1
-        self._streams[subscriber.user] -= 1
-        if not self._streams[subscriber.user]:
-            del self._streams[subscriber.user]
+        self._limits.release(subscriber.user)
 
     def publish(self, entries: Iterable[LogEntry]) -> None:
         """Offer each entry to the subscribers registered under its (symbol, type) and its type alone."""
