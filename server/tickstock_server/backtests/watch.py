@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from tickstock_server.domain.backtests import Backtest
+from tickstock_server.support.mailbox import Mailbox, OverflowPolicy
 from tickstock_server.support.stream_limits import StreamLimiter
 
 
-class Mailbox:
-    """Holds at most one unread state; a newer state replaces an unread one (counted in `replaced`).
+def watcher_mailbox() -> Mailbox[Backtest]:
+    """A watcher's mailbox: it holds at most one unread state; a newer state replaces an unread one.
 
-    Overflow policy: conflate. A watcher wants the job's latest state, not every intermediate progress
-    value, so a slow reader loses only superseded states and never the final one, which is always the
-    last put.
+    Overflow policy: conflate (counted in `dropped`). A watcher wants the job's latest state, not every
+    intermediate progress value, so a slow reader loses only superseded states and never the final
+    one, which is always the last put.
     """
-
-    __slots__ = ("_ready", "_state", "replaced")
-
-    def __init__(self) -> None:
-        self._state: Backtest | None = None
-        self._ready = asyncio.Event()
-        self.replaced = 0
-        """States replaced before they were read."""
-
-    def put(self, state: Backtest) -> None:
-        """Leave `state` for the reader, replacing an unread one."""
-        if self._state is not None:
-            self.replaced += 1
-        self._state = state
-        self._ready.set()
-
-    async def get(self) -> Backtest:
-        """Wait for a state and take it."""
-        while self._state is None:
-            self._ready.clear()
-            await self._ready.wait()
-        state, self._state = self._state, None
-        return state
-
-    def clear(self) -> None:
-        """Drop an unread state (not counted as replaced)."""
-        self._state = None
+    return Mailbox(1, OverflowPolicy.CONFLATE)
 
 
 @dataclass(slots=True, eq=False)
@@ -51,7 +25,7 @@ class Watched:
 
     state: Backtest | None = None
     """Latest state; None while the first watcher is still loading it."""
-    mailboxes: set[Mailbox] = field(default_factory=set)
+    mailboxes: set[Mailbox[Backtest]] = field(default_factory=set)
 
 
 def supersedes(new: Backtest, old: Backtest) -> bool:
@@ -73,7 +47,7 @@ class WatchRegistry:
         self._watched: dict[str, Watched] = {}
         self._closed_replaced = 0
 
-    def open(self, user: str, backtest_id: str) -> tuple[Watched, Mailbox]:
+    def open(self, user: str, backtest_id: str) -> tuple[Watched, Mailbox[Backtest]]:
         """Register a watcher of `user` on a job; `close` it when done.
 
         Raises:
@@ -81,13 +55,13 @@ class WatchRegistry:
         """
         self._limits.acquire(user)
         watched = self._watched.setdefault(backtest_id, Watched())
-        mailbox = Mailbox()
+        mailbox = watcher_mailbox()
         watched.mailboxes.add(mailbox)
         return watched, mailbox
 
-    def close(self, user: str, backtest_id: str, watched: Watched, mailbox: Mailbox) -> None:
+    def close(self, user: str, backtest_id: str, watched: Watched, mailbox: Mailbox[Backtest]) -> None:
         """Unregister a watcher; the job is forgotten with its last watcher."""
-        self._closed_replaced += mailbox.replaced
+        self._closed_replaced += mailbox.dropped
         watched.mailboxes.discard(mailbox)
         if not watched.mailboxes and self._watched.get(backtest_id) is watched:
             del self._watched[backtest_id]
@@ -115,5 +89,5 @@ class WatchRegistry:
     @property
     def replaced(self) -> int:
         """States watchers never read because newer ones replaced them (conflation), ever."""
-        open_replaced = sum(m.replaced for watched in self._watched.values() for m in watched.mailboxes)
+        open_replaced = sum(m.dropped for watched in self._watched.values() for m in watched.mailboxes)
         return self._closed_replaced + open_replaced
