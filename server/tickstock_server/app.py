@@ -38,7 +38,7 @@ from tickstock_server.feeds.synthetic import SyntheticTickSource
 from tickstock_server.market_calendars import xnys_calendar
 from tickstock_server.metrics import ServiceCollector, start_metrics_server
 from tickstock_server.pattern_runtime import FallbackBarSink, PatternRuntime
-from tickstock_server.pipeline import FeedStatus, run_pipeline
+from tickstock_server.pipeline import FeedMetrics, FeedStatus, run_pipeline
 from tickstock_server.ports import TickSource
 from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.storage.bar_writer import PgBarWriter
@@ -241,13 +241,15 @@ async def serve(
         )
         if settings.metrics.enabled:
             collector = ServiceCollector(
-                engine=engine,
-                log=log,
-                hub=hub,
-                writer=writer,
-                feed=feed_status,
-                source=source,
-                store=event_store,
+                [
+                    engine,
+                    FeedMetrics(feed_status, source),
+                    log,
+                    hub,
+                    event_store,
+                    writer,
+                    *patterns.instruments(),
+                ]
             )
             metrics, _, _ = start_metrics_server(settings.metrics.host, settings.metrics.port, collector)
             stack.callback(metrics.server_close)  # callbacks run last-in first-out: shut down, then close

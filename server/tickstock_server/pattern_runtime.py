@@ -40,6 +40,7 @@ from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulat
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.support.metric_samples import Instrumented
 from tickstock_server.support.time_units import NS_PER_S
 
 _logger = logging.getLogger(__name__)
@@ -155,6 +156,10 @@ class PatternRuntime:
             heartbeat_ns=self.consumer.producer_heartbeat_ns,
             fallback_active=self.switch.active,
         )
+
+    def instruments(self) -> list[Instrumented]:
+        """The pattern components that report metrics."""
+        return [self.consumer, self.cache, self.switch, self.alert_router, self.jobs]
 
     def add_patterns(self, patterns: Sequence[Pattern]) -> None:
         """Cache new patterns (alert routing and live streams follow) and queue them for the mirror."""

@@ -16,9 +16,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from tickstock_server.alerts.router_stats import AlertRouterStats
 from tickstock_server.alerts.stream import AlertStream, AlertStreamEnd
 from tickstock_server.domain.alerts import (
     Alert,
@@ -30,6 +30,7 @@ from tickstock_server.domain.alerts import (
 )
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.errors import NotFoundError, NotReadyError
+from tickstock_server.support.metric_samples import MetricSample
 from tickstock_server.support.stream_limits import StreamLimiter
 from tickstock_server.support.time_units import NS_PER_HOUR
 
@@ -43,22 +44,6 @@ DEFAULT_STREAM_CAPACITY = 1000
 """Items an alert stream may hold before it overflows."""
 DEFAULT_MAX_STREAMS_PER_USER = 5
 """Alert streams one user may have open at once."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertRouterStats:
-    """Counters of an `AlertRouter` since it was created."""
-
-    subscriptions: int
-    """Active subscriptions now."""
-    streams: int
-    """Open alert streams now."""
-    delivered: int
-    """Alerts that passed every check (once per subscription, whatever the number of streams)."""
-    quiet_hours_suppressed: int
-    rate_limited: int
-    overflowed_streams: int
-    """Streams ended because their queue overflowed."""
 
 
 class _RollingHourLimit:
@@ -320,6 +305,10 @@ class AlertRouter:
             rate_limited=self._rate_limited,
             overflowed_streams=self._overflowed_streams,
         )
+
+    def metric_samples(self) -> list[MetricSample]:
+        """The samples of `stats`."""
+        return self.stats().metric_samples()
 
     # --- internals -------------------------------------------------------------------------------------
 

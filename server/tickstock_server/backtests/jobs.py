@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -45,6 +45,7 @@ from tickstock_server.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from tickstock_server.support.metric_samples import MetricSample
 from tickstock_server.support.time_units import NS_PER_S, NS_PER_US
 
 _logger = logging.getLogger(__name__)
@@ -285,6 +286,10 @@ class BacktestJobs:
             watchers=self._watches.watchers,
             states_conflated=self._watches.replaced,
         )
+
+    def metric_samples(self) -> Sequence[MetricSample]:
+        """The samples of `stats`."""
+        return self.stats().metric_samples()
 
     # --- helpers ------------------------------------------------------------------------------------
 

@@ -89,5 +89,7 @@ class WatchRegistry:
     @property
     def replaced(self) -> int:
         """States watchers never read because newer ones replaced them (conflation), ever."""
-        open_replaced = sum(m.dropped for watched in self._watched.values() for m in watched.mailboxes)
+        # Snapshots (each copied in one C call): metrics read this from another thread.
+        watched_jobs = list(self._watched.values())
+        open_replaced = sum(m.dropped for watched in watched_jobs for m in list(watched.mailboxes))
         return self._closed_replaced + open_replaced

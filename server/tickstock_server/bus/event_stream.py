@@ -34,6 +34,7 @@ from tickstock_server.delivery.event_log import EventFields, LogEntry
 from tickstock_server.domain.events import Direction, EventType
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.support.backoff import Backoff
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 _logger = logging.getLogger(__name__)
 
@@ -133,6 +134,21 @@ class RedisEventStore:
     def pending(self) -> int:
         """Entries waiting to be written."""
         return len(self._buffer)
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Entries written, dropped and waiting, and failed writes."""
+        return [
+            counter(
+                "tickstock_event_store_appended", "Log entries written to the Redis Stream.", self.appended
+            ),
+            counter(
+                "tickstock_event_store_dropped",
+                "Log entries never persisted because the write buffer overflowed during a Redis outage.",
+                self.dropped,
+            ),
+            counter("tickstock_event_store_failures", "Failed Redis Stream writes.", self.failures),
+            gauge("tickstock_event_store_pending", "Log entries waiting to be written.", len(self._buffer)),
+        ]
 
     async def open(self, *, new_epoch: bool = False) -> LogPosition:
         """Load (or create) the log's epoch and reserve sequence numbers; call once before appending.

@@ -16,6 +16,7 @@ from tickstock_server.domain.events import (
     TrendDetails,
     TrendStrength,
 )
+from tickstock_server.support.metric_samples import MetricSample, counter
 
 STRENGTH_RANKS: dict[TrendStrength | SurgeStrength, int] = {
     TrendStrength.WEAK: 0,
@@ -136,6 +137,16 @@ class EventLog:
         # Rotating a deque is O(offset / 64); islice from the front keeps this simple and fast enough
         # for a replay, which is rare next to appends.
         return list(itertools.islice(self._ring, offset, min(stop, offset + limit)))
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Events sequenced so far."""
+        return [
+            counter(
+                "tickstock_events_logged",
+                "Events sequenced into the event log (its last seq).",
+                self.last_seq,
+            )
+        ]
 
     def __len__(self) -> int:
         return len(self._ring)

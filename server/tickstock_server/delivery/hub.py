@@ -15,6 +15,7 @@ from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import EventType
 from tickstock_server.errors import NotReadyError
 from tickstock_server.support.mailbox import Mailbox, OverflowPolicy
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 from tickstock_server.support.stream_limits import StreamLimiter
 
 
@@ -283,6 +284,17 @@ class SubscriptionHub:
         self._closed = True
         for subscriber in self._subscribers:
             subscriber.end(EndReason.SHUTDOWN)
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Open event streams, and those ended for reading too slowly."""
+        return [
+            gauge("tickstock_subscribers", "Open event streams.", len(self._subscribers)),
+            counter(
+                "tickstock_subscribers_overloaded",
+                "Event streams ended because the client read too slowly (DISCONNECT policy).",
+                self.overloaded_total,
+            ),
+        ]
 
     def __len__(self) -> int:
         return len(self._subscribers)

@@ -7,13 +7,14 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.storage.bar_upsert import FLUSH_ERRORS, MIN_PART_ROWS, partition_bars, upsert_bars
+from tickstock_server.storage.bar_writer_stats import BarWriterStats
 from tickstock_server.support.backoff import Backoff
+from tickstock_server.support.metric_samples import MetricSample
 
 __all__ = ["BarWriterStats", "PgBarWriter"]
 
@@ -24,30 +25,6 @@ _SCHEDULING_MARGIN_S = 0.05
 pipeline puts bars in bursts) when the flush is due."""
 
 _BarKey = tuple[str, int]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BarWriterStats:
-    """A snapshot of the writer's counters and health, for metrics and health checks."""
-
-    rows_written: int
-    """Bar rows upserted by successful flushes (a bar flushed again after a newer revision counts twice)."""
-    flushes: int
-    """Successful flushes."""
-    failed_flushes: int
-    """Flush attempts that failed and will be retried."""
-    pending: int
-    """Bars not yet known to be durable (buffered or in a flush that has not committed)."""
-    backpressure_waits: int
-    """Times `put` had to wait for room because `pending` had reached ``max_pending``."""
-    backpressure_s: float
-    """Total seconds `put` callers spent waiting for room."""
-    last_flush_lag_s: float | None
-    """Seconds from the oldest put of the last successful flush until its commit; None before one."""
-    last_error: str | None
-    """The last flush error (type and message), None once a flush succeeds again."""
-    healthy: bool
-    """False while flushes are failing or the buffer is full."""
 
 
 class PgBarWriter:
@@ -182,6 +159,10 @@ class PgBarWriter:
             last_error=self._last_error,
             healthy=self.healthy,
         )
+
+    def metric_samples(self) -> list[MetricSample]:
+        """The counters and health of `stats`, as metric samples."""
+        return self.stats().metric_samples()
 
     @property
     def healthy(self) -> bool:
