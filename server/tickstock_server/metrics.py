@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -13,137 +12,56 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from tickstock_server.bus.event_stream import RedisEventStore
-from tickstock_server.delivery.event_log import EventLog
-from tickstock_server.delivery.hub import SubscriptionHub
-from tickstock_server.detection.engine import DetectionEngine
-from tickstock_server.pipeline import FeedStatus
-from tickstock_server.ports.feeds import TickSource
-from tickstock_server.storage.bar_writer import PgBarWriter
+from tickstock_server.support.metric_samples import Instrumented, MetricKind
 
-__all__ = ["INVALID_TICK", "ServiceCollector", "start_metrics_server"]
+__all__ = ["ServiceCollector", "start_metrics_server"]
 
 _logger = logging.getLogger(__name__)
 
-INVALID_TICK = "invalid_tick"
-"""The `reason` of ticks the detection engine refused, next to the feed parser's reasons."""
+_FAMILIES: dict[MetricKind, type[CounterMetricFamily] | type[GaugeMetricFamily]] = {
+    MetricKind.COUNTER: CounterMetricFamily,
+    MetricKind.GAUGE: GaugeMetricFamily,
+}
 
 
 class ServiceCollector(Collector):
-    """Collects the service's counters and gauges when Prometheus scrapes.
+    """Collects the metric samples of the service's components when Prometheus scrapes.
 
-    The detection engine, event log, hub and bar writer already count what matters; reading those
-    counters at scrape time keeps metric updates off the 100k ticks/s path. Runs in the HTTP server's
-    thread: it only reads integers and floats the event loop writes, which the GIL keeps consistent.
+    The components already count what matters; reading those counters at scrape time keeps metric
+    updates off the 100k ticks/s path. Runs in the HTTP server's thread: the components only read
+    integers and floats the event loop writes (and copy collections in one C call), which the GIL keeps
+    consistent. Samples of one name, from any component, form one family.
     """
 
-    def __init__(
-        self,
-        *,
-        engine: DetectionEngine,
-        log: EventLog,
-        hub: SubscriptionHub,
-        writer: PgBarWriter,
-        feed: FeedStatus,
-        source: TickSource,
-        store: RedisEventStore | None = None,
-        clock_ns: Callable[[], int] = time.time_ns,
-    ) -> None:
-        """Read these components."""
-        self._engine = engine
-        self._log = log
-        self._hub = hub
-        self._writer = writer
-        self._feed = feed
-        self._source = source
-        self._store = store
-        self._clock_ns = clock_ns
+    def __init__(self, components: Sequence[Instrumented]) -> None:
+        """Read these components, in this order."""
+        self._components = tuple(components)
 
     def collect(self) -> Iterator[Metric]:
-        """Yield every metric with its current value."""
-        engine = self._engine
-        yield CounterMetricFamily(
-            "tickstock_ticks_processed",
-            "Valid ticks run through the detectors.",
-            value=engine.ticks_processed,
-        )
-        rejected = CounterMetricFamily(
-            "tickstock_feed_rejected",
-            "Feed frames, events and ticks skipped as malformed, by reason (counted and logged, never "
-            "raised); invalid_tick is a parsed tick the detectors refused (bad price, volume or time).",
-            labels=["reason"],
-        )
-        for reason, count in sorted(self._source.rejected.items()):
-            rejected.add_metric([reason], count)
-        rejected.add_metric([INVALID_TICK], engine.rejected_ticks)
-        yield rejected
-        yield CounterMetricFamily(
-            "tickstock_events_detected", "Events the detectors emitted.", value=engine.events_emitted
-        )
-        yield GaugeMetricFamily(
-            "tickstock_symbols", "Symbols with detector state.", value=engine.symbol_count
-        )
-        yield GaugeMetricFamily(
-            "tickstock_feed_age_seconds",
-            "Wall-clock time since the feed last delivered ticks (0 before the first).",
-            value=self._feed.age_ns(self._clock_ns()) / 1e9,
-        )
-        yield CounterMetricFamily(
-            "tickstock_events_logged",
-            "Events sequenced into the event log (its last seq).",
-            value=self._log.last_seq,
-        )
-        yield GaugeMetricFamily("tickstock_subscribers", "Open event streams.", value=len(self._hub))
-        yield CounterMetricFamily(
-            "tickstock_subscribers_overloaded",
-            "Event streams ended because the client read too slowly (DISCONNECT policy).",
-            value=self._hub.overloaded_total,
-        )
-        if self._store is not None:
-            store = self._store
-            yield CounterMetricFamily(
-                "tickstock_event_store_appended",
-                "Log entries written to the Redis Stream.",
-                value=store.appended,
-            )
-            yield CounterMetricFamily(
-                "tickstock_event_store_dropped",
-                "Log entries never persisted because the write buffer overflowed during a Redis outage.",
-                value=store.dropped,
-            )
-            yield CounterMetricFamily(
-                "tickstock_event_store_failures", "Failed Redis Stream writes.", value=store.failures
-            )
-            yield GaugeMetricFamily(
-                "tickstock_event_store_pending", "Log entries waiting to be written.", value=store.pending
-            )
-        stats = self._writer.stats()
-        yield CounterMetricFamily(
-            "tickstock_bars_written", "Bar rows written to PostgreSQL.", value=stats.rows_written
-        )
-        yield CounterMetricFamily("tickstock_bar_flushes", "Successful bar flushes.", value=stats.flushes)
-        yield CounterMetricFamily(
-            "tickstock_bar_flush_failures", "Failed bar flushes.", value=stats.failed_flushes
-        )
-        yield GaugeMetricFamily(
-            "tickstock_bars_pending", "Bars buffered, not yet durable.", value=stats.pending
-        )
-        yield CounterMetricFamily(
-            "tickstock_bar_backpressure_seconds",
-            "Time ingest waited for room in the full bar buffer.",
-            value=stats.backpressure_s,
-        )
-        yield GaugeMetricFamily(
-            "tickstock_bar_writer_healthy",
-            "1 while bar flushes succeed and the buffer has room.",
-            value=stats.healthy,
-        )
-        if stats.last_flush_lag_s is not None:
-            yield GaugeMetricFamily(
-                "tickstock_bar_flush_lag_seconds",
-                "Time from put to commit of the oldest bar of the last flush.",
-                value=stats.last_flush_lag_s,
-            )
+        """Yield every metric with its current value.
+
+        Raises:
+            ValueError: Two samples of one name disagree on help, kind or label names (a bug).
+        """
+        families: dict[str, tuple[CounterMetricFamily | GaugeMetricFamily, tuple[str, ...]]] = {}
+        for component in self._components:
+            for sample in component.metric_samples():
+                label_names = tuple(sorted(sample.labels))
+                known = families.get(sample.name)
+                if known is None:
+                    family = _FAMILIES[sample.kind](sample.name, sample.help, labels=label_names)
+                    families[sample.name] = (family, label_names)
+                else:
+                    family = known[0]
+                    if (
+                        family.documentation != sample.help
+                        or family.type != sample.kind.value
+                        or known[1] != label_names
+                    ):
+                        raise ValueError(f"samples of {sample.name} disagree on help, kind or labels")
+                family.add_metric([sample.labels[name] for name in label_names], sample.value)
+        for family, _ in families.values():
+            yield family
 
 
 def start_metrics_server(

@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
-from tickstock_server.detection.engine import DetectionEngine
+from tickstock_server.detection.engine import FEED_REJECTED, FEED_REJECTED_HELP, DetectionEngine
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.ports.bars import BarSink
 from tickstock_server.ports.feeds import TickSource
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
+from tickstock_server.support.time_units import NS_PER_S
 
 _logger = logging.getLogger(__name__)
 
@@ -32,6 +34,36 @@ class FeedStatus:
     def age_ns(self, now_ns: int) -> int:
         """Wall-clock time since the newest batch arrived; 0 before the first."""
         return max(now_ns - self.last_arrival_ns, 0) if self.last_arrival_ns else 0
+
+
+class FeedMetrics:
+    """The feed's metrics: how long ago it last delivered ticks, and what its source skipped as malformed.
+
+    The detection engine adds the ticks it refused to the same `tickstock_feed_rejected` metric.
+    """
+
+    def __init__(
+        self, status: FeedStatus, source: TickSource, *, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        """Read the pipeline's `status` of `source`, at wall-clock time `clock_ns` (UTC epoch ns)."""
+        self._status = status
+        self._source = source
+        self._clock_ns = clock_ns
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Rejections by reason, then the feed age."""
+        samples = [
+            counter(FEED_REJECTED, FEED_REJECTED_HELP, count, reason=reason)
+            for reason, count in sorted(self._source.rejected.items())
+        ]
+        samples.append(
+            gauge(
+                "tickstock_feed_age_seconds",
+                "Wall-clock time since the feed last delivered ticks (0 before the first).",
+                self._status.age_ns(self._clock_ns()) / NS_PER_S,
+            )
+        )
+        return samples
 
 
 async def run_pipeline(

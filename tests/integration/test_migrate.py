@@ -5,8 +5,9 @@ import asyncio
 import asyncpg
 import pytest
 
+from tickstock_server.errors import MigrationError
 from tickstock_server.storage.database import create_pool
-from tickstock_server.storage.migrate import MigrationError, apply_migrations, load_migrations
+from tickstock_server.storage.migrate import apply_migrations, load_migrations
 
 
 def _known_versions() -> list[int]:

@@ -16,9 +16,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from tickstock_server.alerts.router_stats import AlertRouterStats
 from tickstock_server.alerts.stream import AlertStream, AlertStreamEnd
 from tickstock_server.domain.alerts import (
     Alert,
@@ -29,8 +29,10 @@ from tickstock_server.domain.alerts import (
     local_minute_of_day,
 )
 from tickstock_server.domain.patterns import Pattern
-from tickstock_server.errors import LimitExceededError, NotFoundError, NotReadyError
-from tickstock_server.support.time_units import NS_PER_S
+from tickstock_server.errors import NotFoundError, NotReadyError
+from tickstock_server.support.metric_samples import MetricSample
+from tickstock_server.support.stream_limits import StreamLimiter
+from tickstock_server.support.time_units import NS_PER_HOUR
 
 _logger = logging.getLogger(__name__)
 
@@ -42,24 +44,6 @@ DEFAULT_STREAM_CAPACITY = 1000
 """Items an alert stream may hold before it overflows."""
 DEFAULT_MAX_STREAMS_PER_USER = 5
 """Alert streams one user may have open at once."""
-
-_HOUR_NS = 3600 * NS_PER_S
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertRouterStats:
-    """Counters of an `AlertRouter` since it was created."""
-
-    subscriptions: int
-    """Active subscriptions now."""
-    streams: int
-    """Open alert streams now."""
-    delivered: int
-    """Alerts that passed every check (once per subscription, whatever the number of streams)."""
-    quiet_hours_suppressed: int
-    rate_limited: int
-    overflowed_streams: int
-    """Streams ended because their queue overflowed."""
 
 
 class _RollingHourLimit:
@@ -73,7 +57,7 @@ class _RollingHourLimit:
     def try_acquire(self, now_ns: int) -> bool:
         times = self._times
         # Full and the oldest of the last `max_per_hour` deliveries less than an hour ago: over the limit.
-        if len(times) == times.maxlen and now_ns - times[0] < _HOUR_NS:
+        if len(times) == times.maxlen and now_ns - times[0] < NS_PER_HOUR:
             return False
         times.append(now_ns)  # drops the oldest when full
         return True
@@ -125,7 +109,9 @@ class AlertRouter:
         """
         self._resolver = resolver
         self._stream_capacity = stream_capacity
-        self._max_streams_per_user = max_streams_per_user
+        self._stream_limits = StreamLimiter(
+            max_streams_per_user, refusal="at most {limit} concurrent alert streams per user"
+        )
         self._active: dict[str, _ActiveSubscription] = {}
         self._by_symbol: dict[str, set[str]] = {}
         self._all_symbols: set[str] = set()
@@ -279,10 +265,7 @@ class AlertRouter:
         """
         if self._shut_down:
             raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
-        if self.open_streams(user) >= self._max_streams_per_user:
-            raise LimitExceededError(
-                f"at most {self._max_streams_per_user} concurrent alert streams per user"
-            )
+        self._stream_limits.acquire(user)
         stream = AlertStream(
             user, self._stream_capacity, on_close=self._detach, on_overflow=self._note_overflow
         )
@@ -291,13 +274,14 @@ class AlertRouter:
 
     def open_streams(self, user: str) -> int:
         """Streams `user` has open now."""
-        return len(self._streams.get(user, ()))
+        return self._stream_limits.open_streams(user)
 
     def _detach(self, stream: AlertStream) -> None:
         streams = self._streams.get(stream.user)
         if streams is None or stream not in streams:
             return
         streams.discard(stream)
+        self._stream_limits.release(stream.user)
         if not streams:
             del self._streams[stream.user]
 
@@ -315,12 +299,16 @@ class AlertRouter:
         """Current counters."""
         return AlertRouterStats(
             subscriptions=len(self._active),
-            streams=sum(len(streams) for streams in self._streams.values()),
+            streams=self._stream_limits.total,
             delivered=self._delivered,
             quiet_hours_suppressed=self._quiet_hours_suppressed,
             rate_limited=self._rate_limited,
             overflowed_streams=self._overflowed_streams,
         )
+
+    def metric_samples(self) -> list[MetricSample]:
+        """The samples of `stats`."""
+        return self.stats().metric_samples()
 
     # --- internals -------------------------------------------------------------------------------------
 

@@ -1,14 +1,13 @@
-"""An alert stream: one user's bounded queue of alerts and suppression notices, drained by the handler."""
+"""An alert stream: one user's bounded mailbox of alerts and suppression notices, drained by the handler."""
 
 from __future__ import annotations
 
-import asyncio
 import enum
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tickstock_server.domain.alerts import Alert, AlertsSuppressed
+from tickstock_server.support.mailbox import Mailbox
 
 
 class AlertStreamEnd(enum.Enum):
@@ -41,13 +40,14 @@ AlertStreamItem = Alert | AlertsSuppressed | AlertHeartbeat | AlertStreamEnded
 
 
 class AlertStream:
-    """One open alert stream of a user: a bounded queue the router fills and the stream handler drains.
+    """One open alert stream of a user: a bounded mailbox the router fills and the stream handler drains.
 
-    Overflow policy: when an alert does not fit (the queue holds `capacity` items, notices included),
-    the stream ends with `AlertStreamEnd.OVERLOADED`. The items already queued are still delivered, then
-    `AlertStreamEnded` with the number of alerts that did not fit; the handler should fail the call
-    with RESOURCE_EXHAUSTED so the client learns it missed alerts. Dropping the oldest instead would lose
-    alerts with no way to tell the client: `AlertsSuppressed` only counts quiet hours and rate limits.
+    Overflow policy: when an alert does not fit (the mailbox holds `capacity` items, notices included,
+    pending ones too), the stream ends with `AlertStreamEnd.OVERLOADED`. The items already queued are
+    still delivered, then `AlertStreamEnded` with the number of alerts that did not fit; the handler
+    should fail the call with RESOURCE_EXHAUSTED so the client learns it missed alerts. Dropping the
+    oldest instead would lose alerts with no way to tell the client: `AlertsSuppressed` only counts
+    quiet hours and rate limits.
 
     Suppression counts since the previous notice accumulate per subscription and are sent as
     `AlertsSuppressed` just before the next alert, or at the next heartbeat tick when no alert comes.
@@ -71,20 +71,22 @@ class AlertStream:
         """
         self.user = user
         self.capacity = capacity
-        self.dropped = 0
-        """Alerts not queued because the stream had overflowed."""
         self._on_close = on_close
         self._on_overflow = on_overflow
-        self._queue: deque[Alert | AlertsSuppressed] = deque()
+        self._mailbox: Mailbox[Alert | AlertsSuppressed] = Mailbox(capacity, on_overload=self._overloaded)
         self._pending: dict[str, list[int]] = {}  # subscription id -> [quiet hours, rate limited]
-        self._wakeup = asyncio.Event()
         self._end: AlertStreamEnd | None = None
         self._closed = False
 
     @property
+    def dropped(self) -> int:
+        """Alerts not queued because the stream had overflowed."""
+        return self._mailbox.dropped
+
+    @property
     def queue_depth(self) -> int:
         """Items waiting to be received."""
-        return len(self._queue)
+        return len(self._mailbox)
 
     @property
     def end_reason(self) -> AlertStreamEnd | None:
@@ -93,18 +95,8 @@ class AlertStream:
 
     def offer(self, alert: Alert) -> None:
         """Queue an alert after any pending notices; on overflow, end the stream (called by the router)."""
-        if self._end is not None:
-            if self._end is AlertStreamEnd.OVERLOADED:
-                self.dropped += 1
-            return
-        if len(self._queue) + len(self._pending) + 1 > self.capacity:
-            self.dropped += 1
-            self._on_overflow()
-            self.end(AlertStreamEnd.OVERLOADED)
-            return
-        self._flush_pending()
-        self._queue.append(alert)
-        self._wakeup.set()
+        if self._mailbox.put_after(self._notices(), alert):
+            self._pending.clear()
 
     def note_suppressed(self, subscription_id: str, *, quiet_hours: int = 0, rate_limited: int = 0) -> None:
         """Count withheld alerts of a subscription for the next notice (called by the router)."""
@@ -127,22 +119,19 @@ class AlertStream:
         """
         if heartbeat_s <= 0:
             raise ValueError(f"heartbeat_s must be positive, not {heartbeat_s}")
+        mailbox = self._mailbox
         while True:
             if self._closed:
                 return AlertStreamEnded(reason=self._end or AlertStreamEnd.CLOSED, dropped=self.dropped)
-            if self._queue:
-                return self._queue.popleft()
+            if mailbox:
+                return mailbox.take()
             if self._end is not None:
                 if not self._pending:
                     return AlertStreamEnded(reason=self._end, dropped=self.dropped)
                 self._flush_pending()
                 continue
-            self._wakeup.clear()
-            try:
-                async with asyncio.timeout(heartbeat_s):
-                    await self._wakeup.wait()
-            except TimeoutError:
-                if self._queue or self._end is not None or self._closed:
+            if not await mailbox.wait(heartbeat_s):
+                if mailbox or self._end is not None or self._closed:
                     continue
                 if self._pending:
                     self._flush_pending()
@@ -155,9 +144,9 @@ class AlertStream:
             return
         self._closed = True
         self._end = self._end or AlertStreamEnd.CLOSED
-        self._queue.clear()
+        self._mailbox.clear()
         self._pending.clear()
-        self._wakeup.set()
+        self._mailbox.close()
         self._on_close(self)
 
     def __enter__(self) -> AlertStream:
@@ -170,15 +159,24 @@ class AlertStream:
         """End the stream after its queued items (called by the router); the first reason wins."""
         if self._end is None:
             self._end = reason
-            self._wakeup.set()
+            self._mailbox.close()
+
+    def _overloaded(self) -> None:
+        # The mailbox overflowed while the stream was live, so no other reason was given.
+        self._end = AlertStreamEnd.OVERLOADED
+        self._on_overflow()
+
+    def _notices(self) -> list[AlertsSuppressed]:
+        return [
+            AlertsSuppressed(
+                subscription_id=subscription_id,
+                quiet_hours_count=quiet_hours,
+                rate_limited_count=rate_limited,
+            )
+            for subscription_id, (quiet_hours, rate_limited) in self._pending.items()
+        ]
 
     def _flush_pending(self) -> None:
-        for subscription_id, (quiet_hours, rate_limited) in self._pending.items():
-            self._queue.append(
-                AlertsSuppressed(
-                    subscription_id=subscription_id,
-                    quiet_hours_count=quiet_hours,
-                    rate_limited_count=rate_limited,
-                )
-            )
+        # Notices are never refused: they go out even after the end, before `AlertStreamEnded`.
+        self._mailbox.push(self._notices())
         self._pending.clear()

@@ -28,6 +28,7 @@ from tickstock_server.delivery.session import (
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.ports.presets import FilterPresetStore
 from tickstock_server.ports.universes import UniverseResolver, WatchlistReader
+from tickstock_server.support.time_units import NS_PER_S
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +59,7 @@ class EventServiceServicer:
         self._watchlists = watchlists
         self._presets = presets
         self._feed_age_ns = feed_age_ns
-        self._shutdown_grace_ns = round(shutdown_grace_s * 1e9)
+        self._shutdown_grace_ns = round(shutdown_grace_s * NS_PER_S)
 
     async def StreamEvents(  # noqa: N802 - gRPC method name
         self, request: event_service_pb2.StreamEventsRequest, context: Context

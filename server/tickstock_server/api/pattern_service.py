@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,13 +17,13 @@ from tickstock_server.api.mappers._common import duration_from_ns, timestamp_fro
 from tickstock_server.domain.alerts import Alert, AlertsSuppressed
 from tickstock_server.errors import (
     InvalidRequestError,
-    LimitExceededError,
     NotReadyError,
     SubscriberOverloadedError,
 )
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.patterns.live_feed import PatternSubscription
 from tickstock_server.ports.universes import UniverseResolver
+from tickstock_server.support.stream_limits import StreamLimiter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,8 +58,9 @@ class PatternServiceServicer:
         self._router = alert_router
         self._producer_status = producer_status
         self._stream_capacity = stream_capacity
-        self._max_streams_per_user = max_streams_per_user
-        self._streams_by_user: collections.Counter[str] = collections.Counter()
+        self._stream_limits = StreamLimiter(
+            max_streams_per_user, refusal="a user may hold at most {limit} pattern streams open"
+        )
         self._clock_ns = clock_ns
 
     async def ScanPatterns(  # noqa: N802 - gRPC method name
@@ -107,26 +107,18 @@ class PatternServiceServicer:
         """New patterns the filter selects, as they arrive, with idle heartbeats."""
         heartbeat_s = pm.heartbeat_s_from_proto(request.heartbeat_interval)
         query = pm.stream_query_from_proto(request, await self._resolve(request.filter))
-        user = current_principal().user
-        if self._streams_by_user[user] >= self._max_streams_per_user:
-            raise LimitExceededError(
-                f"a user may hold at most {self._max_streams_per_user} pattern streams open"
-            )
-        self._streams_by_user[user] += 1
-        subscription = PatternSubscription(query, self._stream_capacity)
-        remove = self._cache.add_listener(subscription.offer)
-        try:
-            while True:
-                pattern = await subscription.receive(heartbeat_s)
-                if pattern is None:
-                    yield pattern_service_pb2.StreamPatternsResponse(heartbeat=self._heartbeat(0))
-                else:
-                    yield pattern_service_pb2.StreamPatternsResponse(pattern=pm.pattern_to_proto(pattern))
-        finally:
-            remove()
-            self._streams_by_user[user] -= 1
-            if self._streams_by_user[user] <= 0:
-                del self._streams_by_user[user]
+        with self._stream_limits.hold(current_principal().user):
+            subscription = PatternSubscription(query, self._stream_capacity)
+            remove = self._cache.add_listener(subscription.offer)
+            try:
+                while True:
+                    pattern = await subscription.receive(heartbeat_s)
+                    if pattern is None:
+                        yield pattern_service_pb2.StreamPatternsResponse(heartbeat=self._heartbeat(0))
+                    else:
+                        yield pattern_service_pb2.StreamPatternsResponse(pattern=pm.pattern_to_proto(pattern))
+            finally:
+                remove()
 
     async def CreateAlertSubscription(  # noqa: N802 - gRPC method name
         self, request: pattern_service_pb2.CreateAlertSubscriptionRequest, context: Context

@@ -42,6 +42,7 @@ from tickstock_server.simulation.market import synthetic_symbols
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.support.metric_samples import Instrumented
 from tickstock_server.universes.service import UniverseCatalog
 
 _logger = logging.getLogger(__name__)
@@ -136,6 +137,10 @@ class PatternSide:
             max_streams_per_user=config.max_streams_per_user,
         )
         self.backtest_service = BacktestServiceServicer(backtests=self.jobs.service)
+
+    def instruments(self) -> list[Instrumented]:
+        """The pattern components that report metrics."""
+        return [self.consumer, self.patterns.cache, self.patterns.switch, self.alert_router, self.jobs]
 
     def _route_alerts(self, pattern: Pattern) -> None:
         self.alert_router.route(pattern, time.time_ns())

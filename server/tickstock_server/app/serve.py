@@ -52,7 +52,7 @@ from tickstock_server.edge.envoy_config import local_upstream
 from tickstock_server.market_calendars import xnys_calendar
 from tickstock_server.metrics import ServiceCollector, start_metrics_server
 from tickstock_server.patterns.service import FallbackBarSink
-from tickstock_server.pipeline import FeedStatus, run_pipeline
+from tickstock_server.pipeline import FeedMetrics, FeedStatus, run_pipeline
 from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.storage.bar_writer import PgBarWriter
 from tickstock_server.storage.bars import PgBarReader
@@ -145,13 +145,15 @@ async def serve(
         )
         if settings.metrics.enabled:
             collector = ServiceCollector(
-                engine=engine,
-                log=log,
-                hub=hub,
-                writer=writer,
-                feed=feed_status,
-                source=source,
-                store=event_store,
+                [
+                    engine,
+                    FeedMetrics(feed_status, source),
+                    log,
+                    hub,
+                    event_store,
+                    writer,
+                    *patterns.instruments(),
+                ]
             )
             stack.enter_context(_metrics_server(settings, collector))
         tasks = await stack.enter_async_context(asyncio.TaskGroup())

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BacktestJobsConfig:
@@ -47,3 +49,50 @@ class BacktestJobStats:
     watchers: int
     states_conflated: int
     """States a watcher never saw because a newer one replaced them before it read."""
+
+    def metric_samples(self) -> list[MetricSample]:
+        """These counters as metric samples; producer messages ignored by reason."""
+        ignored = "Producer backtest messages not applied, by reason: final, not_active, invalid, overflow."
+        return [
+            counter("tickstock_backtests_submitted", "Backtest jobs accepted and stored.", self.submitted),
+            counter(
+                "tickstock_backtests_unheard",
+                "Submitted backtests no producer was subscribed to receive (marked failed).",
+                self.unheard,
+            ),
+            counter("tickstock_backtests_cancelled", "Backtests cancelled by their owners.", self.cancelled),
+            counter(
+                "tickstock_backtests_completed",
+                "Backtests the producer reported as completed.",
+                self.completed,
+            ),
+            counter("tickstock_backtests_failed", "Backtests the producer reported as failed.", self.failed),
+            counter(
+                "tickstock_backtest_publish_failures",
+                "Backtest job or cancel messages Redis could not take.",
+                self.publish_failures,
+            ),
+            counter(
+                "tickstock_backtest_write_failures",
+                "Failed attempts to write backtest progress or outcomes to PostgreSQL (retried).",
+                self.write_failures,
+            ),
+            *(
+                counter("tickstock_backtest_messages_ignored", ignored, count, reason=reason)
+                for reason, count in sorted(self.ignored_by_reason.items())
+            ),
+            gauge(
+                "tickstock_backtest_progress_pending",
+                "Jobs with progress not yet written.",
+                self.pending_progress,
+            ),
+            gauge(
+                "tickstock_backtest_outcomes_pending", "Job outcomes not yet written.", self.pending_outcomes
+            ),
+            gauge("tickstock_backtest_watchers", "Open backtest watch streams.", self.watchers),
+            counter(
+                "tickstock_backtest_states_conflated",
+                "Backtest states a watcher never saw because a newer one replaced them first.",
+                self.states_conflated,
+            ),
+        ]

@@ -18,7 +18,7 @@ watchers when its next progress write for that job finds the job no longer activ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tickstock_server.backtests.config import BacktestJobsConfig, BacktestJobStats
 from tickstock_server.backtests.service import BacktestService
@@ -26,6 +26,8 @@ from tickstock_server.backtests.updates import BacktestUpdates
 from tickstock_server.backtests.watch import WatchRegistry
 from tickstock_server.domain.backtests import BacktestOutcome, BacktestState
 from tickstock_server.ports.backtests import BacktestRequestPublisher, BacktestStore
+from tickstock_server.support.metric_samples import MetricSample
+from tickstock_server.support.time_units import NS_PER_US
 
 
 class BacktestJobs:
@@ -108,6 +110,10 @@ class BacktestJobs:
             states_conflated=self._watches.replaced,
         )
 
+    def metric_samples(self) -> Sequence[MetricSample]:
+        """The samples of `stats`."""
+        return self.stats().metric_samples()
+
     def _now_ns(self) -> int:
         # PostgreSQL keeps microseconds; flooring here makes memory and database agree exactly.
-        return self._clock_ns() // 1_000 * 1_000
+        return self._clock_ns() // NS_PER_US * NS_PER_US

@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import collections
 from dataclasses import dataclass, field
 
 from tickstock_server.domain.backtests import Backtest
-from tickstock_server.errors import LimitExceededError
+from tickstock_server.support.mailbox import Mailbox, OverflowPolicy
+from tickstock_server.support.stream_limits import StreamLimiter
 
 
-class Mailbox:
-    """Holds at most one unread state; a newer state replaces an unread one (counted in `replaced`).
+def watcher_mailbox() -> Mailbox[Backtest]:
+    """A watcher's mailbox: it holds at most one unread state; a newer state replaces an unread one.
 
-    Overflow policy: conflate. A watcher wants the job's latest state, not every intermediate progress
-    value, so a slow reader loses only superseded states and never the final one, which is always the
-    last put.
+    Overflow policy: conflate (counted in `dropped`). A watcher wants the job's latest state, not every
+    intermediate progress value, so a slow reader loses only superseded states and never the final
+    one, which is always the last put.
     """
-
-    __slots__ = ("_ready", "_state", "replaced")
-
-    def __init__(self) -> None:
-        self._state: Backtest | None = None
-        self._ready = asyncio.Event()
-        self.replaced = 0
-        """States replaced before they were read."""
-
-    def put(self, state: Backtest) -> None:
-        """Leave `state` for the reader, replacing an unread one."""
-        if self._state is not None:
-            self.replaced += 1
-        self._state = state
-        self._ready.set()
-
-    async def get(self) -> Backtest:
-        """Wait for a state and take it."""
-        while self._state is None:
-            self._ready.clear()
-            await self._ready.wait()
-        state, self._state = self._state, None
-        return state
-
-    def clear(self) -> None:
-        """Drop an unread state (not counted as replaced)."""
-        self._state = None
+    return Mailbox(1, OverflowPolicy.CONFLATE)
 
 
 @dataclass(slots=True, eq=False)
@@ -52,7 +25,7 @@ class Watched:
 
     state: Backtest | None = None
     """Latest state; None while the first watcher is still loading it."""
-    mailboxes: set[Mailbox] = field(default_factory=set)
+    mailboxes: set[Mailbox[Backtest]] = field(default_factory=set)
 
 
 def supersedes(new: Backtest, old: Backtest) -> bool:
@@ -68,34 +41,31 @@ class WatchRegistry:
     """The watched jobs of one process and their watchers, with a per-user bound on watchers."""
 
     def __init__(self, *, max_watchers_per_user: int) -> None:
-        self._max_per_user = max_watchers_per_user
+        self._limits = StreamLimiter(
+            max_watchers_per_user, refusal="a user may stream at most {limit} backtests at once"
+        )
         self._watched: dict[str, Watched] = {}
-        self._by_user: collections.Counter[str] = collections.Counter()
         self._closed_replaced = 0
 
-    def open(self, user: str, backtest_id: str) -> tuple[Watched, Mailbox]:
+    def open(self, user: str, backtest_id: str) -> tuple[Watched, Mailbox[Backtest]]:
         """Register a watcher of `user` on a job; `close` it when done.
 
         Raises:
             LimitExceededError: `user` already has the most watchers allowed.
         """
-        if self._by_user[user] >= self._max_per_user:
-            raise LimitExceededError(f"a user may stream at most {self._max_per_user} backtests at once")
+        self._limits.acquire(user)
         watched = self._watched.setdefault(backtest_id, Watched())
-        mailbox = Mailbox()
+        mailbox = watcher_mailbox()
         watched.mailboxes.add(mailbox)
-        self._by_user[user] += 1
         return watched, mailbox
 
-    def close(self, user: str, backtest_id: str, watched: Watched, mailbox: Mailbox) -> None:
+    def close(self, user: str, backtest_id: str, watched: Watched, mailbox: Mailbox[Backtest]) -> None:
         """Unregister a watcher; the job is forgotten with its last watcher."""
-        self._closed_replaced += mailbox.replaced
+        self._closed_replaced += mailbox.dropped
         watched.mailboxes.discard(mailbox)
         if not watched.mailboxes and self._watched.get(backtest_id) is watched:
             del self._watched[backtest_id]
-        self._by_user[user] -= 1
-        if self._by_user[user] <= 0:
-            del self._by_user[user]
+        self._limits.release(user)
 
     def latest(self, backtest_id: str) -> Backtest | None:
         """The latest state the watchers of a job have; None when nobody watches it (or it is loading)."""
@@ -114,10 +84,12 @@ class WatchRegistry:
     @property
     def watchers(self) -> int:
         """Open watchers."""
-        return sum(self._by_user.values())
+        return self._limits.total
 
     @property
     def replaced(self) -> int:
         """States watchers never read because newer ones replaced them (conflation), ever."""
-        open_replaced = sum(m.replaced for watched in self._watched.values() for m in watched.mailboxes)
+        # Snapshots (each copied in one C call): metrics read this from another thread.
+        watched_jobs = list(self._watched.values())
+        open_replaced = sum(m.dropped for watched in watched_jobs for m in list(watched.mailboxes))
         return self._closed_replaced + open_replaced

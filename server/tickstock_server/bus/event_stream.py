@@ -33,12 +33,15 @@ from redis.exceptions import RedisError
 from tickstock_server.domain.events import Direction, EventType
 from tickstock_server.domain.log_entry import EventFields, LogEntry
 from tickstock_server.errors import DependencyUnavailableError
+from tickstock_server.support.backoff import Backoff
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 _logger = logging.getLogger(__name__)
 
 _SEP = "\x1f"
 _Rows = list[tuple[bytes, dict[bytes, bytes]]]
-_MAX_BACKOFF_S = 5.0
+_RETRY_INITIAL_S = 0.1
+_RETRY_MAX_S = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +135,21 @@ class RedisEventStore:
         """Entries waiting to be written."""
         return len(self._buffer)
 
+    def metric_samples(self) -> list[MetricSample]:
+        """Entries written, dropped and waiting, and failed writes."""
+        return [
+            counter(
+                "tickstock_event_store_appended", "Log entries written to the Redis Stream.", self.appended
+            ),
+            counter(
+                "tickstock_event_store_dropped",
+                "Log entries never persisted because the write buffer overflowed during a Redis outage.",
+                self.dropped,
+            ),
+            counter("tickstock_event_store_failures", "Failed Redis Stream writes.", self.failures),
+            gauge("tickstock_event_store_pending", "Log entries waiting to be written.", len(self._buffer)),
+        ]
+
     async def open(self, *, new_epoch: bool = False) -> LogPosition:
         """Load (or create) the log's epoch and reserve sequence numbers; call once before appending.
 
@@ -176,7 +194,7 @@ class RedisEventStore:
 
     async def run(self) -> None:
         """Write queued entries until `close`; retry with capped backoff while Redis is unreachable."""
-        backoff_s = 0.1
+        backoff = Backoff(_RETRY_INITIAL_S, _RETRY_MAX_S)
         while True:
             if self._buffer:
                 try:
@@ -193,6 +211,7 @@ class RedisEventStore:
                             type(exc).__name__,
                         )
                         return
+                    backoff_s = backoff.next_delay_s()
                     _logger.warning(
                         "event stream write failed (%s); %d entries pending, retrying in %.1f s",
                         type(exc).__name__,
@@ -203,9 +222,8 @@ class RedisEventStore:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(backoff_s):
                             await self._closed.wait()
-                    backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
                     continue
-                backoff_s = 0.1
+                backoff.reset()
                 self.healthy = True
                 continue
             if self._closing:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from tickstock_server.domain.events import Event
 from tickstock_server.domain.log_entry import EventEncoder, LogEntry, fields_of
+from tickstock_server.support.metric_samples import MetricSample, counter
 
 
 class EventLog:
@@ -73,6 +74,16 @@ class EventLog:
         # Rotating a deque is O(offset / 64); islice from the front keeps this simple and fast enough
         # for a replay, which is rare next to appends.
         return list(itertools.islice(self._ring, offset, min(stop, offset + limit)))
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Events sequenced so far."""
+        return [
+            counter(
+                "tickstock_events_logged",
+                "Events sequenced into the event log (its last seq).",
+                self.last_seq,
+            )
+        ]
 
     def __len__(self) -> int:
         return len(self._ring)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
-from collections import Counter, deque
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import EventType
 from tickstock_server.domain.log_entry import LogEntry
-from tickstock_server.errors import LimitExceededError, NotReadyError
+from tickstock_server.errors import NotReadyError
+from tickstock_server.support.mailbox import Mailbox, OverflowPolicy
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
+from tickstock_server.support.stream_limits import StreamLimiter
 
 
 class SlowConsumerPolicy(enum.Enum):
@@ -76,10 +80,11 @@ Delivery = list[LogEntry] | Heartbeat | Dropped | Ended
 
 _ids = itertools.count(1)
 _ALL_TYPES = frozenset(event_type.value for event_type in EventType)
+_seq = attrgetter("seq")
 
 
-class Subscriber:
-    """One subscription's bounded queue. The hub offers entries; the stream handler receives batches.
+class Subscriber(Mailbox[LogEntry]):
+    """One subscription's bounded mailbox. The hub puts entries; the stream handler receives batches.
 
     The pipeline publishes a whole ingest pass without yielding, so a receiver woken by the first entry
     of a pass runs only after the pass: with no batch latency, each pass's entries leave as one batch.
@@ -91,118 +96,95 @@ class Subscriber:
     """
 
     def __init__(self, user: str, event_filter: EventFilter, options: DeliveryOptions, capacity: int) -> None:
+        conflate = options.slow_consumer_policy is SlowConsumerPolicy.CONFLATE
+        super().__init__(
+            capacity,
+            OverflowPolicy.CONFLATE if conflate else OverflowPolicy.END,
+            compact=self._conflate if conflate else None,
+            on_drop=self._note_drops,
+            on_overload=self._overloaded,
+            batch_size=options.max_batch_size,
+        )
         self.subscription_id = f"sub-{next(_ids)}"
         self.user = user
         self.filter = event_filter
         self.options = options
-        self.capacity = capacity
-        self.dropped_total = 0
-        """Entries the policy removed (CONFLATE) or that were not queued after an overflow (DISCONNECT)."""
         self._pending_drops = 0
         self._first_dropped_seq = 0
         self._last_dropped_seq = 0
-        self._queue: deque[LogEntry] = deque()
-        self._first_arrival = 0.0
-        self._wakeup = asyncio.Event()
         self._end: EndReason | None = None
+
+    @property
+    def dropped_total(self) -> int:
+        """Entries the policy removed (CONFLATE) or that were not queued after an overflow (DISCONNECT)."""
+        return self.dropped
 
     @property
     def queue_depth(self) -> int:
         """Entries waiting to be sent."""
-        return len(self._queue)
+        return len(self)
 
     @property
     def ended(self) -> EndReason | None:
         """Why the subscription ended, or None while it runs."""
         return self._end
 
-    def offer(self, entry: LogEntry) -> None:
-        """Queue an entry; on overflow apply the slow-consumer policy (called by the hub)."""
-        if self._end is not None:
-            if self._end is EndReason.OVERLOADED:
-                self._note_drops((entry.seq,))
-            return
-        queue = self._queue
-        if len(queue) >= self.capacity:
-            if self.options.slow_consumer_policy is SlowConsumerPolicy.DISCONNECT:
-                self._note_drops((entry.seq,))
-                self.end(EndReason.OVERLOADED)
-                return
-            queue.append(entry)
-            self._conflate()
-            self._wakeup.set()
-            return
-        queue.append(entry)
-        if len(queue) == 1:
-            self._first_arrival = asyncio.get_running_loop().time()
-            self._wakeup.set()
-        elif len(queue) == self.options.max_batch_size:
-            self._wakeup.set()
-
     def end(self, reason: EndReason) -> None:
         """End the subscription; the first reason wins."""
         if self._end is None:
             self._end = reason
-            self._wakeup.set()
+            self.close()
 
     async def receive(self) -> Delivery:
         """Wait for the next batch, a drop notice, a heartbeat, or the end."""
         loop = asyncio.get_running_loop()
         linger_s = self.options.max_batch_latency_s
+        max_batch_size = self.options.max_batch_size
         while True:
             if self._pending_drops:
                 return self._take_drops()
-            if self._end is EndReason.OVERLOADED or (self._end is not None and not self._queue):
+            if self._end is EndReason.OVERLOADED or (self._end is not None and not self):
                 return Ended(self._end)
-            if self._queue:
-                remaining = self._first_arrival + linger_s - loop.time()
-                if len(self._queue) >= self.options.max_batch_size or remaining <= 0 or self._end:
-                    return self._take_batch(loop.time())
+            if self:
+                remaining = self.batch_start_s + linger_s - loop.time()
+                if len(self) >= max_batch_size or remaining <= 0 or self._end:
+                    return self.take_batch(max_batch_size)
                 timeout = remaining
             else:
                 timeout = self.options.heartbeat_interval_s
-            self._wakeup.clear()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._wakeup.wait()
-            except TimeoutError:
-                if not self._queue and self._end is None and not self._pending_drops:
-                    return Heartbeat()
+            woken = await self.wait(timeout)
+            if not woken and not self and self._end is None and not self._pending_drops:
+                return Heartbeat()
 
-    def _take_batch(self, now: float) -> list[LogEntry]:
-        queue = self._queue
-        size = min(len(queue), self.options.max_batch_size)
-        batch = [queue.popleft() for _ in range(size)]
-        self._first_arrival = now
-        return batch
+    def _overloaded(self) -> None:
+        # An open mailbox overflowed, so no other reason was given: the subscription is over.
+        self._end = EndReason.OVERLOADED
 
-    def _conflate(self) -> None:
+    def _conflate(self, queue: deque[LogEntry]) -> tuple[deque[LogEntry], list[LogEntry]]:
         """Shrink an over-full queue: keep the newest entry per (symbol, type), then drop the oldest.
 
         Compaction is O(queue), so it also makes headroom: when keeping one entry per key still leaves
         the queue above 90 % of capacity, the oldest entries go too, so the next compaction is at least
         a tenth of the capacity of offers away (amortised O(1) per offer).
         """
-        queue = self._queue
         newest: dict[tuple[str, str], int] = {}
         for entry in queue:
             newest[entry.fields.symbol, entry.fields.type] = entry.seq
         kept = set(newest.values())
-        dropped = [entry.seq for entry in queue if entry.seq not in kept]
+        dropped = [entry for entry in queue if entry.seq not in kept]
         compacted = deque(entry for entry in queue if entry.seq in kept)
         headroom = self.capacity * 9 // 10
         while len(compacted) > headroom:
-            dropped.append(compacted.popleft().seq)
-        self._note_drops(sorted(dropped))
-        self._queue = compacted
+            dropped.append(compacted.popleft())
+        dropped.sort(key=_seq)
+        return compacted, dropped
 
-    def _note_drops(self, seqs: Iterable[int]) -> None:
-        for seq in seqs:
+    def _note_drops(self, entries: Sequence[LogEntry]) -> None:
+        for entry in entries:
             if self._pending_drops == 0:
-                self._first_dropped_seq = seq
+                self._first_dropped_seq = entry.seq
             self._pending_drops += 1
-            self.dropped_total += 1
-            self._last_dropped_seq = seq
+            self._last_dropped_seq = entry.seq
 
     def _take_drops(self) -> Dropped:
         notice = Dropped(
@@ -210,7 +192,7 @@ class Subscriber:
             count=self._pending_drops,
             first_seq=self._first_dropped_seq,
             last_seq=self._last_dropped_seq,
-            total=self.dropped_total,
+            total=self.dropped,
         )
         self._pending_drops = 0
         return notice
@@ -225,12 +207,13 @@ class SubscriptionHub:
     """
 
     def __init__(self, *, max_streams_per_user: int, queue_capacity: int) -> None:
-        self._max_streams_per_user = max_streams_per_user
+        self._limits = StreamLimiter(
+            max_streams_per_user, refusal="at most {limit} concurrent event streams per user"
+        )
         self._queue_capacity = queue_capacity
         self._by_key: dict[tuple[str, str], set[Subscriber]] = {}
         self._all_symbols: dict[str, set[Subscriber]] = {event_type.value: set() for event_type in EventType}
         self._subscribers: set[Subscriber] = set()
-        self._streams = Counter[str]()
         self._closed = False
         self.overloaded_total = 0
         """Subscriptions ended because their queue overflowed."""
@@ -242,16 +225,13 @@ class SubscriptionHub:
 
     def open_streams(self, user: str) -> int:
         """Subscriptions the user holds now."""
-        return self._streams[user]
+        return self._limits.open_streams(user)
 
     def subscribe(self, user: str, event_filter: EventFilter, options: DeliveryOptions) -> Subscriber:
         """Register a subscription; raise LimitExceededError beyond the per-user stream limit."""
         if self._closed:
             raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
-        if self._streams[user] >= self._max_streams_per_user:
-            raise LimitExceededError(
-                f"at most {self._max_streams_per_user} concurrent event streams per user"
-            )
+        self._limits.acquire(user)
         subscriber = Subscriber(user, event_filter, options, self._queue_capacity)
         types = event_filter.type_values or _ALL_TYPES
         if event_filter.symbols:
@@ -262,7 +242,6 @@ class SubscriptionHub:
             for event_type in types:
                 self._all_symbols[event_type].add(subscriber)
         self._subscribers.add(subscriber)
-        self._streams[user] += 1
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -285,9 +264,7 @@ class SubscriptionHub:
                 self._all_symbols[event_type].discard(subscriber)
         if subscriber.ended is EndReason.OVERLOADED:
             self.overloaded_total += 1
-        self._streams[subscriber.user] -= 1
-        if not self._streams[subscriber.user]:
-            del self._streams[subscriber.user]
+        self._limits.release(subscriber.user)
 
     def publish(self, entries: Iterable[LogEntry]) -> None:
         """Offer each entry to the subscribers registered under its (symbol, type) and its type alone."""
@@ -297,16 +274,27 @@ class SubscriptionHub:
             fields = entry.fields
             for subscriber in by_key.get((fields.symbol, fields.type), ()):
                 if subscriber.filter.matches(fields):
-                    subscriber.offer(entry)
+                    subscriber.put(entry)
             for subscriber in everyone[fields.type]:
                 if subscriber.filter.matches(fields):
-                    subscriber.offer(entry)
+                    subscriber.put(entry)
 
     def close(self) -> None:
         """End every subscription for shutdown and refuse to start new ones."""
         self._closed = True
         for subscriber in self._subscribers:
             subscriber.end(EndReason.SHUTDOWN)
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Open event streams, and those ended for reading too slowly."""
+        return [
+            gauge("tickstock_subscribers", "Open event streams.", len(self._subscribers)),
+            counter(
+                "tickstock_subscribers_overloaded",
+                "Event streams ended because the client read too slowly (DISCONNECT policy).",
+                self.overloaded_total,
+            ),
+        ]
 
     def __len__(self) -> int:
         return len(self._subscribers)

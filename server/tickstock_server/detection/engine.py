@@ -15,9 +15,19 @@ from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import MarketClock
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.domain.tick import Tick
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 from tickstock_server.support.time_units import NS_PER_S
 
-__all__ = ["DetectionEngine"]
+__all__ = ["FEED_REJECTED", "FEED_REJECTED_HELP", "INVALID_TICK", "DetectionEngine"]
+
+FEED_REJECTED = "tickstock_feed_rejected"
+"""The metric of what ingest skipped as malformed: the feed's own reasons, and `INVALID_TICK`."""
+FEED_REJECTED_HELP = (
+    "Feed frames, events and ticks skipped as malformed, by reason (counted and logged, never "
+    "raised); invalid_tick is a parsed tick the detectors refused (bad price, volume or time)."
+)
+INVALID_TICK = "invalid_tick"
+"""The `reason` of ticks the detection engine refused, next to the feed parser's reasons."""
 
 # Event times beyond 2100-01-01 are feed garbage, and would overflow the session clock's datetime.
 _MAX_TS_NS = 4_102_444_800 * NS_PER_S
@@ -119,6 +129,17 @@ class DetectionEngine:
     def symbol_count(self) -> int:
         """Symbols with detector state."""
         return len(self._states)
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Ticks processed and refused, events emitted, symbols with state."""
+        return [
+            counter(
+                "tickstock_ticks_processed", "Valid ticks run through the detectors.", self._ticks_processed
+            ),
+            counter(FEED_REJECTED, FEED_REJECTED_HELP, self._rejected_ticks, reason=INVALID_TICK),
+            counter("tickstock_events_detected", "Events the detectors emitted.", self._events_emitted),
+            gauge("tickstock_symbols", "Symbols with detector state.", len(self._states)),
+        ]
 
     def process(self, tick: Tick) -> Sequence[Event]:
         """Run one tick through its symbol's detectors.

@@ -6,11 +6,12 @@ import datetime as dt
 import re
 import secrets
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tickstock_server.domain.patterns import Pattern
-from tickstock_server.domain.universes import SYMBOL_PATTERN, UNIVERSE_NAME_PATTERN
+from tickstock_server.domain.symbols import is_symbol
+from tickstock_server.domain.universes import UNIVERSE_NAME_PATTERN
 from tickstock_server.errors import FieldViolation, NotFoundError
 from tickstock_server.support.time_units import NS_PER_S
 
@@ -176,21 +177,21 @@ def validate_alert_subscription(
         subscription.pattern_types,
         field=f"{field}.pattern_types",
         limit=limits.max_pattern_types,
-        syntax=PATTERN_TYPE_PATTERN,
+        syntax=PATTERN_TYPE_PATTERN.fullmatch,
         syntax_description="is not a pattern name: a letter or digit, then up to 63 of those, '_', '.', '-'",
     )
     violations += _list_violations(
         subscription.symbols,
         field=f"{field}.symbols",
         limit=limits.max_symbols,
-        syntax=SYMBOL_PATTERN,
+        syntax=is_symbol,
         syntax_description="is not a ticker: an upper-case letter, then up to 14 of A-Z, 0-9, '.', '-'",
     )
     violations += _list_violations(
         subscription.universes,
         field=f"{field}.universes",
         limit=limits.max_universes,
-        syntax=UNIVERSE_NAME_PATTERN,
+        syntax=UNIVERSE_NAME_PATTERN.fullmatch,
         syntax_description="is not a universe name: lower_snake_case (a-z, 0-9, _), 1 to 64 characters",
     )
     # Written so that NaN fails too.
@@ -237,7 +238,7 @@ def _list_violations(
     *,
     field: str,
     limit: int,
-    syntax: re.Pattern[str],
+    syntax: Callable[[str], object],
     syntax_description: str,
 ) -> list[FieldViolation]:
     if len(values) > limit:
@@ -246,7 +247,7 @@ def _list_violations(
     violations: list[FieldViolation] = []
     first_index: dict[str, int] = {}
     for index, value in enumerate(values):
-        if syntax.fullmatch(value) is None:
+        if not syntax(value):
             violations.append(FieldViolation(f"{field}[{index}]", syntax_description))
         elif value in first_index:
             violations.append(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from tickstock_server.domain.backtests import BacktestParameters
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 
 MAX_SYMBOLS = 50
@@ -129,7 +129,7 @@ def validate_submission(submission: BacktestSubmission, *, today: dt.date) -> Ba
 
 
 def _symbol_violation(symbol: str) -> str | None:
-    if SYMBOL_PATTERN.fullmatch(symbol) is None:
+    if not is_symbol(symbol):
         return "is not a ticker: a letter, then up to 14 of A-Z, 0-9, '.', '-'"
     return None
 

@@ -7,10 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError, NotFoundError
-
-SYMBOL_PATTERN = re.compile(r"[A-Z][A-Z0-9.\-]{0,14}")
-"""Ticker syntax: a letter, then up to 14 letters, digits, '.' or '-' (e.g. BRK.B); use `fullmatch`."""
 
 UNIVERSE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 """Universe name syntax: lower_snake_case, a letter first, at most 64 characters."""
@@ -221,7 +219,7 @@ def watchlist_symbol_violations(
     violations: list[FieldViolation] = []
     first_index: dict[str, int] = {}
     for index, symbol in enumerate(symbols):
-        if SYMBOL_PATTERN.fullmatch(symbol) is None:
+        if not is_symbol(symbol):
             violations.append(
                 FieldViolation(
                     f"{field}[{index}]",

@@ -14,8 +14,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy, EnvoyError
+from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy
 from tickstock_server.edge.envoy_config import EnvoyConfig, parse_upstream
+from tickstock_server.errors import EnvoyError
 
 _EPILOG = """\
 examples:

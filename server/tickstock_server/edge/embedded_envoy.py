@@ -22,17 +22,13 @@ from tickstock_server.edge.envoy_config import (
     Upstream,
     render_envoy_config,
 )
-from tickstock_server.errors import TickstockError
+from tickstock_server.errors import EnvoyError
 
 _logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
 _LISTENER = "grpc_web"
-
-
-class EnvoyError(TickstockError):
-    """Envoy could not be found or did not start."""
 
 
 def find_envoy_executable() -> Path:

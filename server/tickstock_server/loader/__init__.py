@@ -1,17 +1,16 @@
 """Historical loader: backfills daily and minute bars and ticker reference data from the Massive REST API."""
 
+from tickstock_server.errors import LoadError, MassiveRestError
 from tickstock_server.loader.backfill import (
     Backfill,
     BackfillRequest,
     BackfillSummary,
     HistoricalSource,
-    LoadError,
 )
 from tickstock_server.loader.chunks import Chunk, ChunkKind, plan_chunks
 from tickstock_server.loader.massive_rest import (
     DailyBar,
     MassiveRestClient,
-    MassiveRestError,
     RestRetryPolicy,
     TickerReference,
 )

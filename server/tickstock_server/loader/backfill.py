@@ -14,7 +14,7 @@ import asyncpg
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_session import EASTERN
-from tickstock_server.errors import TickstockError
+from tickstock_server.errors import LoadError, TickstockError
 from tickstock_server.loader.chunks import Chunk, ChunkKind, plan_chunks
 from tickstock_server.loader.massive_rest import DailyBar, TickerReference
 from tickstock_server.storage.bar_writer import PgBarWriter
@@ -25,7 +25,6 @@ __all__ = [
     "BackfillRequest",
     "BackfillSummary",
     "HistoricalSource",
-    "LoadError",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -87,10 +86,6 @@ ON CONFLICT (symbol) DO UPDATE SET
     weighted_shares_outstanding = coalesce($13, stored.weighted_shares_outstanding),
     updated_at                  = now()
 """
-
-
-class LoadError(TickstockError):
-    """A chunk could not be written (its bars stayed unwritten while PostgreSQL was unavailable)."""
 
 
 class HistoricalSource(Protocol):

@@ -17,13 +17,12 @@ from urllib3.util.retry import Retry
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_session import EASTERN
-from tickstock_server.errors import TickstockError
+from tickstock_server.errors import MassiveRestError
 from tickstock_server.support.time_units import NS_PER_MS
 
 __all__ = [
     "DailyBar",
     "MassiveRestClient",
-    "MassiveRestError",
     "RestRetryPolicy",
     "TickerReference",
 ]
@@ -41,10 +40,6 @@ logging.getLogger("RESTClient").handlers.clear()
 _RETRY_STATUSES = frozenset({413, 429, 500, 502, 503, 504})
 _MAX_PAGE_ROWS = 50_000
 """Base aggregates per page; the API's maximum."""
-
-
-class MassiveRestError(TickstockError):
-    """A REST request failed: a non-retryable status, or every attempt allowed failed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

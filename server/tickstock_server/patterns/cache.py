@@ -46,6 +46,7 @@ from tickstock_server.patterns.cache_index import (
 )
 from tickstock_server.patterns.cache_query import own_minimum, query_mask
 from tickstock_server.patterns.scan import ScanCursor, ScanPage, ScanQuery, ScanSortField
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 _logger = logging.getLogger(__name__)
 
@@ -98,6 +99,27 @@ class PatternCacheStats:
     """Patterns removed before expiry because the cache was full."""
     scans: int
     """Scans run."""
+
+    def metric_samples(self) -> list[MetricSample]:
+        """The size and counters as metric samples (not the per-type counts: types come from the producer)."""
+        return [
+            gauge(
+                "tickstock_patterns_cached",
+                "Patterns in the cache, expired ones not yet removed included.",
+                self.size,
+            ),
+            counter(
+                "tickstock_pattern_cache_evicted",
+                "Patterns removed before they expired because the cache was full.",
+                self.evicted,
+            ),
+            counter(
+                "tickstock_pattern_cache_expired",
+                "Patterns removed because they expired.",
+                self.expired_cleaned,
+            ),
+            counter("tickstock_pattern_scans", "Pattern scans run.", self.scans),
+        ]
 
 
 class PatternCache:
@@ -232,6 +254,10 @@ class PatternCache:
             evicted=self._evicted,
             scans=self._scans,
         )
+
+    def metric_samples(self) -> list[MetricSample]:
+        """The samples of `stats`."""
+        return self.stats().metric_samples()
 
     def index_sizes(self) -> dict[str, int]:
         """Items held by each internal structure (for leak checks: all zero once every pattern is gone)."""

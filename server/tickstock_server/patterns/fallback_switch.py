@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import logging
 
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["FallbackSwitch", "heartbeat_ns_from_redis"]
@@ -95,6 +96,26 @@ class FallbackSwitch:
         """Times the switch turned inactive again."""
         self.heartbeat_age_s: float | None = None
         """Heartbeat age at the last observation, seconds; None when no heartbeat was seen."""
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Activations and stand-downs so far, and whether the fallback is active now."""
+        return [
+            counter(
+                "tickstock_pattern_fallback_activations",
+                "Times the fallback pattern detector took over because the producer's heartbeat was stale.",
+                self.activations,
+            ),
+            counter(
+                "tickstock_pattern_fallback_stand_downs",
+                "Times the fallback pattern detector stood down because the producer's heartbeat was fresh.",
+                self.stand_downs,
+            ),
+            gauge(
+                "tickstock_pattern_fallback_active",
+                "1 while the fallback pattern detector feeds the pattern cache.",
+                float(self.active),
+            ),
+        ]
 
     def observe(self, now_ns: int, heartbeat_ns: int | None) -> bool:
         """Record one look at the heartbeat key and return whether the fallback should be active.

@@ -11,17 +11,18 @@ from typing import Any, Final, Protocol
 
 from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.patterns import Pattern
+from tickstock_server.errors import MessageRejectedError
 from tickstock_server.ports.producer import ProducerLinkFactory
 from tickstock_server.producer.consumer_settings import PatternConsumerConfig, ProducerChannels
 from tickstock_server.producer.events import BacktestProgress, PatternExpiry, ProducerHealth
 from tickstock_server.producer.messages import (
-    MessageRejectedError,
     parse_backtest_outcome,
     parse_backtest_progress,
     parse_pattern_message,
     parse_producer_health,
 )
 from tickstock_server.support.log_limiter import LogLimiter
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 __all__ = [
     "CONSUMER_REASONS",
@@ -153,6 +154,44 @@ class PatternConsumer:
     def channel_names(self) -> tuple[str, ...]:
         """The channels subscribed to: patterns, backtest progress, backtest results, health."""
         return self._names
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Messages processed, ignored and invalid (by reason), reconnects, and the connection state."""
+        samples = [
+            counter(
+                "tickstock_producer_messages_processed",
+                "Producer messages validated and delivered to the pattern cache, backtests or health.",
+                self.processed_total,
+            ),
+            counter(
+                "tickstock_producer_messages_ignored",
+                "Valid producer messages deliberately not delivered (pattern_expired notices).",
+                self.ignored_total,
+            ),
+        ]
+        samples += [
+            counter(
+                "tickstock_producer_messages_invalid",
+                "Producer messages rejected, by reason: the parsers' reasons (e.g. not_json, "
+                "bad_confidence), unknown_channel, or handler_error when handling it failed.",
+                count,
+                reason=reason,
+            )
+            for reason, count in sorted(self._invalid_by_reason.items())
+        ]
+        samples += [
+            counter(
+                "tickstock_producer_reconnects",
+                "Returns to connected after a lost connection to the producer's Redis.",
+                self.reconnects,
+            ),
+            gauge(
+                "tickstock_producer_connected",
+                "1 while subscribed to every producer channel.",
+                float(self.connected),
+            ),
+        ]
+        return samples
 
     async def run(self) -> None:
         """Consume, and poll the heartbeat, until cancelled. Run it once at a time."""

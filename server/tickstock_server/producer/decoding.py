@@ -8,13 +8,14 @@ from typing import Any, Final, TypeVar
 
 from pydantic import ValidationError
 
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
+from tickstock_server.errors import MessageRejectedError
 from tickstock_server.producer.models import MAX_EPOCH_S, MIN_EPOCH_S, StrictModel
+from tickstock_server.support.time_units import NS_PER_US, US_PER_S
 
 __all__ = [
     "BASE_REASONS",
     "DEFAULT_MAX_MESSAGE_BYTES",
-    "MessageRejectedError",
     "check_event_type",
     "check_size",
     "decode_object",
@@ -45,17 +46,6 @@ BASE_REASONS: Final = frozenset(
     }
 )
 """Reasons that come from the checks here rather than from a model field."""
-
-
-class MessageRejectedError(Exception):  # not "...Error": an expected outcome for untrusted input, not a fault
-    """A message failed validation; `reason` (one of `messages.REJECT_REASONS`) says why."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        """Short, stable reason, e.g. "bad_confidence"."""
-        self.detail = detail
-        """Human-readable specifics for the log (never part of a metric label)."""
 
 
 class _NonFiniteError(ValueError):
@@ -145,9 +135,9 @@ def check_event_type(event_type: object, accepted: frozenset[str]) -> None:
 
 
 def symbol(value: str, reason: str) -> str:
-    """`value` upper-cased if it is a ticker (`SYMBOL_PATTERN`); else rejected with `reason`."""
+    """`value` upper-cased if it is a ticker (`is_symbol`); else rejected with `reason`."""
     upper = value.upper()
-    if not SYMBOL_PATTERN.fullmatch(upper):
+    if not is_symbol(upper):
         raise MessageRejectedError(reason, repr(value[:32]))
     return upper
 
@@ -165,7 +155,7 @@ def epoch_ns(epoch_s: float) -> int:
     A float of today's epoch seconds resolves about 0.2 us; microseconds are exact in a float until 2255, so
     1767700000.25 becomes exactly ...250000000 ns rather than a value up to 128 ns off.
     """
-    return round(epoch_s * 1_000_000) * 1_000
+    return round(epoch_s * US_PER_S) * NS_PER_US
 
 
 def plausible_epoch_s(value: float) -> bool:

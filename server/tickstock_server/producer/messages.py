@@ -19,10 +19,10 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from tickstock_server.domain.patterns import Pattern, PatternIndicators, PatternSource, PatternTimeframe
+from tickstock_server.errors import MessageRejectedError
 from tickstock_server.producer.decoding import (
     BASE_REASONS,
     DEFAULT_MAX_MESSAGE_BYTES,
-    MessageRejectedError,
     check_event_type,
     check_size,
     decode_object,

@@ -15,9 +15,9 @@ from tickstock_server.domain.backtests import (
     BacktestState,
     OutcomeReport,
 )
+from tickstock_server.errors import MessageRejectedError
 from tickstock_server.producer.decoding import (
     DEFAULT_MAX_MESSAGE_BYTES,
-    MessageRejectedError,
     check_event_type,
     check_size,
     decode_object,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.producer_sim.simulator import DEFAULT_SYMBOLS, SimulatorConfig, run_simulator
 from tickstock_server.simulation.market import synthetic_symbols
 
@@ -38,7 +38,7 @@ def _symbols(text: str) -> tuple[str, ...]:
             raise argparse.ArgumentTypeError(f"symbol count must be 1 to {_MAX_SYMBOLS}")
         return synthetic_symbols(count)
     symbols = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
-    bad = [s for s in symbols if SYMBOL_PATTERN.fullmatch(s) is None]
+    bad = [s for s in symbols if not is_symbol(s)]
     if bad or not symbols:
         raise argparse.ArgumentTypeError(f"not a symbol list: {text!r}")
     return symbols

@@ -15,7 +15,7 @@ from tickstock_server.simulation.market import (
     SyntheticMarketConfig,
     synthetic_symbols,
 )
-from tickstock_server.support.time_units import NS_PER_S
+from tickstock_server.support.time_units import NS_PER_HOUR, NS_PER_S
 
 __all__ = ["PRODUCER_PATTERNS", "TIER_TTL_S", "PatternGenerator", "ProducerPattern"]
 
@@ -62,7 +62,7 @@ _CONFIDENCE_SPAN = 0.45
 _CONFIDENCE_BETA = (2.0, 3.0)
 # The simulated market's clock: one second of market time per pattern, from 10:25 ET (regular session)
 # of the synthetic feed's first day, so prices move independently of the wall clock and stay seeded.
-_MARKET_ORIGIN_NS = DEFAULT_START_NS + 3600 * NS_PER_S
+_MARKET_ORIGIN_NS = DEFAULT_START_NS + NS_PER_HOUR
 _LIST_MIN_PRICE = 5.0
 _LIST_MAX_PRICE = 500.0
 _LIST_STEP_SIGMA = 0.002

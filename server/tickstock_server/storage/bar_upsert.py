@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from tickstock_server.domain.bar import Bar
+from tickstock_server.support.time_units import NS_PER_US
 
 __all__ = ["FLUSH_ERRORS", "MIN_PART_ROWS", "partition_bars", "upsert_bars"]
 
@@ -74,7 +75,7 @@ async def upsert_bars(pool: asyncpg.Pool, bars: Iterable[Bar], timeout_s: float)
         One of FLUSH_ERRORS when PostgreSQL is down, restarting or unreachable, or the timeout passes.
     """
     records = [
-        (bar.symbol, bar.start_ns // 1_000, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        (bar.symbol, bar.start_ns // NS_PER_US, bar.open, bar.high, bar.low, bar.close, bar.volume)
         for bar in bars
     ]
     async with asyncio.timeout(timeout_s), pool.acquire() as conn, conn.transaction():

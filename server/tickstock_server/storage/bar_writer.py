@@ -7,12 +7,14 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.storage.bar_upsert import FLUSH_ERRORS, MIN_PART_ROWS, partition_bars, upsert_bars
+from tickstock_server.storage.bar_writer_stats import BarWriterStats
+from tickstock_server.support.backoff import Backoff
+from tickstock_server.support.metric_samples import MetricSample
 
 __all__ = ["BarWriterStats", "PgBarWriter"]
 
@@ -23,30 +25,6 @@ _SCHEDULING_MARGIN_S = 0.05
 pipeline puts bars in bursts) when the flush is due."""
 
 _BarKey = tuple[str, int]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BarWriterStats:
-    """A snapshot of the writer's counters and health, for metrics and health checks."""
-
-    rows_written: int
-    """Bar rows upserted by successful flushes (a bar flushed again after a newer revision counts twice)."""
-    flushes: int
-    """Successful flushes."""
-    failed_flushes: int
-    """Flush attempts that failed and will be retried."""
-    pending: int
-    """Bars not yet known to be durable (buffered or in a flush that has not committed)."""
-    backpressure_waits: int
-    """Times `put` had to wait for room because `pending` had reached ``max_pending``."""
-    backpressure_s: float
-    """Total seconds `put` callers spent waiting for room."""
-    last_flush_lag_s: float | None
-    """Seconds from the oldest put of the last successful flush until its commit; None before one."""
-    last_error: str | None
-    """The last flush error (type and message), None once a flush succeeds again."""
-    healthy: bool
-    """False while flushes are failing or the buffer is full."""
 
 
 class PgBarWriter:
@@ -107,8 +85,7 @@ class PgBarWriter:
         self._max_pending = max_pending
         self._flush_rows = flush_rows
         self._flush_interval_s = flush_interval_s
-        self._retry_initial_s = retry_initial_s
-        self._retry_max_s = retry_max_s
+        self._retry = Backoff(retry_initial_s, retry_max_s)
         self._flush_timeout_s = flush_timeout_s
         self._flush_connections = flush_connections
         self._on_written = on_written
@@ -182,6 +159,10 @@ class PgBarWriter:
             last_error=self._last_error,
             healthy=self.healthy,
         )
+
+    def metric_samples(self) -> list[MetricSample]:
+        """The counters and health of `stats`, as metric samples."""
+        return self.stats().metric_samples()
 
     @property
     def healthy(self) -> bool:
@@ -375,16 +356,17 @@ class PgBarWriter:
                 len(pending),
             )
         self._consecutive_failures = 0
+        self._retry.reset()
         self._last_error = None
         return True
 
     def _log_retry(self) -> float:
         """Log the failure of the latest flush; return the backoff before the next attempt in seconds."""
-        attempt = self._consecutive_failures
-        delay_s = min(self._retry_initial_s * 2.0 ** min(attempt - 1, 30), self._retry_max_s)
+        # One call per failed flush, so the backoff's attempt count equals the consecutive failures.
+        delay_s = self._retry.next_delay_s()
         _logger.warning(
             "bar flush failed (attempt %d, %s); %d bars pending, retrying in %.1f s",
-            attempt,
+            self._consecutive_failures,
             self._last_error,
             len(self._pending),
             delay_s,

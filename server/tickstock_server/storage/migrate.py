@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from tickstock_server.errors import TickstockError
+from tickstock_server.errors import MigrationError
 from tickstock_server.storage.database import map_asyncpg_errors
 
 _logger = logging.getLogger(__name__)
@@ -27,10 +27,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )
 """
-
-
-class MigrationError(TickstockError):
-    """The schema cannot be brought up to date: unknown versions in the database, or bad migration files."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

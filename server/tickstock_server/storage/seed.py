@@ -20,14 +20,14 @@ from typing import Any
 
 import asyncpg
 
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.domain.universes import (
-    SYMBOL_PATTERN,
     UNIVERSE_NAME_PATTERN,
     SymbolInfo,
     Universe,
     UniverseKind,
 )
-from tickstock_server.errors import TickstockError
+from tickstock_server.errors import SeedDataError
 from tickstock_server.storage.database import map_asyncpg_errors
 
 _logger = logging.getLogger(__name__)
@@ -63,10 +63,6 @@ ON CONFLICT (symbol) DO UPDATE SET
     sector = EXCLUDED.sector, industry = EXCLUDED.industry, active = EXCLUDED.active,
     currency = EXCLUDED.currency, market_cap = EXCLUDED.market_cap, updated_at = now()
 """
-
-
-class SeedDataError(TickstockError):
-    """The seed data files are malformed or inconsistent (a fault of the release, not of the database)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,7 +187,7 @@ def _parse_symbols(text: str) -> tuple[SymbolInfo, ...]:
     for row in reader:
         where = f"{SYMBOLS_FILE} line {reader.line_num}"
         symbol = row["symbol"]
-        if SYMBOL_PATTERN.fullmatch(symbol) is None:
+        if not is_symbol(symbol):
             raise SeedDataError(f"{where}: {symbol!r} is not a ticker")
         if symbol in symbols:
             raise SeedDataError(f"{where}: {symbol} appears twice")

@@ -1,1 +1,1 @@
-"""Primitives every feature shares: backoff, cancellation, time units."""
+"""Primitives every feature shares: mailboxes, per-user stream limits, backoff, cancellation, time units."""

@@ -8,3 +8,6 @@ NS_PER_US: Final = 1_000
 NS_PER_MS: Final = 1_000_000
 NS_PER_S: Final = 1_000_000_000
 NS_PER_MINUTE: Final = 60 * NS_PER_S
+NS_PER_HOUR: Final = 60 * NS_PER_MINUTE
+US_PER_S: Final = 1_000_000
+"""Microseconds per second: PostgreSQL and the producer's float epochs resolve microseconds."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.domain.universes import (
-    SYMBOL_PATTERN,
     SymbolInfo,
     SymbolPage,
     SymbolSearch,
@@ -46,7 +46,7 @@ class UniverseCatalog:
             InvalidRequestError: `symbol` is not a ticker (field ``symbol``).
             NotFoundError: No such symbol.
         """
-        if SYMBOL_PATTERN.fullmatch(symbol) is None:
+        if not is_symbol(symbol):
             raise InvalidRequestError([FieldViolation("symbol", "is not a ticker")])
         return await self._store.get_symbol(symbol)
 

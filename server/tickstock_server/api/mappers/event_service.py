@@ -27,7 +27,7 @@ from tickstock_server.delivery.session import ResumePoint
 from tickstock_server.domain.events import Direction, EventType
 from tickstock_server.domain.filter_spec import FilterSpec, StoredPreset
 from tickstock_server.domain.snapshot import SymbolSnapshot
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.support.time_units import NS_PER_S
 
@@ -200,7 +200,7 @@ class StreamRequest:
 
 
 def _seconds(duration: duration_pb2.Duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
+    return duration.seconds + duration.nanos / NS_PER_S
 
 
 def parse_stream_request(request: event_service_pb2.StreamEventsRequest) -> StreamRequest:
@@ -239,7 +239,7 @@ def parse_filter(
     symbols: dict[str, None] = {}
     for index, raw in enumerate(proto.symbols):
         symbol = raw.strip().upper()
-        if SYMBOL_PATTERN.fullmatch(symbol):
+        if is_symbol(symbol):
             symbols[symbol] = None
         else:
             violations.append(FieldViolation(f"{prefix}.symbols[{index}]", f"{raw!r} is not a ticker symbol"))

@@ -13,7 +13,7 @@ from tickstock_server.api.mappers._common import (
 )
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.bar_intervals import BarInterval
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.support.time_units import NS_PER_S
 
@@ -48,7 +48,7 @@ def parse_get_bars(request: market_data_service_pb2.GetBarsRequest) -> tuple[str
     """Symbol, interval and page size of a valid request; raise InvalidRequestError with every bad field."""
     violations: list[FieldViolation] = []
     symbol = request.symbol.strip().upper()
-    if not SYMBOL_PATTERN.fullmatch(symbol):
+    if not is_symbol(symbol):
         violations.append(FieldViolation("symbol", f"{request.symbol[:32]!r} is not a ticker symbol"))
     interval = _INTERVALS.get(request.interval)
     if interval is None:

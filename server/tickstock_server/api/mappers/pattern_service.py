@@ -21,9 +21,10 @@ from tickstock_server.domain.alerts import (
     TimeOfDay,
 )
 from tickstock_server.domain.patterns import Pattern, PatternSource, PatternTimeframe
-from tickstock_server.domain.universes import SYMBOL_PATTERN
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.patterns.scan import PatternFilterSpec, ScanCursor, ScanQuery, ScanSortField
+from tickstock_server.support.time_units import NS_PER_S
 
 TIMEFRAMES: dict[PatternTimeframe, events_pb2.PatternTimeframe.ValueType] = {
     PatternTimeframe.DAILY: events_pb2.PATTERN_TIMEFRAME_DAILY,
@@ -141,7 +142,7 @@ def pattern_filter_from_proto(
             )
     for index, raw in enumerate(proto.symbols):
         symbol = raw.strip().upper()
-        if SYMBOL_PATTERN.fullmatch(symbol):
+        if is_symbol(symbol):
             symbols.add(symbol)
         else:
             violations.append(
@@ -264,7 +265,7 @@ def stream_query_from_proto(
 
 def heartbeat_s_from_proto(duration: duration_pb2.Duration) -> float:
     """A stream request's heartbeat interval in seconds: `DEFAULT_HEARTBEAT_S` when unset, else 1 to 60."""
-    seconds = duration.seconds + duration.nanos / 1e9
+    seconds = duration.seconds + duration.nanos / NS_PER_S
     if not seconds:
         return DEFAULT_HEARTBEAT_S
     if not 1 <= seconds <= 60:

@@ -1,0 +1,249 @@
+"""The bounded mailbox between a synchronous producer and one async reader, with an explicit overflow policy.
+
+Every subscriber queue of the server is one: event streams (the hub's `Subscriber`, which adds batching),
+pattern streams, alert streams (which add suppression notices) and backtest watchers (a conflating
+mailbox of one). The producer side (`put`, `put_after`, `push`) is synchronous and never blocks: it runs
+inline on the event loop, in the middle of fanning out an event. The reader takes items and `wait`s,
+with a timeout when it owes its client a heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class OverflowPolicy(enum.Enum):
+    """What a mailbox does with an item that arrives when it already holds `capacity` items."""
+
+    END = "end"
+    """Refuse the item and every later one: the mailbox is `overloaded` for good. The items already
+    queued stay for the reader, which decides whether to drain them before it reports the overload."""
+    CONFLATE = "conflate"
+    """Queue the item, then let the compaction shrink the queue (by default to its newest `capacity`
+    items). The mailbox never refuses an item; superseded ones are removed instead."""
+
+
+Compaction = Callable[[deque[T]], tuple[deque[T], Sequence[T]]]
+"""Given an over-full queue (newest item last), return the queue to keep, in order, and the removed
+items, in the order `on_drop` should see them."""
+
+
+class Mailbox(Generic[T]):
+    """A bounded FIFO queue from a synchronous producer to one async reader.
+
+    At the bound, when `capacity` items are queued, a `put` meets the overflow policy:
+
+    - `OverflowPolicy.END`: the item is refused and the mailbox becomes `overloaded`: it refuses every
+      later item as well. Each refused item counts in `dropped` and goes to `on_drop`; `on_overload` is
+      called once; the reader is woken. Nothing already queued is lost.
+    - `OverflowPolicy.CONFLATE`: the item is queued, then `compact` reduces the queue. Each removed item
+      counts in `dropped` and goes to `on_drop`; the reader is woken.
+
+    After `close` the mailbox refuses items silently (not counted): the stream ends on purpose. An
+    overloaded mailbox keeps counting what it refuses, closed or not.
+
+    The reader is woken when the queue goes from empty to non-empty, and, when `batch_size` is set, again
+    when it reaches `batch_size` items (a full batch); an item added to a queue that is neither leaves the
+    reader asleep, which is what lets a burst leave as one batch. `batch_start_s` then records when the
+    current batch began (event-loop time), for the reader's linger.
+
+    Not thread-safe: use it from the event loop only.
+    """
+
+    __slots__ = (
+        "_batch_size",
+        "_compact",
+        "_on_drop",
+        "_on_overload",
+        "_queue",
+        "_refusing",
+        "_wakeup",
+        "batch_start_s",
+        "capacity",
+        "closed",
+        "dropped",
+        "overloaded",
+        "policy",
+    )
+
+    def __init__(
+        self,
+        capacity: int,
+        policy: OverflowPolicy = OverflowPolicy.END,
+        *,
+        compact: Compaction[T] | None = None,
+        on_drop: Callable[[Sequence[T]], None] | None = None,
+        on_overload: Callable[[], None] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        """Create an empty, open mailbox.
+
+        Args:
+            capacity: Most items queued before the policy acts; at least 1.
+            policy: What happens at the bound.
+            compact: How CONFLATE shrinks an over-full queue; by default it keeps the newest `capacity`
+                items and removes the oldest one.
+            on_drop: Called with the items refused (END) or removed (CONFLATE), e.g. to report them.
+            on_overload: Called once when an END mailbox first overflows.
+            batch_size: Wake the reader again at this many items, and keep `batch_start_s`; None for a
+                reader that takes one item at a time.
+        """
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        self.capacity = capacity
+        self.policy = policy
+        self.dropped = 0
+        """Items refused after an overflow (END) or removed by compaction (CONFLATE); never those
+        refused because the mailbox was closed, nor those `clear` discarded."""
+        self.overloaded = False
+        """True once an END mailbox overflowed; it then refuses every item."""
+        self.closed = False
+        """True once `close` was called; the mailbox then refuses every item."""
+        self.batch_start_s = 0.0
+        """Event-loop time at which the queue last became non-empty or a batch was taken (`batch_size`
+        mailboxes only)."""
+        self._compact = compact or self._keep_newest
+        self._on_drop = on_drop
+        self._on_overload = on_overload
+        self._batch_size = batch_size
+        self._queue: deque[T] = deque()
+        self._wakeup = asyncio.Event()
+        self._refusing = False
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    # --- producer side ---------------------------------------------------------------------------------
+
+    def put(self, item: T) -> bool:
+        """Queue `item`; at the bound apply the policy. Returns whether the item was queued."""
+        if self._refusing:
+            if self.overloaded:
+                self._drop((item,))
+            return False
+        queue = self._queue
+        if len(queue) >= self.capacity:
+            return self._overflow((), item)
+        queue.append(item)
+        size = len(queue)
+        if size == 1:
+            if self._batch_size is not None:
+                self.batch_start_s = asyncio.get_running_loop().time()
+            self._wakeup.set()
+        elif size == self._batch_size:
+            self._wakeup.set()
+        return True
+
+    def put_after(self, prefix: Sequence[T], item: T) -> bool:
+        """Queue `prefix` then `item`, all or none: they share the bound.
+
+        When they do not all fit, the policy acts on `item` alone (END refuses and counts only it) and
+        `prefix` is not queued: it stays the caller's, e.g. notices to send later. Returns whether the
+        items were queued.
+        """
+        if not prefix:
+            return self.put(item)
+        if self._refusing:
+            if self.overloaded:
+                self._drop((item,))
+            return False
+        if len(self._queue) + len(prefix) >= self.capacity:
+            return self._overflow(prefix, item)
+        self._append((*prefix, item))
+        return True
+
+    def push(self, items: Iterable[T]) -> None:
+        """Queue `items` whatever the bound and the state.
+
+        For the few control items (notices) a reader must get even from a full, overloaded or closed
+        mailbox. They count toward the bound of later puts.
+        """
+        self._append(items)
+
+    def close(self) -> None:
+        """Refuse items from now on (idempotent) and wake the reader; queued items stay."""
+        self.closed = True
+        self._refusing = True
+        self._wakeup.set()
+
+    def wake(self) -> None:
+        """Wake the reader, e.g. after a change of state it must look at."""
+        self._wakeup.set()
+
+    # --- reader side -----------------------------------------------------------------------------------
+
+    def take(self) -> T:
+        """Remove and return the oldest item (the mailbox must not be empty)."""
+        return self._queue.popleft()
+
+    def take_batch(self, max_size: int) -> list[T]:
+        """Remove and return the oldest `max_size` items (fewer when fewer are queued); a new batch starts."""
+        queue = self._queue
+        batch = [queue.popleft() for _ in range(min(len(queue), max_size))]
+        if self._batch_size is not None:
+            self.batch_start_s = asyncio.get_running_loop().time()
+        return batch
+
+    def clear(self) -> None:
+        """Discard every queued item (not counted in `dropped`)."""
+        self._queue.clear()
+
+    async def wait(self, timeout_s: float | None) -> bool:
+        """Sleep until the producer wakes the reader, or `timeout_s` seconds pass (None: no limit).
+
+        Returns:
+            False when the time ran out with nothing waking the reader: time for a heartbeat.
+        """
+        self._wakeup.clear()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._wakeup.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def get(self) -> T:
+        """Wait for an item and take it; for a mailbox that is never closed (it would wait forever)."""
+        while not self._queue:
+            await self.wait(None)
+        return self._queue.popleft()
+
+    # --- internals -------------------------------------------------------------------------------------
+
+    def _append(self, items: Iterable[T]) -> None:
+        self._queue.extend(items)
+        self._wakeup.set()
+
+    def _overflow(self, prefix: Sequence[T], item: T) -> bool:
+        if self.policy is OverflowPolicy.END:
+            self.overloaded = True
+            self._refusing = True
+            self._drop((item,))
+            if self._on_overload is not None:
+                self._on_overload()
+            self._wakeup.set()
+            return False
+        queue = self._queue
+        queue.extend(prefix)
+        queue.append(item)
+        self._queue, removed = self._compact(queue)
+        self._drop(removed)
+        self._wakeup.set()
+        return True
+
+    def _drop(self, items: Sequence[T]) -> None:
+        self.dropped += len(items)
+        if self._on_drop is not None and items:
+            self._on_drop(items)
+
+    def _keep_newest(self, queue: deque[T]) -> tuple[deque[T], Sequence[T]]:
+        removed = []
+        while len(queue) > self.capacity:
+            removed.append(queue.popleft())
+        return queue, removed
