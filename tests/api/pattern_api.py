@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
@@ -116,10 +114,3 @@ def violations(error: grpc.aio.AioRpcError) -> list[str]:
             detail.Unpack(bad_request)
             fields += [violation.field for violation in bad_request.field_violations]
     return fields
-
-
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll `condition()` until it is true (the server notices stream openings asynchronously)."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 - the router has no event to wait on
-            await asyncio.sleep(0.01)

@@ -7,7 +7,8 @@ from typing import Any
 import grpc
 import pytest
 from api_server import MAX_ALERT_SUBSCRIPTIONS, ServerFactory
-from pattern_api import NOW_NS, Metadata, PatternApi, make_pattern, start_patterns, violations, wait_until
+from pattern_api import NOW_NS, Metadata, PatternApi, make_pattern, start_patterns, violations
+from polling import eventually
 
 from tickstock.v1 import common_pb2
 from tickstock.v1 import pattern_service_pb2 as pb
@@ -204,7 +205,7 @@ async def test_a_matching_pattern_put_into_the_cache_reaches_the_owners_alert_st
     request = pb.StreamAlertsRequest()
     request.heartbeat_interval.FromSeconds(1)
     call = patterns.stub.StreamAlerts(request, metadata=patterns.alice)
-    await wait_until(lambda: patterns.api.patterns.router.open_streams("alice") == 1)
+    await eventually(lambda: patterns.api.patterns.router.open_streams("alice") == 1)
 
     # Act
     patterns.put(
@@ -227,7 +228,7 @@ async def test_a_deleted_subscription_alerts_no_more(patterns: PatternApi) -> No
     kept = await _create(patterns, patterns.alice, symbols=["MSFT"])
     await _delete(patterns, patterns.alice, deleted.subscription_id)
     call = patterns.stub.StreamAlerts(pb.StreamAlertsRequest(), metadata=patterns.alice)
-    await wait_until(lambda: patterns.api.patterns.router.open_streams("alice") == 1)
+    await eventually(lambda: patterns.api.patterns.router.open_streams("alice") == 1)
 
     # Act
     patterns.put(make_pattern("b1", "AAPL"), make_pattern("b2", "MSFT"))

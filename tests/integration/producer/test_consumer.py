@@ -10,13 +10,14 @@ import logging
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from polling import eventually
 
 from tickstock_server.bus.producer_subscription import producer_link
 from tickstock_server.domain.backtests import BacktestState, OutcomeReport
@@ -106,13 +107,6 @@ def malformed(rng: random.Random) -> bytes:
     else:
         del valid["data"][rng.choice(["symbol", "confidence", "pattern"])]
     return json.dumps(valid).encode()
-
-
-async def eventually(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    """Wait until `predicate()` holds; fail after `timeout_s` (a guard, not a timing assertion)."""
-    async with asyncio.timeout(timeout_s):
-        while not predicate():  # noqa: ASYNC110 -- polling counters, which have no event to wait for
-            await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

@@ -8,12 +8,13 @@ import json
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from polling import eventually
 
 from tickstock_server.embedded import EmbeddedRedis
 from tickstock_server.patterns.fallback_switch import FallbackSwitch, heartbeat_ns_from_redis
@@ -103,20 +104,12 @@ class Listener:
                 return received
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while True:
-            if await condition():
-                return
-            await asyncio.sleep(0.01)
-
-
 async def subscribed_to_jobs(client: aioredis.Redis, channels: ProducerChannels) -> None:
     async def ready() -> bool:
         counts = dict(await client.pubsub_numsub(channels.backtest_jobs, channels.backtest_cancel))
         return all(count >= 1 for count in counts.values())
 
-    await eventually(ready)
+    await eventually(ready, timeout_s=WAIT_S)
 
 
 def job(job_id: str, symbols: list[str], patterns: list[str] | None = None) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -71,12 +70,3 @@ def make_jobs(
         store=store, publisher=publisher, config=BacktestJobsConfig(**config), clock_ns=lambda: NOW_NS
     )
     return jobs, store, publisher
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Yield to the event loop until `condition` holds, for at most about ten seconds."""
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("condition never held")

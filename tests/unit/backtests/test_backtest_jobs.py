@@ -13,8 +13,8 @@ from backtest_fakes import (
     completed,
     make_jobs,
     submission,
-    until,
 )
+from polling import eventually
 
 from tickstock_server.adapters.memory.backtests import MemoryBacktestRequests
 from tickstock_server.domain.backtests import BacktestParameters
@@ -204,12 +204,12 @@ async def test_writer_writes_progress_at_most_once_per_interval_and_outcomes_at_
     try:
         # Act
         jobs.apply_progress(first.backtest_id, 0.1)
-        await until(lambda: len(store.progress_writes) == 1)
+        await eventually(lambda: len(store.progress_writes) == 1)
         for step in range(2, 10):
             jobs.apply_progress(first.backtest_id, step / 10)
             jobs.apply_progress(second.backtest_id, step / 10)
         jobs.apply_outcome(second.backtest_id, completed())
-        await until(lambda: store.rows[second.backtest_id].state is S.COMPLETED)
+        await eventually(lambda: store.rows[second.backtest_id].state is S.COMPLETED)
         await asyncio.sleep(0.01)
 
         # Assert
