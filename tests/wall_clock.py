@@ -12,6 +12,7 @@ Without the option (or `TICKSTOCK_TEST_WALL_CLOCK`) nothing changes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import os
@@ -53,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     offset_s = round(instant.timestamp() - time.time())
     os.environ["LD_PRELOAD"] = " ".join(filter(None, [libraries[0], os.environ.get("LD_PRELOAD")]))
     os.environ["FAKETIME"] = f"{offset_s:+d}"
+    _remove_stale_faketime_files()
     _traveller = time_machine.travel(time.time() + offset_s, tick=True)
     _traveller.start()
     _give_grpc_the_real_clock()
@@ -65,6 +67,27 @@ def _give_grpc_the_real_clock() -> None:
     real.time = time_machine.escape_hatch.time.time
     for module in (grpc.aio._utils, grpc._channel, grpc._utilities):
         module.time = real  # type: ignore[attr-defined]
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if _traveller is not None:
+        _remove_stale_faketime_files()
+
+
+def _remove_stale_faketime_files() -> None:
+    """Remove the semaphores and shared memory libfaketime left behind by processes that are gone.
+
+    libfaketime names them after the pid of the process that created them and removes them when that
+    process exits normally, not when it is killed (tests SIGKILL servers). Pids wrap around
+    (`/proc/sys/kernel/pid_max` may be 32768), and a later process that gets the same pid cannot create
+    its own: when it runs as another user, as PostgreSQL's initdb does, it cannot open the stale ones
+    either, and libfaketime exits it with "sem_open failed and recreation attempts failed".
+    """
+    for path in glob.glob("/dev/shm/sem.faketime_sem_*") + glob.glob("/dev/shm/faketime_shm_*"):
+        pid = path.rpartition("_")[2]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            with contextlib.suppress(OSError):  # another session removed it first
+                os.unlink(path)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
