@@ -51,6 +51,17 @@ _BAR_INTERVALS = {
 }
 
 
+def proto_name(enum_type: Any, number: int) -> str:
+    """The name of `number` in a generated enum; "UNKNOWN" for a number this client's protos lack.
+
+    A newer server may send values added after this client was built: they arrive as bare numbers.
+    """
+    try:
+        return str(enum_type.Name(number))
+    except ValueError:
+        return "UNKNOWN"
+
+
 def enum_from_proto(kind: type[_E], name: str, prefix: str) -> _E:
     """The member whose value is the proto name without `prefix`, lower-cased; UNKNOWN otherwise."""
     try:
@@ -105,11 +116,12 @@ def event_filter_from_proto(message: event_service_pb2.EventFilter) -> EventFilt
         universes=tuple(message.universes),
         watchlist_ids=tuple(message.watchlist_ids),
         event_types=tuple(
-            enum_from_proto(EventType, events_pb2.EventType.Name(t), "EVENT_TYPE_")
+            enum_from_proto(EventType, proto_name(events_pb2.EventType, t), "EVENT_TYPE_")
             for t in message.event_types
         ),
         directions=tuple(
-            enum_from_proto(Direction, events_pb2.Direction.Name(d), "DIRECTION_") for d in message.directions
+            enum_from_proto(Direction, proto_name(events_pb2.Direction, d), "DIRECTION_")
+            for d in message.directions
         ),
         min_significance=optional("min_significance"),
         min_price=optional("min_price"),
@@ -153,8 +165,8 @@ def pattern_details_from_proto(p: events_pb2.PatternDetails) -> PatternDetails:
         pattern_id=p.pattern_id,
         pattern_type=p.pattern_type,
         confidence=p.confidence,
-        timeframe=enum_name(events_pb2.PatternTimeframe.Name(p.timeframe), "PATTERN_TIMEFRAME_"),
-        source=enum_name(events_pb2.PatternSource.Name(p.source), "PATTERN_SOURCE_"),
+        timeframe=enum_name(proto_name(events_pb2.PatternTimeframe, p.timeframe), "PATTERN_TIMEFRAME_"),
+        source=enum_name(proto_name(events_pb2.PatternSource, p.source), "PATTERN_SOURCE_"),
         expire_time=_optional_datetime(p, "expire_time"),
     )
 
@@ -192,7 +204,7 @@ def _details(
     if kind == "trend":
         t = message.trend
         return TrendDetails(
-            strength=enum_name(events_pb2.TrendStrength.Name(t.strength), "TREND_STRENGTH_"),
+            strength=enum_name(proto_name(events_pb2.TrendStrength, t.strength), "TREND_STRENGTH_"),
             score=t.score,
             short_score=t.short_score,
             medium_score=t.medium_score,
@@ -203,8 +215,8 @@ def _details(
         return SurgeDetails(
             magnitude=s.magnitude,
             score=s.score,
-            strength=enum_name(events_pb2.SurgeStrength.Name(s.strength), "SURGE_STRENGTH_"),
-            trigger=enum_name(events_pb2.SurgeTrigger.Name(s.trigger), "SURGE_TRIGGER_"),
+            strength=enum_name(proto_name(events_pb2.SurgeStrength, s.strength), "SURGE_STRENGTH_"),
+            trigger=enum_name(proto_name(events_pb2.SurgeTrigger, s.trigger), "SURGE_TRIGGER_"),
             volume_multiplier=s.volume_multiplier,
             baseline_price=s.baseline_price,
         )
@@ -219,8 +231,10 @@ def event_from_proto(message: events_pb2.Event, epoch: str) -> Event:
         seq=message.seq,
         event_id=message.event_id,
         symbol=message.symbol,
-        type=enum_from_proto(EventType, events_pb2.EventType.Name(message.type), "EVENT_TYPE_"),
-        direction=enum_from_proto(Direction, events_pb2.Direction.Name(message.direction), "DIRECTION_"),
+        type=enum_from_proto(EventType, proto_name(events_pb2.EventType, message.type), "EVENT_TYPE_"),
+        direction=enum_from_proto(
+            Direction, proto_name(events_pb2.Direction, message.direction), "DIRECTION_"
+        ),
         price=message.price,
         event_time=datetime_from_proto(message.event_time),
         ingest_time=_optional_datetime(message, "ingest_time"),
@@ -229,7 +243,7 @@ def event_from_proto(message: events_pb2.Event, epoch: str) -> Event:
         percent_change=message.percent_change,
         label=message.label,
         market_status=enum_from_proto(
-            MarketStatus, events_pb2.MarketStatus.Name(message.market_status), "MARKET_STATUS_"
+            MarketStatus, proto_name(events_pb2.MarketStatus, message.market_status), "MARKET_STATUS_"
         ),
         details=_details(message),
     )
@@ -240,7 +254,9 @@ def gap_from_proto(message: event_service_pb2.GapNotice) -> Gap:
         from_seq=message.from_seq,
         to_seq=message.to_seq,
         missed_count=message.missed_count,
-        reason=enum_from_proto(GapReason, event_service_pb2.GapReason.Name(message.reason), "GAP_REASON_"),
+        reason=enum_from_proto(
+            GapReason, proto_name(event_service_pb2.GapReason, message.reason), "GAP_REASON_"
+        ),
     )
 
 
@@ -288,7 +304,7 @@ def universe_from_proto(message: universe_service_pb2.Universe) -> Universe:
     return Universe(
         name=message.name,
         description=message.description,
-        kind=enum_name(universe_service_pb2.UniverseKind.Name(message.kind), "UNIVERSE_KIND_"),
+        kind=enum_name(proto_name(universe_service_pb2.UniverseKind, message.kind), "UNIVERSE_KIND_"),
         member_count=message.member_count,
         symbols=tuple(message.symbols),
     )
