@@ -1,4 +1,8 @@
-"""Conversions between `tickstock.v1` messages and the client's models (the only module that knows both)."""
+"""Conversions between `tickstock.v1` messages and the client's models.
+
+With `_pattern_proto` (statistics, alerts) and `_backtest_proto` (backtests), the only modules that know
+both.
+"""
 
 from __future__ import annotations
 
@@ -87,7 +91,8 @@ def timestamp_to_proto(moment: datetime) -> timestamp_pb2.Timestamp:
     return message
 
 
-def _optional_datetime(parent: object, field: str) -> datetime | None:
+def optional_datetime(parent: object, field: str) -> datetime | None:
+    """The aware UTC time in `field` of `parent`; None when the field is not set."""
     has = parent.HasField(field)  # type: ignore[attr-defined]
     return datetime_from_proto(getattr(parent, field)) if has else None
 
@@ -135,7 +140,7 @@ def filter_preset_from_proto(message: event_service_pb2.FilterPreset) -> FilterP
     return FilterPreset(
         name=message.name,
         filter=event_filter_from_proto(message.filter),
-        update_time=_optional_datetime(message, "update_time"),
+        update_time=optional_datetime(message, "update_time"),
     )
 
 
@@ -167,7 +172,7 @@ def pattern_details_from_proto(p: events_pb2.PatternDetails) -> PatternDetails:
         confidence=p.confidence,
         timeframe=enum_name(proto_name(events_pb2.PatternTimeframe, p.timeframe), "PATTERN_TIMEFRAME_"),
         source=enum_name(proto_name(events_pb2.PatternSource, p.source), "PATTERN_SOURCE_"),
-        expire_time=_optional_datetime(p, "expire_time"),
+        expire_time=optional_datetime(p, "expire_time"),
     )
 
 
@@ -175,7 +180,7 @@ def pattern_from_proto(message: pattern_service_pb2.Pattern) -> Pattern:
     return Pattern(
         symbol=message.symbol,
         price=message.price,
-        detect_time=_optional_datetime(message, "detect_time"),
+        detect_time=optional_datetime(message, "detect_time"),
         details=pattern_details_from_proto(message.details),
     )
 
@@ -237,8 +242,8 @@ def event_from_proto(message: events_pb2.Event, epoch: str) -> Event:
         ),
         price=message.price,
         event_time=datetime_from_proto(message.event_time),
-        ingest_time=_optional_datetime(message, "ingest_time"),
-        detect_time=_optional_datetime(message, "detect_time"),
+        ingest_time=optional_datetime(message, "ingest_time"),
+        detect_time=optional_datetime(message, "detect_time"),
         volume=message.volume,
         percent_change=message.percent_change,
         label=message.label,
@@ -315,6 +320,6 @@ def watchlist_from_proto(message: universe_service_pb2.Watchlist) -> Watchlist:
         watchlist_id=message.watchlist_id,
         name=message.name,
         symbols=tuple(message.symbols),
-        create_time=_optional_datetime(message, "create_time"),
-        update_time=_optional_datetime(message, "update_time"),
+        create_time=optional_datetime(message, "create_time"),
+        update_time=optional_datetime(message, "update_time"),
     )
