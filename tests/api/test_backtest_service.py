@@ -6,76 +6,29 @@ tests/integration/test_backtest_service_process.py.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import pytest
-from api_server import ApiServer, ServerFactory
+from api_server import ServerFactory
+from backtest_api import MAX_WATCHERS, NOW_NS, Harness, Metadata, Stub, running_backtests
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from tickstock.v1 import backtest_service_pb2 as pb
-from tickstock.v1 import backtest_service_pb2_grpc, common_pb2
-from tickstock_server.adapters.memory.backtests import MemoryBacktestRequests, MemoryBacktestStore
-from tickstock_server.api.backtest_service import BacktestServiceServicer
+from tickstock.v1 import common_pb2
 from tickstock_server.api.mappers._common import encode_page_token, request_binding
-from tickstock_server.backtests.config import BacktestJobsConfig
-from tickstock_server.backtests.jobs import BacktestJobs
 from tickstock_server.domain.backtests import BacktestOutcome, BacktestResult, BacktestState
-
-BACKTEST_SERVICE = "tickstock.v1.BacktestService"
-NOW_NS = 1_767_700_800_000_000_000  # 2026-01-06T12:00:00Z: the jobs' clock starts here, 1 ms per reading
-MAX_WATCHERS = 2
-Metadata = tuple[tuple[str, str], ...]
-Stub = backtest_service_pb2_grpc.BacktestServiceStub
-
-
-@dataclass
-class Harness:
-    api: ApiServer
-    jobs: BacktestJobs
-    store: MemoryBacktestStore
-    publisher: MemoryBacktestRequests
-    stub: Stub
-    alice: Metadata
-    bob: Metadata
 
 
 @pytest.fixture
 async def harness(start_api_server: ServerFactory) -> AsyncIterator[Harness]:
-    store, publisher = MemoryBacktestStore(), MemoryBacktestRequests()
-    jobs = BacktestJobs(
-        store=store,
-        publisher=publisher,
-        config=BacktestJobsConfig(progress_write_interval_s=0.01, max_watchers_per_user=MAX_WATCHERS),
-        clock_ns=itertools.count(NOW_NS, 1_000_000).__next__,
-    )
-    writer = asyncio.create_task(jobs.run())
-    api: ApiServer = await start_api_server(
-        extra_servicers={BACKTEST_SERVICE: BacktestServiceServicer(backtests=jobs.service)}
-    )
-    bob = await api.keys.create("bob")
-    try:
-        yield Harness(
-            api=api,
-            jobs=jobs,
-            store=store,
-            publisher=publisher,
-            stub=backtest_service_pb2_grpc.BacktestServiceStub(api.channel),
-            alice=api.metadata,
-            bob=(("authorization", f"Bearer {bob.token}"),),
-        )
-    finally:
-        writer.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await writer
+    async with running_backtests(start_api_server) as harness:
+        yield harness
 
 
 def _date(year: int, month: int, day: int) -> common_pb2.Date:

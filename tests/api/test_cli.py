@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 from api_server import ApiServer
+from cli_runner import run_cli
 from event_factories import make_event
 
 from tickstock_client.cli import main
-
-
-async def run_cli(*argv: str) -> int:
-    # The CLI runs its own event loop (asyncio.run), so it gets a thread of its own.
-    return await asyncio.get_running_loop().run_in_executor(None, main, list(argv))
 
 
 async def wait_subscribed(api: ApiServer) -> None:

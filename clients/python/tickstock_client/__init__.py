@@ -14,6 +14,12 @@ The stream reconnects and resumes by itself (server restarts, dropped connection
 it delivers every event once and in order, and says so whenever the server cannot replay something.
 """
 
+from tickstock_client._backtest_models import (
+    Backtest,
+    BacktestParameters,
+    BacktestResult,
+    BacktestState,
+)
 from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
 from tickstock_client._errors import (
     AlreadyExistsError,
@@ -55,6 +61,13 @@ from tickstock_client._models import (
     Universe,
     Watchlist,
 )
+from tickstock_client._pattern_models import (
+    Alert,
+    AlertItem,
+    AlertsSuppressed,
+    AlertSubscription,
+    PatternStats,
+)
 from tickstock_client._streaming import EventStream
 from tickstock_client._sync import Client, SyncEventStream
 
@@ -62,8 +75,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_TARGET",
+    "Alert",
+    "AlertItem",
+    "AlertSubscription",
+    "AlertsSuppressed",
     "AlreadyExistsError",
     "AsyncClient",
+    "Backtest",
+    "BacktestParameters",
+    "BacktestResult",
+    "BacktestState",
     "Bar",
     "BarInterval",
     "Client",
@@ -86,6 +107,7 @@ __all__ = [
     "PatternDetails",
     "PatternFilter",
     "PatternSort",
+    "PatternStats",
     "PermissionDeniedError",
     "ReplayCompleted",
     "ResourceExhaustedError",

@@ -2,7 +2,8 @@
 
 List methods page automatically; idempotent calls are retried after UNAVAILABLE (a restarting server);
 every refusal raises a `TickstockError` subclass. `stream_events` returns an `EventStream` that
-reconnects and resumes by itself.
+reconnects and resumes by itself. The pattern, preset, alert and backtest methods come from the mixins
+in `_pattern_calls`, `_alert_calls` and `_backtest_calls`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tickstock.v1 import (
     auth_service_pb2,
     auth_service_pb2_grpc,
+    backtest_service_pb2_grpc,
     event_service_pb2_grpc,
     market_data_service_pb2,
     market_data_service_pb2_grpc,
@@ -28,6 +30,8 @@ from tickstock.v1 import (
     universe_service_pb2,
     universe_service_pb2_grpc,
 )
+from tickstock_client._alert_calls import AlertCalls
+from tickstock_client._backtest_calls import BacktestCalls
 from tickstock_client._errors import error_from_rpc
 from tickstock_client._models import (
     Bar,
@@ -84,7 +88,7 @@ def api_key_from_environment() -> str:
     raise ValueError("set TICKSTOCK_API_KEY, or TICKSTOCK_API_KEY_FILE to a file holding the key")
 
 
-class AsyncClient(PatternCalls):
+class AsyncClient(PatternCalls, AlertCalls, BacktestCalls):
     """A connection to a TickStock server for one user (an API key or a session token).
 
     Use it as `async with AsyncClient(target, api_key=key) as client:`, or call `close()`.
@@ -113,6 +117,7 @@ class AsyncClient(PatternCalls):
         self._market = market_data_service_pb2_grpc.MarketDataServiceStub(self._channel)
         self._universe = universe_service_pb2_grpc.UniverseServiceStub(self._channel)
         self._patterns = pattern_service_pb2_grpc.PatternServiceStub(self._channel)
+        self._backtests = backtest_service_pb2_grpc.BacktestServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def __repr__(self) -> str:

@@ -1,7 +1,7 @@
 """Models as JSON for the command line.
 
-Names are snake_case as in the protos, integers are numbers, times RFC 3339 strings, enumerations their
-lower-case names.
+Names are snake_case as in the protos, integers are numbers, times RFC 3339 strings (days "2026-01-06",
+times of day "22:00"), enumerations their lower-case names.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 __all__ = ["to_json", "to_plain"]
@@ -23,10 +24,16 @@ def to_plain(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat(timespec="minutes")
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, tuple | list):
         return [to_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): to_plain(item) for key, item in value.items()}
     return value
 
 

@@ -1,13 +1,15 @@
-"""The `AsyncClient` methods of PatternService (scan, pattern stream) and of EventService's presets."""
+"""The `AsyncClient` methods of PatternService (scan, stats, pattern stream) and of EventService's presets.
+
+The alert methods of PatternService are in `_alert_calls`.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-import grpc
 from google.protobuf import duration_pb2
 
 from tickstock.v1 import (
@@ -17,8 +19,9 @@ from tickstock.v1 import (
     pattern_service_pb2,
     pattern_service_pb2_grpc,
 )
-from tickstock_client._errors import error_from_rpc
 from tickstock_client._models import EventFilter, FilterPreset, Pattern, PatternFilter, PatternSort
+from tickstock_client._pattern_models import PatternStats
+from tickstock_client._pattern_proto import pattern_stats_from_proto
 from tickstock_client._proto import (
     event_filter_to_proto,
     filter_preset_from_proto,
@@ -26,7 +29,7 @@ from tickstock_client._proto import (
     pattern_from_proto,
     pattern_sort_to_proto,
 )
-from tickstock_client._streaming import RETRYABLE_CODES, Backoff
+from tickstock_client._streaming import reopening
 
 __all__ = ["PatternCalls"]
 
@@ -78,26 +81,21 @@ class PatternCalls:
             filter=pattern_filter_to_proto(pattern_filter) if pattern_filter is not None else None,
             heartbeat_interval=interval,
         )
-        backoff = Backoff()
-        stall_s = 2 * heartbeat_interval.total_seconds()
-        while True:
-            call = self._patterns.StreamPatterns(request, metadata=self._metadata)
-            responses = aiter(call)
-            try:
-                while True:
-                    async with asyncio.timeout(stall_s):
-                        response = await anext(responses)
-                    backoff.reset()
-                    if response.WhichOneof("payload") == "pattern":
-                        yield pattern_from_proto(response.pattern)
-            except (StopAsyncIteration, TimeoutError):
-                pass  # ended by the server, or stalled: open a new stream at once
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRYABLE_CODES:
-                    raise error_from_rpc(exc) from None
-                await asyncio.sleep(backoff.delay_s())
-            finally:
-                call.cancel()
+        responses = reopening(
+            lambda: self._patterns.StreamPatterns(request, metadata=self._metadata),
+            stall=2 * heartbeat_interval,
+            what="pattern stream",
+        )
+        async with contextlib.aclosing(responses):
+            async for response in responses:
+                if response.WhichOneof("payload") == "pattern":
+                    yield pattern_from_proto(response.pattern)
+
+    async def get_pattern_stats(self) -> PatternStats:
+        """Statistics of the server's pattern cache and of the pattern producer."""
+        request = pattern_service_pb2.GetPatternStatsRequest()
+        answer = await self._call(self._patterns.GetPatternStats, request, idempotent=True)
+        return pattern_stats_from_proto(answer)
 
     async def save_filter_preset(self, name: str, event_filter: EventFilter) -> FilterPreset:
         """Save (or replace) a named event filter for `stream_events(preset_name=...)`."""

@@ -1,4 +1,8 @@
-"""Conversions between `tickstock.v1` messages and the client's models (the only module that knows both)."""
+"""Conversions between `tickstock.v1` messages and the client's models.
+
+With `_pattern_proto` (statistics, alerts) and `_backtest_proto` (backtests), the only modules that know
+both.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,17 @@ _BAR_INTERVALS = {
 }
 
 
+def proto_name(enum_type: Any, number: int) -> str:
+    """The name of `number` in a generated enum; "UNKNOWN" for a number this client's protos lack.
+
+    A newer server may send values added after this client was built: they arrive as bare numbers.
+    """
+    try:
+        return str(enum_type.Name(number))
+    except ValueError:
+        return "UNKNOWN"
+
+
 def enum_from_proto(kind: type[_E], name: str, prefix: str) -> _E:
     """The member whose value is the proto name without `prefix`, lower-cased; UNKNOWN otherwise."""
     try:
@@ -76,7 +91,8 @@ def timestamp_to_proto(moment: datetime) -> timestamp_pb2.Timestamp:
     return message
 
 
-def _optional_datetime(parent: object, field: str) -> datetime | None:
+def optional_datetime(parent: object, field: str) -> datetime | None:
+    """The aware UTC time in `field` of `parent`; None when the field is not set."""
     has = parent.HasField(field)  # type: ignore[attr-defined]
     return datetime_from_proto(getattr(parent, field)) if has else None
 
@@ -105,11 +121,12 @@ def event_filter_from_proto(message: event_service_pb2.EventFilter) -> EventFilt
         universes=tuple(message.universes),
         watchlist_ids=tuple(message.watchlist_ids),
         event_types=tuple(
-            enum_from_proto(EventType, events_pb2.EventType.Name(t), "EVENT_TYPE_")
+            enum_from_proto(EventType, proto_name(events_pb2.EventType, t), "EVENT_TYPE_")
             for t in message.event_types
         ),
         directions=tuple(
-            enum_from_proto(Direction, events_pb2.Direction.Name(d), "DIRECTION_") for d in message.directions
+            enum_from_proto(Direction, proto_name(events_pb2.Direction, d), "DIRECTION_")
+            for d in message.directions
         ),
         min_significance=optional("min_significance"),
         min_price=optional("min_price"),
@@ -123,7 +140,7 @@ def filter_preset_from_proto(message: event_service_pb2.FilterPreset) -> FilterP
     return FilterPreset(
         name=message.name,
         filter=event_filter_from_proto(message.filter),
-        update_time=_optional_datetime(message, "update_time"),
+        update_time=optional_datetime(message, "update_time"),
     )
 
 
@@ -153,9 +170,9 @@ def pattern_details_from_proto(p: events_pb2.PatternDetails) -> PatternDetails:
         pattern_id=p.pattern_id,
         pattern_type=p.pattern_type,
         confidence=p.confidence,
-        timeframe=enum_name(events_pb2.PatternTimeframe.Name(p.timeframe), "PATTERN_TIMEFRAME_"),
-        source=enum_name(events_pb2.PatternSource.Name(p.source), "PATTERN_SOURCE_"),
-        expire_time=_optional_datetime(p, "expire_time"),
+        timeframe=enum_name(proto_name(events_pb2.PatternTimeframe, p.timeframe), "PATTERN_TIMEFRAME_"),
+        source=enum_name(proto_name(events_pb2.PatternSource, p.source), "PATTERN_SOURCE_"),
+        expire_time=optional_datetime(p, "expire_time"),
     )
 
 
@@ -163,7 +180,7 @@ def pattern_from_proto(message: pattern_service_pb2.Pattern) -> Pattern:
     return Pattern(
         symbol=message.symbol,
         price=message.price,
-        detect_time=_optional_datetime(message, "detect_time"),
+        detect_time=optional_datetime(message, "detect_time"),
         details=pattern_details_from_proto(message.details),
     )
 
@@ -192,7 +209,7 @@ def _details(
     if kind == "trend":
         t = message.trend
         return TrendDetails(
-            strength=enum_name(events_pb2.TrendStrength.Name(t.strength), "TREND_STRENGTH_"),
+            strength=enum_name(proto_name(events_pb2.TrendStrength, t.strength), "TREND_STRENGTH_"),
             score=t.score,
             short_score=t.short_score,
             medium_score=t.medium_score,
@@ -203,8 +220,8 @@ def _details(
         return SurgeDetails(
             magnitude=s.magnitude,
             score=s.score,
-            strength=enum_name(events_pb2.SurgeStrength.Name(s.strength), "SURGE_STRENGTH_"),
-            trigger=enum_name(events_pb2.SurgeTrigger.Name(s.trigger), "SURGE_TRIGGER_"),
+            strength=enum_name(proto_name(events_pb2.SurgeStrength, s.strength), "SURGE_STRENGTH_"),
+            trigger=enum_name(proto_name(events_pb2.SurgeTrigger, s.trigger), "SURGE_TRIGGER_"),
             volume_multiplier=s.volume_multiplier,
             baseline_price=s.baseline_price,
         )
@@ -219,17 +236,19 @@ def event_from_proto(message: events_pb2.Event, epoch: str) -> Event:
         seq=message.seq,
         event_id=message.event_id,
         symbol=message.symbol,
-        type=enum_from_proto(EventType, events_pb2.EventType.Name(message.type), "EVENT_TYPE_"),
-        direction=enum_from_proto(Direction, events_pb2.Direction.Name(message.direction), "DIRECTION_"),
+        type=enum_from_proto(EventType, proto_name(events_pb2.EventType, message.type), "EVENT_TYPE_"),
+        direction=enum_from_proto(
+            Direction, proto_name(events_pb2.Direction, message.direction), "DIRECTION_"
+        ),
         price=message.price,
         event_time=datetime_from_proto(message.event_time),
-        ingest_time=_optional_datetime(message, "ingest_time"),
-        detect_time=_optional_datetime(message, "detect_time"),
+        ingest_time=optional_datetime(message, "ingest_time"),
+        detect_time=optional_datetime(message, "detect_time"),
         volume=message.volume,
         percent_change=message.percent_change,
         label=message.label,
         market_status=enum_from_proto(
-            MarketStatus, events_pb2.MarketStatus.Name(message.market_status), "MARKET_STATUS_"
+            MarketStatus, proto_name(events_pb2.MarketStatus, message.market_status), "MARKET_STATUS_"
         ),
         details=_details(message),
     )
@@ -240,7 +259,9 @@ def gap_from_proto(message: event_service_pb2.GapNotice) -> Gap:
         from_seq=message.from_seq,
         to_seq=message.to_seq,
         missed_count=message.missed_count,
-        reason=enum_from_proto(GapReason, event_service_pb2.GapReason.Name(message.reason), "GAP_REASON_"),
+        reason=enum_from_proto(
+            GapReason, proto_name(event_service_pb2.GapReason, message.reason), "GAP_REASON_"
+        ),
     )
 
 
@@ -288,7 +309,7 @@ def universe_from_proto(message: universe_service_pb2.Universe) -> Universe:
     return Universe(
         name=message.name,
         description=message.description,
-        kind=enum_name(universe_service_pb2.UniverseKind.Name(message.kind), "UNIVERSE_KIND_"),
+        kind=enum_name(proto_name(universe_service_pb2.UniverseKind, message.kind), "UNIVERSE_KIND_"),
         member_count=message.member_count,
         symbols=tuple(message.symbols),
     )
@@ -299,6 +320,6 @@ def watchlist_from_proto(message: universe_service_pb2.Watchlist) -> Watchlist:
         watchlist_id=message.watchlist_id,
         name=message.name,
         symbols=tuple(message.symbols),
-        create_time=_optional_datetime(message, "create_time"),
-        update_time=_optional_datetime(message, "update_time"),
+        create_time=optional_datetime(message, "create_time"),
+        update_time=optional_datetime(message, "update_time"),
     )

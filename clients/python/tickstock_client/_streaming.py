@@ -1,9 +1,11 @@
-"""The resumable event stream: an async iterator of events that hides the connection.
+"""The resumable event stream, and the reopening of streams without positions.
 
-It follows the protocol of `tickstock.v1.EventService.StreamEvents`: it keeps the position of the last
-event it handed out (or the one a heartbeat or rotation hint names) and, whenever the stream ends or
-breaks, opens a new one from that position. The server then replays exactly what was missed, reports
-what it cannot replay as a gap, and continues live, so the caller sees every event once, in order.
+`EventStream` follows the protocol of `tickstock.v1.EventService.StreamEvents`: it keeps the position of
+the last event it handed out (or the one a heartbeat or rotation hint names) and, whenever the stream
+ends or breaks, opens a new one from that position. The server then replays exactly what was missed,
+reports what it cannot replay as a gap, and continues live, so the caller sees every event once, in
+order. `reopening` serves the streams without positions (patterns, alerts, a backtest's states): it
+opens them again, and what passed meanwhile is not replayed.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import duration_pb2
@@ -29,9 +32,10 @@ from tickstock_client._proto import (
     resume_token_to_proto,
 )
 
-__all__ = ["RETRYABLE_CODES", "Backoff", "EventStream"]
+__all__ = ["RETRYABLE_CODES", "Backoff", "EventStream", "reopening"]
 
 _logger = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 _Call = grpc.aio.UnaryStreamCall[
     event_service_pb2.StreamEventsRequest, event_service_pb2.StreamEventsResponse
@@ -70,6 +74,49 @@ class Backoff:
         bound = self._next
         self._next = min(self._next * 2, self._limit)
         return random.uniform(0, bound)
+
+
+async def reopening(
+    open_call: Callable[[], grpc.aio.UnaryStreamCall[Any, _R]],
+    *,
+    stall: timedelta | None,
+    what: str,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncGenerator[_R, None]:
+    """Every response of a server stream, opening it again whenever it breaks.
+
+    A new call is opened at once after the server ends the stream or after a stall (no response within
+    `stall`; None never stalls), and after a backoff delay on a retryable failure (`RETRYABLE_CODES`).
+    Other failures raise their `TickstockError`. The consumer ends it by closing the generator.
+
+    Args:
+        open_call: Opens the call; the same request each time, for streams without positions.
+        stall: How long a live stream may stay silent (twice its heartbeat interval).
+        what: Names the stream in log messages.
+        sleep: Waits out a backoff delay (tests pass a fake).
+    """
+    backoff = Backoff()
+    stall_s = stall.total_seconds() if stall is not None else None
+    while True:
+        call = open_call()
+        responses = aiter(call)
+        try:
+            while True:
+                async with asyncio.timeout(stall_s):
+                    response = await anext(responses)
+                backoff.reset()
+                yield response
+        except StopAsyncIteration:
+            _logger.info("%s ended by the server; reopening", what)
+        except TimeoutError:
+            _logger.info("%s stalled for %s; reopening", what, stall)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in RETRYABLE_CODES:
+                raise error_from_rpc(exc) from None
+            _logger.info("%s interrupted (%s: %s); reopening", what, exc.code().name, exc.details())
+            await sleep(backoff.delay_s())
+        finally:
+            call.cancel()
 
 
 class _StalledError(Exception):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Iterator
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import grpc
 
+from tickstock_client._backtest_models import Backtest, BacktestParameters
 from tickstock_client._client import DEFAULT_TARGET, AsyncClient
 from tickstock_client._models import (
     Bar,
@@ -31,6 +32,7 @@ from tickstock_client._models import (
     Universe,
     Watchlist,
 )
+from tickstock_client._pattern_models import AlertItem, AlertSubscription, PatternStats
 from tickstock_client._streaming import EventStream
 
 __all__ = ["Client", "SyncEventStream"]
@@ -193,12 +195,74 @@ class Client:
 
     def stream_patterns(self, pattern_filter: PatternFilter | None = None) -> Iterator[Pattern]:
         """See `AsyncClient.stream_patterns`; stop iterating to end it."""
-        patterns = self._client.stream_patterns(pattern_filter)
-        try:
-            while True:
-                yield self._run(anext(patterns))
-        finally:
-            self._run(patterns.aclose())
+        return self._iterate(self._client.stream_patterns(pattern_filter))
+
+    def get_pattern_stats(self) -> PatternStats:
+        """See `AsyncClient.get_pattern_stats`."""
+        return self._run(self._client.get_pattern_stats())
+
+    def create_alert_subscription(
+        self,
+        *,
+        pattern_types: tuple[str, ...] | list[str] = (),
+        symbols: tuple[str, ...] | list[str] = (),
+        universes: tuple[str, ...] | list[str] = (),
+        min_confidence: float = 0.0,
+        quiet_hours: tuple[time, time] | None = None,
+        time_zone: str = "UTC",
+        max_alerts_per_hour: int | None = None,
+    ) -> AlertSubscription:
+        """See `AsyncClient.create_alert_subscription`."""
+        return self._run(
+            self._client.create_alert_subscription(
+                pattern_types=pattern_types,
+                symbols=symbols,
+                universes=universes,
+                min_confidence=min_confidence,
+                quiet_hours=quiet_hours,
+                time_zone=time_zone,
+                max_alerts_per_hour=max_alerts_per_hour,
+            )
+        )
+
+    def list_alert_subscriptions(self) -> list[AlertSubscription]:
+        """See `AsyncClient.list_alert_subscriptions`."""
+        return self._run(self._client.list_alert_subscriptions())
+
+    def delete_alert_subscription(self, subscription_id: str) -> None:
+        """See `AsyncClient.delete_alert_subscription`."""
+        self._run(self._client.delete_alert_subscription(subscription_id))
+
+    def stream_alerts(self, *, heartbeat_interval: timedelta = timedelta(seconds=5)) -> Iterator[AlertItem]:
+        """See `AsyncClient.stream_alerts`; stop iterating to end it."""
+        return self._iterate(self._client.stream_alerts(heartbeat_interval=heartbeat_interval))
+
+    def submit_backtest(
+        self,
+        symbols: tuple[str, ...] | list[str],
+        start: date,
+        end: date,
+        patterns: tuple[str, ...] | list[str],
+        parameters: BacktestParameters | None = None,
+    ) -> Backtest:
+        """See `AsyncClient.submit_backtest`."""
+        return self._run(self._client.submit_backtest(symbols, start, end, patterns, parameters))
+
+    def get_backtest(self, backtest_id: str) -> Backtest:
+        """See `AsyncClient.get_backtest`."""
+        return self._run(self._client.get_backtest(backtest_id))
+
+    def list_backtests(self) -> list[Backtest]:
+        """Every backtest of this user (all pages); see `AsyncClient.list_backtests`."""
+        return self._run(_collect(self._client.list_backtests()))
+
+    def cancel_backtest(self, backtest_id: str) -> Backtest:
+        """See `AsyncClient.cancel_backtest`."""
+        return self._run(self._client.cancel_backtest(backtest_id))
+
+    def watch_backtest(self, backtest_id: str) -> Iterator[Backtest]:
+        """See `AsyncClient.watch_backtest`; the iteration ends after a final state."""
+        return self._iterate(self._client.watch_backtest(backtest_id))
 
     def save_filter_preset(self, name: str, event_filter: EventFilter) -> FilterPreset:
         """See `AsyncClient.save_filter_preset`."""
@@ -215,6 +279,18 @@ class Client:
     def health(self, service: str = "") -> str:
         """See `AsyncClient.health`."""
         return self._run(self._client.health(service))
+
+    def _iterate(self, items: AsyncGenerator[_T, None]) -> Iterator[_T]:
+        """`items` as a blocking iterator; closing it (or dropping it) closes `items` on the loop."""
+        try:
+            while True:
+                try:
+                    item = self._run(anext(items))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            self._run(items.aclose())
 
 
 async def _create(

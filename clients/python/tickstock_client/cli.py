@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tickstock_client._cli_alerts import add_alert_commands, run_alert_command
+from tickstock_client._cli_args import UsageError, print_json_lines, split
+from tickstock_client._cli_backtests import add_backtest_commands, run_backtest_command
 from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
 from tickstock_client._errors import TickstockError
 from tickstock_client._json import to_json
@@ -31,7 +34,7 @@ from tickstock_client._models import (
 
 _EPILOG = """\
 exit codes: 0 done; 1 the server refused the call (or is not serving, for health); 2 bad usage or no
-API key; 130 interrupted.
+API key; 130 interrupted. backtest watch: 0 completed, 1 failed, 2 cancelled.
 
 examples:
   export TICKSTOCK_API_KEY_FILE=~/.tickstock-key
@@ -39,15 +42,15 @@ examples:
   tickstock bars AAPL --interval 5m
   tickstock scan --universes dow30 --min-confidence 0.8 --limit 10
   tickstock watchlist create chips NVDA AMD
+  tickstock alerts create --patterns Bull_Flag --universes sp500 --quiet-hours 22:00-07:00 \\
+      --time-zone America/New_York
+  tickstock backtest submit AAPL MSFT --start 2025-01-02 --end 2025-06-30 --patterns Bull_Flag
+  tickstock backtest watch backtest_1767700800_0123456789abcdef
 """
 _TYPES = {t.value: t for t in EventType if t not in (EventType.UNKNOWN, EventType.PATTERN)}
 _INTERVALS = {i.value: i for i in BarInterval}
 # How often --resume-file is rewritten while events flow (and always when the stream ends).
 _SAVE_EVERY_S = 1.0
-
-
-class UsageError(Exception):
-    """Bad arguments or environment: exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="a short-lived session token for this key (JSON)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (60 to 43200)")
 
+    add_alert_commands(commands)
+    add_backtest_commands(commands)
+
     health = commands.add_parser("health", help="the health of the server or of one service")
     health.add_argument("service", nargs="?", default="", help="e.g. tickstock.v1.EventService")
     return parser
@@ -141,10 +147,6 @@ def _datetime(text: str) -> datetime:
     return moment
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 def _api_key(key_file: Path | None) -> str:
     try:
         return key_file.read_text().strip() if key_file is not None else api_key_from_environment()
@@ -153,14 +155,14 @@ def _api_key(key_file: Path | None) -> str:
 
 
 def _event_filter(args: argparse.Namespace) -> EventFilter:
-    unknown = [t for t in _split(args.types) if t not in _TYPES]
+    unknown = [t for t in split(args.types) if t not in _TYPES]
     if unknown:
         raise UsageError(f"unknown event types: {', '.join(unknown)} (known: {', '.join(_TYPES)})")
     return EventFilter(
-        symbols=tuple(s.upper() for s in _split(args.symbols)),
-        universes=_split(args.universes),
-        watchlist_ids=_split(args.watchlists),
-        event_types=tuple(_TYPES[t] for t in _split(args.types)),
+        symbols=tuple(s.upper() for s in split(args.symbols)),
+        universes=split(args.universes),
+        watchlist_ids=split(args.watchlists),
+        event_types=tuple(_TYPES[t] for t in split(args.types)),
     )
 
 
@@ -212,7 +214,7 @@ async def _watchlist(client: AsyncClient, args: argparse.Namespace) -> Any:
     if args.action == "create":
         return await client.create_watchlist(args.name, [s.upper() for s in args.symbols])
     if args.action == "update":
-        symbols = None if args.symbols is None else [s.upper() for s in _split(args.symbols)]
+        symbols = None if args.symbols is None else [s.upper() for s in split(args.symbols)]
         return await client.update_watchlist(args.watchlist_id, name=args.name, symbols=symbols)
     await client.delete_watchlist(args.watchlist_id)
     return None
@@ -220,9 +222,9 @@ async def _watchlist(client: AsyncClient, args: argparse.Namespace) -> Any:
 
 async def _scan(client: AsyncClient, args: argparse.Namespace) -> list[Any]:
     pattern_filter = PatternFilter(
-        symbols=tuple(s.upper() for s in _split(args.symbols)),
-        universes=_split(args.universes),
-        pattern_types=_split(args.patterns),
+        symbols=tuple(s.upper() for s in split(args.symbols)),
+        universes=split(args.universes),
+        pattern_types=split(args.patterns),
         min_confidence=args.min_confidence,
     )
     found: list[Any] = []
@@ -248,6 +250,10 @@ async def _run(args: argparse.Namespace) -> int:
         result: Any
         if args.command == "stream":
             return await _stream(client, args)
+        if args.command in ("stats", "alerts"):
+            return await run_alert_command(client, args)
+        if args.command == "backtest":
+            return await run_backtest_command(client, args)
         if args.command == "health":
             status = await client.health(args.service)
             print(status)
@@ -268,8 +274,7 @@ async def _run(args: argparse.Namespace) -> int:
             result = await _preset(client, args)
         else:
             result = await client.create_session_token(timedelta(seconds=args.ttl))
-    for item in result if isinstance(result, list) else [] if result is None else [result]:
-        print(to_json(item))
+    print_json_lines(result)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tickstock.v1 import events_pb2
-from tickstock_client import Direction, EventType, ResumeToken
+from tickstock_client import Direction, EventType, MarketStatus, ResumeToken
 from tickstock_client._proto import enum_from_proto, event_from_proto
 
 
@@ -25,6 +25,21 @@ def test_text_that_is_no_resume_token_is_refused(text: str) -> None:
 def test_an_enum_value_this_client_does_not_know_reads_as_unknown() -> None:
     assert enum_from_proto(EventType, "EVENT_TYPE_HIGH", "EVENT_TYPE_") is EventType.HIGH
     assert enum_from_proto(EventType, "EVENT_TYPE_FROM_THE_FUTURE", "EVENT_TYPE_") is EventType.UNKNOWN
+
+
+def test_an_enum_number_this_client_does_not_know_reads_as_unknown() -> None:
+    # A newer server's values arrive as bare numbers, without a name in this client's descriptors.
+    message = events_pb2.Event(seq=1, type=42, direction=7, market_status=9)
+    message.pattern.timeframe = 11  # type: ignore[assignment]
+
+    event = event_from_proto(message, "epoch-1")
+
+    assert (event.type, event.direction, event.market_status) == (
+        EventType.UNKNOWN,
+        Direction.UNKNOWN,
+        MarketStatus.UNKNOWN,
+    )
+    assert event.details is not None and event.details.timeframe == "unknown"  # type: ignore[union-attr]
 
 
 def test_an_event_carries_its_epoch_and_typed_fields() -> None:

@@ -7,13 +7,15 @@ import inspect
 import tickstock_client
 
 PUBLIC = {
-    "AlreadyExistsError", "AsyncClient", "Bar", "BarInterval", "Client", "DEFAULT_TARGET", "Direction",
-    "Dropped", "Event", "EventFilter", "EventStream", "EventType", "FieldViolation", "FilterPreset", "Gap",
-    "GapReason", "HighLowDetails", "InternalError", "InvalidArgumentError", "MarketStatus", "NotFoundError",
-    "Pattern", "PatternDetails", "PatternFilter", "PatternSort", "PermissionDeniedError", "ReplayCompleted",
-    "ResourceExhaustedError", "ResumeToken", "SessionToken", "StreamItem", "SurgeDetails", "Symbol",
-    "SyncEventStream", "TickstockError", "TrendDetails", "UnauthenticatedError", "UnavailableError",
-    "UnimplementedError", "Universe", "Watchlist", "api_key_from_environment",
+    "Alert", "AlertItem", "AlertSubscription", "AlertsSuppressed", "AlreadyExistsError", "AsyncClient",
+    "Backtest", "BacktestParameters", "BacktestResult", "BacktestState", "Bar", "BarInterval", "Client",
+    "DEFAULT_TARGET", "Direction", "Dropped", "Event", "EventFilter", "EventStream", "EventType",
+    "FieldViolation", "FilterPreset", "Gap", "GapReason", "HighLowDetails", "InternalError",
+    "InvalidArgumentError", "MarketStatus", "NotFoundError", "Pattern", "PatternDetails", "PatternFilter",
+    "PatternSort", "PatternStats", "PermissionDeniedError", "ReplayCompleted", "ResourceExhaustedError",
+    "ResumeToken", "SessionToken", "StreamItem", "SurgeDetails", "Symbol", "SyncEventStream",
+    "TickstockError", "TrendDetails", "UnauthenticatedError", "UnavailableError", "UnimplementedError",
+    "Universe", "Watchlist", "api_key_from_environment",
 }  # fmt: skip
 
 
