@@ -86,7 +86,8 @@ async def reopening(
     """Every response of a server stream, opening it again whenever it breaks.
 
     A new call is opened at once after the server ends the stream or after a stall (no response within
-    `stall`; None never stalls), and after a backoff delay on a retryable failure (`RETRYABLE_CODES`).
+    `stall`; None never stalls), and after a backoff delay on a retryable failure (`RETRYABLE_CODES`) or
+    when the call ended without a single response.
     Other failures raise their `TickstockError`. The consumer ends it by closing the generator.
 
     Args:
@@ -100,11 +101,13 @@ async def reopening(
     while True:
         call = open_call()
         responses = aiter(call)
+        answered = False
         try:
             while True:
                 async with asyncio.timeout(stall_s):
                     response = await anext(responses)
                 backoff.reset()
+                answered = True
                 yield response
         except StopAsyncIteration:
             _logger.info("%s ended by the server; reopening", what)
@@ -114,9 +117,11 @@ async def reopening(
             if exc.code() not in RETRYABLE_CODES:
                 raise error_from_rpc(exc) from None
             _logger.info("%s interrupted (%s: %s); reopening", what, exc.code().name, exc.details())
-            await sleep(backoff.delay_s())
+            answered = False
         finally:
             call.cancel()
+        if not answered:  # failed, or ended before a single response: never reopen in a tight loop
+            await sleep(backoff.delay_s())
 
 
 class _StalledError(Exception):
@@ -150,6 +155,7 @@ class EventStream:
         self._sleep = sleep
         self._call: _Call | None = None
         self._closed = False
+        self._answered = False
         self.reconnects = 0
         """How many times the stream was opened again."""
 
@@ -180,21 +186,28 @@ class EventStream:
     async def _items(self) -> AsyncIterator[StreamItem]:
         while not self._closed:
             call = self._call = self._open_call(self._request())
+            self._answered = False
+            wait = False
             try:
                 async for item in self._read(call):
                     yield item
-                # The server ended the stream (after a rotation hint, or shutting down): go on at once.
+                # The server ended the stream (after a rotation hint, or shutting down): go on at once,
+                # unless it ended before it even answered (then something in between is refusing).
+                wait = not self._answered
             except grpc.aio.AioRpcError as exc:
                 if self._closed:
                     return
                 if exc.code() not in RETRYABLE_CODES:
                     raise error_from_rpc(exc) from None
                 _logger.info("event stream interrupted (%s: %s); resuming", exc.code().name, exc.details())
-                await self._sleep(self._backoff.delay_s())
+                wait = True
             except _StalledError:
                 _logger.info("event stream stalled for %s; resuming", 2 * self._heartbeat)
+                wait = not self._answered
             finally:
                 call.cancel()
+            if wait and not self._closed:
+                await self._sleep(self._backoff.delay_s())
             if not self._closed:
                 self.reconnects += 1
 
@@ -217,6 +230,7 @@ class EventStream:
                 if self._token is None:
                     # A first stream starts live at `start`: resuming from there loses nothing.
                     self._token = resume_token_from_proto(start)
+                self._answered = True
                 self._backoff.reset()
             elif kind == "event_batch":
                 batch = response.event_batch
