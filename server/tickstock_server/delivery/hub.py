@@ -6,8 +6,8 @@ import asyncio
 import enum
 import itertools
 from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from operator import attrgetter
 
 from tickstock_server.delivery.filters import EventFilter
@@ -61,6 +61,9 @@ class Ended:
     """The subscription is over."""
 
     reason: EndReason
+    offered_seq: int = field(default=0, compare=False)
+    """The last seq the hub had offered to subscribers when the subscription ended: every entry up to
+    it that matches was queued, and none after it. A resume point beyond it would skip entries."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +98,14 @@ class Subscriber(Mailbox[LogEntry]):
     that leaves too little room, and reports the count in band before the next batch.
     """
 
-    def __init__(self, user: str, event_filter: EventFilter, options: DeliveryOptions, capacity: int) -> None:
+    def __init__(
+        self,
+        user: str,
+        event_filter: EventFilter,
+        options: DeliveryOptions,
+        capacity: int,
+        offered_seq: Callable[[], int] = lambda: 0,
+    ) -> None:
         conflate = options.slow_consumer_policy is SlowConsumerPolicy.CONFLATE
         super().__init__(
             capacity,
@@ -113,6 +123,8 @@ class Subscriber(Mailbox[LogEntry]):
         self._first_dropped_seq = 0
         self._last_dropped_seq = 0
         self._end: EndReason | None = None
+        self._offered_seq = offered_seq
+        self._end_seq = 0
 
     @property
     def dropped_total(self) -> int:
@@ -133,6 +145,7 @@ class Subscriber(Mailbox[LogEntry]):
         """End the subscription; the first reason wins."""
         if self._end is None:
             self._end = reason
+            self._end_seq = self._offered_seq()
             self.close()
 
     async def receive(self) -> Delivery:
@@ -144,7 +157,7 @@ class Subscriber(Mailbox[LogEntry]):
             if self._pending_drops:
                 return self._take_drops()
             if self._end is EndReason.OVERLOADED or (self._end is not None and not self):
-                return Ended(self._end)
+                return Ended(self._end, self._end_seq)
             if self:
                 remaining = self.batch_start_s + linger_s - loop.time()
                 if len(self) >= max_batch_size or remaining <= 0 or self._end:
@@ -215,6 +228,7 @@ class SubscriptionHub:
         self._all_symbols: dict[str, set[Subscriber]] = {event_type.value: set() for event_type in EventType}
         self._subscribers: set[Subscriber] = set()
         self._closed = False
+        self._offered_seq = 0
         self.overloaded_total = 0
         """Subscriptions ended because their queue overflowed."""
 
@@ -232,7 +246,9 @@ class SubscriptionHub:
         if self._closed:
             raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
         self._limits.acquire(user)
-        subscriber = Subscriber(user, event_filter, options, self._queue_capacity)
+        subscriber = Subscriber(
+            user, event_filter, options, self._queue_capacity, offered_seq=lambda: self._offered_seq
+        )
         types = event_filter.type_values or _ALL_TYPES
         if event_filter.symbols:
             for symbol in event_filter.symbols:
@@ -270,6 +286,7 @@ class SubscriptionHub:
         """Offer each entry to the subscribers registered under its (symbol, type) and its type alone."""
         by_key = self._by_key
         everyone = self._all_symbols
+        seq = self._offered_seq
         for entry in entries:
             fields = entry.fields
             for subscriber in by_key.get((fields.symbol, fields.type), ()):
@@ -278,6 +295,8 @@ class SubscriptionHub:
             for subscriber in everyone[fields.type]:
                 if subscriber.filter.matches(fields):
                     subscriber.put(entry)
+            seq = entry.seq
+        self._offered_seq = seq
 
     def close(self) -> None:
         """End every subscription for shutdown and refuse to start new ones."""

@@ -167,7 +167,7 @@ async def stream_events(
             elif isinstance(delivery, Dropped):
                 yield delivery
             else:
-                yield from_end(delivery, position, subscriber, log)
+                yield from_end(delivery, position, subscriber)
                 return
     finally:
         if timer is not None:
@@ -175,15 +175,17 @@ async def stream_events(
         hub.unsubscribe(subscriber)
 
 
-def from_end(ended: Ended, position: int, subscriber: Subscriber, log: EventLog) -> Rotate:
+def from_end(ended: Ended, position: int, subscriber: Subscriber) -> Rotate:
     """The rotation hint for a planned end, or raise for an overflow."""
     if ended.reason is EndReason.OVERLOADED:
         raise SubscriberOverloadedError(
             f"the client read too slowly and its queue of {subscriber.capacity} events overflowed; "
             f"resume after seq {position}"
         )
-    # Planned ends deliver the queue first, so the log's end is a valid resume point.
-    return Rotate(ended.reason, max(position, log.last_seq))
+    # Planned ends deliver the queue first, so everything offered before the end has been sent. Entries
+    # the log took after the end were never offered to this subscriber: the resume point stops before
+    # them (the log's end would skip them, silently).
+    return Rotate(ended.reason, max(position, ended.offered_seq))
 
 
 def _snapshot(source: SnapshotSource | None, event_filter: EventFilter) -> list[SymbolSnapshot]:
