@@ -20,6 +20,7 @@ from tickstock_server.api.mappers.events import (
     SURGE_STRENGTHS_FROM_PROTO,
     TREND_STRENGTHS,
     TREND_STRENGTHS_FROM_PROTO,
+    direction_to_proto,
 )
 from tickstock_server.delivery.hub import DeliveryOptions, Dropped, EndReason, SlowConsumerPolicy
 from tickstock_server.delivery.replay import Gap, GapReason
@@ -114,10 +115,6 @@ def rotate_response(reason: EndReason, epoch: str, position: int, deadline_ns: i
     )
 
 
-def _direction(direction: Direction | None) -> events_pb2.Direction.ValueType:
-    return DIRECTIONS[direction] if direction is not None else events_pb2.DIRECTION_UNSPECIFIED
-
-
 def snapshot_response(symbols: list[SymbolSnapshot], epoch: str, as_of_seq: int, last: bool) -> Response:
     """A SnapshotChunk."""
     return Response(
@@ -129,9 +126,9 @@ def snapshot_response(symbols: list[SymbolSnapshot], epoch: str, as_of_seq: int,
                     last_tick_time=timestamp_from_ns(state.last_tick_ns),
                     session_high=state.session_high or 0.0,
                     session_low=state.session_low or 0.0,
-                    trend_direction=_direction(state.trend_direction),
+                    trend_direction=direction_to_proto(state.trend_direction),
                     trend_score=state.trend_score,
-                    surge_direction=_direction(state.surge_direction),
+                    surge_direction=direction_to_proto(state.surge_direction),
                     market_status=MARKET_STATUSES[state.market_status],
                 )
                 for state in symbols

@@ -71,7 +71,8 @@ _SURGE_MODES: dict[domain.SurgeMode, events_pb2.SurgeMode.ValueType] = {
 }
 
 
-def _direction(direction: domain.Direction | None) -> events_pb2.Direction.ValueType:
+def direction_to_proto(direction: domain.Direction | None) -> events_pb2.Direction.ValueType:
+    """A direction, or DIRECTION_UNSPECIFIED for none."""
     return events_pb2.DIRECTION_UNSPECIFIED if direction is None else DIRECTIONS[direction]
 
 
@@ -84,8 +85,8 @@ def high_low_to_proto(details: domain.HighLowDetails) -> events_pb2.HighLowDetai
         previous_high=details.previous_high,
         previous_low=details.previous_low,
         significance_score=details.significance_score,
-        trend_flag=_direction(details.trend_flag),
-        surge_flag=_direction(details.surge_flag),
+        trend_flag=direction_to_proto(details.trend_flag),
+        surge_flag=direction_to_proto(details.surge_flag),
         thresholds=events_pb2.HighLowThresholds(
             min_price_change=details.thresholds.min_price_change,
             min_percent_change=details.thresholds.min_percent_change,
