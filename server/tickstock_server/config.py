@@ -216,6 +216,17 @@ class WebSettings(BaseModel):
         return origins
 
 
+class SupervisorSettings(BaseModel):
+    """`tickstock-server supervise`: one ingest process and several gateways on this host."""
+
+    model_config = _SECTION
+
+    gateways: int = Field(default=0, ge=0, le=64)
+    """Gateway processes; 0 starts one per CPU core."""
+    restart_max_s: float = Field(default=30.0, gt=0, le=600)
+    """Longest wait before a crashed child is restarted (the wait doubles from 0.5 s per quick crash)."""
+
+
 class LogSettings(BaseModel):
     """Logging."""
 
@@ -247,6 +258,9 @@ class Settings(BaseSettings):
         use_attribute_docstrings=True,
     )
 
+    role: Literal["all", "ingest", "gateway"] = "all"
+    """What `serve` runs. all: everything in one process. ingest: the feed, detection, bars and the event
+    stream's writer. gateway: the gRPC services, following the event stream from Redis."""
     data_dir: Path = Path(".tickstock")
     """Directory for the embedded Redis and PostgreSQL data, used when no URLs are set."""
     redis_url: SecretStr | None = None
@@ -259,6 +273,7 @@ class Settings(BaseSettings):
     patterns: PatternSettings = PatternSettings()
     metrics: MetricsSettings = MetricsSettings()
     web: WebSettings = WebSettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("redis_url")
