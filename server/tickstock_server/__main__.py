@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from tickstock_server import __version__
 from tickstock_server.app.backends import open_database
-from tickstock_server.app.serve import install_signal_handlers, serve
+from tickstock_server.app.lifecycle import install_signal_handlers
+from tickstock_server.app.serve import serve
 from tickstock_server.config import Settings, describe_settings
 from tickstock_server.errors import TickstockError
 from tickstock_server.log import configure_logging
@@ -42,7 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", help="run the server (the default)")
+    serve_parser = commands.add_parser("serve", help="run the server (the default)")
+    serve_parser.add_argument(
+        "--role",
+        choices=["all", "ingest", "gateway"],
+        help="what this process runs (overrides TICKSTOCK_ROLE): all (one process, the default), ingest "
+        "(feed, detection, bars, the event stream's writer) or gateway (the gRPC services)",
+    )
     create = commands.add_parser("create-key", help="create an API key and print it (shown only once)")
     create.add_argument("--user", required=True, help="user name the key belongs to")
     revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (the part after 'tsk_')")
@@ -74,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tickstock-server`."""
     args = _parser().parse_args(argv)
     try:
-        settings = Settings()
+        role = getattr(args, "role", None)
+        settings = Settings() if role is None else Settings(role=role)
     except ValidationError as exc:
         # Without the input values: a URL may carry a password.
         for error in exc.errors(include_input=False, include_url=False):

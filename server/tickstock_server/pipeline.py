@@ -70,13 +70,15 @@ async def run_pipeline(
     source: TickSource,
     engine: DetectionEngine,
     log: EventLog,
-    hub: SubscriptionHub,
+    hub: SubscriptionHub | None,
     status: FeedStatus | None = None,
     bars: BarSink | None = None,
     persist: Callable[[list[LogEntry]], None] | None = None,
     clock_ns: Callable[[], int] = time.time_ns,
 ) -> None:
     """Process every tick of `source` until it ends or the task is cancelled.
+
+    `hub` is the in-process hub (None in the ingest process, whose gateways follow the event stream).
 
     Detection and publishing are synchronous, so each batch of ticks is handled without yielding to the
     event loop: subscribers never see a partial batch, and event order equals log order. New log entries
@@ -91,7 +93,8 @@ async def run_pipeline(
             events = process(tick)
             if events:
                 entries = log.append(events, ingest_ts_ns=tick.received_ns, detect_ts_ns=time.time_ns())
-                hub.publish(entries)
+                if hub is not None:
+                    hub.publish(entries)
                 if persist is not None:
                     persist(entries)
         if status is not None and ticks:

@@ -14,6 +14,7 @@ from event_factories import make_event
 from tickstock.v1 import event_service_pb2, events_pb2
 from tickstock_server.domain.events import Direction, MarketStatus
 from tickstock_server.domain.snapshot import SymbolSnapshot
+from tickstock_server.ports.events import LogPoint, SnapshotView
 
 
 def _request(
@@ -124,7 +125,12 @@ async def test_universes_and_own_watchlists_form_the_symbol_set(api: ApiServer) 
 
 
 class _Snapshots:
-    def snapshot(self, symbols: Any = None) -> list[SymbolSnapshot]:
+    """Two symbols' state; as of the log's end when taken, or as of `as_of` (another process's view)."""
+
+    def __init__(self, as_of: LogPoint | None = None) -> None:
+        self._as_of = as_of
+
+    async def snapshot(self, symbols: Any = None) -> SnapshotView:
         states = [
             SymbolSnapshot(
                 symbol=symbol,
@@ -139,7 +145,7 @@ class _Snapshots:
             )
             for symbol in ("AAPL", "MSFT")
         ]
-        return [s for s in states if symbols is None or s.symbol in symbols]
+        return SnapshotView([s for s in states if symbols is None or s.symbol in symbols], self._as_of)
 
 
 async def test_snapshot_of_selected_symbols_comes_before_live_events(start_api_server: ServerFactory) -> None:
@@ -158,6 +164,24 @@ async def test_snapshot_of_selected_symbols_comes_before_live_events(start_api_s
     assert chunk.symbols[0].market_status == events_pb2.MARKET_STATUS_REGULAR
     assert chunk.last
     assert chunk.as_of.seq == 1
+    call.cancel()
+
+
+async def test_a_snapshot_behind_the_log_is_followed_by_the_events_after_it(
+    start_api_server: ServerFactory,
+) -> None:
+    # A gateway's snapshot comes from the ingest as of seq 1; its log is at 3 when the stream starts.
+    api = await start_api_server(snapshots=_Snapshots(LogPoint("test-epoch", 1)))
+    api.publish(make_event("MSFT"), make_event("AAPL"), make_event("MSFT", price=12.0))
+    request = _request(symbols=["MSFT"])
+    request.include_snapshot = True
+
+    call = api.events_stub().StreamEvents(request, metadata=api.metadata)
+    messages = await _read_until(call, "event_batch")
+
+    assert [message.WhichOneof("payload") for message in messages][-2:] == ["snapshot_chunk", "event_batch"]
+    assert messages[-2].snapshot_chunk.as_of.seq == 1
+    assert [(e.seq, e.symbol) for e in messages[-1].event_batch.events] == [(3, "MSFT")]
     call.cancel()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -49,6 +50,17 @@ async def pool(pg_pool: asyncpg.Pool) -> asyncpg.Pool:
     return pg_pool
 
 
+async def _none_pending(symbol: str) -> list[Bar]:
+    return []
+
+
+def _pending_of(bars_by_symbol: dict[str, list[Bar]]) -> Callable[[str], Awaitable[list[Bar]]]:
+    async def pending(symbol: str) -> list[Bar]:
+        return bars_by_symbol.get(symbol, [])
+
+    return pending
+
+
 def _summary(bars: list[Bar]) -> list[tuple[int, float, float, float, float, int]]:
     return [((b.start_ns - T0) // MINUTE_NS, b.open, b.high, b.low, b.close, b.volume) for b in bars]
 
@@ -57,7 +69,7 @@ async def test_stored_minutes_are_bucketed_into_five_minute_bars(pool: asyncpg.P
     await _store(
         pool, [_minute(0, 10.0), _minute(4, 12.0), _minute(5, 11.0), _minute(0, 50.0, symbol="MSFT")]
     )
-    reader = PgBarReader(pool, pending=lambda symbol: [])
+    reader = PgBarReader(pool, pending=_none_pending)
 
     bars, more = await reader.get_bars("AAPL", BarInterval.MINUTE_5, T0, T0 + 60 * MINUTE_NS, limit=10)
 
@@ -69,7 +81,7 @@ async def test_pending_minutes_merge_and_supersede_stored_ones(pool: asyncpg.Poo
     await _store(pool, [_minute(0, 10.0), _minute(1, 10.0), _minute(2, 10.0)])
     # Minute 2 has a newer revision not flushed yet; minute 3 exists only in memory.
     pending = [_minute(2, 10.0, volume=300), _minute(3, 20.0, volume=5)]
-    reader = PgBarReader(pool, pending=lambda symbol: pending if symbol == "AAPL" else [])
+    reader = PgBarReader(pool, pending=_pending_of({"AAPL": pending}))
 
     minutes, _ = await reader.get_bars("AAPL", BarInterval.MINUTE_1, T0, T0 + 10 * MINUTE_NS, limit=10)
     five, _ = await reader.get_bars("AAPL", BarInterval.MINUTE_5, T0, T0 + 10 * MINUTE_NS, limit=10)
@@ -80,7 +92,7 @@ async def test_pending_minutes_merge_and_supersede_stored_ones(pool: asyncpg.Poo
 
 async def test_pages_cover_every_bar_once_in_order(pool: asyncpg.Pool) -> None:
     await _store(pool, [_minute(offset, 10.0 + offset) for offset in range(7)])
-    reader = PgBarReader(pool, pending=lambda symbol: [_minute(7, 30.0), _minute(8, 31.0)])
+    reader = PgBarReader(pool, pending=_pending_of({"AAPL": [_minute(7, 30.0), _minute(8, 31.0)]}))
 
     seen: list[int] = []
     after = None
@@ -101,7 +113,7 @@ async def test_day_bars_follow_the_eastern_trading_day(pool: asyncpg.Pool) -> No
     late = Bar(symbol="AAPL", start_ns=ns_at("2026-01-07T02:00:00"), open=9.0, high=9.0, low=8.0, close=8.5,
                volume=1, ticks=1)  # fmt: skip
     await _store(pool, [_minute(0, 10.0), late])
-    reader = PgBarReader(pool, pending=lambda symbol: [])
+    reader = PgBarReader(pool, pending=_none_pending)
 
     bars, _ = await reader.get_bars(
         "AAPL", BarInterval.DAY_1, ns_at("2026-01-06T00:00:00"), ns_at("2026-01-08T00:00:00"), limit=10
@@ -114,8 +126,7 @@ async def test_day_bars_follow_the_eastern_trading_day(pool: asyncpg.Pool) -> No
 
 async def test_newest_bar_is_the_pending_minute_else_the_newest_stored_one(pool: asyncpg.Pool) -> None:
     await _store(pool, [_minute(0, 10.0), _minute(9, 12.0), _minute(30, 11.0, symbol="MSFT")])
-    pending = {"AAPL": [_minute(10, 13.0), _minute(11, 14.0)]}
-    reader = PgBarReader(pool, pending=lambda symbol: pending.get(symbol, []))
+    reader = PgBarReader(pool, pending=_pending_of({"AAPL": [_minute(10, 13.0), _minute(11, 14.0)]}))
 
     assert await reader.newest_bar_ns("AAPL") == T0 + 11 * MINUTE_NS
     assert await reader.newest_bar_ns("MSFT") == T0 + 30 * MINUTE_NS

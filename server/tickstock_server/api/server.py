@@ -124,6 +124,7 @@ def create_server(
     max_connection_age_s: float,
     max_stream_age_s: float | None = None,
     rotation_grace_s: float = 60.0,
+    reuse_port: bool = False,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Build (not start) the server; return it, its bound port and its health servicer.
 
@@ -137,12 +138,16 @@ def create_server(
     every one of its methods (a missing one is a ValueError here). Services without a servicer are
     still registered: their methods answer UNIMPLEMENTED and reflection describes them. Health is
     reported SERVING only for services that have a servicer, and for "".
+
+    With `reuse_port`, several processes (gateways) may bind the same port and the kernel spreads new
+    connections over them; without it, a second server on a busy port fails to start.
     """
     grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
     options = (
         *_SERVER_OPTIONS,
         ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
         ("grpc.max_connection_age_grace_ms", min(grace_ms, _NO_LIMIT_MS)),
+        ("grpc.so_reuseport", int(reuse_port)),
     )
     server = grpc.aio.server(
         interceptors=(

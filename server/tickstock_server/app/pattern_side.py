@@ -48,6 +48,18 @@ from tickstock_server.universes.service import UniverseCatalog
 _logger = logging.getLogger(__name__)
 
 
+def simulator_config(settings: Settings) -> SimulatorConfig | None:
+    """The producer simulator to run, if the settings ask for one (`auto`: with the embedded Redis)."""
+    config = settings.patterns
+    if config.simulator == "off" or (config.simulator == "auto" and settings.redis_url is not None):
+        return None
+    return SimulatorConfig(
+        seed=settings.feed.seed,
+        symbols=synthetic_symbols(min(200, settings.feed.symbols)),
+        patterns_per_s=config.simulator_patterns_per_s,
+    )
+
+
 class _ProducerEvents:
     """The consumer's handler: patterns to the pattern service, backtest reports to the jobs."""
 
@@ -76,20 +88,19 @@ class _ProducerEvents:
 class PatternSide:
     """The pattern components of one server, their servicers and their background work."""
 
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis_client: aioredis.Redis) -> None:
-        """Build every component; nothing runs until `running`."""
+    def __init__(
+        self,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        redis_client: aioredis.Redis,
+        *,
+        simulator: SimulatorConfig | None,
+    ) -> None:
+        """Build every component; nothing runs until `running`, which also runs `simulator` if given."""
         config = settings.patterns
         self._settings = config
         self._redis = redis_client
-        self._simulator = (
-            SimulatorConfig(
-                seed=settings.feed.seed,
-                symbols=synthetic_symbols(min(200, settings.feed.symbols)),
-                patterns_per_s=config.simulator_patterns_per_s,
-            )
-            if config.simulator == "on" or (config.simulator == "auto" and settings.redis_url is None)
-            else None
-        )
+        self._simulator = simulator
         universes = UniverseCatalog(PgUniverseStore(pool))
         self.alert_store: AlertStore = PgAlertStore(pool)
         self.alert_router = AlertRouter(

@@ -2,14 +2,17 @@
 
 Layout (all keys under one prefix):
 
-- ``{prefix}stream``: a Redis Stream with one entry per log entry. Its id is ``<seq>-0``, so a replay is
-  one ``XRANGE`` by seq. Fields: ``e`` the encoded event (as sent to clients), ``f`` the filter fields.
-  Bounded by ``MAXLEN ~ max_entries`` on every append and by ``XTRIM MINID`` to ``max_age_s``.
+- ``{prefix}stream:{epoch}``: a Redis Stream with one entry per log entry of that epoch. Its id is
+  ``<seq>-0``, so a replay is one ``XRANGE`` by seq. Fields: ``e`` the encoded event (as sent to
+  clients), ``f`` the filter fields. Bounded by ``MAXLEN ~ max_entries`` on every append and by
+  ``XTRIM MINID`` to ``max_age_s``. One key per epoch: a reader of an old epoch can never see the
+  entries of a new one under the same seqs, and a new epoch deletes the old stream.
 - ``{prefix}meta``: a hash with the log's ``epoch`` and ``reserved``, the highest seq this log may have
   handed out. A restarted server continues the same epoch after ``reserved``, so a seq that reached a
   client but not the stream (a crash) is never reused: it is reported as a gap on replay instead.
 
-One server writes one prefix. Appends are buffered and written by `run` in MULTI/EXEC batches, off the
+One writer (the ingest process, or the all-in-one server) writes one prefix; gateways follow it
+(`bus/event_follower.py`). Appends are buffered and written by `run` in MULTI/EXEC batches, off the
 tick path; while Redis is unreachable the buffer holds up to `buffer_capacity` entries, then drops the
 oldest (counted in `dropped`). They stay replayable from memory while the ring holds them, and a replay
 that needs them from Redis reports them as a gap: a loss is always explicit.
@@ -39,7 +42,7 @@ from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 _logger = logging.getLogger(__name__)
 
 _SEP = "\x1f"
-_Rows = list[tuple[bytes, dict[bytes, bytes]]]
+StreamRows = list[tuple[bytes, dict[bytes, bytes]]]
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
 
@@ -69,6 +72,16 @@ class LogPosition:
     last_seq: int
 
 
+def stream_key(key_prefix: str, epoch: str) -> str:
+    """The Redis Stream of one epoch of the log."""
+    return f"{key_prefix}stream:{epoch}"
+
+
+def meta_key(key_prefix: str) -> str:
+    """The hash with the log's epoch and reservation."""
+    return key_prefix + "meta"
+
+
 def _pack(entry: LogEntry) -> str:
     f = entry.fields
     return _SEP.join(
@@ -82,6 +95,11 @@ def _pack(entry: LogEntry) -> str:
             str(entry.ingest_ts_ns),
         )
     )
+
+
+def unpack_rows(rows: StreamRows) -> list[LogEntry]:
+    """Log entries from stream rows (``XRANGE``/``XREAD`` results)."""
+    return [_unpack(int(row_id.split(b"-")[0]), row[b"f"], row[b"e"]) for row_id, row in rows]
 
 
 def _unpack(seq: int, packed: bytes, encoded: bytes) -> LogEntry:
@@ -109,8 +127,8 @@ class RedisEventStore:
     ) -> None:
         self._client = client
         self._config = config if config is not None else EventStoreConfig()
-        self._stream = self._config.key_prefix + "stream"
-        self._meta = self._config.key_prefix + "meta"
+        self._stream = ""  # known once `open` has the epoch
+        self._meta = meta_key(self._config.key_prefix)
         self._clock = clock
         self._buffer: deque[LogEntry] = deque()
         self._checkpoints: deque[tuple[float, int]] = deque()
@@ -161,14 +179,17 @@ class RedisEventStore:
         """
         try:
             meta = cast(dict[bytes, bytes], await self._client.hgetall(self._meta))
+            prefix = self._config.key_prefix
             if meta.get(b"epoch") and not new_epoch:
                 epoch = meta[b"epoch"].decode()
+                self._stream = stream_key(prefix, epoch)
                 last = max(int(meta.get(b"reserved", b"0")), await self._last_stored_seq())
             else:
                 epoch, last = secrets.token_hex(8), 0
-                await self._client.delete(self._stream)
+                self._stream = stream_key(prefix, epoch)
                 if meta.get(b"epoch"):
                     previous = meta[b"epoch"].decode()
+                    await self._client.delete(stream_key(prefix, previous))
                     _logger.info("The feed starts its history again: epoch %s follows %s", epoch, previous)
             self._reserved = last + self._config.reserve_block
             self._issued = last
@@ -255,13 +276,13 @@ class RedisEventStore:
             return []
         try:
             raw = await self._client.xrange(self._stream, f"{after_seq + 1}-0", f"{until_seq}-0", count=limit)
-            rows = cast(_Rows, raw)
+            rows = cast(StreamRows, raw)
         except RedisError as exc:
             raise DependencyUnavailableError("Redis is unreachable: cannot replay older events") from exc
-        return [_unpack(int(row_id.split(b"-")[0]), row[b"f"], row[b"e"]) for row_id, row in rows]
+        return unpack_rows(rows)
 
     async def _last_stored_seq(self) -> int:
-        rows = cast(_Rows, await self._client.xrevrange(self._stream, count=1))
+        rows = cast(StreamRows, await self._client.xrevrange(self._stream, count=1))
         return int(rows[0][0].split(b"-")[0]) if rows else 0
 
     async def _write_batch(self) -> None:

@@ -55,6 +55,32 @@ class EventLog:
             entries.append(entry)
         return entries
 
+    def adopt(self, entries: Iterable[LogEntry]) -> bool:
+        """Store entries another process sequenced (a gateway following the event stream), in seq order.
+
+        The ring stays contiguous: an entry after a hole (seqs that were never written) restarts it, so
+        reads of the older part go to the event store, which reports the hole as a gap. Returns whether
+        there was a hole.
+        """
+        hole = False
+        ring = self._ring
+        for entry in entries:
+            if entry.seq != self.last_seq + 1:
+                if entry.seq <= self.last_seq:
+                    raise ValueError(f"seq {entry.seq} is not after the log's last seq {self.last_seq}")
+                ring.clear()
+                hole = True
+            ring.append(entry)
+            self.last_seq = entry.seq
+        return hole
+
+    def restart(self, epoch: str, last_seq: int) -> None:
+        """Follow another epoch of the log from after `last_seq`; the ring starts empty."""
+        self._ring.clear()
+        self.epoch = epoch
+        self.last_seq = last_seq
+        self.first_seq = last_seq + 1
+
     @property
     def oldest_seq(self) -> int:
         """Sequence number of the oldest entry in memory; `last_seq + 1` when the ring is empty."""

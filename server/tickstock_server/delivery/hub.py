@@ -49,6 +49,9 @@ class EndReason(enum.Enum):
     """The server is stopping; queued events are still delivered, then a rotation hint."""
     MAX_AGE = "max_age"
     """The stream reached its maximum age; queued events are still delivered, then a rotation hint."""
+    LOG_RESTARTED = "log_restarted"
+    """The log this server follows restarted (a new epoch, or a hole after the writer crashed); queued
+    events are still delivered, then a rotation hint: the resume reports what is missing as a gap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +304,12 @@ class SubscriptionHub:
     def close(self) -> None:
         """End every subscription for shutdown and refuse to start new ones."""
         self._closed = True
-        for subscriber in self._subscribers:
-            subscriber.end(EndReason.SHUTDOWN)
+        self.end_all(EndReason.SHUTDOWN)
+
+    def end_all(self, reason: EndReason) -> None:
+        """End every open subscription with `reason` (new ones may still start)."""
+        for subscriber in list(self._subscribers):
+            subscriber.end(reason)
 
     def metric_samples(self) -> list[MetricSample]:
         """Open event streams, and those ended for reading too slowly."""

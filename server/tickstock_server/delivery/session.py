@@ -8,6 +8,7 @@ covers exactly `resume.seq < seq <= start_seq`: no hole and no duplicate between
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,8 +27,13 @@ from tickstock_server.delivery.hub import (
 from tickstock_server.delivery.replay import Gap, GapReason, replay
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.domain.snapshot import SymbolSnapshot
-from tickstock_server.errors import FieldViolation, InvalidRequestError, SubscriberOverloadedError
-from tickstock_server.ports.events import EventHistory, SnapshotSource
+from tickstock_server.errors import (
+    DependencyUnavailableError,
+    FieldViolation,
+    InvalidRequestError,
+    SubscriberOverloadedError,
+)
+from tickstock_server.ports.events import EventHistory, LogPoint, SnapshotSource, SnapshotView
 
 SNAPSHOT_CHUNK = 500
 """Symbols per snapshot message."""
@@ -105,6 +111,9 @@ class StreamSources:
     """Detector state for snapshots (None: snapshots are empty)."""
     max_age_s: float | None
     """Streams older than this (jittered down by up to 10 %) get a rotation hint; None never."""
+    follow_wait_s: float = 0.0
+    """How long a stream waits for this server's log to reach a position another server already
+    reached (a resume token or a snapshot from ahead of it); 0 where the log is written here."""
 
 
 async def stream_events(
@@ -126,36 +135,45 @@ async def stream_events(
     """
     log, hub = sources.log, sources.hub
     if resume is not None and resume.epoch == log.epoch and resume.seq > log.last_seq:
+        # Another gateway may be a little ahead of this one: wait for this log to get there.
+        with contextlib.suppress(DependencyUnavailableError):
+            await _reach(log, LogPoint(resume.epoch, resume.seq), timeout_s=sources.follow_wait_s)
+    if resume is not None and resume.epoch == log.epoch and resume.seq > log.last_seq:
         raise InvalidRequestError(
             [FieldViolation("resume_token.seq", f"is ahead of the event log (last seq {log.last_seq})")]
         )
+    view = await _snapshot(sources, event_filter) if include_snapshot else None
     subscriber = hub.subscribe(user, event_filter, options)
     start_seq = log.last_seq
-    snapshot = _snapshot(sources.snapshots, event_filter) if include_snapshot else None
+    epoch = log.epoch
     timer = _rotation_timer(subscriber, sources.max_age_s)
     try:
         yield Started(subscriber, start_seq, resume is not None)
-        if snapshot is not None:
-            for index in range(0, max(len(snapshot), 1), SNAPSHOT_CHUNK):
-                part = snapshot[index : index + SNAPSHOT_CHUNK]
-                yield SnapshotPart(part, start_seq, index + SNAPSHOT_CHUNK >= len(snapshot))
+        as_of_seq = start_seq
+        if view is not None:
+            as_of_seq = start_seq if view.as_of is None else view.as_of.seq
+            for index in range(0, max(len(view.symbols), 1), SNAPSHOT_CHUNK):
+                part = view.symbols[index : index + SNAPSHOT_CHUNK]
+                yield SnapshotPart(part, as_of_seq, index + SNAPSHOT_CHUNK >= len(view.symbols))
         position = start_seq
         if resume is not None:
             after = resume.seq
-            if resume.epoch != log.epoch:
+            if resume.epoch != epoch:
                 # The client's log is gone: everything of this one is new to it.
                 yield Gap(0, 0, GapReason.EPOCH_CHANGED)
                 after = log.first_seq - 1 if sources.history is None else 0
             replayed = 0
-            async for item in replay(log, sources.history, after, start_seq):
-                if isinstance(item, Gap):
-                    yield item
-                    continue
-                selected = [entry for entry in item if event_filter.matches(entry.fields)]
-                for index in range(0, len(selected), options.max_batch_size):
-                    yield Batch(selected[index : index + options.max_batch_size])
-                replayed += len(selected)
+            async for item in _replay(sources, event_filter, options, after, start_seq):
+                yield item
+                replayed += len(item.entries) if isinstance(item, Batch) else 0
+            if log.epoch != epoch:
+                yield Rotate(EndReason.LOG_RESTARTED, start_seq)
+                return
             yield ReplayDone(replayed, start_seq)
+        elif as_of_seq < start_seq:
+            # A snapshot the ingest published before this gateway's position: the events after it.
+            async for item in _replay(sources, event_filter, options, as_of_seq, start_seq):
+                yield item
         while True:
             delivery = await subscriber.receive()
             if isinstance(delivery, list):
@@ -188,10 +206,47 @@ def from_end(ended: Ended, position: int, subscriber: Subscriber) -> Rotate:
     return Rotate(ended.reason, max(position, ended.offered_seq))
 
 
-def _snapshot(source: SnapshotSource | None, event_filter: EventFilter) -> list[SymbolSnapshot]:
-    if source is None:
-        return []
-    return source.snapshot(event_filter.symbols or None)
+async def _replay(
+    sources: StreamSources, event_filter: EventFilter, options: DeliveryOptions, after: int, until: int
+) -> AsyncIterator[Batch | Gap]:
+    """The selected entries `after < seq <= until` in batches, and gaps; stops if the log restarts."""
+    log = sources.log
+    epoch = log.epoch
+    async for item in replay(log, sources.history, after, until):
+        if log.epoch != epoch:
+            return  # what was read may belong to the new epoch: the caller rotates the stream
+        if isinstance(item, Gap):
+            yield item
+            continue
+        selected = [entry for entry in item if event_filter.matches(entry.fields)]
+        for index in range(0, len(selected), options.max_batch_size):
+            yield Batch(selected[index : index + options.max_batch_size])
+
+
+async def _snapshot(sources: StreamSources, event_filter: EventFilter) -> SnapshotView:
+    """The snapshot, once this server's log has reached the position it reflects."""
+    if sources.snapshots is None:
+        return SnapshotView([], None)
+    view = await sources.snapshots.snapshot(event_filter.symbols or None)
+    if view.as_of is not None:
+        await _reach(sources.log, view.as_of, timeout_s=max(sources.follow_wait_s, 1.0))
+    return view
+
+
+async def _reach(log: EventLog, point: LogPoint, *, timeout_s: float = 5.0, poll_s: float = 0.005) -> None:
+    """Wait until `log` is at or past `point`.
+
+    Raises:
+        DependencyUnavailableError: The log did not get there within `timeout_s`.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while log.epoch != point.epoch or log.last_seq < point.seq:
+        if loop.time() >= deadline:
+            raise DependencyUnavailableError(
+                "this server is behind the event stream: the snapshot is not available yet; retry"
+            )
+        await asyncio.sleep(poll_s)
 
 
 def _rotation_timer(subscriber: Subscriber, max_age_s: float | None) -> asyncio.TimerHandle | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from tickstock_server.domain.log_entry import LogEntry
@@ -20,9 +21,31 @@ class EventHistory(Protocol):
         ...
 
 
-class SnapshotSource(Protocol):
-    """Current per-symbol detector state (DetectionEngine)."""
+@dataclass(frozen=True, slots=True)
+class LogPoint:
+    """A position in the event log: its epoch and a seq."""
 
-    def snapshot(self, symbols: Iterable[str] | None = None) -> list[SymbolSnapshot]:
-        """State of `symbols` (all when None) that have seen a tick, sorted by symbol."""
+    epoch: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotView:
+    """Per-symbol detector state as of a log position."""
+
+    symbols: list[SymbolSnapshot]
+    """Symbols that have seen a tick, sorted by symbol."""
+    as_of: LogPoint | None
+    """The log position the state reflects; None: the log's end at the moment the view was taken (the
+    detectors run in this process and the view is taken without yielding to the event loop)."""
+
+
+class SnapshotSource(Protocol):
+    """Per-symbol detector state: of the engine in this process, or as the ingest process published it."""
+
+    async def snapshot(self, symbols: Iterable[str] | None = None) -> SnapshotView:
+        """State of `symbols` (all when None) that have seen a tick.
+
+        Raises DependencyUnavailableError when the state is kept elsewhere and cannot be read.
+        """
         ...

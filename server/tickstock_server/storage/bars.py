@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
@@ -52,14 +52,15 @@ def _bar(symbol: str, row: asyncpg.Record, start_key: str) -> Bar:
 class PgBarReader:
     """Bars of one symbol over a time range from ``ohlcv_1min``, with the not-yet-stored minutes merged in.
 
-    `pending(symbol)` returns the symbol's one-minute bars held in memory (the writer's buffer, then the
-    aggregator's open bars; a later bar of the same minute supersedes an earlier one). A stored minute
+    `pending(symbol)` returns the symbol's one-minute bars held in memory, possibly by another process
+    (the writer's buffer, then the aggregator's open bars; a later bar of the same minute supersedes an
+    earlier one). A stored minute
     that also has a pending revision is replaced by it, so a client never sees a hole or a stale minute
     while bars wait for their flush. Buckets before the first pending minute's bucket are aggregated by
     PostgreSQL; from there on, stored and pending minutes are merged here.
     """
 
-    def __init__(self, pool: asyncpg.Pool, pending: Callable[[str], Sequence[Bar]]) -> None:
+    def __init__(self, pool: asyncpg.Pool, pending: Callable[[str], Awaitable[Sequence[Bar]]]) -> None:
         """Use `pool` (owned by the caller) and the in-memory source `pending`."""
         self._pool = pool
         self._pending = pending
@@ -82,7 +83,7 @@ class PgBarReader:
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
         pending_by_minute = {
-            bar.start_ns: bar for bar in self._pending(symbol) if start_ns <= bar.start_ns < end_ns
+            bar.start_ns: bar for bar in await self._pending(symbol) if start_ns <= bar.start_ns < end_ns
         }
         cutoff_ns = end_ns
         if pending_by_minute:
@@ -121,7 +122,7 @@ class PgBarReader:
         Raises:
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        pending = self._pending(symbol)
+        pending = await self._pending(symbol)
         if pending:
             return max(bar.start_ns for bar in pending)
         with map_asyncpg_errors():

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from event_factories import TS_NS, make_event
 
-from tickstock_server.bus.event_stream import EventStoreConfig, LogPosition, RedisEventStore
+from tickstock_server.bus.event_stream import EventStoreConfig, LogPosition, RedisEventStore, stream_key
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.errors import DependencyUnavailableError
@@ -139,7 +139,7 @@ async def test_stream_is_bounded_by_max_entries(client: aioredis.Redis) -> None:
     store.add(_entries(log, 5000))
     await _run_until_written(store)
 
-    length = await client.xlen(config.key_prefix + "stream")
+    length = await client.xlen(stream_key(config.key_prefix, position.epoch))
 
     # MAXLEN ~ trims whole radix-tree nodes: at least the bound, and far below what was written.
     assert 1000 <= length < 2500

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.app.backends import open_database
 from tickstock_server.app.serve import serve
-from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
+from tickstock_server.bus.event_follower import RedisEventFollower
 from tickstock_server.config import (
     DeliverySettings,
     FeedSettings,
@@ -159,8 +159,9 @@ async def test_client_killed_and_resumed_100_times_gets_exactly_its_events(
     assert client.first_position is not None and client.token is not None
     assert client.token[0] == client.first_position[0], "the epoch survived the restart"
     async with aioredis.from_url(redis_url) as redis_client:
-        store = RedisEventStore(redis_client, EventStoreConfig(key_prefix=prefix))
-        stored = await store.read(client.first_position[1], client.token[1], limit=10_000_000)
+        follower = RedisEventFollower(redis_client, key_prefix=prefix)
+        await follower.open()
+        stored = await follower.read(client.first_position[1], client.token[1], limit=10_000_000)
     assert [e.seq for e in stored] == list(range(client.first_position[1] + 1, client.token[1] + 1))
     expected = [e.seq for e in stored if e.fields.symbol in symbols and e.fields.type in TYPES]
     assert len(expected) > 50, "the run must produce enough selected events to mean something"

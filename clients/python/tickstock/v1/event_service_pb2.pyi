@@ -99,6 +99,10 @@ class _RotateReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RotateRe
     """The stream reached the server's maximum connection age."""
     ROTATE_REASON_SHUTDOWN: _RotateReason.ValueType  # 2
     """The server is shutting down."""
+    ROTATE_REASON_LOG_RESTARTED: _RotateReason.ValueType  # 3
+    """The event log this server follows restarted: a new epoch, or a hole after its writer crashed.
+    Resume with `resume_token`: what cannot be replayed arrives as an explicit gap.
+    """
 
 class RotateReason(_RotateReason, metaclass=_RotateReasonEnumTypeWrapper):
     """Why the server ends a stream on purpose."""
@@ -109,6 +113,10 @@ ROTATE_REASON_MAX_AGE: RotateReason.ValueType  # 1
 """The stream reached the server's maximum connection age."""
 ROTATE_REASON_SHUTDOWN: RotateReason.ValueType  # 2
 """The server is shutting down."""
+ROTATE_REASON_LOG_RESTARTED: RotateReason.ValueType  # 3
+"""The event log this server follows restarted: a new epoch, or a hole after its writer crashed.
+Resume with `resume_token`: what cannot be replayed arrives as an explicit gap.
+"""
 Global___RotateReason: _TypeAlias = RotateReason  # noqa: Y015
 
 @_typing.final

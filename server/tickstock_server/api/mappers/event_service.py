@@ -44,6 +44,7 @@ _GAP_REASONS: dict[GapReason, event_service_pb2.GapReason.ValueType] = {
 _ROTATE_REASONS: dict[EndReason, event_service_pb2.RotateReason.ValueType] = {
     EndReason.MAX_AGE: event_service_pb2.ROTATE_REASON_MAX_AGE,
     EndReason.SHUTDOWN: event_service_pb2.ROTATE_REASON_SHUTDOWN,
+    EndReason.LOG_RESTARTED: event_service_pb2.ROTATE_REASON_LOG_RESTARTED,
 }
 
 Response = event_service_pb2.StreamEventsResponse

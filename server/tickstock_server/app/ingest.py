@@ -1,0 +1,149 @@
+"""The ingest side: the feed, detection, bar aggregation and the bar writer, and the event stream's writer.
+
+It runs alone in the ingest process (`role = ingest`), or next to the gateway side in the all-in-one
+server (`role = all`), where the pipeline also publishes to the in-process hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from tickstock_server.api.mappers.events import encode_event
+from tickstock_server.app.feeds import create_tick_source, restarts_history
+from tickstock_server.app.lifecycle import feeding, running
+from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
+from tickstock_server.config import Settings
+from tickstock_server.delivery.event_log import EventLog
+from tickstock_server.delivery.hub import SubscriptionHub
+from tickstock_server.detection.bars import BarAggregator
+from tickstock_server.detection.engine import DetectionEngine
+from tickstock_server.domain.bar import Bar
+from tickstock_server.domain.market_calendar import MarketCalendar
+from tickstock_server.domain.snapshot import SymbolSnapshot
+from tickstock_server.pipeline import FeedMetrics, FeedStatus, run_pipeline
+from tickstock_server.ports.bars import BarSink
+from tickstock_server.ports.events import LogPoint, SnapshotView
+from tickstock_server.storage.bar_writer import PgBarWriter
+from tickstock_server.support.metric_samples import Instrumented
+
+
+class IngestSide:
+    """Builds the ingest components; `open` continues the event log, `running` runs them."""
+
+    def __init__(
+        self, settings: Settings, pool: asyncpg.Pool, redis_client: aioredis.Redis, calendar: MarketCalendar
+    ) -> None:
+        self._settings = settings
+        self.aggregator = BarAggregator()
+        self.engine = DetectionEngine(bars=self.aggregator, calendar=calendar)
+        self.writer = PgBarWriter(pool)
+        self.feed_status = FeedStatus()
+        self.source = create_tick_source(settings.feed, calendar)
+        delivery = settings.delivery
+        self.event_store = RedisEventStore(
+            redis_client,
+            EventStoreConfig(
+                key_prefix=delivery.stream_key_prefix,
+                max_entries=delivery.stream_max_entries,
+                max_age_s=delivery.stream_max_age_s,
+            ),
+        )
+        self.log: EventLog
+
+    async def open(self) -> EventLog:
+        """Continue the event log where the stream left it (or start a new epoch); return it."""
+        delivery = self._settings.delivery
+        position = await self.event_store.open(new_epoch=restarts_history(self._settings.feed))
+        self.log = EventLog(
+            encode_event, capacity=delivery.log_capacity, epoch=position.epoch, last_seq=position.last_seq
+        )
+        return self.log
+
+    def unstored_bars(self, symbol: str) -> list[Bar]:
+        """The symbol's bars not stored yet: the writer's buffer, then the aggregator's open minute."""
+        bars = [bar for bar in self.writer.pending_bars() if bar.symbol == symbol]
+        open_bar = self.aggregator.open_bar(symbol)
+        return bars if open_bar is None else [*bars, open_bar]
+
+    def take_snapshot(self, symbols: list[str] | None) -> tuple[LogPoint, list[SymbolSnapshot]]:
+        """The detectors' state and the log position it reflects, in one step."""
+        return LogPoint(self.log.epoch, self.log.last_seq), self.engine.snapshot(symbols)
+
+    def feed_pulse(self) -> tuple[int, int]:
+        """When ticks last arrived (wall clock) and the newest tick's event time, UTC epoch ns."""
+        return self.feed_status.last_arrival_ns, self.engine.last_tick_ns
+
+    def instruments(self) -> list[Instrumented]:
+        """The ingest components that report metrics."""
+        return [
+            self.engine,
+            FeedMetrics(self.feed_status, self.source),
+            self.log,
+            self.event_store,
+            self.writer,
+        ]
+
+    @contextlib.asynccontextmanager
+    async def running(
+        self, tasks: asyncio.TaskGroup, *, hub: SubscriptionHub | None, bars: BarSink | None = None
+    ) -> AsyncIterator[None]:
+        """Run the event stream's writer, the bar writer and the feed pipeline (in that order).
+
+        Args:
+            tasks: Where the background work runs.
+            hub: The in-process hub to publish to (the all-in-one server); None in the ingest process.
+            bars: Where completed bars go; the bar writer when None.
+        """
+        store, writer, log = self.event_store, self.writer, self.log
+        async with contextlib.AsyncExitStack() as stack:
+            # Every event reached the stream when it stops: a restart continues this epoch with no gap.
+            await stack.enter_async_context(
+                running(tasks, "event-store", store.run(), stopping=lambda: store.close(log.last_seq))
+            )
+            await stack.enter_async_context(running(tasks, "bar-writer", writer.run(), stopping=writer.close))
+            pipeline = run_pipeline(
+                self.source,
+                self.engine,
+                log,
+                hub,
+                self.feed_status,
+                bars=writer if bars is None else bars,
+                persist=store.add,
+            )
+            await stack.enter_async_context(
+                feeding(tasks, pipeline, final_bars=lambda: writer.put(self.engine.flush_bars()))
+            )
+            yield
+
+
+class EngineSnapshots:
+    """`SnapshotSource` over the detectors of this process: the view is the log's end when taken."""
+
+    def __init__(self, engine: DetectionEngine) -> None:
+        self._engine = engine
+
+    async def snapshot(self, symbols: Iterable[str] | None = None) -> SnapshotView:
+        """The detectors' state of `symbols` (all when None), taken without yielding."""
+        return SnapshotView(self._engine.snapshot(symbols), None)
+
+
+def local_pending_bars(ingest: IngestSide) -> Callable[[str], asyncio.Future[list[Bar]]]:
+    """`PgBarReader`'s source of unstored bars when the ingest runs in this process."""
+
+    def pending(symbol: str) -> asyncio.Future[list[Bar]]:
+        future: asyncio.Future[list[Bar]] = asyncio.get_running_loop().create_future()
+        future.set_result(ingest.unstored_bars(symbol))
+        return future
+
+    return pending
+
+
+def wall_clock_or(tick_ns: Callable[[], int]) -> Callable[[], int]:
+    """The market clock: the newest tick's event time, or the wall clock before the first tick."""
+    return lambda: tick_ns() or time.time_ns()

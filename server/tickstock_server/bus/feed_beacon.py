@@ -1,0 +1,77 @@
+"""The feed's pulse, from the ingest process to the gateways: when ticks last arrived, and their event time.
+
+The ingest writes the hash ``{prefix}feed`` (``arrival_ns``, ``last_tick_ns``) every `interval_s`; each
+gateway reads it as often. Gateways use it for the feed age of stream heartbeats and the market clock
+of `GetBars`; it is at most about two intervals old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+_logger = logging.getLogger(__name__)
+
+
+def _key(key_prefix: str) -> str:
+    return key_prefix + "feed"
+
+
+async def publish_feed_pulse(
+    client: aioredis.Redis,
+    key_prefix: str,
+    pulse: Callable[[], tuple[int, int]],
+    *,
+    interval_s: float = 0.5,
+) -> None:
+    """Until cancelled, write `pulse()` (arrival ns, last tick ns) every `interval_s`; log outages once."""
+    key = _key(key_prefix)
+    failing = False
+    while True:
+        arrival_ns, last_tick_ns = pulse()
+        try:
+            await client.hset(key, mapping={"arrival_ns": arrival_ns, "last_tick_ns": last_tick_ns})
+            failing = False
+        except RedisError as exc:
+            if not failing:
+                _logger.warning("cannot publish the feed pulse (%s); gateways see it age", type(exc).__name__)
+            failing = True
+        await asyncio.sleep(interval_s)
+
+
+class FeedPulse:
+    """The gateway's copy of the feed pulse."""
+
+    def __init__(self, client: aioredis.Redis, key_prefix: str, *, interval_s: float = 0.5) -> None:
+        self._client = client
+        self._key = _key(key_prefix)
+        self._interval_s = interval_s
+        self.arrival_ns = 0
+        """Wall-clock time ticks last arrived at the ingest, UTC epoch ns; 0 before the first."""
+        self.last_tick_ns = 0
+        """Event time of the newest tick, UTC epoch ns; 0 before the first."""
+
+    def age_ns(self, now_ns: int) -> int:
+        """Wall-clock time since ticks last arrived; 0 before the first."""
+        return max(now_ns - self.arrival_ns, 0) if self.arrival_ns else 0
+
+    def market_clock_ns(self) -> int:
+        """The newest tick's event time, or the wall clock before the first tick."""
+        return self.last_tick_ns or time.time_ns()
+
+    async def run(self) -> None:
+        """Refresh from Redis every interval until cancelled; keep the last values through outages."""
+        while True:
+            try:
+                values = cast(dict[bytes, bytes], await self._client.hgetall(self._key))
+                self.arrival_ns = int(values.get(b"arrival_ns", 0))
+                self.last_tick_ns = int(values.get(b"last_tick_ns", 0))
+            except (RedisError, ValueError) as exc:
+                _logger.debug("cannot read the feed pulse (%s)", type(exc).__name__)
+            await asyncio.sleep(self._interval_s)

@@ -1,0 +1,250 @@
+"""Questions a gateway asks the ingest process about state only it holds, over Redis lists.
+
+The detectors' per-symbol state (stream snapshots) and the bars not yet stored (the writer's buffer and
+the open minute, for `GetBars`) live in the ingest process. A gateway asks for them when a client needs
+them, rather than the ingest publishing thousands of symbols every second: a snapshot is exact (taken in
+one event-loop step, with the log position it reflects) and costs the ingest nothing while nobody asks.
+
+- ``{prefix}queries``: a list of requests (msgpack), bounded to `max_waiting`: at the bound the oldest
+  waiting requests are dropped, and their callers time out with UNAVAILABLE. Each carries a deadline;
+  the ingest skips requests whose caller has given up.
+- ``{prefix}reply:{id}``: the one reply, which expires after `reply_ttl_s` if nobody takes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from tickstock_server.domain.bar import Bar
+from tickstock_server.domain.events import Direction, MarketStatus
+from tickstock_server.domain.snapshot import SymbolSnapshot
+from tickstock_server.errors import DependencyUnavailableError
+from tickstock_server.ports.events import LogPoint, SnapshotView
+from tickstock_server.support.log_limiter import LogLimiter
+from tickstock_server.support.metric_samples import MetricSample, counter
+from tickstock_server.support.time_units import NS_PER_S
+
+_logger = logging.getLogger(__name__)
+
+_SnapshotRow = tuple[str, float, int, float | None, float | None, str | None, float, str | None, str]
+_BarRow = tuple[str, int, float, float, float, float, int, int]
+
+
+class _Request(msgspec.Struct, frozen=True):
+    id: str
+    kind: Literal["snapshot", "bars"]
+    deadline_ns: int
+    symbols: list[str] | None = None
+
+
+class _SnapshotReply(msgspec.Struct, frozen=True):
+    epoch: str
+    seq: int
+    rows: list[_SnapshotRow]
+
+
+class _BarsReply(msgspec.Struct, frozen=True):
+    rows: list[_BarRow]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_request_decoder = msgspec.msgpack.Decoder(_Request)
+_snapshot_decoder = msgspec.msgpack.Decoder(_SnapshotReply)
+_bars_decoder = msgspec.msgpack.Decoder(_BarsReply)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestQueriesConfig:
+    """Keys and bounds of the queries."""
+
+    key_prefix: str = "tickstock:ingest:"
+    timeout_s: float = 2.0
+    """How long a gateway waits for a reply."""
+    max_waiting: int = 1000
+    """Requests waiting for the ingest; beyond it the oldest are dropped (their callers time out)."""
+    reply_ttl_s: int = 10
+    """A reply nobody took is deleted after this."""
+
+
+class RedisIngestQueries:
+    """The gateway's side: a `SnapshotSource` and the pending bars of a symbol, asked of the ingest."""
+
+    def __init__(self, client: aioredis.Redis, config: IngestQueriesConfig | None = None) -> None:
+        self._client = client
+        self._config = config if config is not None else IngestQueriesConfig()
+        self._queue = self._config.key_prefix + "queries"
+
+    async def snapshot(self, symbols: Iterable[str] | None = None) -> SnapshotView:
+        """The detectors' state of `symbols` (all when None) as of the ingest's log position."""
+        wanted = None if symbols is None else sorted(set(symbols))
+        reply = _snapshot_decoder.decode(await self._ask("snapshot", wanted))
+        return SnapshotView([_snapshot(row) for row in reply.rows], LogPoint(reply.epoch, reply.seq))
+
+    async def pending_bars(self, symbol: str) -> list[Bar]:
+        """The symbol's one-minute bars not stored yet (the writer's buffer, then the open minute)."""
+        reply = _bars_decoder.decode(await self._ask("bars", [symbol]))
+        return [_bar(row) for row in reply.rows]
+
+    async def _ask(self, kind: Literal["snapshot", "bars"], symbols: list[str] | None) -> bytes:
+        config = self._config
+        request = _Request(
+            id=secrets.token_hex(8),
+            kind=kind,
+            deadline_ns=time.time_ns() + round(config.timeout_s * NS_PER_S),
+            symbols=symbols,
+        )
+        reply_key = f"{config.key_prefix}reply:{request.id}"
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.lpush(self._queue, _encoder.encode(request))
+                pipe.ltrim(self._queue, 0, config.max_waiting - 1)
+                await pipe.execute()
+            reply = await self._client.blpop([reply_key], timeout=config.timeout_s)
+        except RedisError as exc:
+            raise DependencyUnavailableError(
+                f"Redis is unreachable: cannot ask the ingest for {kind}"
+            ) from exc
+        if reply is None:
+            raise DependencyUnavailableError(f"the ingest process did not answer a {kind} request in time")
+        return cast(bytes, reply[1])
+
+
+SnapshotTaker = Callable[[list[str] | None], tuple[LogPoint, list[SymbolSnapshot]]]
+"""Takes the detectors' state of the symbols (all when None) and the log position it reflects, in one
+event-loop step."""
+
+
+class IngestQueryServer:
+    """The ingest's side: answers the gateways' questions until cancelled."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        snapshot: SnapshotTaker,
+        pending_bars: Callable[[str], Sequence[Bar]],
+        config: IngestQueriesConfig | None = None,
+    ) -> None:
+        self._client = client
+        self._config = config if config is not None else IngestQueriesConfig()
+        self._queue = self._config.key_prefix + "queries"
+        self._snapshot = snapshot
+        self._pending_bars = pending_bars
+        self._log_limiter = LogLimiter(60.0, time.time_ns)
+        self.answered = 0
+        """Requests answered."""
+        self.expired = 0
+        """Requests skipped because their caller had given up."""
+        self.rejected = 0
+        """Requests that could not be decoded."""
+
+    async def run(self) -> None:
+        """Answer requests until cancelled (raises RedisError when Redis fails: the caller restarts it)."""
+        while True:
+            popped = await self._client.brpop([self._queue], timeout=1)
+            if popped is None:
+                continue
+            reply = self._answer(cast(bytes, popped[1]))
+            if reply is None:
+                continue
+            key, payload = reply
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.rpush(key, payload)
+                pipe.expire(key, self._config.reply_ttl_s)
+                await pipe.execute()
+            self.answered += 1
+
+    async def run_forever(self) -> None:
+        """`run`, restarted after a Redis failure (logged) until cancelled."""
+        while True:
+            try:
+                await self.run()
+            except RedisError as exc:
+                _logger.warning("ingest queries: Redis failed (%s); retrying in 1 s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Requests answered, expired and rejected."""
+        name, text = "tickstock_ingest_queries", "Gateway questions to the ingest process, by outcome."
+        return [
+            counter(name, text, self.answered, outcome="answered"),
+            counter(name, text, self.expired, outcome="expired"),
+            counter(name, text, self.rejected, outcome="rejected"),
+        ]
+
+    def _answer(self, raw: bytes) -> tuple[str, bytes] | None:
+        try:
+            request = _request_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            self.rejected += 1
+            if self._log_limiter.allow("decode"):
+                _logger.warning("ingest queries: rejected an undecodable request (%s)", exc)
+            return None
+        if request.deadline_ns < time.time_ns():
+            self.expired += 1
+            return None
+        key = f"{self._config.key_prefix}reply:{request.id}"
+        if request.kind == "snapshot":
+            point, symbols = self._snapshot(request.symbols)
+            return key, _encoder.encode(
+                _SnapshotReply(point.epoch, point.seq, [_snapshot_row(s) for s in symbols])
+            )
+        bars = [bar for symbol in request.symbols or () for bar in self._pending_bars(symbol)]
+        return key, _encoder.encode(_BarsReply([_bar_row(bar) for bar in bars]))
+
+
+def _snapshot_row(s: SymbolSnapshot) -> _SnapshotRow:
+    return (
+        s.symbol,
+        s.last_price,
+        s.last_tick_ns,
+        s.session_high,
+        s.session_low,
+        None if s.trend_direction is None else s.trend_direction.value,
+        s.trend_score,
+        None if s.surge_direction is None else s.surge_direction.value,
+        s.market_status.value,
+    )
+
+
+def _snapshot(row: _SnapshotRow) -> SymbolSnapshot:
+    symbol, price, tick_ns, high, low, trend, score, surge, status = row
+    return SymbolSnapshot(
+        symbol=symbol,
+        last_price=price,
+        last_tick_ns=tick_ns,
+        session_high=high,
+        session_low=low,
+        trend_direction=None if trend is None else Direction(trend),
+        trend_score=score,
+        surge_direction=None if surge is None else Direction(surge),
+        market_status=MarketStatus(status),
+    )
+
+
+def _bar_row(bar: Bar) -> _BarRow:
+    return (bar.symbol, bar.start_ns, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.ticks)
+
+
+def _bar(row: _BarRow) -> Bar:
+    symbol, start_ns, open_, high, low, close, volume, ticks = row
+    return Bar(
+        symbol=symbol,
+        start_ns=start_ns,
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=volume,
+        ticks=ticks,
+    )
