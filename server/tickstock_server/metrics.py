@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from tickstock_server.support.metric_samples import Instrumented, MetricKind
+from tickstock_server.support.metric_samples import Instrumented, MetricKind, MetricSample
 
 __all__ = ["ServiceCollector", "start_metrics_server"]
 
 _logger = logging.getLogger(__name__)
 
-_FAMILIES: dict[MetricKind, type[CounterMetricFamily] | type[GaugeMetricFamily]] = {
+_Family = CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily
+
+_FAMILIES: dict[MetricKind, type[_Family]] = {
     MetricKind.COUNTER: CounterMetricFamily,
     MetricKind.GAUGE: GaugeMetricFamily,
+    MetricKind.HISTOGRAM: HistogramMetricFamily,
 }
 
 
@@ -33,20 +37,33 @@ class ServiceCollector(Collector):
     consistent. Samples of one name, from any component, form one family.
     """
 
-    def __init__(self, components: Sequence[Instrumented]) -> None:
-        """Read these components, in this order."""
+    def __init__(
+        self, components: Sequence[Instrumented], *, constant_labels: Mapping[str, str] | None = None
+    ) -> None:
+        """Read these components, in this order.
+
+        Args:
+            components: What to read.
+            constant_labels: Labels added to every series, e.g. ``{"role": "gateway"}`` to tell the
+                processes of one deployment apart. No sample may carry a label of these names.
+        """
         self._components = tuple(components)
+        self._constant_labels = dict(constant_labels or {})
 
     def collect(self) -> Iterator[Metric]:
         """Yield every metric with its current value.
 
         Raises:
-            ValueError: Two samples of one name disagree on help, kind or label names (a bug).
+            ValueError: Two samples of one name disagree on help, kind or label names, or a sample has a
+                label of a constant label's name (a bug).
         """
-        families: dict[str, tuple[CounterMetricFamily | GaugeMetricFamily, tuple[str, ...]]] = {}
+        families: dict[str, tuple[_Family, tuple[str, ...]]] = {}
         for component in self._components:
             for sample in component.metric_samples():
-                label_names = tuple(sorted(sample.labels))
+                if not self._constant_labels.keys().isdisjoint(sample.labels):
+                    raise ValueError(f"samples of {sample.name} have a label the collector adds itself")
+                labels = {**sample.labels, **self._constant_labels}
+                label_names = tuple(sorted(labels))
                 known = families.get(sample.name)
                 if known is None:
                     family = _FAMILIES[sample.kind](sample.name, sample.help, labels=label_names)
@@ -59,9 +76,18 @@ class ServiceCollector(Collector):
                         or known[1] != label_names
                     ):
                         raise ValueError(f"samples of {sample.name} disagree on help, kind or labels")
-                family.add_metric([sample.labels[name] for name in label_names], sample.value)
+                _add(family, [labels[name] for name in label_names], sample)
         for family, _ in families.values():
             yield family
+
+
+def _add(family: _Family, label_values: list[str], sample: MetricSample) -> None:
+    """Add one sample's series to its family."""
+    if isinstance(family, HistogramMetricFamily):
+        buckets = [("+Inf" if bound == math.inf else repr(bound), count) for bound, count in sample.buckets]
+        family.add_metric(label_values, buckets, sample.value)
+    else:
+        family.add_metric(label_values, sample.value)
 
 
 def start_metrics_server(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pytest
@@ -17,7 +18,7 @@ from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.metrics import ServiceCollector
 from tickstock_server.pipeline import FeedMetrics, FeedStatus
 from tickstock_server.storage.bar_writer import BarWriterStats, PgBarWriter
-from tickstock_server.support.metric_samples import Instrumented, MetricSample, counter, gauge
+from tickstock_server.support.metric_samples import Instrumented, MetricSample, counter, gauge, histogram
 
 # The exposition of the service's series before components reported their own samples, for the state
 # `_components` builds: names, help, types, labels and values must stay exactly these.
@@ -117,9 +118,9 @@ def _components() -> list[Instrumented]:
     return [engine, feed, log, hub, store, writer]
 
 
-def _exposition(components: list[Instrumented]) -> str:
+def _exposition(components: list[Instrumented], constant_labels: Mapping[str, str] | None = None) -> str:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ServiceCollector(components))
+    registry.register(ServiceCollector(components, constant_labels=constant_labels))
     return generate_latest(registry).decode()
 
 
@@ -199,4 +200,57 @@ def test_samples_of_one_name_that_disagree_are_a_bug(other: MetricSample) -> Non
     collector = ServiceCollector([_Fixed(counter("demo_things", "Things.", 1, kind="a"), other)])
 
     with pytest.raises(ValueError, match="demo_things"):
+        list(collector.collect())
+
+
+def test_a_histogram_sample_is_exported_with_its_buckets_count_and_sum() -> None:
+    pauses = histogram("demo_pause_seconds", "Pauses.", [(0.5, 1), (1.0, 3), (math.inf, 4)], 2.25, kind="a")
+
+    exported = _exposition([_Fixed(pauses)])
+
+    assert "# TYPE demo_pause_seconds histogram" in exported.splitlines()
+    assert _series(exported) == {
+        'demo_pause_seconds_bucket{kind="a",le="0.5"}': 1.0,
+        'demo_pause_seconds_bucket{kind="a",le="1.0"}': 3.0,
+        'demo_pause_seconds_bucket{kind="a",le="+Inf"}': 4.0,
+        'demo_pause_seconds_count{kind="a"}': 4.0,
+        'demo_pause_seconds_sum{kind="a"}': 2.25,
+    }
+
+
+@pytest.mark.parametrize(
+    "buckets",
+    [[], [(0.5, 1), (1.0, 3)], [(1.0, 1), (0.5, 2), (math.inf, 3)], [(0.5, 3), (1.0, 1), (math.inf, 4)]],
+    ids=["empty", "no +Inf", "bounds not increasing", "counts not cumulative"],
+)
+def test_histogram_buckets_out_of_form_are_refused(buckets: list[tuple[float, float]]) -> None:
+    with pytest.raises(ValueError, match="demo_pause_seconds"):
+        histogram("demo_pause_seconds", "Pauses.", buckets, 1.0)
+
+
+def test_constant_labels_are_added_to_every_series_of_every_kind() -> None:
+    component = _Fixed(
+        counter("demo_things", "Things.", 1, kind="a"),
+        gauge("demo_level", "Level.", 0.5),
+        histogram("demo_pause_seconds", "Pauses.", [(1.0, 1), (math.inf, 2)], 3.0),
+    )
+
+    exported = _exposition([component], {"role": "gateway"})
+
+    assert _series(exported) == {
+        'demo_things_total{kind="a",role="gateway"}': 1.0,
+        'demo_level{role="gateway"}': 0.5,
+        'demo_pause_seconds_bucket{le="1.0",role="gateway"}': 1.0,
+        'demo_pause_seconds_bucket{le="+Inf",role="gateway"}': 2.0,
+        'demo_pause_seconds_count{role="gateway"}': 2.0,
+        'demo_pause_seconds_sum{role="gateway"}': 3.0,
+    }
+
+
+def test_a_sample_carrying_a_constant_label_is_a_bug() -> None:
+    collector = ServiceCollector(
+        [_Fixed(gauge("demo_level", "Level.", 0.5, role="ingest"))], constant_labels={"role": "gateway"}
+    )
+
+    with pytest.raises(ValueError, match="demo_level"):
         list(collector.collect())

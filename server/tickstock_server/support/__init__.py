@@ -1,1 +1,1 @@
-"""Primitives every feature shares: mailboxes, per-user stream limits, backoff, cancellation, time units."""
+"""Primitives features share: mailboxes, stream limits, backoff, cancellation, time units, metrics, GC."""
