@@ -1,12 +1,16 @@
 """Event fan-out: N subscribers with distinct filters on the synthetic feed, and tick-to-client latency.
 
 Usage: .venv/bin/python bench/fanout.py [--subscribers 1000] [--seconds 60] [--warmup-s 15]
-       [--rate 4000] [--symbols 4000] [--channels 10] [--redis-url URL --database-url URL]
+       [--clients N] [--topology supervise|all] [--gateways 0] [--rate 4000] [--symbols 4000]
+       [--channels 10] [--seed 7] [--redis-url URL --database-url URL]
 
-Starts the real server (`python -m tickstock_server`) as a child process: the synthetic feed at `--rate`
-ticks/s over `--symbols` symbols, the embedded Redis and PostgreSQL in a temporary directory unless URLs
-are given. Then opens `--subscribers` streams over `--channels` connections from this process, with
-distinct filters:
+Starts the real server as a child process: `--topology supervise` (the default) runs
+`python -m tickstock_server supervise` (one ingest process and `--gateways` gateway processes sharing
+the gRPC port, 0 for one per core), `--topology all` runs `python -m tickstock_server` (everything in one
+process). The synthetic feed runs at `--rate` ticks/s over `--symbols` symbols, the embedded Redis and
+PostgreSQL in a temporary directory unless URLs are given. Then `--clients` load-generator processes
+(default: one per core, see `fanout_worker.py`) open `--subscribers` streams over `--channels`
+connections in all, split evenly, with distinct filters (each worker its own seed derived from `--seed`):
 
 - 50 %: 5 to 50 random symbols of the 560 real tickers, every event type;
 - 20 %: one or two universes of the seed data (sp500, nasdaq100, dow30, a sector), every type;
@@ -15,8 +19,10 @@ distinct filters:
 
 Latency of an event = client receive time - the event's ingest time (the wall-clock time the server
 received the tick), so it covers detection, the event log, fan-out, batching, gRPC and client decoding.
-Server and load generator share this machine's cores. Figures are measured after `--warmup-s`.
-Drops = drop notices + streams ended with an error (both must be 0 for "no loss").
+Server and load generator share this machine's cores. Every worker measures the same window, which
+starts `--warmup-s` after all streams are open. Drops = drop notices + streams ended with an error (both
+must be 0 for "no loss"). Server CPU and memory cover the whole service: the started process, its
+descendants and the embedded PostgreSQL (which pg_ctl detaches). CPU figures are % of one core.
 
 Prints one `name: value unit` line per figure.
 """
@@ -26,34 +32,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import random
+import re
+import shutil
 import signal
 import socket
-import statistics
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
+import fanout_worker
 import grpc
 
-from tickstock.v1 import (
-    event_service_pb2,
-    event_service_pb2_grpc,
-    events_pb2,
-    universe_service_pb2,
-    universe_service_pb2_grpc,
-)
+from tickstock.v1 import universe_service_pb2, universe_service_pb2_grpc
 from tickstock_server.simulation.market import REAL_TICKERS
 
-_UNIVERSES = ["sp500", "nasdaq100", "dow30", "sector_technology", "sector_financials", "sector_health_care"]
-_TYPES = [
-    events_pb2.EVENT_TYPE_HIGH,
-    events_pb2.EVENT_TYPE_LOW,
-    events_pb2.EVENT_TYPE_TREND,
-    events_pb2.EVENT_TYPE_SURGE,
-]
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -63,100 +61,91 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+def _service_pids(server_pid: int, data_dir: str) -> list[int]:
+    """The server, every process whose command line names the data directory, and their descendants.
+
+    The embedded PostgreSQL is started by pg_ctl, which detaches the postmaster from the server's
+    process tree; its command line (`postgres -D <data_dir>/postgres`) finds it.
+    """
+    children: dict[int, list[int]] = {}
+    roots = {server_pid}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+        if data_dir.encode() in cmdline:
+            roots.add(int(entry.name))
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return sorted(found)
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _cpu_s(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system, all threads) of every process still running."""
+    result = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            result[pid] = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    return result
 
 
-class Stats:
-    """What every subscriber records."""
-
-    def __init__(self) -> None:
-        self.measuring = False
-        self.latencies_ms: list[float] = []
-        self.events = 0
-        self.messages = 0
-        self.drops = 0
-        self.errors: list[str] = []
-        self.gaps = 0
+def _pss_mb(pids: list[int]) -> float:
+    """Proportional set size: shared pages (PostgreSQL's shared buffers, say) split among their users."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024
 
 
-async def _subscriber(
-    stub: event_service_pb2_grpc.EventServiceStub,
-    request: event_service_pb2.StreamEventsRequest,
-    metadata: tuple[tuple[str, str], ...],
-    stats: Stats,
-    opened: asyncio.Event,
-) -> None:
-    call = stub.StreamEvents(request, metadata=metadata)
-    try:
-        async for response in call:
-            kind = response.WhichOneof("payload")
-            if kind == "event_batch":
-                now_ns = time.time_ns()
-                if stats.measuring:
-                    stats.messages += 1
-                    events = response.event_batch.events
-                    stats.events += len(events)
-                    stats.latencies_ms += [(now_ns - e.ingest_time.ToNanoseconds()) / 1e6 for e in events]
-            elif kind == "subscription_status":
-                opened.set()
-            elif kind == "drop_notice":
-                stats.drops += response.drop_notice.dropped_count
-            elif kind == "gap_notice":
-                stats.gaps += 1
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() != grpc.StatusCode.CANCELLED:
-            stats.errors.append(exc.code().name)
-    finally:
-        opened.set()
+def _rss_mb(pids: list[int], server_pid: int) -> dict[str, float]:
+    """VmRSS by role: "main" (the started process), ingest, gateway, else the process name."""
+    result: dict[str, float] = {}
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        name = status.split("\n", 1)[0].split(":", 1)[1].strip()
+        roles = [
+            role for role in ("ingest", "gateway") if name.startswith("python") and role.encode() in cmdline
+        ]
+        role = "main" if pid == server_pid else (roles[0] if roles else re.sub(r"\W", "_", name))
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                result[role] = result.get(role, 0.0) + int(line.split()[1]) / 1024
+    return result
 
 
-def _filters(count: int, watchlists: list[str], rng: random.Random) -> list[event_service_pb2.EventFilter]:
-    real = list(REAL_TICKERS)
-    filters = []
-    for index in range(count):
-        share = index / count
-        if share < 0.5:
-            filters.append(event_service_pb2.EventFilter(symbols=rng.sample(real, rng.randint(5, 50))))
-        elif share < 0.7:
-            filters.append(event_service_pb2.EventFilter(universes=rng.sample(_UNIVERSES, rng.randint(1, 2))))
-        elif share < 0.85:
-            filters.append(
-                event_service_pb2.EventFilter(
-                    event_types=rng.sample(_TYPES, rng.randint(1, 2)), min_price=rng.uniform(0, 100)
-                )
-            )
-        else:
-            directions = rng.choice([[events_pb2.DIRECTION_UP], [events_pb2.DIRECTION_DOWN], []])
-            filters.append(
-                event_service_pb2.EventFilter(watchlist_ids=[rng.choice(watchlists)], directions=directions)
-            )
-    return filters
-
-
-async def _create_watchlists(
-    channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...], rng: random.Random
-) -> list[str]:
-    stub = universe_service_pb2_grpc.UniverseServiceStub(channel)
+async def _create_watchlists(port: int, token: str, rng: random.Random) -> list[str]:
     ids = []
-    for index in range(20):
-        response = await stub.CreateWatchlist(
-            universe_service_pb2.CreateWatchlistRequest(
-                watchlist=universe_service_pb2.Watchlist(
-                    name=f"bench-{index}-{rng.randrange(10**9)}", symbols=rng.sample(list(REAL_TICKERS), 20)
-                )
-            ),
-            metadata=metadata,
-        )
-        ids.append(response.watchlist.watchlist_id)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = universe_service_pb2_grpc.UniverseServiceStub(channel)
+        for index in range(20):
+            response = await stub.CreateWatchlist(
+                universe_service_pb2.CreateWatchlistRequest(
+                    watchlist=universe_service_pb2.Watchlist(
+                        name=f"bench-{index}-{rng.randrange(10**9)}",
+                        symbols=rng.sample(list(REAL_TICKERS), 20),
+                    )
+                ),
+                metadata=(("authorization", f"Bearer {token}"),),
+            )
+            ids.append(response.watchlist.watchlist_id)
     return ids
 
 
@@ -189,13 +178,15 @@ async def _run(args: argparse.Namespace) -> None:
         TICKSTOCK_DELIVERY__MAX_STREAMS_PER_USER=str(max(args.subscribers, 10)),
         TICKSTOCK_METRICS__ENABLED="false",
         TICKSTOCK_LOG__LEVEL="WARNING",
+        TICKSTOCK_SUPERVISOR__GATEWAYS=str(args.gateways),
     )
     if args.redis_url:
         env["TICKSTOCK_REDIS_URL"] = args.redis_url
         env["TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX"] = f"bench:{port}:"
     if args.database_url:
         env["TICKSTOCK_DATABASE_URL"] = args.database_url
-    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "tickstock_server", env=env)
+    command = ["supervise"] if args.topology == "supervise" else []
+    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "tickstock_server", *command, env=env)
     try:
         await _wait_ready(port, server)
         key = await asyncio.create_subprocess_exec(
@@ -203,62 +194,118 @@ async def _run(args: argparse.Namespace) -> None:
             env=env, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         token = (await key.communicate())[0].decode().strip()
-        metadata = (("authorization", f"Bearer {token}"),)
-        await _measure(args, port, metadata, server.pid)
+        watchlists = await _create_watchlists(port, token, random.Random(args.seed))
+        await _measure(args, port, token, watchlists, server.pid, data_dir)
     finally:
-        server.send_signal(signal.SIGTERM)
+        if server.returncode is None:
+            server.send_signal(signal.SIGTERM)
         await asyncio.wait_for(server.wait(), 60)
+        if server.returncode == 0:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:  # its logs are in there
+            print(
+                f"the server exited with {server.returncode}; its data stays in {data_dir}", file=sys.stderr
+            )
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    return total // parts + (1 if index < total % parts else 0)
+
+
+async def _receive(conn: Connection, index: int, wait_s: float) -> Any:
+    def receive() -> Any:
+        if not conn.poll(wait_s):
+            raise SystemExit(f"load-generator worker {index} did not answer within {wait_s:.0f} s")
+        try:
+            return conn.recv()
+        except EOFError:
+            raise SystemExit(f"load-generator worker {index} exited early") from None
+
+    return await asyncio.to_thread(receive)
 
 
 async def _measure(
-    args: argparse.Namespace, port: int, metadata: tuple[tuple[str, str], ...], server_pid: int
+    args: argparse.Namespace, port: int, token: str, watchlists: list[str], server_pid: int, data_dir: str
 ) -> None:
-    rng = random.Random(args.seed)
-    channels = [
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
-        for _ in range(args.channels)
-    ]
-    watchlists = await _create_watchlists(channels[0], metadata, rng)
-    stats = Stats()
-    tasks = []
-    for index, event_filter in enumerate(_filters(args.subscribers, watchlists, rng)):
-        stub = event_service_pb2_grpc.EventServiceStub(channels[index % len(channels)])
-        opened = asyncio.Event()
-        request = event_service_pb2.StreamEventsRequest(filter=event_filter)
-        tasks.append(asyncio.create_task(_subscriber(stub, request, metadata, stats, opened)))
-        await opened.wait()
-    await asyncio.sleep(args.warmup_s)
-    cpu0, client0, wall0 = _cpu_s(server_pid), time.process_time(), time.monotonic()
-    stats.measuring = True
-    await asyncio.sleep(args.seconds)
-    stats.measuring = False
-    wall = time.monotonic() - wall0
-    server_cpu = (_cpu_s(server_pid) - cpu0) / wall * 100
-    client_cpu = (time.process_time() - client0) / wall * 100
-    rss = _rss_mb(server_pid)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    for channel in channels:
-        await channel.close()
+    context = multiprocessing.get_context("spawn")
+    count = max(1, min(args.clients, args.subscribers))
+    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    try:
+        for index in range(count):
+            config = fanout_worker.WorkerConfig(
+                port=port,
+                token=token,
+                watchlists=watchlists,
+                subscribers=_share(args.subscribers, count, index),
+                channels=max(1, _share(args.channels, count, index)),
+                seed=args.seed * 1000 + index + 1,
+            )
+            ours, theirs = context.Pipe()
+            worker = context.Process(target=fanout_worker.run, args=(config, theirs), daemon=True)
+            worker.start()
+            theirs.close()
+            workers.append((worker, ours))
+        for index, (_, conn) in enumerate(workers):
+            await _receive(conn, index, wait_s=600)  # "ready": every stream of the worker is open
+        start = time.monotonic() + args.warmup_s
+        end = start + args.seconds
+        for _, conn in workers:
+            conn.send((start, end))
+        await asyncio.sleep(start - time.monotonic())
+        cpu0 = _cpu_s(_service_pids(server_pid, data_dir))
+        await asyncio.sleep(end - time.monotonic())
+        pids = _service_pids(server_pid, data_dir)
+        cpu1, rss, pss = _cpu_s(pids), _rss_mb(pids, server_pid), _pss_mb(pids)
+        results = [await _receive(conn, index, wait_s=120) for index, (_, conn) in enumerate(workers)]
+    finally:
+        for process, conn in workers:
+            conn.close()
+            await asyncio.to_thread(process.join, 10)
+            if process.is_alive():
+                process.terminate()
+    server_cpu_s = sum(cpu - cpu0.get(pid, 0.0) for pid, cpu in cpu1.items())
+    _report(args, count, results, args.seconds, server_cpu_s, len(pids), rss, pss)
 
-    latencies = sorted(stats.latencies_ms) or [0.0]
+
+def _report(
+    args: argparse.Namespace,
+    clients: int,
+    results: list[fanout_worker.WorkerResult],
+    wall: float,
+    server_cpu_s: float,
+    server_processes: int,
+    rss: dict[str, float],
+    pss: float,
+) -> None:
+    latencies = sorted(latency for result in results for latency in result.latencies_ms) or [0.0]
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
 
+    drops = sum(result.drops for result in results)
+    errors = sum(len(result.errors) for result in results)
+    client_cpu_s = sum(result.cpu_s for result in results)
     print(f"subscribers: {args.subscribers} streams")
-    print(f"delivered: {stats.events / wall:.0f} events/s")
-    print(f"messages: {stats.messages / wall:.0f} batches/s")
-    print(f"latency_p50: {statistics.median(latencies):.2f} ms")
+    print(f"clients: {clients} processes")
+    print(f"delivered: {sum(result.events for result in results) / wall:.0f} events/s")
+    print(f"messages: {sum(result.messages for result in results) / wall:.0f} batches/s")
+    print(f"latency_p50: {pct(50):.2f} ms")
+    print(f"latency_p90: {pct(90):.2f} ms")
     print(f"latency_p99: {pct(99):.2f} ms")
     print(f"latency_p999: {pct(99.9):.2f} ms")
     print(f"latency_max: {latencies[-1]:.2f} ms")
-    print(f"drops: {stats.drops + len(stats.errors)} events")
-    print(f"gaps: {stats.gaps} notices")
-    print(f"server_cpu: {server_cpu:.0f} %")
-    print(f"server_rss: {rss:.0f} MB")
-    print(f"client_cpu: {client_cpu:.0f} %")
+    print(f"drops: {drops + errors} events")
+    print(f"drop_notices: {drops} events")
+    print(f"stream_errors: {errors} streams")
+    print(f"gaps: {sum(result.gaps for result in results)} notices")
+    print(f"server_cpu: {server_cpu_s / wall * 100:.0f} %")
+    print(f"server_processes: {server_processes} processes")
+    print(f"server_rss_total: {sum(rss.values()):.0f} MB")
+    for role, mb in sorted(rss.items()):
+        print(f"server_rss_{role}: {mb:.0f} MB")
+    print(f"server_pss_total: {pss:.0f} MB")
+    print(f"client_cpu: {client_cpu_s / wall * 100:.0f} %")
+    print(f"client_cpu_s: {client_cpu_s:.1f} s")
 
 
 def main() -> None:
@@ -267,9 +314,12 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup-s", type=float, default=15.0)
+    parser.add_argument("--clients", type=int, default=os.cpu_count() or 1, help="load-generator processes")
+    parser.add_argument("--topology", choices=["supervise", "all"], default="supervise")
+    parser.add_argument("--gateways", type=int, default=0, help="gateways of `supervise`; 0: one per core")
     parser.add_argument("--rate", type=float, default=4000.0)
     parser.add_argument("--symbols", type=int, default=4000)
-    parser.add_argument("--channels", type=int, default=10)
+    parser.add_argument("--channels", type=int, default=10, help="connections over all clients")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--redis-url")
     parser.add_argument("--database-url")
