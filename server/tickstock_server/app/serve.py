@@ -46,6 +46,7 @@ from tickstock_server.patterns.service import FallbackBarSink
 from tickstock_server.ports.events import EventHistory, SnapshotSource
 from tickstock_server.producer_sim.simulator import run_simulator
 from tickstock_server.storage.api_keys import PgApiKeyStore
+from tickstock_server.support.gc_pauses import GcPauseRecorder
 from tickstock_server.support.metric_samples import Instrumented
 
 _logger = logging.getLogger(__name__)
@@ -226,7 +227,8 @@ def _sources(
 
 def _metrics(settings: Settings, stack: contextlib.AsyncExitStack, components: list[Instrumented]) -> None:
     if settings.metrics.enabled:
-        collector = ServiceCollector(components)
+        gc_pauses = stack.enter_context(GcPauseRecorder())  # unhooked after the metrics server stops
+        collector = ServiceCollector([*components, gc_pauses], constant_labels={"role": settings.role})
         stack.enter_context(metrics_server(settings.metrics.host, settings.metrics.port, collector))
 
 

@@ -1,0 +1,229 @@
+"""The split topology as real processes: one ingest and two gateways on a real Redis and PostgreSQL.
+
+The stored Redis Stream is the ground truth: a client that moves between gateways, or loses its
+gateway to SIGKILL, must receive exactly the stored events its filter selects, with no gap and no
+duplicate. Each gateway listens on a port of its own here, so a test can choose which one a client
+talks to; sharing one port (SO_REUSEPORT) is checked separately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+import grpc
+import pytest
+import redis.asyncio as aioredis
+from server_process import free_port, run_admin, server_env, serving
+
+from tickstock.v1 import event_service_pb2, event_service_pb2_grpc
+from tickstock_server.bus.event_follower import RedisEventFollower
+from tickstock_server.simulation.market import synthetic_symbols
+
+SYMBOLS = list(synthetic_symbols(40)[:20])
+TYPES = {"high", "low", "trend", "surge"}
+
+
+@dataclass
+class Topology:
+    env: dict[str, str]
+    """The ingest's environment."""
+    gateway_env: dict[str, str]
+    """A gateway's settings, without its port."""
+    gateway_ports: list[int]
+    ingest: asyncio.subprocess.Process
+    gateways: list[asyncio.subprocess.Process]
+    prefix: str
+    metadata: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Process:
+    process: asyncio.subprocess.Process
+    output: IO[bytes]
+
+    async def logged(self, text: str, timeout_s: float = 30.0) -> None:
+        """Wait until the process has written `text`."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                self.output.seek(0)
+                if text.encode() in self.output.read():
+                    return
+                await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def _started(env: Mapping[str, str]) -> AsyncIterator[_Process]:
+    """A server process without a readiness check (gateways wait for the ingest's epoch)."""
+    with tempfile.TemporaryFile() as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tickstock_server", env=dict(env), stdout=output, stderr=output
+        )
+        try:
+            yield _Process(process, output)
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(process.wait(), 30)
+
+
+@pytest.fixture
+async def topology(pg_database_url: str, redis_url: str) -> AsyncIterator[Topology]:
+    prefix = f"split-{uuid.uuid4().hex[:8]}:"
+    common = {
+        "TICKSTOCK_DATABASE_URL": pg_database_url,
+        "TICKSTOCK_REDIS_URL": redis_url,
+        "TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX": prefix,
+        "TICKSTOCK_PATTERNS__KEY_PREFIX": prefix + "patterns:",
+        "TICKSTOCK_PATTERNS__SIMULATOR": "off",
+    }
+    ports = [free_port(), free_port()]
+    ingest_env = server_env(0, TICKSTOCK_ROLE="ingest", **common)
+    gateway_env = {"TICKSTOCK_ROLE": "gateway", **common}
+    async with contextlib.AsyncExitStack() as stack:
+        ingest = (await stack.enter_async_context(_started(ingest_env))).process
+        gateways = [
+            await stack.enter_async_context(serving(server_env(port, **gateway_env), port)) for port in ports
+        ]
+        token = await run_admin("create-key", "--user", "alice", env=ingest_env)
+        yield Topology(
+            ingest_env, gateway_env, ports, ingest, gateways, prefix, (("authorization", f"Bearer {token}"),)
+        )
+
+
+def _request(token: tuple[str, int] | None) -> event_service_pb2.StreamEventsRequest:
+    request = event_service_pb2.StreamEventsRequest(filter=event_service_pb2.EventFilter(symbols=SYMBOLS))
+    if token is not None:
+        request.resume_token.epoch, request.resume_token.seq = token
+    return request
+
+
+class _Client:
+    """What a careful client keeps: the events it got, its resume token, and what the server said."""
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.token: tuple[str, int] | None = None
+        self.first: tuple[str, int] | None = None
+        self.gaps: list[Any] = []
+        self.rotations: list[int] = []
+
+    def take(self, response: Any) -> str:
+        kind = str(response.WhichOneof("payload"))
+        if kind == "subscription_status" and self.first is None:
+            start = response.subscription_status.start
+            self.first = self.token = (start.epoch, start.seq)
+        elif kind == "event_batch":
+            self.seqs += [event.seq for event in response.event_batch.events]
+            self._set(response.event_batch.resume_token)
+        elif kind == "replay_completed":
+            self._set(response.replay_completed.resume_token)
+        elif kind == "rotate_hint":
+            self.rotations.append(response.rotate_hint.reason)
+            self._set(response.rotate_hint.resume_token)
+        elif kind == "gap_notice":
+            self.gaps.append(response.gap_notice)
+        return kind
+
+    def _set(self, token: Any) -> None:
+        self.token = (token.epoch, token.seq)
+
+
+async def _read(
+    topology: Topology, port: int, client: _Client, *, events: int = 0, until: str = "", timeout_s: float = 20
+) -> None:
+    """Stream from the gateway on `port` until `events` more events arrived or a message of kind `until`."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
+            _request(client.token), metadata=topology.metadata
+        )
+        wanted = len(client.seqs) + events
+        async with asyncio.timeout(timeout_s):
+            while (response := await call.read()) is not grpc.aio.EOF:
+                kind = client.take(response)
+                if kind == until or (events and len(client.seqs) >= wanted):
+                    break
+        call.cancel()
+
+
+async def _stored_seqs(topology: Topology, redis_url: str, after: int, until: int) -> list[int]:
+    async with aioredis.from_url(redis_url) as redis_client:
+        follower = RedisEventFollower(redis_client, key_prefix=topology.prefix)
+        await follower.open()
+        stored = await follower.read(after, until, limit=10_000_000)
+    return [e.seq for e in stored if e.fields.symbol in SYMBOLS and e.fields.type in TYPES]
+
+
+async def test_a_client_resumes_on_the_other_gateway_with_exactly_the_missed_events(
+    topology: Topology, redis_url: str
+) -> None:
+    client = _Client()
+    await _read(topology, topology.gateway_ports[0], client, events=30)
+    await asyncio.sleep(1.0)  # events go by while the client is away
+    await _read(topology, topology.gateway_ports[1], client, until="replay_completed")
+    await _read(topology, topology.gateway_ports[1], client, events=10)
+
+    assert client.first is not None and client.token is not None
+    expected = await _stored_seqs(topology, redis_url, client.first[1], client.token[1])
+    assert len(expected) > 40, "the run must select enough events to mean something"
+    assert client.seqs == expected
+    assert client.gaps == []
+
+
+async def test_a_client_of_a_killed_gateway_resumes_on_the_other_with_zero_loss(
+    topology: Topology, redis_url: str
+) -> None:
+    client = _Client()
+    await _read(topology, topology.gateway_ports[0], client, events=30)
+    reading = asyncio.create_task(_read(topology, topology.gateway_ports[0], client, events=100_000))
+    await asyncio.sleep(0.5)  # the stream is open and delivering
+    topology.gateways[0].send_signal(signal.SIGKILL)
+    with pytest.raises(grpc.aio.AioRpcError) as cut:
+        await reading
+    assert cut.value.code() is grpc.StatusCode.UNAVAILABLE
+    await _read(topology, topology.gateway_ports[1], client, until="replay_completed")
+    await _read(topology, topology.gateway_ports[1], client, events=10)
+
+    assert client.first is not None and client.token is not None
+    expected = await _stored_seqs(topology, redis_url, client.first[1], client.token[1])
+    assert client.seqs == expected
+    assert client.gaps == []
+
+
+async def test_a_restarted_ingest_ends_streams_with_a_rotation_and_the_resume_reports_the_new_epoch(
+    topology: Topology,
+) -> None:
+    client = _Client()
+    await _read(topology, topology.gateway_ports[0], client, events=10)
+    old_epoch = client.token[0] if client.token else ""
+    reading = asyncio.create_task(_read(topology, topology.gateway_ports[0], client, until="rotate_hint"))
+    await asyncio.sleep(0.5)
+    topology.ingest.send_signal(signal.SIGKILL)
+    await topology.ingest.wait()
+    async with _started(topology.env):  # the synthetic feed starts its history again: a new epoch
+        await reading
+        assert client.rotations == [event_service_pb2.ROTATE_REASON_LOG_RESTARTED]
+        assert client.token is not None and client.token[0] == old_epoch
+        await _read(topology, topology.gateway_ports[1], client, until="replay_completed")
+
+    assert [gap.reason for gap in client.gaps] == [event_service_pb2.GAP_REASON_EPOCH_CHANGED]
+    assert client.token is not None and client.token[0] != old_epoch
+
+
+async def test_a_second_gateway_on_the_same_port_serves_when_the_first_is_gone(topology: Topology) -> None:
+    port = topology.gateway_ports[0]
+    async with _started(server_env(port, **topology.gateway_env)) as third:
+        await third.logged("serving on port")  # bound while the first still listens: SO_REUSEPORT
+        topology.gateways[0].send_signal(signal.SIGKILL)
+        await topology.gateways[0].wait()
+        client = _Client()
+        await _read(topology, port, client, events=5)
+
+    assert len(client.seqs) >= 5
