@@ -1,4 +1,4 @@
-"""Command line of the server: `serve` (the default), `create-key` and `revoke-key`."""
+"""Command line of the server: `serve` (the default), `supervise`, `create-key` and `revoke-key`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tickstock_server import __version__
 from tickstock_server.app.backends import open_database
 from tickstock_server.app.lifecycle import install_signal_handlers
 from tickstock_server.app.serve import serve
+from tickstock_server.app.topology import SUPERVISE_HELP, supervise
 from tickstock_server.config import Settings, describe_settings
 from tickstock_server.errors import TickstockError
 from tickstock_server.log import configure_logging
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         help="what this process runs (overrides TICKSTOCK_ROLE): all (one process, the default), ingest "
         "(feed, detection, bars, the event stream's writer) or gateway (the gRPC services)",
     )
+    commands.add_parser(
+        "supervise",
+        help="run it as an ingest process and several gateways on this host, restarting them",
+        description=SUPERVISE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     create = commands.add_parser("create-key", help="create an API key and print it (shown only once)")
     create.add_argument("--user", required=True, help="user name the key belongs to")
     revoke = commands.add_parser("revoke-key", help="revoke an API key by its id (the part after 'tsk_')")
@@ -68,6 +75,12 @@ def _settle_heap(_port: int) -> None:
     # Everything built so far lives as long as the process: collections never rescan it again.
     frozen = freeze_startup_heap()
     _logger.info("froze %d start-up objects out of garbage collection", frozen, extra={"gc_frozen": frozen})
+
+
+async def _supervise(settings: Settings) -> None:
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    await supervise(settings, stop)
 
 
 async def _create_key(settings: Settings, user: str) -> None:
@@ -97,9 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"invalid setting {location}: {error['msg']}", file=sys.stderr)
         return 2
     command = args.command or "serve"
+    if command == "supervise" and settings.grpc.port == 0:
+        message = "supervise needs a fixed port, which every gateway shares, not 0"
+        print(f"invalid setting TICKSTOCK_GRPC__PORT: {message}", file=sys.stderr)
+        return 2
     # Administrative commands print their result; keep their log quiet unless something goes wrong.
     configure_logging(
-        settings.log.level if command == "serve" else "WARNING", json_lines=settings.log.json_lines
+        settings.log.level if command in ("serve", "supervise") else "WARNING",
+        json_lines=settings.log.json_lines,
     )
     try:
         if command == "create-key":
@@ -107,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if command == "revoke-key":
             return uvloop.run(_revoke_key(settings, args.key_id))
+        if command == "supervise":
+            uvloop.run(_supervise(settings))
+            return 0
         uvloop.run(_serve(settings))
         return 0
     except TickstockError as exc:

@@ -94,8 +94,12 @@ class EmbeddedRedis:
             args += ["--bind", "127.0.0.1"]
         log_path = self._dir / "redis.log"
         with log_path.open("ab") as log:
-            # Not daemonized: a child process can be waited for and reaped when it stops.
-            self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            # Not daemonized: a child process can be waited for and reaped when it stops. In a session of
+            # its own, like PostgreSQL (pg_ctl) and Envoy: the terminal's Ctrl-C reaches only the server,
+            # which stops Redis last, after the event stream's final writes.
+            self._process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
         self._socket_path = socket_path
         try:
             self._wait_until_ready(log_path)

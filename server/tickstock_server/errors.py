@@ -17,6 +17,7 @@
     │   ├── FeedAuthenticationError      the market-data provider rejected our API key
     │   ├── EmbeddedServerError          an embedded Redis or PostgreSQL did not start
     │   ├── EnvoyError                   Envoy could not be found or did not start
+    │   ├── SupervisorError              `supervise` could not start its processes
     │   ├── MigrationError               the schema cannot be brought up to date
     │   ├── SeedDataError                the packaged seed data files are malformed
     │   ├── MassiveRestError             a Massive REST request of the loader failed for good
@@ -95,6 +96,10 @@ class EmbeddedServerError(TickstockError):
 
 class EnvoyError(TickstockError):
     """Envoy could not be found or did not start."""
+
+
+class SupervisorError(TickstockError):
+    """A supervised process did not start (it exited, or was not ready in time), or its port is taken."""
 
 
 class MigrationError(TickstockError):
