@@ -92,7 +92,6 @@ async def _all_in_one(
         market_clock_ns=wall_clock_or(lambda: ingest.engine.last_tick_ns),
     )
     keys = KeyCache(PgApiKeyStore(pool))
-    _metrics(settings, stack, [*ingest.instruments(), hub, *patterns.instruments()])
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     await stack.enter_async_context(patterns.running(tasks))
     bars = FallbackBarSink(ingest.writer, patterns.patterns)
@@ -104,7 +103,9 @@ async def _all_in_one(
         PATTERN_SERVICE.full_name: lambda: patterns.consumer.connected,
     }
     servicers = build_servicers(settings, pool, keys, inputs, patterns)
-    return await _serve_grpc(settings, stack, tasks, servicers, keys, hub, health_checks, epoch=log.epoch)
+    port = await _serve_grpc(settings, stack, tasks, servicers, keys, hub, health_checks, epoch=log.epoch)
+    _metrics(settings, stack, [*ingest.instruments(), hub, *patterns.instruments()])
+    return port
 
 
 async def _ingest(
@@ -119,7 +120,6 @@ async def _ingest(
         pending_bars=ingest.unstored_bars,
         config=IngestQueriesConfig(key_prefix=prefix),
     )
-    _metrics(settings, stack, [*ingest.instruments(), queries])
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     background = {
         "ingest-queries": queries.run_forever(),
@@ -131,6 +131,7 @@ async def _ingest(
     for name, work in background.items():
         await stack.enter_async_context(cancelled_on_exit(tasks, name, work))
     await stack.enter_async_context(ingest.running(tasks, hub=None))
+    _metrics(settings, stack, [*ingest.instruments(), queries])
     _logger.info("ingesting", extra={"epoch": log.epoch})
     return 0
 
@@ -153,7 +154,6 @@ async def _gateway(
         market_clock_ns=pulse.market_clock_ns,
     )
     keys = KeyCache(PgApiKeyStore(pool))
-    _metrics(settings, stack, [log, hub, follower, *patterns.instruments()])
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     await stack.enter_async_context(cancelled_on_exit(tasks, "event-follower", follower.run(log, hub)))
     await stack.enter_async_context(cancelled_on_exit(tasks, "feed-pulse", pulse.run()))
@@ -163,9 +163,11 @@ async def _gateway(
         PATTERN_SERVICE.full_name: lambda: patterns.consumer.connected,
     }
     servicers = build_servicers(settings, pool, keys, inputs, patterns)
-    return await _serve_grpc(
+    port = await _serve_grpc(
         settings, stack, tasks, servicers, keys, hub, health_checks, epoch=log.epoch, reuse_port=True
     )
+    _metrics(settings, stack, [log, hub, follower, *patterns.instruments()])
+    return port
 
 
 async def _serve_grpc(
@@ -226,6 +228,7 @@ def _sources(
 
 
 def _metrics(settings: Settings, stack: contextlib.AsyncExitStack, components: list[Instrumented]) -> None:
+    # Last to start, so a supervisor can take an answering /metrics as "this process serves".
     if settings.metrics.enabled:
         gc_pauses = stack.enter_context(GcPauseRecorder())  # unhooked after the metrics server stops
         collector = ServiceCollector([*components, gc_pauses], constant_labels={"role": settings.role})
