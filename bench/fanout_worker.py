@@ -9,6 +9,7 @@ until the end and sends back a `WorkerResult`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import signal
 import time
@@ -127,6 +128,11 @@ async def _work(config: WorkerConfig, conn: Connection) -> WorkerResult:
         request = event_service_pb2.StreamEventsRequest(filter=event_filter)
         tasks.append(asyncio.create_task(_subscriber(stub, request, metadata, stats, opened)))
         await opened.wait()
+    # The load generator must not pause its own streams: no collections while it measures (its
+    # garbage in 60 s is small, and reference counting frees nearly all of it).
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     conn.send("ready")
     start, end = await asyncio.to_thread(conn.recv)
     await asyncio.sleep(start - time.monotonic())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -13,14 +14,10 @@ import uvloop
 from pydantic import ValidationError
 
 from tickstock_server import __version__
-from tickstock_server.app.backends import open_database
-from tickstock_server.app.lifecycle import install_signal_handlers
-from tickstock_server.app.serve import serve
 from tickstock_server.app.topology import SUPERVISE_HELP, supervise
 from tickstock_server.config import Settings, describe_settings
 from tickstock_server.errors import TickstockError
 from tickstock_server.log import configure_logging
-from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.support.gc_tuning import freeze_startup_heap
 
 _logger = logging.getLogger("tickstock_server")
@@ -66,8 +63,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(settings: Settings) -> None:
+    # Imported here: the supervisor process never loads the service (gRPC, asyncpg, detection).
+    from tickstock_server.app.serve import serve
+
     stop = asyncio.Event()
-    install_signal_handlers(stop)
+    _install_signal_handlers(stop)
     await serve(settings, stop, on_ready=_settle_heap)
 
 
@@ -79,11 +79,21 @@ def _settle_heap(_port: int) -> None:
 
 async def _supervise(settings: Settings) -> None:
     stop = asyncio.Event()
-    install_signal_handlers(stop)
+    _install_signal_handlers(stop)
     await supervise(settings, stop)
 
 
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    """Set `stop` on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
 async def _create_key(settings: Settings, user: str) -> None:
+    from tickstock_server.app.backends import open_database
+    from tickstock_server.storage.api_keys import PgApiKeyStore
+
     async with open_database(settings) as pool:
         issued = await PgApiKeyStore(pool).create(user)
     # The token goes to stdout for the operator only; it is never logged.
@@ -91,6 +101,9 @@ async def _create_key(settings: Settings, user: str) -> None:
 
 
 async def _revoke_key(settings: Settings, key_id: str) -> int:
+    from tickstock_server.app.backends import open_database
+    from tickstock_server.storage.api_keys import PgApiKeyStore
+
     async with open_database(settings) as pool:
         revoked = await PgApiKeyStore(pool).revoke(key_id)
     print("revoked" if revoked else "no such active key", file=sys.stderr)

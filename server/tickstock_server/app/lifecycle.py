@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
@@ -121,10 +120,3 @@ def metrics_server(host: str, port: int, collector: ServiceCollector) -> Iterato
     finally:
         server.shutdown()
         server.server_close()
-
-
-def install_signal_handlers(stop: asyncio.Event) -> None:
-    """Set `stop` on SIGTERM or SIGINT."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
