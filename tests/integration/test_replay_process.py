@@ -46,7 +46,9 @@ def _replay_file(path: Path) -> Path:
 
 def _metrics(env: Mapping[str, str]) -> dict[str, float]:
     url = f"http://127.0.0.1:{env['TICKSTOCK_METRICS__PORT']}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    # Without the role label every series of the all-in-one process carries.
+    text = urllib.request.urlopen(url, timeout=5).read().decode().replace(',role="all"', "")
+    text = text.replace('{role="all"}', "")
     return {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()

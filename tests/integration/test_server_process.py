@@ -195,9 +195,10 @@ async def test_server_answers_symbol_universe_watchlist_bar_and_metrics_calls(
         for line in metrics.splitlines()
         if line.startswith("tickstock_")
     }
-    assert values["tickstock_ticks_processed_total"] > 0
-    assert values["tickstock_symbols"] == 40
-    assert values["tickstock_bar_writer_healthy"] == 1.0
+    # Every series of a process carries its role.
+    assert values['tickstock_ticks_processed_total{role="all"}'] > 0
+    assert values['tickstock_symbols{role="all"}'] == 40
+    assert values['tickstock_bar_writer_healthy{role="all"}'] == 1.0
     assert "process_resident_memory_bytes" in metrics
 
 

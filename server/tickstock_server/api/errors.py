@@ -39,6 +39,7 @@ UNMAPPED: tuple[type[BaseException], ...] = (
     errors.FeedAuthenticationError,
     errors.EmbeddedServerError,
     errors.EnvoyError,
+    errors.SupervisorError,
     errors.MigrationError,
     errors.SeedDataError,
     errors.MassiveRestError,
