@@ -13,7 +13,6 @@ from grpc_status import rpc_status
 
 from tickstock.v1 import (
     event_service_pb2,
-    events_pb2,
     market_data_service_pb2,
     market_data_service_pb2_grpc,
     pattern_service_pb2,
@@ -156,25 +155,8 @@ async def test_a_huge_bad_value_is_echoed_cut_short_and_violations_are_capped(
     assert violations[-1].description == "11 more field violations left out"
 
 
-async def test_pattern_event_type_on_stream_events_points_to_stream_patterns(
-    start_api_server: ServerFactory,
-) -> None:
-    # Producer patterns never enter the event log: this filter used to be accepted and stay silent.
-    api = await start_api_server()
-    request = event_service_pb2.StreamEventsRequest(
-        filter=event_service_pb2.EventFilter(event_types=[events_pb2.EVENT_TYPE_PATTERN])
-    )
-
-    error = await _stream_error(api, request)
-
-    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    [violation] = _details(error)["BadRequest"].field_violations
-    assert violation.field == "filter.event_types[0]"
-    assert "PatternService.StreamPatterns" in violation.description
-
-
 @pytest.mark.parametrize("value", [math.nan, math.inf])
-@pytest.mark.parametrize("field", ["min_price", "max_price", "min_significance"])
+@pytest.mark.parametrize("field", ["min_price", "max_price", "min_significance", "min_pattern_confidence"])
 async def test_non_finite_filter_numbers_are_invalid_argument(
     start_api_server: ServerFactory, field: str, value: float
 ) -> None:

@@ -10,19 +10,23 @@ import signal
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+import redis.asyncio as aioredis
 from server_process import free_port, run_admin, server_env, serving, wait_listening
 
 from tickstock.v1 import (
     event_service_pb2,
     event_service_pb2_grpc,
+    events_pb2,
     market_data_service_pb2,
     market_data_service_pb2_grpc,
     universe_service_pb2,
     universe_service_pb2_grpc,
 )
+from tickstock_server.bus.event_follower import RedisEventFollower
 
 
 @pytest.mark.wall_clock
@@ -260,3 +264,61 @@ async def test_the_server_starts_envoy_for_browsers_next_to_its_grpc_port(
 
     assert body.startswith(b"\x00\x00\x00\x00\x02\x08\x01")  # a data frame: HealthCheckResponse{SERVING}
     assert b"grpc-status:0" in body  # the trailers frame
+
+
+async def _pattern_events(call: Any, *, count: int = 0, until: str = "") -> tuple[list[Any], tuple[str, int]]:
+    """Events up to `count` of them, or up to a message of kind `until`, and the resume token then."""
+    events: list[Any] = []
+    token = ("", 0)
+    while (response := await call.read()) is not grpc.aio.EOF:
+        kind = response.WhichOneof("payload")
+        if kind == "event_batch":
+            events += response.event_batch.events
+            token = (response.event_batch.resume_token.epoch, response.event_batch.resume_token.seq)
+        elif kind == "replay_completed":
+            token = (response.replay_completed.resume_token.epoch, response.replay_completed.resume_token.seq)
+        if kind == until or (count and len(events) >= count):
+            break
+    call.cancel()
+    return events, token
+
+
+@pytest.mark.wall_clock
+async def test_simulator_patterns_stream_as_events_within_10_s_and_resume_from_the_stored_log(
+    pg_database_url: str, redis_url: str
+) -> None:
+    port = free_port()
+    prefix = f"all-{port}:"
+    env = server_env(
+        port,
+        TICKSTOCK_DATABASE_URL=pg_database_url,
+        TICKSTOCK_REDIS_URL=redis_url,
+        TICKSTOCK_PATTERNS__SIMULATOR="on",
+        TICKSTOCK_PATTERNS__KEY_PREFIX=prefix + "patterns:",
+        TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX=prefix,
+    )
+    request = event_service_pb2.StreamEventsRequest(
+        filter=event_service_pb2.EventFilter(event_types=[events_pb2.EVENT_TYPE_PATTERN])
+    )
+    async with serving(env, port):
+        metadata = (("authorization", f"Bearer {await run_admin('create-key', '--user', 'pat', env=env)}"),)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = event_service_pb2_grpc.EventServiceStub(channel)
+            async with asyncio.timeout(10):  # issue #15: pattern events within 10 s of the stream's start
+                first, (epoch, seq) = await _pattern_events(
+                    stub.StreamEvents(request, metadata=metadata), count=2
+                )
+            await asyncio.sleep(1.0)  # patterns go by (the simulator sends 5 per second)
+            request.resume_token.epoch, request.resume_token.seq = epoch, seq
+            replayed, (_, end) = await _pattern_events(
+                stub.StreamEvents(request, metadata=metadata), until="replay_completed"
+            )
+        async with aioredis.from_url(redis_url) as redis_client:
+            follower = RedisEventFollower(redis_client, key_prefix=prefix)
+            await follower.open()
+            stored = await follower.read(seq, end, limit=100_000)
+
+    assert {event.pattern.source for event in first} == {events_pb2.PATTERN_SOURCE_PRODUCER}
+    assert [event.seq for event in replayed] == [e.seq for e in stored if e.fields.type == "pattern"]
+    assert len(replayed) >= 2, "patterns must go by while the client is away"
+    assert {event.type for event in first + replayed} == {events_pb2.EVENT_TYPE_PATTERN}

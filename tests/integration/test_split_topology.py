@@ -23,7 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 from server_process import free_port, run_admin, server_env, serving
 
-from tickstock.v1 import event_service_pb2, event_service_pb2_grpc
+from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.bus.event_follower import RedisEventFollower
 from tickstock_server.simulation.market import synthetic_symbols
 
@@ -74,8 +74,9 @@ async def _started(env: Mapping[str, str]) -> AsyncIterator[_Process]:
                 await asyncio.wait_for(process.wait(), 30)
 
 
-@pytest.fixture
-async def topology(pg_database_url: str, redis_url: str) -> AsyncIterator[Topology]:
+@contextlib.asynccontextmanager
+async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> AsyncIterator[Topology]:
+    """An ingest (running the producer simulator when `simulator` is "on") and two gateways."""
     prefix = f"split-{uuid.uuid4().hex[:8]}:"
     common = {
         "TICKSTOCK_DATABASE_URL": pg_database_url,
@@ -85,7 +86,9 @@ async def topology(pg_database_url: str, redis_url: str) -> AsyncIterator[Topolo
         "TICKSTOCK_PATTERNS__SIMULATOR": "off",
     }
     ports = [free_port(), free_port()]
-    ingest_env = server_env(0, TICKSTOCK_ROLE="ingest", **common)
+    ingest_env = server_env(
+        0, TICKSTOCK_ROLE="ingest", **{**common, "TICKSTOCK_PATTERNS__SIMULATOR": simulator}
+    )
     gateway_env = {"TICKSTOCK_ROLE": "gateway", **common}
     async with contextlib.AsyncExitStack() as stack:
         ingest = (await stack.enter_async_context(_started(ingest_env))).process
@@ -98,8 +101,25 @@ async def topology(pg_database_url: str, redis_url: str) -> AsyncIterator[Topolo
         )
 
 
-def _request(token: tuple[str, int] | None) -> event_service_pb2.StreamEventsRequest:
-    request = event_service_pb2.StreamEventsRequest(filter=event_service_pb2.EventFilter(symbols=SYMBOLS))
+@pytest.fixture
+async def topology(pg_database_url: str, redis_url: str) -> AsyncIterator[Topology]:
+    async with _topology(pg_database_url, redis_url, simulator="off") as topology:
+        yield topology
+
+
+@pytest.fixture
+async def simulated_topology(pg_database_url: str, redis_url: str) -> AsyncIterator[Topology]:
+    """The topology with the producer simulator on the ingest (the gateways run none)."""
+    async with _topology(pg_database_url, redis_url, simulator="on") as topology:
+        yield topology
+
+
+def _request(
+    token: tuple[str, int] | None, event_filter: event_service_pb2.EventFilter | None = None
+) -> event_service_pb2.StreamEventsRequest:
+    request = event_service_pb2.StreamEventsRequest(
+        filter=event_service_pb2.EventFilter(symbols=SYMBOLS) if event_filter is None else event_filter
+    )
     if token is not None:
         request.resume_token.epoch, request.resume_token.seq = token
     return request
@@ -110,6 +130,7 @@ class _Client:
 
     def __init__(self) -> None:
         self.seqs: list[int] = []
+        self.events: list[Any] = []
         self.token: tuple[str, int] | None = None
         self.first: tuple[str, int] | None = None
         self.gaps: list[Any] = []
@@ -121,6 +142,7 @@ class _Client:
             start = response.subscription_status.start
             self.first = self.token = (start.epoch, start.seq)
         elif kind == "event_batch":
+            self.events += response.event_batch.events
             self.seqs += [event.seq for event in response.event_batch.events]
             self._set(response.event_batch.resume_token)
         elif kind == "replay_completed":
@@ -137,12 +159,22 @@ class _Client:
 
 
 async def _read(
-    topology: Topology, port: int, client: _Client, *, events: int = 0, until: str = "", timeout_s: float = 20
+    topology: Topology,
+    port: int,
+    client: _Client,
+    *,
+    events: int = 0,
+    until: str = "",
+    timeout_s: float = 20,
+    event_filter: event_service_pb2.EventFilter | None = None,
 ) -> None:
-    """Stream from the gateway on `port` until `events` more events arrived or a message of kind `until`."""
+    """Stream from the gateway on `port` until `events` more events arrived or a message of kind `until`.
+
+    The filter selects `SYMBOLS` unless `event_filter` is given.
+    """
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
-            _request(client.token), metadata=topology.metadata
+            _request(client.token, event_filter), metadata=topology.metadata
         )
         wanted = len(client.seqs) + events
         async with asyncio.timeout(timeout_s):
@@ -153,11 +185,16 @@ async def _read(
         call.cancel()
 
 
-async def _stored_seqs(topology: Topology, redis_url: str, after: int, until: int) -> list[int]:
+async def _stored_seqs(
+    topology: Topology, redis_url: str, after: int, until: int, *, patterns: bool = False
+) -> list[int]:
+    """Seqs of the stored events `_read` selects: of `SYMBOLS` and the detectors' types, or every pattern."""
     async with aioredis.from_url(redis_url) as redis_client:
         follower = RedisEventFollower(redis_client, key_prefix=topology.prefix)
         await follower.open()
         stored = await follower.read(after, until, limit=10_000_000)
+    if patterns:
+        return [e.seq for e in stored if e.fields.type == "pattern"]
     return [e.seq for e in stored if e.fields.symbol in SYMBOLS and e.fields.type in TYPES]
 
 
@@ -227,3 +264,26 @@ async def test_a_second_gateway_on_the_same_port_serves_when_the_first_is_gone(t
         await _read(topology, port, client, events=5)
 
     assert len(client.seqs) >= 5
+
+
+@pytest.mark.wall_clock
+async def test_simulator_patterns_stream_within_10_s_and_resume_on_the_other_gateway(
+    simulated_topology: Topology, redis_url: str
+) -> None:
+    topology, client = simulated_topology, _Client()
+    patterns = event_service_pb2.EventFilter(event_types=[events_pb2.EVENT_TYPE_PATTERN])
+    # Issue #15: a stream of pattern events delivers the simulator's patterns within 10 s of its start.
+    await _read(topology, topology.gateway_ports[0], client, events=3, timeout_s=10, event_filter=patterns)
+    await asyncio.sleep(2.0)  # patterns go by while the client is away (the simulator sends 5 per second)
+    away_from = client.seqs[-1]
+    await _read(topology, topology.gateway_ports[1], client, until="replay_completed", event_filter=patterns)
+    await _read(topology, topology.gateway_ports[1], client, events=2, event_filter=patterns)
+
+    assert client.first is not None and client.token is not None
+    expected = await _stored_seqs(topology, redis_url, client.first[1], client.token[1], patterns=True)
+    assert client.seqs == expected
+    assert client.gaps == []
+    assert len([seq for seq in client.seqs if seq > away_from]) >= 5, "patterns must go by while away"
+    assert {event.type for event in client.events} == {events_pb2.EVENT_TYPE_PATTERN}
+    assert {event.pattern.source for event in client.events} == {events_pb2.PATTERN_SOURCE_PRODUCER}
+    assert len({event.event_id for event in client.events}) == len(client.events)

@@ -47,7 +47,7 @@ examples:
   tickstock backtest submit AAPL MSFT --start 2025-01-02 --end 2025-06-30 --patterns Bull_Flag
   tickstock backtest watch backtest_1767700800_0123456789abcdef
 """
-_TYPES = {t.value: t for t in EventType if t not in (EventType.UNKNOWN, EventType.PATTERN)}
+_TYPES = {t.value: t for t in EventType if t is not EventType.UNKNOWN}
 _INTERVALS = {i.value: i for i in BarInterval}
 # How often --resume-file is rewritten while events flow (and always when the stream ends).
 _SAVE_EVERY_S = 1.0

@@ -1,7 +1,8 @@
 """The ingest side: the feed, detection, bar aggregation and the bar writer, and the event stream's writer.
 
 It runs alone in the ingest process (`role = ingest`), or next to the gateway side in the all-in-one
-server (`role = all`), where the pipeline also publishes to the in-process hub.
+server (`role = all`), where the pipeline also publishes to the in-process hub. Patterns join its log
+through `pattern_events`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.app.feeds import create_tick_source, restarts_history
 from tickstock_server.app.lifecycle import feeding, running
+from tickstock_server.app.pattern_events import PatternEventLog
 from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
 from tickstock_server.config import Settings
 from tickstock_server.delivery.event_log import EventLog
@@ -40,6 +42,7 @@ class IngestSide:
         self, settings: Settings, pool: asyncpg.Pool, redis_client: aioredis.Redis, calendar: MarketCalendar
     ) -> None:
         self._settings = settings
+        self._calendar = calendar
         self.aggregator = BarAggregator()
         self.engine = DetectionEngine(bars=self.aggregator, calendar=calendar)
         self.writer = PgBarWriter(pool)
@@ -64,6 +67,16 @@ class IngestSide:
             encode_event, capacity=delivery.log_capacity, epoch=position.epoch, last_seq=position.last_seq
         )
         return self.log
+
+    def pattern_events(self, hub: SubscriptionHub | None) -> PatternEventLog:
+        """What appends patterns to this side's log (after `open`), published to `hub` and persisted."""
+        return PatternEventLog(
+            self.log,
+            hub=hub,
+            persist=self.event_store.add,
+            calendar=self._calendar,
+            remember=self._settings.patterns.max_cached,
+        )
 
     def unstored_bars(self, symbol: str) -> list[Bar]:
         """The symbol's bars not stored yet: the writer's buffer, then the aggregator's open minute."""

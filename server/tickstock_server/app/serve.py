@@ -1,8 +1,10 @@
 """Runs one role of the service: builds its components, starts them in order, stops them in reverse.
 
-- `all`: everything in one process; the pipeline publishes to the in-process hub.
-- `ingest`: the feed, detection, bars and the event stream's writer; it answers the gateways' questions
-  (snapshots, unstored bars) and publishes the feed's pulse. No gRPC port.
+- `all`: everything in one process; the pipeline publishes to the in-process hub, and the patterns the
+  pattern cache takes join the event log.
+- `ingest`: the feed, detection, bars and the event stream's writer; a producer consumer of its own puts
+  the patterns into the event log. It answers the gateways' questions (snapshots, unstored bars) and
+  publishes the feed's pulse. No gRPC port.
 - `gateway`: every gRPC service; it follows the event stream into its own ring and hub. Gateways on one
   host share the port (SO_REUSEPORT).
 
@@ -30,6 +32,7 @@ from tickstock_server.app.backends import open_database, open_redis
 from tickstock_server.app.gateway import GatewayInputs, build_servicers
 from tickstock_server.app.ingest import EngineSnapshots, IngestSide, local_pending_bars, wall_clock_or
 from tickstock_server.app.lifecycle import cancelled_on_exit, envoy_running, metrics_server, serving
+from tickstock_server.app.pattern_events import ingest_pattern_consumer
 from tickstock_server.app.pattern_side import PatternSide, simulator_config
 from tickstock_server.bus.event_follower import RedisEventFollower
 from tickstock_server.bus.feed_beacon import FeedPulse, publish_feed_pulse
@@ -92,10 +95,13 @@ async def _all_in_one(
         market_clock_ns=wall_clock_or(lambda: ingest.engine.last_tick_ns),
     )
     keys = KeyCache(PgApiKeyStore(pool))
+    # Every pattern the cache takes (producer or fallback, not the warm-up from the mirror) joins the log.
+    stop_pattern_events = patterns.patterns.cache.add_listener(ingest.pattern_events(hub).append)
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     await stack.enter_async_context(patterns.running(tasks))
     bars = FallbackBarSink(ingest.writer, patterns.patterns)
     await stack.enter_async_context(ingest.running(tasks, hub=hub, bars=bars))
+    stack.callback(stop_pattern_events)  # before the event stream records the log's end
     health_checks = {
         # GetBars depends on the writer's database; a failing or full writer shows in its health.
         MARKET_DATA_SERVICE.full_name: lambda: ingest.writer.healthy,
@@ -131,7 +137,10 @@ async def _ingest(
     for name, work in background.items():
         await stack.enter_async_context(cancelled_on_exit(tasks, name, work))
     await stack.enter_async_context(ingest.running(tasks, hub=None))
-    _metrics(settings, stack, [*ingest.instruments(), queries])
+    # The producer's patterns join the log here (gateways follow it); stopped before the stream's end.
+    patterns = ingest_pattern_consumer(settings, redis_client, ingest.pattern_events(hub=None))
+    await stack.enter_async_context(cancelled_on_exit(tasks, "pattern-events", patterns.run()))
+    _metrics(settings, stack, [*ingest.instruments(), queries, patterns])
     _logger.info("ingesting", extra={"epoch": log.epoch})
     return 0
 

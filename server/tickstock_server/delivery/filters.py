@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from tickstock_server.domain.events import Direction, EventType, SurgeStrength, TrendStrength
 from tickstock_server.domain.log_entry import STRENGTH_RANKS, EventFields
 
-_HIGH, _LOW, _TREND, _SURGE = (
-    t.value for t in (EventType.HIGH, EventType.LOW, EventType.TREND, EventType.SURGE)
+_HIGH, _LOW, _TREND, _SURGE, _PATTERN = (
+    t.value for t in (EventType.HIGH, EventType.LOW, EventType.TREND, EventType.SURGE, EventType.PATTERN)
 )
 
 
@@ -26,6 +26,8 @@ class EventFilter:
     """Minimum strength of TREND events."""
     min_surge_strength: SurgeStrength | None = None
     """Minimum strength of SURGE events."""
+    min_pattern_confidence: float | None = None
+    """Minimum confidence of PATTERN events, 0 to 1."""
     min_price: float | None = None
     max_price: float | None = None
     min_volume: int | None = None
@@ -67,4 +69,6 @@ class EventFilter:
         if event_type == _SURGE:
             surge = self.min_surge_strength
             return surge is None or fields.score >= STRENGTH_RANKS[surge]
+        if event_type == _PATTERN:
+            return self.min_pattern_confidence is None or fields.score >= self.min_pattern_confidence
         return True

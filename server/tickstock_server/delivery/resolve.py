@@ -52,6 +52,7 @@ async def resolve_filter(
         min_significance=spec.min_significance,
         min_trend_strength=spec.min_trend_strength,
         min_surge_strength=spec.min_surge_strength,
+        min_pattern_confidence=spec.min_pattern_confidence,
         min_price=spec.min_price,
         max_price=spec.max_price,
         min_volume=spec.min_volume,

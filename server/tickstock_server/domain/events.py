@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from tickstock_server.domain.patterns import PatternIndicators, PatternSource, PatternTimeframe
+
 
 class EventType(enum.Enum):
     """The kind of a market event."""
@@ -229,16 +231,43 @@ class SurgeDetails:
     thresholds: SurgeThresholds
 
 
-EventDetails = HighLowDetails | TrendDetails | SurgeDetails
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PatternDetails:
+    """Details of a pattern event: the chart pattern as the producer or the fallback detector reported it."""
+
+    pattern_id: str
+    """The pattern's unique id (also the event's id)."""
+    pattern_type: str
+    """Name as the producer spells it, e.g. "Bull_Flag"."""
+    confidence: float
+    """0 to 1."""
+    price_change_pct: float
+    """Price change reported with the pattern, percent (0 when not reported)."""
+    expires_ns: int
+    """Time after which the pattern is no longer current, UTC epoch ns."""
+    timeframe: PatternTimeframe | None
+    """None when the producer did not say."""
+    source: PatternSource
+    indicators: PatternIndicators
+    flow_id: str
+    """The producer's trace id; empty when not given."""
+
+
+EventDetails = HighLowDetails | TrendDetails | SurgeDetails | PatternDetails
 """The union of every detector's details type."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """A detected market event. Every field derives from ticks only, so replays reproduce it exactly."""
+    """A detected market event.
+
+    A detector's event derives from ticks only, so replays reproduce it exactly. A PATTERN event is a
+    pattern the producer (or the fallback detector) reported (`domain.pattern_events`).
+    """
 
     event_id: str
-    """Unique and deterministic: derived from symbol, type, event time and the symbol's event count."""
+    """Unique. A detector's: derived from symbol, type, event time and the symbol's event count; a
+    pattern's: the pattern id."""
     symbol: str
     type: EventType
     direction: Direction

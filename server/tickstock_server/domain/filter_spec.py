@@ -28,6 +28,7 @@ class FilterSpec:
     min_significance: float | None = None
     min_trend_strength: TrendStrength | None = None
     min_surge_strength: SurgeStrength | None = None
+    min_pattern_confidence: float | None = None
     min_price: float | None = None
     max_price: float | None = None
     min_volume: int | None = None
@@ -71,6 +72,7 @@ class FilterSpec:
             min_significance=optional("min_significance", float),
             min_trend_strength=optional("min_trend_strength", TrendStrength),
             min_surge_strength=optional("min_surge_strength", SurgeStrength),
+            min_pattern_confidence=optional("min_pattern_confidence", float),
             min_price=optional("min_price", float),
             max_price=optional("max_price", float),
             min_volume=optional("min_volume", int),

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from tickstock_server.domain.events import (
     Event,
     HighLowDetails,
+    PatternDetails,
     SurgeDetails,
     SurgeStrength,
     TrendDetails,
@@ -40,7 +41,8 @@ class EventFields(NamedTuple):
     price: float
     volume: int
     score: float
-    """Significance (0 to 100) of HIGH and LOW, strength rank (0 to 2) of TREND and SURGE, else 0."""
+    """What the type's minimum filter compares: significance (0 to 100) of HIGH and LOW, strength rank
+    (0 to 2) of TREND and SURGE, confidence (0 to 1) of PATTERN."""
 
 
 def fields_of(event: Event) -> EventFields:
@@ -51,6 +53,8 @@ def fields_of(event: Event) -> EventFields:
         score = details.significance_score
     elif isinstance(details, TrendDetails | SurgeDetails):
         score = float(STRENGTH_RANKS[details.strength])
+    elif isinstance(details, PatternDetails):
+        score = details.confidence
     return EventFields(
         event.symbol, event.type.value, event.direction.value, event.price, event.volume, score
     )

@@ -37,6 +37,11 @@ class PatternRules:
     """Interval of cache expiry, mirror writes and cleanup, and the fallback switch, seconds."""
 
 
+def cap_expiry(pattern: Pattern, cap_ns: int) -> Pattern:
+    """`pattern`, expiring at `cap_ns` at the latest: a producer's multi-day expiry would outlive the TTL."""
+    return pattern if pattern.expires_ns <= cap_ns else dataclasses.replace(pattern, expires_ns=cap_ns)
+
+
 class PatternService:
     """Feeds the cache from the producer and the fallback detector, and keeps the mirror in step."""
 
@@ -81,8 +86,7 @@ class PatternService:
         """Cache new patterns (alert routing and live streams follow) and queue them for the mirror."""
         cap_ns = self._clock_ns() + round(self._rules.ttl_s * NS_PER_S)
         for pattern in patterns:
-            if pattern.expires_ns > cap_ns:  # a producer's multi-day expiry would outlive the cache TTL
-                pattern = dataclasses.replace(pattern, expires_ns=cap_ns)
+            pattern = cap_expiry(pattern, cap_ns)
             self.cache.put(pattern)
             self._unmirrored.append(pattern)
 

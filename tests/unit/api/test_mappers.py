@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from event_factories import make_surge_details, make_trend_details
+from factories import make_pattern
 
 from tickstock.v1 import events_pb2
 from tickstock_server.api.mappers._common import duration_from_ns, timestamp_from_ns
@@ -21,6 +22,9 @@ from tickstock_server.domain.events import (
     ReversalPattern,
     ReversalType,
 )
+from tickstock_server.domain.market_session import market_session_at
+from tickstock_server.domain.pattern_events import pattern_event
+from tickstock_server.domain.patterns import PatternIndicators, PatternTimeframe
 
 TS_NS = 1_767_711_600_123_456_789
 
@@ -165,3 +169,45 @@ def test_surge_details_map_to_proto() -> None:
     assert details.thresholds.mode == events_pb2.SURGE_MODE_STRICT
     assert details.thresholds.baseline_interval.ToNanoseconds() == 20 * 10**9
     assert (details.thresholds.min_percent_change, details.thresholds.min_volume_multiplier) == (1.6, 3.0)
+
+
+def test_a_pattern_event_encodes_its_pattern_details() -> None:
+    pattern = make_pattern(
+        "AAPL:Bull_Flag:1:f-1",
+        price=187.25,
+        price_change_pct=-1.5,
+        timeframe=PatternTimeframe.INTRADAY,
+        indicators=PatternIndicators(relative_strength=1.3, rsi=44.0),
+        flow_id="f-1",
+    )
+    event = pattern_event(pattern, market_session_at(TS_NS))
+
+    proto = events_pb2.Event.FromString(encode_event(event, 12, TS_NS + 5, TS_NS + 7))
+
+    assert (proto.seq, proto.event_id, proto.symbol) == (12, "AAPL:Bull_Flag:1:f-1", "AAPL")
+    assert (proto.type, proto.direction) == (events_pb2.EVENT_TYPE_PATTERN, events_pb2.DIRECTION_DOWN)
+    assert (proto.price, proto.volume, proto.label) == (187.25, 0, "PATTERN Bull_Flag")
+    assert proto.event_time.ToNanoseconds() == pattern.detected_ns
+    assert (proto.ingest_time.ToNanoseconds(), proto.detect_time.ToNanoseconds()) == (TS_NS + 5, TS_NS + 7)
+    assert proto.provenance.detector_version == "tickstockpl"
+    assert proto.WhichOneof("details") == "pattern"
+    details = proto.pattern
+    assert (details.pattern_id, details.pattern_type, details.flow_id) == (
+        "AAPL:Bull_Flag:1:f-1",
+        "Bull_Flag",
+        "f-1",
+    )
+    assert (details.confidence, details.price_change) == (0.8, -1.5)
+    assert details.expire_time.ToNanoseconds() == pattern.expires_ns
+    assert details.timeframe == events_pb2.PATTERN_TIMEFRAME_INTRADAY
+    assert details.source == events_pb2.PATTERN_SOURCE_PRODUCER
+    assert (details.indicators.relative_strength, details.indicators.rsi) == (1.3, 44.0)
+    assert not details.indicators.HasField("relative_volume")
+
+
+def test_a_pattern_without_a_timeframe_encodes_it_unspecified() -> None:
+    event = pattern_event(make_pattern(timeframe=None), market_session_at(TS_NS))
+
+    proto = event_to_proto(event, seq=1, ingest_ts_ns=0, detect_ts_ns=0)
+
+    assert proto.pattern.timeframe == events_pb2.PATTERN_TIMEFRAME_UNSPECIFIED

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import pytest
 from event_factories import make_event, make_surge_details, make_trend_details
+from factories import REGULAR_TS_NS, make_pattern
 
 from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.domain.events import Direction, Event, EventType, SurgeStrength, TrendStrength
 from tickstock_server.domain.log_entry import EventFields, fields_of
+from tickstock_server.domain.market_session import market_session_at
+from tickstock_server.domain.pattern_events import pattern_event
 
 BASE = make_event(price=50.0, volume=1000)
 LOW = make_event(type=EventType.LOW, direction=Direction.DOWN, price=50.0, volume=1000)
 MODERATE_TREND = make_event(type=EventType.TREND, details=make_trend_details(TrendStrength.MODERATE))
 MODERATE_SURGE = make_event(type=EventType.SURGE, details=make_surge_details(SurgeStrength.MODERATE))
+PATTERN = pattern_event(make_pattern(confidence=0.7, price=50.0), market_session_at(REGULAR_TS_NS))
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,14 @@ MODERATE_SURGE = make_event(type=EventType.SURGE, details=make_surge_details(Sur
         (EventFilter(min_trend_strength=TrendStrength.STRONG), MODERATE_SURGE, True),
         (EventFilter(min_surge_strength=SurgeStrength.STRONG), MODERATE_TREND, True),
         (EventFilter(min_significance=99.0), MODERATE_TREND, True),
+        (EventFilter(event_types=frozenset({EventType.PATTERN})), PATTERN, True),
+        (EventFilter(event_types=frozenset({EventType.PATTERN})), BASE, False),
+        (EventFilter(min_pattern_confidence=0.7), PATTERN, True),
+        (EventFilter(min_pattern_confidence=0.71), PATTERN, False),
+        (EventFilter(min_pattern_confidence=0.99), BASE, True),
+        (EventFilter(min_significance=99.0, min_surge_strength=SurgeStrength.STRONG), PATTERN, True),
+        (EventFilter(min_price=50.01), PATTERN, False),
+        (EventFilter(min_volume=1), PATTERN, False),
     ],
 )
 def test_filter_matches_as_documented(event_filter: EventFilter, event: Event, expected: bool) -> None:

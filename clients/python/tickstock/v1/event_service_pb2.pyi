@@ -156,7 +156,7 @@ class EventFilter(_message.Message):
     max_volume: _builtins.int
     """Maximum tick volume, inclusive."""
     min_pattern_confidence: _builtins.float
-    """Minimum confidence of PATTERN events, 0 to 1."""
+    """Minimum confidence of PATTERN events, 0 to 1; other types pass it."""
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Ticker symbols, e.g. "AAPL". Upper case; at most the server's per-subscription symbol limit after
@@ -173,9 +173,7 @@ class EventFilter(_message.Message):
 
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.EventType.ValueType]:
-        """Event types; empty means all types. EVENT_TYPE_PATTERN is refused: patterns stream from
-        PatternService.StreamPatterns.
-        """
+        """Event types; empty means all types (pattern events included)."""
 
     @_builtins.property
     def directions(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.Direction.ValueType]:

@@ -525,7 +525,11 @@ class Event(_message.Message):
 
     @_builtins.property
     def pattern(self) -> Global___PatternDetails:
-        """Details of a PATTERN event."""
+        """Details of a PATTERN event: a pattern of the producer (TickStockPL) or the local fallback
+        detector. Its common fields: event_id is the pattern id (one event per pattern), price the price
+        when detected (0 when not reported), event_time the detection time, direction the sign of the
+        reported price change (UP when 0), volume 0; ingest_time and detect_time are when the server took it.
+        """
 
     def __init__(
         self,

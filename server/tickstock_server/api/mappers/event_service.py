@@ -153,7 +153,14 @@ def filter_to_proto(spec: FilterSpec) -> event_service_pb2.EventFilter:
         proto.min_trend_strength = TREND_STRENGTHS[spec.min_trend_strength]
     if spec.min_surge_strength is not None:
         proto.min_surge_strength = SURGE_STRENGTHS[spec.min_surge_strength]
-    for name in ("min_significance", "min_price", "max_price", "min_volume", "max_volume"):
+    for name in (
+        "min_significance",
+        "min_pattern_confidence",
+        "min_price",
+        "max_price",
+        "min_volume",
+        "max_volume",
+    ):
         value = getattr(spec, name)
         if value is not None:
             setattr(proto, name, value)
@@ -250,15 +257,7 @@ def parse_filter(
                 violations.append(FieldViolation(f"{prefix}.{name}[{index}]", "must not be empty"))
     event_types: dict[EventType, None] = {}
     for index, event_type in enumerate(proto.event_types):
-        if event_type == events_pb2.EVENT_TYPE_PATTERN:
-            # Producer patterns are not in the event log; a filter of them alone would stay silent forever.
-            violations.append(
-                FieldViolation(
-                    f"{prefix}.event_types[{index}]",
-                    "pattern events are streamed by PatternService.StreamPatterns, not here",
-                )
-            )
-        elif event_type in _EVENT_TYPES:
+        if event_type in _EVENT_TYPES:
             event_types[_EVENT_TYPES[event_type]] = None
         else:
             violations.append(
@@ -283,13 +282,11 @@ def parse_filter(
         min_surge_strength = SURGE_STRENGTHS_FROM_PROTO.get(proto.min_surge_strength)
         if min_surge_strength is None:
             violations.append(FieldViolation(f"{prefix}.min_surge_strength", "unknown surge strength"))
-    if proto.HasField("min_pattern_confidence"):
-        violations.append(
-            FieldViolation(
-                f"{prefix}.min_pattern_confidence",
-                "pattern events are served by PatternService.StreamPatterns, not by this stream",
-            )
-        )
+    min_pattern_confidence = (
+        proto.min_pattern_confidence if proto.HasField("min_pattern_confidence") else None
+    )
+    if min_pattern_confidence is not None and not 0 <= min_pattern_confidence <= 1:  # also refuses NaN
+        violations.append(FieldViolation(f"{prefix}.min_pattern_confidence", "must be between 0 and 1"))
     min_price = proto.min_price if proto.HasField("min_price") else None
     max_price = proto.max_price if proto.HasField("max_price") else None
     min_volume = proto.min_volume if proto.HasField("min_volume") else None
@@ -305,6 +302,7 @@ def parse_filter(
         min_significance=min_significance,
         min_trend_strength=min_trend_strength,
         min_surge_strength=min_surge_strength,
+        min_pattern_confidence=min_pattern_confidence,
         min_price=min_price,
         max_price=max_price,
         min_volume=min_volume,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tickstock.v1 import events_pb2
 from tickstock_server.api.mappers._common import duration_from_ns, timestamp_from_ns
 from tickstock_server.domain import events as domain
+from tickstock_server.domain.patterns import PatternSource, PatternTimeframe
 
 EVENT_TYPES: dict[domain.EventType, events_pb2.EventType.ValueType] = {
     domain.EventType.HIGH: events_pb2.EVENT_TYPE_HIGH,
@@ -68,6 +69,16 @@ _SURGE_MODES: dict[domain.SurgeMode, events_pb2.SurgeMode.ValueType] = {
     domain.SurgeMode.STRICT: events_pb2.SURGE_MODE_STRICT,
     domain.SurgeMode.OR: events_pb2.SURGE_MODE_OR,
     domain.SurgeMode.ADAPTIVE: events_pb2.SURGE_MODE_ADAPTIVE,
+}
+
+TIMEFRAMES: dict[PatternTimeframe, events_pb2.PatternTimeframe.ValueType] = {
+    PatternTimeframe.DAILY: events_pb2.PATTERN_TIMEFRAME_DAILY,
+    PatternTimeframe.INTRADAY: events_pb2.PATTERN_TIMEFRAME_INTRADAY,
+    PatternTimeframe.COMBO: events_pb2.PATTERN_TIMEFRAME_COMBO,
+}
+_PATTERN_SOURCES: dict[PatternSource, events_pb2.PatternSource.ValueType] = {
+    PatternSource.PRODUCER: events_pb2.PATTERN_SOURCE_PRODUCER,
+    PatternSource.FALLBACK: events_pb2.PATTERN_SOURCE_FALLBACK,
 }
 
 
@@ -156,6 +167,30 @@ def surge_to_proto(details: domain.SurgeDetails) -> events_pb2.SurgeDetails:
     )
 
 
+def pattern_details_to_proto(details: domain.PatternDetails) -> events_pb2.PatternDetails:
+    """Pattern details to proto (of a PATTERN event, and of PatternService's patterns)."""
+    indicators = events_pb2.PatternIndicators()
+    for name in ("relative_strength", "relative_volume", "rsi"):
+        value = getattr(details.indicators, name)
+        if value is not None:
+            setattr(indicators, name, value)
+    return events_pb2.PatternDetails(
+        pattern_id=details.pattern_id,
+        pattern_type=details.pattern_type,
+        confidence=details.confidence,
+        price_change=details.price_change_pct,
+        expire_time=timestamp_from_ns(details.expires_ns),
+        timeframe=(
+            events_pb2.PATTERN_TIMEFRAME_UNSPECIFIED
+            if details.timeframe is None
+            else TIMEFRAMES[details.timeframe]
+        ),
+        source=_PATTERN_SOURCES[details.source],
+        indicators=indicators,
+        flow_id=details.flow_id,
+    )
+
+
 def event_to_proto(
     event: domain.Event, *, seq: int, ingest_ts_ns: int, detect_ts_ns: int
 ) -> events_pb2.Event:
@@ -192,8 +227,10 @@ def event_to_proto(
         proto.high_low.CopyFrom(high_low_to_proto(details))
     elif isinstance(details, domain.TrendDetails):
         proto.trend.CopyFrom(trend_to_proto(details))
-    else:
+    elif isinstance(details, domain.SurgeDetails):
         proto.surge.CopyFrom(surge_to_proto(details))
+    else:
+        proto.pattern.CopyFrom(pattern_details_to_proto(details))
     return proto
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from google.protobuf import duration_pb2
 
-from tickstock.v1 import common_pb2, events_pb2, pattern_service_pb2
+from tickstock.v1 import common_pb2, pattern_service_pb2
 from tickstock_server.api.mappers._common import (
     decode_page_token,
     encode_page_token,
     request_binding,
     timestamp_from_ns,
 )
+from tickstock_server.api.mappers.events import TIMEFRAMES, pattern_details_to_proto
 from tickstock_server.domain.alerts import (
     DEFAULT_MAX_ALERTS_PER_HOUR,
     DEFAULT_TIME_ZONE,
@@ -20,22 +21,14 @@ from tickstock_server.domain.alerts import (
     QuietHours,
     TimeOfDay,
 )
-from tickstock_server.domain.patterns import Pattern, PatternSource, PatternTimeframe
+from tickstock_server.domain.pattern_events import pattern_details
+from tickstock_server.domain.patterns import Pattern
 from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.patterns.scan import PatternFilterSpec, ScanCursor, ScanQuery, ScanSortField
 from tickstock_server.support.time_units import NS_PER_S
 
-TIMEFRAMES: dict[PatternTimeframe, events_pb2.PatternTimeframe.ValueType] = {
-    PatternTimeframe.DAILY: events_pb2.PATTERN_TIMEFRAME_DAILY,
-    PatternTimeframe.INTRADAY: events_pb2.PATTERN_TIMEFRAME_INTRADAY,
-    PatternTimeframe.COMBO: events_pb2.PATTERN_TIMEFRAME_COMBO,
-}
 _TIMEFRAMES_FROM_PROTO = {proto: domain for domain, proto in TIMEFRAMES.items()}
-_SOURCES: dict[PatternSource, events_pb2.PatternSource.ValueType] = {
-    PatternSource.PRODUCER: events_pb2.PATTERN_SOURCE_PRODUCER,
-    PatternSource.FALLBACK: events_pb2.PATTERN_SOURCE_FALLBACK,
-}
 _SORT_FIELDS = {
     pattern_service_pb2.PATTERN_SORT_FIELD_UNSPECIFIED: ScanSortField.CONFIDENCE,
     pattern_service_pb2.PATTERN_SORT_FIELD_CONFIDENCE: ScanSortField.CONFIDENCE,
@@ -60,26 +53,11 @@ _BAD_SCAN_TOKEN = "not a token of this request's filter and order"
 
 def pattern_to_proto(pattern: Pattern) -> pattern_service_pb2.Pattern:
     """A domain pattern to its proto."""
-    indicators = events_pb2.PatternIndicators()
-    for name in ("relative_strength", "relative_volume", "rsi"):
-        value = getattr(pattern.indicators, name)
-        if value is not None:
-            setattr(indicators, name, value)
     return pattern_service_pb2.Pattern(
         symbol=pattern.symbol,
         price=pattern.price or 0.0,
         detect_time=timestamp_from_ns(pattern.detected_ns),
-        details=events_pb2.PatternDetails(
-            pattern_id=pattern.pattern_id,
-            pattern_type=pattern.pattern_type,
-            confidence=pattern.confidence,
-            price_change=pattern.price_change_pct,
-            expire_time=timestamp_from_ns(pattern.expires_ns),
-            timeframe=TIMEFRAMES[pattern.timeframe] if pattern.timeframe else 0,  # type: ignore[arg-type]
-            source=_SOURCES[pattern.source],
-            indicators=indicators,
-            flow_id=pattern.flow_id,
-        ),
+        details=pattern_details_to_proto(pattern_details(pattern)),
     )
 
 

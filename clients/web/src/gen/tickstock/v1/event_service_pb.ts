@@ -49,8 +49,7 @@ export type EventFilter = Message<"tickstock.v1.EventFilter"> & {
   watchlistIds: string[];
 
   /**
-   * Event types; empty means all types. EVENT_TYPE_PATTERN is refused: patterns stream from
-   * PatternService.StreamPatterns.
+   * Event types; empty means all types (pattern events included).
    *
    * @generated from field: repeated tickstock.v1.EventType event_types = 4;
    */
@@ -113,7 +112,7 @@ export type EventFilter = Message<"tickstock.v1.EventFilter"> & {
   maxVolume?: bigint | undefined;
 
   /**
-   * Minimum confidence of PATTERN events, 0 to 1.
+   * Minimum confidence of PATTERN events, 0 to 1; other types pass it.
    *
    * @generated from field: optional double min_pattern_confidence = 13;
    */
