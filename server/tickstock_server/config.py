@@ -222,7 +222,7 @@ class SupervisorSettings(BaseModel):
     model_config = _SECTION
 
     gateways: int = Field(default=0, ge=0, le=64)
-    """Gateway processes; 0 starts one per CPU core."""
+    """Gateway processes; 0 starts one per CPU core beyond the ingest's (at least one)."""
     restart_max_s: float = Field(default=30.0, gt=0, le=600)
     """Longest wait before a crashed child is restarted (the wait doubles from 0.5 s per quick crash)."""
 

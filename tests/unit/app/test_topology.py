@@ -100,10 +100,13 @@ def test_metrics_ports_beyond_65535_are_refused() -> None:
         metrics_ports(_settings(metrics=MetricsSettings(port=65533)), 4)
 
 
-def test_zero_gateways_means_one_per_cpu_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+@pytest.mark.parametrize(("cores", "gateways"), [(6, 5), (2, 1), (1, 1)])
+def test_zero_gateways_means_one_per_core_beyond_the_ingest(
+    monkeypatch: pytest.MonkeyPatch, cores: int, gateways: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
 
-    assert gateway_count(_settings(supervisor=SupervisorSettings(gateways=0))) == 6
+    assert gateway_count(_settings(supervisor=SupervisorSettings(gateways=0))) == gateways
     assert gateway_count(_settings(supervisor=SupervisorSettings(gateways=3))) == 3
 
 
