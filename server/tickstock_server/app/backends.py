@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.storage.database import create_pool
 from tickstock_server.storage.migrate import apply_migrations
 from tickstock_server.storage.seed import load_seed_data
+from tickstock_server.support.blocking_start import start_in_thread
 
 _logger = logging.getLogger(__name__)
 
@@ -58,6 +58,5 @@ async def _url_or_embedded(
     """The configured URL; else start `embedded` (stopped when `stack` closes) and return its URL."""
     if url is not None:
         return url.get_secret_value()
-    await asyncio.to_thread(embedded.start)
-    stack.push_async_callback(asyncio.to_thread, embedded.stop)
+    await start_in_thread(stack, embedded.start, embedded.stop)
     return embedded.url

@@ -18,6 +18,7 @@ from tickstock_server.api.server import follow_health, set_serving
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy
 from tickstock_server.metrics import ServiceCollector, start_metrics_server
+from tickstock_server.support.blocking_start import start_in_thread
 
 
 @contextlib.asynccontextmanager
@@ -103,12 +104,10 @@ async def serving(
 
 @contextlib.asynccontextmanager
 async def envoy_running(envoy: EmbeddedEnvoy) -> AsyncIterator[None]:
-    """Run Envoy (started in a thread: it waits for the process to listen) until the context exits."""
-    await asyncio.to_thread(envoy.start)
-    try:
+    """Run Envoy until the context exits; a start cut short by cancellation still stops it."""
+    async with contextlib.AsyncExitStack() as stack:
+        await start_in_thread(stack, envoy.start, envoy.stop)
         yield
-    finally:
-        await asyncio.to_thread(envoy.stop)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -45,6 +45,7 @@ from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy, web_front_config
 from tickstock_server.edge.envoy_config import local_upstream
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.errors import SupervisorError
+from tickstock_server.support.blocking_start import start_in_thread
 
 _logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ async def _start(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
             web_front_config(settings.web, local_upstream(settings.grpc.host, settings.grpc.port)),
             concurrency=settings.web.concurrency,
         )
-        await _start_in_thread(stack, envoy.start, envoy.stop)
+        await start_in_thread(stack, envoy.start, envoy.stop)
     await stack.enter_async_context(Supervisor(gateway_specs, timings, stop_together=True).running())
     _logger.info(
         "supervising ingest and %d gateways on gRPC port %d",
@@ -241,24 +242,5 @@ async def _url_or_embedded(
     """The configured URL; else start `embedded` (stopped when `stack` closes) and return its URL."""
     if url is not None:
         return url.get_secret_value()
-    await _start_in_thread(stack, embedded.start, embedded.stop)
+    await start_in_thread(stack, embedded.start, embedded.stop)
     return embedded.url
-
-
-async def _start_in_thread(
-    stack: contextlib.AsyncExitStack, start: Callable[[], None], stop: Callable[[], None]
-) -> None:
-    """Run the blocking `start` in a thread; `stop` runs when `stack` closes.
-
-    A cancelled caller cannot interrupt the thread: `stop` then waits for `start` to end, so a server
-    that started meanwhile is stopped rather than left running.
-    """
-    starting = asyncio.ensure_future(asyncio.to_thread(start))
-    stack.push_async_callback(_stop_once_started, starting, stop)
-    await asyncio.shield(starting)
-
-
-async def _stop_once_started(starting: asyncio.Future[None], stop: Callable[[], None]) -> None:
-    await asyncio.wait([starting])
-    if not starting.cancelled() and starting.exception() is None:  # a failed start cleans up after itself
-        await asyncio.to_thread(stop)
