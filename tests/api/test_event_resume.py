@@ -10,30 +10,12 @@ import grpc
 import pytest
 from api_server import ApiServer, ServerFactory
 from event_factories import make_event
+from event_stream_calls import read_until, stream_request
 
 from tickstock.v1 import event_service_pb2, events_pb2
 from tickstock_server.domain.events import Direction, MarketStatus
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.ports.events import LogPoint, SnapshotView
-
-
-def _request(
-    resume: tuple[str, int] | None = None, **filter_fields: Any
-) -> event_service_pb2.StreamEventsRequest:
-    request = event_service_pb2.StreamEventsRequest(filter=event_service_pb2.EventFilter(**filter_fields))
-    if resume is not None:
-        request.resume_token.epoch, request.resume_token.seq = resume
-    return request
-
-
-async def _read_until(call: Any, kind: str) -> list[event_service_pb2.StreamEventsResponse]:
-    """Every message up to and including the first of `kind`."""
-    messages = []
-    while (response := await call.read()) is not grpc.aio.EOF:
-        messages.append(response)
-        if response.WhichOneof("payload") == kind:
-            return messages
-    raise AssertionError(f"stream ended before a {kind}")
 
 
 def _event_seqs(messages: list[event_service_pb2.StreamEventsResponse]) -> list[int]:
@@ -44,11 +26,11 @@ async def test_resume_replays_exactly_the_missed_selected_events_then_goes_live(
     api.publish(make_event("AAPL"), make_event("MSFT"), make_event("AAPL"), make_event("AAPL"))
 
     call = api.events_stub().StreamEvents(
-        _request(("test-epoch", 1), symbols=["AAPL"]), metadata=api.metadata
+        stream_request(("test-epoch", 1), symbols=["AAPL"]), metadata=api.metadata
     )
-    messages = await _read_until(call, "replay_completed")
+    messages = await read_until(call, "replay_completed")
     api.publish(make_event("AAPL"))
-    live = await _read_until(call, "event_batch")
+    live = await read_until(call, "event_batch")
 
     status = messages[0].subscription_status
     assert status.replaying
@@ -64,8 +46,8 @@ async def test_replay_older_than_memory_comes_from_the_history(start_api_server:
     api = await start_api_server(log_capacity=100)
     api.publish(*(make_event("AAPL", price=100 + i) for i in range(250)))
 
-    call = api.events_stub().StreamEvents(_request(("test-epoch", 10)), metadata=api.metadata)
-    messages = await _read_until(call, "replay_completed")
+    call = api.events_stub().StreamEvents(stream_request(("test-epoch", 10)), metadata=api.metadata)
+    messages = await read_until(call, "replay_completed")
 
     assert _event_seqs(messages) == list(range(11, 251))
     assert not any(m.HasField("gap_notice") for m in messages)
@@ -77,8 +59,8 @@ async def test_aged_out_history_is_a_gap_notice_with_counts(start_api_server: Se
     api.publish(*(make_event("AAPL", price=100 + i) for i in range(250)))
     api.history._entries = {seq: e for seq, e in api.history._entries.items() if seq > 120}  # trimmed store
 
-    call = api.events_stub().StreamEvents(_request(("test-epoch", 10)), metadata=api.metadata)
-    messages = await _read_until(call, "replay_completed")
+    call = api.events_stub().StreamEvents(stream_request(("test-epoch", 10)), metadata=api.metadata)
+    messages = await read_until(call, "replay_completed")
 
     gaps = [m.gap_notice for m in messages if m.HasField("gap_notice")]
     assert [(g.from_seq, g.to_seq, g.missed_count, g.reason) for g in gaps] == [
@@ -91,8 +73,8 @@ async def test_aged_out_history_is_a_gap_notice_with_counts(start_api_server: Se
 async def test_token_of_another_epoch_gets_epoch_changed_then_the_whole_log(api: ApiServer) -> None:
     api.publish(make_event("AAPL"), make_event("AAPL"))
 
-    call = api.events_stub().StreamEvents(_request(("old-epoch", 99)), metadata=api.metadata)
-    messages = await _read_until(call, "replay_completed")
+    call = api.events_stub().StreamEvents(stream_request(("old-epoch", 99)), metadata=api.metadata)
+    messages = await read_until(call, "replay_completed")
 
     gap = next(m.gap_notice for m in messages if m.HasField("gap_notice"))
     assert gap.reason == event_service_pb2.GAP_REASON_EPOCH_CHANGED
@@ -102,7 +84,7 @@ async def test_token_of_another_epoch_gets_epoch_changed_then_the_whole_log(api:
 
 async def test_token_ahead_of_the_log_is_invalid_argument(api: ApiServer) -> None:
     api.publish(make_event("AAPL"))
-    call = api.events_stub().StreamEvents(_request(("test-epoch", 5)), metadata=api.metadata)
+    call = api.events_stub().StreamEvents(stream_request(("test-epoch", 5)), metadata=api.metadata)
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await call.read()
@@ -112,12 +94,12 @@ async def test_token_ahead_of_the_log_is_invalid_argument(api: ApiServer) -> Non
 
 
 async def test_universes_and_own_watchlists_form_the_symbol_set(api: ApiServer) -> None:
-    request = _request(universes=["chips"], watchlist_ids=["wl-1"], symbols=["IBM"])
+    request = stream_request(universes=["chips"], watchlist_ids=["wl-1"], symbols=["IBM"])
     call = api.events_stub().StreamEvents(request, metadata=api.metadata)
     status = (await call.read()).subscription_status
 
     api.publish(*(make_event(symbol) for symbol in ("AAPL", "AMD", "TSLA", "IBM", "JPM", "NVDA")))
-    batch = (await _read_until(call, "event_batch"))[-1].event_batch
+    batch = (await read_until(call, "event_batch"))[-1].event_batch
 
     assert list(status.symbols) == ["AMD", "IBM", "NVDA", "TSLA"]
     assert [e.symbol for e in batch.events] == ["AMD", "TSLA", "IBM", "NVDA"]
@@ -151,11 +133,11 @@ class _Snapshots:
 async def test_snapshot_of_selected_symbols_comes_before_live_events(start_api_server: ServerFactory) -> None:
     api = await start_api_server(snapshots=_Snapshots())
     api.publish(make_event("AAPL"))
-    request = _request(symbols=["MSFT"])
+    request = stream_request(symbols=["MSFT"])
     request.include_snapshot = True
 
     call = api.events_stub().StreamEvents(request, metadata=api.metadata)
-    messages = await _read_until(call, "snapshot_chunk")
+    messages = await read_until(call, "snapshot_chunk")
 
     chunk = messages[-1].snapshot_chunk
     assert [s.symbol for s in chunk.symbols] == ["MSFT"]
@@ -173,11 +155,11 @@ async def test_a_snapshot_behind_the_log_is_followed_by_the_events_after_it(
     # A gateway's snapshot comes from the ingest as of seq 1; its log is at 3 when the stream starts.
     api = await start_api_server(snapshots=_Snapshots(LogPoint("test-epoch", 1)))
     api.publish(make_event("MSFT"), make_event("AAPL"), make_event("MSFT", price=12.0))
-    request = _request(symbols=["MSFT"])
+    request = stream_request(symbols=["MSFT"])
     request.include_snapshot = True
 
     call = api.events_stub().StreamEvents(request, metadata=api.metadata)
-    messages = await _read_until(call, "event_batch")
+    messages = await read_until(call, "event_batch")
 
     assert [message.WhichOneof("payload") for message in messages][-2:] == ["snapshot_chunk", "event_batch"]
     assert messages[-2].snapshot_chunk.as_of.seq == 1
@@ -187,11 +169,11 @@ async def test_a_snapshot_behind_the_log_is_followed_by_the_events_after_it(
 
 async def test_max_stream_age_sends_rotate_hint_with_a_resume_token(start_api_server: ServerFactory) -> None:
     api = await start_api_server(max_age_s=0.2)
-    call = api.events_stub().StreamEvents(_request(), metadata=api.metadata)
+    call = api.events_stub().StreamEvents(stream_request(), metadata=api.metadata)
     await call.read()
     api.publish(make_event("AAPL"))
 
-    messages = await _read_until(call, "rotate_hint")
+    messages = await read_until(call, "rotate_hint")
 
     hint = messages[-1].rotate_hint
     assert hint.reason == event_service_pb2.ROTATE_REASON_MAX_AGE
@@ -202,14 +184,14 @@ async def test_max_stream_age_sends_rotate_hint_with_a_resume_token(start_api_se
 
 async def test_conflate_policy_reports_coalesced_events_in_band(start_api_server: ServerFactory) -> None:
     api = await start_api_server(queue_capacity=10)
-    request = _request()
+    request = stream_request()
     request.delivery.slow_consumer_policy = event_service_pb2.SLOW_CONSUMER_POLICY_CONFLATE
     call = api.events_stub().StreamEvents(request, metadata=api.metadata)
     status = (await call.read()).subscription_status
 
     # 30 events of three symbols in one burst: the queue keeps the newest per symbol.
     api.publish(*(make_event(("AAPL", "MSFT", "IBM")[i % 3], price=100 + i) for i in range(30)))
-    messages = await _read_until(call, "event_batch")
+    messages = await read_until(call, "event_batch")
 
     assert status.delivery.slow_consumer_policy == event_service_pb2.SLOW_CONSUMER_POLICY_CONFLATE
     notice = next(m.drop_notice for m in messages if m.HasField("drop_notice"))
@@ -234,11 +216,11 @@ async def test_random_disconnects_lose_and_repeat_nothing(start_api_server: Serv
             *(make_event(rng.choice(symbols), price=100 + rng.random()) for _ in range(rng.randint(0, 40)))
         )
         call = api.events_stub().StreamEvents(
-            _request(token, symbols=["AAPL", "NVDA"]), metadata=api.metadata
+            stream_request(token, symbols=["AAPL", "NVDA"]), metadata=api.metadata
         )
         await call.read()
         if token is not None:
-            for message in await _read_until(call, "replay_completed"):
+            for message in await read_until(call, "replay_completed"):
                 if message.HasField("event_batch"):
                     received += [e.seq for e in message.event_batch.events]
                     token = ("test-epoch", message.event_batch.resume_token.seq)

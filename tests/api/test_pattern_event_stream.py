@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 import pytest
 from api_server import ApiServer
 from event_factories import make_event
+from event_stream_calls import read_until, stream_request
 from factories import make_pattern
 
 from tickstock.v1 import event_service_pb2, events_pb2
@@ -28,40 +27,23 @@ def _pattern_events(api: ApiServer) -> PatternEventLog:
     )
 
 
-def _request(
-    resume: tuple[str, int] | None = None, **filter_fields: Any
-) -> event_service_pb2.StreamEventsRequest:
-    request = event_service_pb2.StreamEventsRequest(filter=event_service_pb2.EventFilter(**filter_fields))
-    if resume is not None:
-        request.resume_token.epoch, request.resume_token.seq = resume
-    return request
-
-
-async def _read_until(call: Any, kind: str) -> list[event_service_pb2.StreamEventsResponse]:
-    messages = []
-    while (response := await call.read()) is not grpc.aio.EOF:
-        messages.append(response)
-        if response.WhichOneof("payload") == kind:
-            return messages
-    raise AssertionError(f"stream ended before a {kind}")
-
-
 def _events(messages: list[event_service_pb2.StreamEventsResponse]) -> list[events_pb2.Event]:
     return [e for m in messages if m.HasField("event_batch") for e in m.event_batch.events]
 
 
 async def test_a_pattern_filter_receives_the_appended_pattern_with_its_details(api: ApiServer) -> None:
     call = api.events_stub().StreamEvents(
-        _request(event_types=[PATTERNS], symbols=["AAPL"], min_pattern_confidence=0.7), metadata=api.metadata
+        stream_request(event_types=[PATTERNS], symbols=["AAPL"], min_pattern_confidence=0.7),
+        metadata=api.metadata,
     )
-    await _read_until(call, "subscription_status")
+    await read_until(call, "subscription_status")
     patterns = _pattern_events(api)
 
     api.publish(make_event("AAPL"))  # a HIGH: another type
     patterns.append(make_pattern("msft-1", symbol="MSFT"))  # another symbol
     patterns.append(make_pattern("weak-1", confidence=0.6))  # below the minimum confidence
     patterns.append(make_pattern("aapl-1", flow_id="flow-1"))
-    [event] = _events(await _read_until(call, "event_batch"))
+    [event] = _events(await read_until(call, "event_batch"))
 
     assert (event.seq, event.event_id, event.symbol, event.type) == (4, "aapl-1", "AAPL", PATTERNS)
     assert event.WhichOneof("details") == "pattern"
@@ -75,10 +57,10 @@ async def test_a_pattern_filter_receives_the_appended_pattern_with_its_details(a
 
 async def test_a_resume_after_pattern_events_replays_each_missed_one_exactly_once(api: ApiServer) -> None:
     patterns = _pattern_events(api)
-    call = api.events_stub().StreamEvents(_request(event_types=[PATTERNS]), metadata=api.metadata)
-    await _read_until(call, "subscription_status")
+    call = api.events_stub().StreamEvents(stream_request(event_types=[PATTERNS]), metadata=api.metadata)
+    await read_until(call, "subscription_status")
     patterns.append(make_pattern("p-1"))
-    first = _events(await _read_until(call, "event_batch"))
+    first = _events(await read_until(call, "event_batch"))
     call.cancel()
     resume = ("test-epoch", first[-1].seq)
 
@@ -86,10 +68,12 @@ async def test_a_resume_after_pattern_events_replays_each_missed_one_exactly_onc
     patterns.append(make_pattern("p-2", symbol="NVDA"))
     patterns.append(make_pattern("p-1"))  # the producer sends p-1 again: still one event
     patterns.append(make_pattern("p-3", symbol="IBM"))
-    resumed = api.events_stub().StreamEvents(_request(resume, event_types=[PATTERNS]), metadata=api.metadata)
-    replayed = await _read_until(resumed, "replay_completed")
+    resumed = api.events_stub().StreamEvents(
+        stream_request(resume, event_types=[PATTERNS]), metadata=api.metadata
+    )
+    replayed = await read_until(resumed, "replay_completed")
     patterns.append(make_pattern("p-4"))
-    live = _events(await _read_until(resumed, "event_batch"))
+    live = _events(await read_until(resumed, "event_batch"))
 
     assert [(e.seq, e.event_id) for e in first] == [(1, "p-1")]
     assert [(e.seq, e.event_id) for e in _events(replayed)] == [(3, "p-2"), (4, "p-3")]
@@ -101,7 +85,7 @@ async def test_a_resume_after_pattern_events_replays_each_missed_one_exactly_onc
 
 @pytest.mark.parametrize("value", [-0.1, 1.5])
 async def test_a_pattern_confidence_outside_0_to_1_is_invalid_argument(api: ApiServer, value: float) -> None:
-    call = api.events_stub().StreamEvents(_request(min_pattern_confidence=value), metadata=api.metadata)
+    call = api.events_stub().StreamEvents(stream_request(min_pattern_confidence=value), metadata=api.metadata)
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await call.read()

@@ -16,11 +16,12 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 import grpc
 import pytest
 import redis.asyncio as aioredis
+from resuming_client import ResumingClient
 from server_process import free_port, run_admin, server_env, serving
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
@@ -125,43 +126,10 @@ def _request(
     return request
 
 
-class _Client:
-    """What a careful client keeps: the events it got, its resume token, and what the server said."""
-
-    def __init__(self) -> None:
-        self.seqs: list[int] = []
-        self.events: list[Any] = []
-        self.token: tuple[str, int] | None = None
-        self.first: tuple[str, int] | None = None
-        self.gaps: list[Any] = []
-        self.rotations: list[int] = []
-
-    def take(self, response: Any) -> str:
-        kind = str(response.WhichOneof("payload"))
-        if kind == "subscription_status" and self.first is None:
-            start = response.subscription_status.start
-            self.first = self.token = (start.epoch, start.seq)
-        elif kind == "event_batch":
-            self.events += response.event_batch.events
-            self.seqs += [event.seq for event in response.event_batch.events]
-            self._set(response.event_batch.resume_token)
-        elif kind == "replay_completed":
-            self._set(response.replay_completed.resume_token)
-        elif kind == "rotate_hint":
-            self.rotations.append(response.rotate_hint.reason)
-            self._set(response.rotate_hint.resume_token)
-        elif kind == "gap_notice":
-            self.gaps.append(response.gap_notice)
-        return kind
-
-    def _set(self, token: Any) -> None:
-        self.token = (token.epoch, token.seq)
-
-
 async def _read(
     topology: Topology,
     port: int,
-    client: _Client,
+    client: ResumingClient,
     *,
     events: int = 0,
     until: str = "",
@@ -201,7 +169,7 @@ async def _stored_seqs(
 async def test_a_client_resumes_on_the_other_gateway_with_exactly_the_missed_events(
     topology: Topology, redis_url: str
 ) -> None:
-    client = _Client()
+    client = ResumingClient()
     await _read(topology, topology.gateway_ports[0], client, events=30)
     await asyncio.sleep(1.0)  # events go by while the client is away
     await _read(topology, topology.gateway_ports[1], client, until="replay_completed")
@@ -217,7 +185,7 @@ async def test_a_client_resumes_on_the_other_gateway_with_exactly_the_missed_eve
 async def test_a_client_of_a_killed_gateway_resumes_on_the_other_with_zero_loss(
     topology: Topology, redis_url: str
 ) -> None:
-    client = _Client()
+    client = ResumingClient()
     await _read(topology, topology.gateway_ports[0], client, events=30)
     reading = asyncio.create_task(_read(topology, topology.gateway_ports[0], client, events=100_000))
     await asyncio.sleep(0.5)  # the stream is open and delivering
@@ -237,7 +205,7 @@ async def test_a_client_of_a_killed_gateway_resumes_on_the_other_with_zero_loss(
 async def test_a_restarted_ingest_ends_streams_with_a_rotation_and_the_resume_reports_the_new_epoch(
     topology: Topology,
 ) -> None:
-    client = _Client()
+    client = ResumingClient()
     await _read(topology, topology.gateway_ports[0], client, events=10)
     old_epoch = client.token[0] if client.token else ""
     reading = asyncio.create_task(_read(topology, topology.gateway_ports[0], client, until="rotate_hint"))
@@ -260,7 +228,7 @@ async def test_a_second_gateway_on_the_same_port_serves_when_the_first_is_gone(t
         await third.logged("serving on port")  # bound while the first still listens: SO_REUSEPORT
         topology.gateways[0].send_signal(signal.SIGKILL)
         await topology.gateways[0].wait()
-        client = _Client()
+        client = ResumingClient()
         await _read(topology, port, client, events=5)
 
     assert len(client.seqs) >= 5
@@ -270,7 +238,7 @@ async def test_a_second_gateway_on_the_same_port_serves_when_the_first_is_gone(t
 async def test_simulator_patterns_stream_within_10_s_and_resume_on_the_other_gateway(
     simulated_topology: Topology, redis_url: str
 ) -> None:
-    topology, client = simulated_topology, _Client()
+    topology, client = simulated_topology, ResumingClient()
     patterns = event_service_pb2.EventFilter(event_types=[events_pb2.EVENT_TYPE_PATTERN])
     # Issue #15: a stream of pattern events delivers the simulator's patterns within 10 s of its start.
     await _read(topology, topology.gateway_ports[0], client, events=3, timeout_s=10, event_filter=patterns)

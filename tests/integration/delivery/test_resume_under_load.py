@@ -17,6 +17,7 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
+from resuming_client import ResumingClient
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.app.backends import open_database
@@ -67,37 +68,9 @@ def _request(symbols: list[str], token: tuple[str, int] | None) -> event_service
     return request
 
 
-class _Client:
-    """Keeps what a careful client keeps: the events it got and its last resume token."""
-
-    def __init__(self) -> None:
-        self.seqs: list[int] = []
-        self.token: tuple[str, int] | None = None
-        self.first_position: tuple[str, int] | None = None
-
-    def take(self, response: Any) -> None:
-        kind = response.WhichOneof("payload")
-        if kind == "subscription_status":
-            if self.first_position is None:
-                start = response.subscription_status.start
-                self.first_position = self.token = (start.epoch, start.seq)
-        elif kind == "event_batch":
-            self.seqs += [event.seq for event in response.event_batch.events]
-            self._set(response.event_batch.resume_token)
-        elif kind == "replay_completed":
-            self._set(response.replay_completed.resume_token)
-        elif kind == "heartbeat" and self.token is not None:
-            self.token = (self.token[0], response.heartbeat.last_seq)
-        elif kind == "rotate_hint":
-            self._set(response.rotate_hint.resume_token)
-        elif kind == "gap_notice":
-            raise AssertionError(f"unexpected gap: {response.gap_notice}")
-
-    def _set(self, token: Any) -> None:
-        self.token = (token.epoch, token.seq)
-
-
-async def _session(port: int, metadata: Any, client: _Client, symbols: list[str], rng: random.Random) -> None:
+async def _session(
+    port: int, metadata: Any, client: ResumingClient, symbols: list[str], rng: random.Random
+) -> None:
     """Open a stream, read a few messages, then die abruptly (cancel or channel close)."""
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
@@ -136,7 +109,7 @@ async def test_client_killed_and_resumed_100_times_gets_exactly_its_events(
         token = (await PgApiKeyStore(pool).create("load")).token
     metadata = (("authorization", f"Bearer {token}"),)
     symbols = await _symbols(settings)
-    client = _Client()
+    client = ResumingClient()
     rng = random.Random(20261124)
 
     for run in range(2):  # the server restarts half-way: resume must work through the Redis Stream
@@ -156,13 +129,14 @@ async def test_client_killed_and_resumed_100_times_gets_exactly_its_events(
                             break
                     call.cancel()
 
-    assert client.first_position is not None and client.token is not None
-    assert client.token[0] == client.first_position[0], "the epoch survived the restart"
+    assert client.first is not None and client.token is not None
+    assert client.token[0] == client.first[0], "the epoch survived the restart"
     async with aioredis.from_url(redis_url) as redis_client:
         follower = RedisEventFollower(redis_client, key_prefix=prefix)
         await follower.open()
-        stored = await follower.read(client.first_position[1], client.token[1], limit=10_000_000)
-    assert [e.seq for e in stored] == list(range(client.first_position[1] + 1, client.token[1] + 1))
+        stored = await follower.read(client.first[1], client.token[1], limit=10_000_000)
+    assert [e.seq for e in stored] == list(range(client.first[1] + 1, client.token[1] + 1))
     expected = [e.seq for e in stored if e.fields.symbol in symbols and e.fields.type in TYPES]
     assert len(expected) > 50, "the run must produce enough selected events to mean something"
     assert client.seqs == expected
+    assert client.gaps == []
