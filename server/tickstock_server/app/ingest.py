@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -146,13 +146,11 @@ class EngineSnapshots:
         return SnapshotView(self._engine.snapshot(symbols), None)
 
 
-def local_pending_bars(ingest: IngestSide) -> Callable[[str], asyncio.Future[list[Bar]]]:
+def local_pending_bars(ingest: IngestSide) -> Callable[[str], Awaitable[list[Bar]]]:
     """`PgBarReader`'s source of unstored bars when the ingest runs in this process."""
 
-    def pending(symbol: str) -> asyncio.Future[list[Bar]]:
-        future: asyncio.Future[list[Bar]] = asyncio.get_running_loop().create_future()
-        future.set_result(ingest.unstored_bars(symbol))
-        return future
+    async def pending(symbol: str) -> list[Bar]:
+        return ingest.unstored_bars(symbol)
 
     return pending
 

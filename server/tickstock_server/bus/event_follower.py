@@ -155,13 +155,19 @@ class RedisEventFollower:
         return rows, None if epoch is None else epoch.decode()
 
     def _take(self, log: EventLog, hub: SubscriptionHub, entries: list[LogEntry]) -> None:
-        first = entries[0].seq
-        if first != log.last_seq + 1:
-            self._restart_streams(
-                hub, f"seqs {log.last_seq + 1}..{first - 1} are missing from the event stream"
-            )
-        log.adopt(entries)
-        hub.publish(entries)
+        # Published in contiguous runs: every open stream ends before the first entry after a hole, so
+        # no live stream skips seqs silently (their resume reports the hole as a gap).
+        start = 0
+        for index in range(1, len(entries) + 1):
+            if index == len(entries) or entries[index].seq != entries[index - 1].seq + 1:
+                run = entries[start:index]
+                if run[0].seq != log.last_seq + 1:
+                    self._restart_streams(
+                        hub, f"seqs {log.last_seq + 1}..{run[0].seq - 1} are missing from the event stream"
+                    )
+                log.adopt(run)
+                hub.publish(run)
+                start = index
         self.followed += len(entries)
 
     def _restart(self, log: EventLog, hub: SubscriptionHub, epoch: str, why: str) -> None:

@@ -55,24 +55,20 @@ class EventLog:
             entries.append(entry)
         return entries
 
-    def adopt(self, entries: Iterable[LogEntry]) -> bool:
+    def adopt(self, entries: Iterable[LogEntry]) -> None:
         """Store entries another process sequenced (a gateway following the event stream), in seq order.
 
         The ring stays contiguous: an entry after a hole (seqs that were never written) restarts it, so
-        reads of the older part go to the event store, which reports the hole as a gap. Returns whether
-        there was a hole.
+        reads of the older part go to the event store, which reports the hole as a gap.
         """
-        hole = False
         ring = self._ring
         for entry in entries:
             if entry.seq != self.last_seq + 1:
                 if entry.seq <= self.last_seq:
                     raise ValueError(f"seq {entry.seq} is not after the log's last seq {self.last_seq}")
                 ring.clear()
-                hole = True
             ring.append(entry)
             self.last_seq = entry.seq
-        return hole
 
     def restart(self, epoch: str, last_seq: int) -> None:
         """Follow another epoch of the log from after `last_seq`; the ring starts empty."""
