@@ -66,19 +66,36 @@ async def serve(
     `on_ready` gets the gRPC port once the process serves (0 for the ingest role, which has none).
     """
     async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(open_database(settings))
-        redis_client = await stack.enter_async_context(open_redis(settings))
-        if settings.role == "ingest":
-            port = await _ingest(settings, stack, pool, redis_client)
-        elif settings.role == "gateway":
-            port = await _gateway(settings, stack, pool, redis_client)
-        else:
-            port = await _all_in_one(settings, stack, pool, redis_client)
+        # A stop during start-up (a gateway still waiting for the ingest's first epoch) cancels it; the
+        # stack then stops whatever had started.
+        starting = asyncio.ensure_future(_start(settings, stack))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not starting.done():
+                starting.cancel()
+                await asyncio.wait([starting])  # it leaves the stack consistent before it unwinds
+        if starting.cancelled():
+            _logger.info("stopped while starting")
+            return
+        port = starting.result()
         if on_ready is not None:
             on_ready(port)
         await stop.wait()
         _logger.info("shutting down")
     _logger.info("stopped")
+
+
+async def _start(settings: Settings, stack: contextlib.AsyncExitStack) -> int:
+    pool = await stack.enter_async_context(open_database(settings))
+    redis_client = await stack.enter_async_context(open_redis(settings))
+    if settings.role == "ingest":
+        return await _ingest(settings, stack, pool, redis_client)
+    if settings.role == "gateway":
+        return await _gateway(settings, stack, pool, redis_client)
+    return await _all_in_one(settings, stack, pool, redis_client)
 
 
 async def _all_in_one(

@@ -81,6 +81,7 @@ class RedisEventFollower:
 
     async def open(self) -> tuple[str, int]:
         """Wait for the log's epoch and return it with the stream's last seq: where following starts."""
+        waiting_logged = False
         while True:
             try:
                 raw = cast(bytes | None, await self._client.hget(self._meta, "epoch"))
@@ -92,6 +93,9 @@ class RedisEventFollower:
                     return epoch, int(rows[0][0].split(b"-")[0]) if rows else 0
             except RedisError as exc:
                 _logger.warning("cannot read the event stream yet (%s); retrying", type(exc).__name__)
+            if not waiting_logged:
+                _logger.info("waiting for the ingest process to start the event stream")
+                waiting_logged = True
             await asyncio.sleep(self._epoch_poll_s)
 
     async def run(self, log: EventLog, hub: SubscriptionHub) -> None:
