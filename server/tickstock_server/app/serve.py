@@ -177,7 +177,7 @@ async def _gateway(
         sources=_sources(settings, hub, log, follower, queries, _FOLLOW_WAIT_S),
         pending_bars=queries.pending_bars,
         feed_age_ns=lambda: pulse.age_ns(time.time_ns()),
-        market_clock_ns=pulse.market_clock_ns,
+        market_clock_ns=wall_clock_or(lambda: pulse.last_tick_ns),
     )
     keys = KeyCache(PgApiKeyStore(pool))
     tasks = await stack.enter_async_context(asyncio.TaskGroup())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import cast
 
@@ -60,10 +59,6 @@ class FeedPulse:
     def age_ns(self, now_ns: int) -> int:
         """Wall-clock time since ticks last arrived; 0 before the first."""
         return max(now_ns - self.arrival_ns, 0) if self.arrival_ns else 0
-
-    def market_clock_ns(self) -> int:
-        """The newest tick's event time, or the wall clock before the first tick."""
-        return self.last_tick_ns or time.time_ns()
 
     async def run(self) -> None:
         """Refresh from Redis every interval until cancelled; keep the last values through outages."""
