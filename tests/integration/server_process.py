@@ -11,11 +11,13 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import IO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
 
 
 def free_port() -> int:
@@ -83,9 +85,27 @@ async def serving(env: Mapping[str, str], port: int) -> AsyncIterator[asyncio.su
                 raise AssertionError(f"{exc}; its output ends:\n{output.read()[-4000:].decode()}") from exc
             yield process
         finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(process.wait(), 30)
+            await terminate(process, output)
+
+
+async def terminate(process: asyncio.subprocess.Process, output: IO[bytes]) -> None:
+    """SIGTERM `process` and wait for it.
+
+    One still running after `STOP_TIMEOUT_S` is killed, and the tail of its output (where the server logs
+    what its shutdown waits for) fails the test.
+    """
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+    except TimeoutError as exc:
+        process.kill()
+        await process.wait()
+        output.seek(0)
+        tail = output.read()[-6000:].decode(errors="replace")
+        stalled = f"the server did not stop within {STOP_TIMEOUT_S} s; its output ends:\n{tail}"
+        raise AssertionError(stalled) from exc
 
 
 async def wait_listening(port: int, timeout_s: float = READY_TIMEOUT_S) -> None:

@@ -23,7 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 from polling import eventually
 from resuming_client import ResumingClient
-from server_process import free_port, run_admin, server_env, serving
+from server_process import free_port, run_admin, server_env, serving, terminate
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.bus.event_follower import RedisEventFollower
@@ -71,9 +71,7 @@ async def _started(env: Mapping[str, str]) -> AsyncIterator[_Process]:
         try:
             yield _Process(process, output)
         finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(process.wait(), 30)
+            await terminate(process, output)
 
 
 @contextlib.asynccontextmanager

@@ -19,6 +19,7 @@ from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy
 from tickstock_server.metrics import ServiceCollector, start_metrics_server
 from tickstock_server.support.blocking_start import start_in_thread
+from tickstock_server.support.cancellation import cancel_and_wait
 
 
 @contextlib.asynccontextmanager
@@ -49,8 +50,7 @@ async def cancelled_on_exit(
     try:
         yield
     finally:
-        task.cancel()
-        await asyncio.wait([task])
+        await cancel_and_wait([task])
 
 
 @contextlib.asynccontextmanager

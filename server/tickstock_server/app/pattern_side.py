@@ -42,6 +42,7 @@ from tickstock_server.simulation.market import synthetic_symbols
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.support.cancellation import cancel_and_wait
 from tickstock_server.support.metric_samples import Instrumented
 from tickstock_server.universes.service import UniverseCatalog
 
@@ -186,9 +187,7 @@ class PatternSide:
         try:
             yield
         finally:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await cancel_and_wait(running)
             self.alert_router.shutdown()
             with contextlib.suppress(DependencyUnavailableError):
                 await self.jobs.flush()

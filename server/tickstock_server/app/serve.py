@@ -51,9 +51,12 @@ from tickstock_server.producer_sim.simulator import run_simulator
 from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.support.gc_pauses import GcPauseRecorder
 from tickstock_server.support.metric_samples import Instrumented
+from tickstock_server.support.stall_report import report_slow_shutdown
 
 _logger = logging.getLogger(__name__)
 
+_STALL_REPORT_S = 10.0
+"""Seconds past the shutdown grace period after which the tasks a shutdown still waits for are logged."""
 _FOLLOW_WAIT_S = 2.0
 """How long a gateway's stream waits for its log to reach a position another gateway reached."""
 
@@ -64,7 +67,20 @@ async def serve(
     """Run this process's role until `stop` is set, then shut down gracefully (see the module docstring).
 
     `on_ready` gets the gRPC port once the process serves (0 for the ingest role, which has none).
+    A shutdown that takes longer than the grace period and `_STALL_REPORT_S` logs what it waits for.
     """
+    after_s = settings.grpc.shutdown_grace_s + _STALL_REPORT_S
+    stall_report = asyncio.create_task(report_slow_shutdown(stop, after_s), name="shutdown-stall-report")
+    try:
+        await _serve_until_stopped(settings, stop, on_ready)
+    finally:
+        stall_report.cancel()
+    _logger.info("stopped")
+
+
+async def _serve_until_stopped(
+    settings: Settings, stop: asyncio.Event, on_ready: Callable[[int], None] | None
+) -> None:
     async with contextlib.AsyncExitStack() as stack:
         # A stop during start-up (a gateway still waiting for the ingest's first epoch) cancels it; the
         # stack then stops whatever had started.
@@ -85,7 +101,6 @@ async def serve(
             on_ready(port)
         await stop.wait()
         _logger.info("shutting down")
-    _logger.info("stopped")
 
 
 async def _start(settings: Settings, stack: contextlib.AsyncExitStack) -> int:

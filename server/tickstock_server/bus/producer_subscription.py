@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from tickstock_server.ports.producer import MessageSink, ProducerLink, ProducerLinkFactory
 from tickstock_server.producer.consumer_settings import PatternConsumerConfig
 from tickstock_server.support.backoff import Backoff
-from tickstock_server.support.cancellation import raise_if_cancelling
+from tickstock_server.support.cancellation import cancel_and_wait, raise_if_cancelling
 from tickstock_server.support.log_limiter import LogLimiter
 from tickstock_server.support.time_units import NS_PER_S
 
@@ -140,10 +140,8 @@ class ProducerSubscription:
             try:
                 done, _ = await asyncio.wait((reader, watchdog), return_when=asyncio.FIRST_COMPLETED)
             finally:
-                reader.cancel()
-                watchdog.cancel()
-                # asyncio.wait neither raises the tasks' CancelledError nor swallows our own cancellation.
-                await asyncio.wait((reader, watchdog))
+                # Neither raises the tasks' CancelledError nor swallows our own cancellation.
+                await cancel_and_wait((reader, watchdog))
             for task in done:
                 task.result()  # raises what ended the session; neither task returns
 
@@ -156,6 +154,7 @@ class ProducerSubscription:
         handled = 0
         while True:
             response = await pubsub.parse_response(block=True)
+            raise_if_cancelling()
             self._last_traffic_s = loop.time()
             if response is None:  # a health-check reply
                 continue

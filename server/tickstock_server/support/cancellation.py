@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Collection
+from typing import Any
+
+_logger = logging.getLogger(__name__)
 
 
 def raise_if_cancelling() -> None:
@@ -17,3 +22,23 @@ def raise_if_cancelling() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def cancel_and_wait(tasks: Collection[asyncio.Task[Any]], *, recancel_after_s: float = 5.0) -> None:
+    """Cancel `tasks` and wait until all are done.
+
+    A task still running `recancel_after_s` later is cancelled again, with a warning: some library lost
+    its cancellation (see `raise_if_cancelling`), and waiting on would never end.
+    """
+    for task in tasks:
+        task.cancel()
+    pending = set(tasks)
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=recancel_after_s)
+        for task in pending:
+            _logger.warning(
+                "task %s still runs %.0f s after it was cancelled; cancelling it again",
+                task.get_name(),
+                recancel_after_s,
+            )
+            task.cancel()
