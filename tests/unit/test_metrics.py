@@ -62,6 +62,9 @@ tickstock_event_store_dropped_total 0.0
 # HELP tickstock_event_store_failures_total Failed Redis Stream writes.
 # TYPE tickstock_event_store_failures_total counter
 tickstock_event_store_failures_total 0.0
+# HELP tickstock_event_store_mark_failures_total Failed writes of the log's high-water mark to PostgreSQL.
+# TYPE tickstock_event_store_mark_failures_total counter
+tickstock_event_store_mark_failures_total 0.0
 # HELP tickstock_event_store_pending Log entries waiting to be written.
 # TYPE tickstock_event_store_pending gauge
 tickstock_event_store_pending 2.0

@@ -32,6 +32,7 @@ from tickstock_server.pipeline import FeedMetrics, FeedStatus, run_pipeline
 from tickstock_server.ports.bars import BarSink
 from tickstock_server.ports.events import LogPoint, SnapshotView
 from tickstock_server.storage.bar_writer import PgBarWriter
+from tickstock_server.storage.log_marks import PgLogMarks
 from tickstock_server.support.metric_samples import Instrumented
 
 
@@ -56,6 +57,7 @@ class IngestSide:
                 max_entries=delivery.stream_max_entries,
                 max_age_s=delivery.stream_max_age_s,
             ),
+            marks=PgLogMarks(pool),
         )
         self.log: EventLog
 

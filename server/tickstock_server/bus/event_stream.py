@@ -36,7 +36,9 @@ from redis.exceptions import RedisError
 from tickstock_server.domain.events import Direction, EventType
 from tickstock_server.domain.log_entry import EventFields, LogEntry
 from tickstock_server.errors import DependencyUnavailableError
+from tickstock_server.ports.events import LogMarks
 from tickstock_server.support.backoff import Backoff
+from tickstock_server.support.log_limiter import LogLimiter
 from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 _logger = logging.getLogger(__name__)
@@ -124,8 +126,16 @@ class RedisEventStore:
         config: EventStoreConfig | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        marks: LogMarks | None = None,
     ) -> None:
+        """Write through `client`.
+
+        `marks`, the durable high-water mark, guards against a Redis that lost entries; None lets the
+        stream alone decide (tests of the stream).
+        """
         self._client = client
+        self._marks = marks
+        self._log_limiter = LogLimiter(60.0, time.monotonic_ns)
         self._config = config if config is not None else EventStoreConfig()
         self._stream = ""  # known once `open` has the epoch
         self._meta = meta_key(self._config.key_prefix)
@@ -147,6 +157,8 @@ class RedisEventStore:
         """Failed write attempts."""
         self.healthy = True
         """False while writes fail."""
+        self.mark_failures = 0
+        """Failed updates of the durable high-water mark."""
 
     @property
     def pending(self) -> int:
@@ -165,6 +177,11 @@ class RedisEventStore:
                 self.dropped,
             ),
             counter("tickstock_event_store_failures", "Failed Redis Stream writes.", self.failures),
+            counter(
+                "tickstock_event_store_mark_failures",
+                "Failed writes of the log's high-water mark to PostgreSQL.",
+                self.mark_failures,
+            ),
             gauge("tickstock_event_store_pending", "Log entries waiting to be written.", len(self._buffer)),
         ]
 
@@ -179,24 +196,50 @@ class RedisEventStore:
         """
         try:
             meta = cast(dict[bytes, bytes], await self._client.hgetall(self._meta))
-            prefix = self._config.key_prefix
-            if meta.get(b"epoch") and not new_epoch:
-                epoch = meta[b"epoch"].decode()
-                self._stream = stream_key(prefix, epoch)
-                last = max(int(meta.get(b"reserved", b"0")), await self._last_stored_seq())
-            else:
-                epoch, last = secrets.token_hex(8), 0
-                self._stream = stream_key(prefix, epoch)
-                if meta.get(b"epoch"):
-                    previous = meta[b"epoch"].decode()
-                    await self._client.delete(stream_key(prefix, previous))
-                    _logger.info("The feed starts its history again: epoch %s follows %s", epoch, previous)
-            self._reserved = last + self._config.reserve_block
-            self._issued = last
-            await self._client.hset(self._meta, mapping={"epoch": epoch, "reserved": self._reserved})
+            stored = meta.get(b"epoch")
+            previous = stored.decode() if stored else None
+            position = None if previous is None or new_epoch else await self._continued(previous, meta)
+            if position is None:
+                position = LogPosition(secrets.token_hex(8), 0)
+                if previous is not None:
+                    await self._client.delete(stream_key(self._config.key_prefix, previous))
+                    _logger.info("epoch %s follows %s", position.epoch, previous)
+            self._stream = stream_key(self._config.key_prefix, position.epoch)
+            self._reserved = position.last_seq + self._config.reserve_block
+            self._issued = position.last_seq
+            # The durable mark first: a crash between the two leaves it ahead, never behind.
+            if self._marks is not None and position.last_seq == 0:
+                await self._marks.start(self._config.key_prefix, position.epoch, self._reserved)
+            elif self._marks is not None:
+                await self._advance_mark(stored=await self._last_stored_seq())
+            await self._client.hset(self._meta, mapping={"epoch": position.epoch, "reserved": self._reserved})
         except RedisError as exc:
             raise DependencyUnavailableError("Redis is unreachable: cannot open the event log") from exc
-        return LogPosition(epoch, last)
+        return position
+
+    async def _continued(self, epoch: str, meta: dict[bytes, bytes]) -> LogPosition | None:
+        """Where the stored epoch continues, or None when its stream lost entries it had stored."""
+        self._stream = stream_key(self._config.key_prefix, epoch)
+        last_stored = await self._last_stored_seq()
+        last = max(int(meta.get(b"reserved", b"0")), last_stored)
+        mark = None if self._marks is None else await self._marks.get(self._config.key_prefix, epoch)
+        if mark is None:
+            return LogPosition(epoch, last)
+        if last_stored < mark.stored:
+            _logger.warning(
+                "the event stream of epoch %s ends at seq %d, but it held seq %d before: Redis lost data "
+                "(an older snapshot?); a new epoch starts, so no seq can name two events",
+                epoch,
+                last_stored,
+                mark.stored,
+            )
+            return None
+        return LogPosition(epoch, max(last, mark.reserved))
+
+    async def _advance_mark(self, *, stored: int) -> None:
+        assert self._marks is not None
+        epoch = self._stream.removeprefix(stream_key(self._config.key_prefix, ""))
+        await self._marks.advance(self._config.key_prefix, epoch, reserved=self._reserved, stored=stored)
 
     def add(self, entries: Iterable[LogEntry]) -> None:
         """Queue entries for writing (synchronous, never blocks the tick path)."""
@@ -269,6 +312,13 @@ class RedisEventStore:
             await self._client.hset(self._meta, "reserved", self._final_seq)
         except RedisError as exc:
             _logger.warning("could not record the event log's end on close (%s)", type(exc).__name__)
+            return
+        if self._marks is not None:
+            epoch = self._stream.removeprefix(stream_key(self._config.key_prefix, ""))
+            try:
+                await self._marks.end(self._config.key_prefix, epoch, self._final_seq)
+            except DependencyUnavailableError:
+                _logger.warning("could not record the event log's end in PostgreSQL; its mark stays ahead")
 
     async def read(self, after_seq: int, until_seq: int, limit: int) -> list[LogEntry]:
         """Up to `limit` stored entries with `after_seq < seq <= until_seq`, in order (may have holes)."""
@@ -305,7 +355,8 @@ class RedisEventStore:
                     maxlen=config.max_entries,
                     approximate=True,
                 )
-            if self._issued > self._reserved - config.reserve_block // 2:
+            reserving = self._issued > self._reserved - config.reserve_block // 2
+            if reserving:
                 self._reserved = self._issued + config.reserve_block
                 pipe.hset(self._meta, "reserved", self._reserved)
             trim_seq = self._age_trim_seq()
@@ -317,6 +368,13 @@ class RedisEventStore:
         while self._buffer and self._buffer[0].seq <= last:
             self._buffer.popleft()
         self.appended += len(batch)
+        if reserving and self._marks is not None:
+            try:
+                await self._advance_mark(stored=last)
+            except DependencyUnavailableError:
+                self.mark_failures += 1
+                if self._log_limiter.allow("mark"):
+                    _logger.warning("could not advance the event log's mark in PostgreSQL; it lags")
 
     def _age_trim_seq(self) -> int:
         """The oldest seq to keep by age (0 when nothing is old enough yet)."""

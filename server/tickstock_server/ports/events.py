@@ -49,3 +49,34 @@ class SnapshotSource(Protocol):
         Raises DependencyUnavailableError when the state is kept elsewhere and cannot be read.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class LogMark:
+    """What the durable record says of one epoch of the event log."""
+
+    reserved: int
+    """No seq above it was handed out (the log may continue after it)."""
+    stored: int
+    """The stream was confirmed to hold every stored entry up to here: a stream that ends before it lost
+    entries, and its seqs may have named other events before."""
+
+
+class LogMarks(Protocol):
+    """A durable high-water mark of the event log, kept outside Redis (PostgreSQL), one per key prefix."""
+
+    async def get(self, key_prefix: str, epoch: str) -> LogMark | None:
+        """The mark of `epoch`, or None when none was recorded."""
+        ...
+
+    async def start(self, key_prefix: str, epoch: str, reserved: int) -> None:
+        """Record a new epoch (its marks at `reserved` and 0) and forget the prefix's other epochs."""
+        ...
+
+    async def advance(self, key_prefix: str, epoch: str, *, reserved: int, stored: int) -> None:
+        """Raise the marks of `epoch` to at least `reserved` and `stored` (never lowers them)."""
+        ...
+
+    async def end(self, key_prefix: str, epoch: str, last_seq: int) -> None:
+        """Record a clean end: both marks become exactly `last_seq`, the log's last seq."""
+        ...
