@@ -133,3 +133,24 @@ class ApiKeyStoreContract:
         # Assert
         assert len(first) == 32
         assert first == second
+
+    async def test_revoked_returns_only_the_revoked_ones_of_the_given_ids(self, store: ApiKeyStore) -> None:
+        # Arrange
+        kept = await store.create("alice")
+        gone = await store.create("alice")
+        other_gone = await store.create("bob")
+        await store.revoke(gone.key_id)
+        await store.revoke(other_gone.key_id)
+
+        # Act
+        revoked = await store.revoked([kept.key_id, gone.key_id, "0" * 12])
+
+        # Assert
+        assert revoked == {gone.key_id}
+
+    async def test_revoked_of_no_ids_is_empty(self, store: ApiKeyStore) -> None:
+        # Act
+        revoked = await store.revoked([])
+
+        # Assert
+        assert revoked == set()

@@ -237,7 +237,8 @@ class LogSettings(BaseModel):
     json_lines: bool = True
     """JSON lines on stdout; false for plain text, easier to read in a terminal."""
     payloads: bool = False
-    """Log request and response payloads at DEBUG (never in production: large and possibly sensitive)."""
+    """Log every gRPC request and response at DEBUG; shown when level is DEBUG (never in production: large
+    and possibly sensitive; session tokens are never logged)."""
 
 
 def _check_scheme(value: SecretStr | None, schemes: tuple[str, ...]) -> SecretStr | None:

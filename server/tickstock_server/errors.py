@@ -6,6 +6,7 @@
     ├── TickstockError
     │   ├── InvalidRequestError          bad input, with field violations      -> INVALID_ARGUMENT
     │   ├── UnauthenticatedError         missing or invalid credentials        -> UNAUTHENTICATED
+    │   ├── AuthThrottledError           too many failed authentications       -> RESOURCE_EXHAUSTED
     │   ├── NotFoundError                unknown, or another user's, resource  -> NOT_FOUND
     │   ├── AlreadyExistsError                                                 -> ALREADY_EXISTS
     │   ├── LimitExceededError           a per-user limit would be exceeded    -> RESOURCE_EXHAUSTED
@@ -56,6 +57,17 @@ class InvalidRequestError(TickstockError):
 
 class UnauthenticatedError(TickstockError):
     """The call carries no valid API key."""
+
+
+class AuthThrottledError(TickstockError):
+    """The caller's address failed to authenticate too often; it may try again after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        """Seconds until the address may try again."""
+        super().__init__(
+            "too many failed authentications from this address; retry after the delay in RetryInfo"
+        )
 
 
 class NotFoundError(TickstockError):

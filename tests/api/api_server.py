@@ -18,11 +18,14 @@ from tickstock_server.adapters.memory.presets import MemoryFilterPresetStore
 from tickstock_server.adapters.memory.universes import MemoryUniverses, MemoryWatchlists
 from tickstock_server.alerts.router import AlertRouter
 from tickstock_server.alerts.service import AlertService
-from tickstock_server.api.auth import KeyCache
+from tickstock_server.api.auth import AuthInterceptor
+from tickstock_server.api.auth_failures import AuthFailures
 from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
+from tickstock_server.api.key_cache import KeyCache
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
+from tickstock_server.api.revocation import RevocationWatch
 from tickstock_server.api.server import create_server, set_serving
 from tickstock_server.api.universe_service import UniverseServiceServicer
 from tickstock_server.delivery.event_log import EventLog
@@ -125,6 +128,8 @@ class ApiServer:
     """PatternService's cache and alert fakes (the service is served only when started with it)."""
     token: str
     server: grpc.aio.Server
+    auth: AuthInterceptor
+    """Its key cache, revocation watch (checked only when a test calls `check`) and failure limits."""
     metadata: tuple[tuple[str, str], ...] = field(default=())
 
     def publish(self, *events: Event) -> None:
@@ -158,6 +163,8 @@ async def start_server(
     patterns: bool = False,
     max_pattern_streams: int = 10,
     universe_service: bool = False,
+    auth_failures: AuthFailures | None = None,
+    log_payloads: bool = False,
 ) -> ApiServer:
     """Start a server with chosen limits and extra servicers; stop it with `stop_server`.
 
@@ -167,6 +174,7 @@ async def start_server(
     """
     keys = MemoryApiKeyStore()
     key_cache = KeyCache(keys, clock_ns=clock_ns)
+    auth = AuthInterceptor(key_cache, RevocationWatch(keys, key_cache), auth_failures or AuthFailures())
     issued = await keys.create("alice")
     log = EventLog(encode_event, capacity=log_capacity, epoch="test-epoch")
     hub = SubscriptionHub(max_streams_per_user=max_streams, queue_capacity=queue_capacity)
@@ -190,12 +198,13 @@ async def start_server(
             **({UNIVERSE_SERVICE: _universe_servicer(clock_ns)} if universe_service else {}),
             **(extra_servicers or {}),
         },
-        keys=key_cache,
+        auth=auth,
         host="127.0.0.1",
         port=0,
         max_connection_age_s=max_connection_age_s,
         max_stream_age_s=max_age_s,
         rotation_grace_s=5.0,
+        log_payloads=log_payloads,
     )
     await server.start()
     await set_serving(health, [EVENT_SERVICE], True)
@@ -211,6 +220,7 @@ async def start_server(
         patterns=pattern_parts,
         token=issued.token,
         server=server,
+        auth=auth,
         metadata=(("authorization", f"Bearer {issued.token}"),),
     )
     return api

@@ -19,7 +19,7 @@ import redis.asyncio
 from tickstock.v1 import backtest_service_pb2 as pb
 from tickstock.v1 import backtest_service_pb2_grpc, common_pb2
 from tickstock_server.adapters.memory.api_keys import MemoryApiKeyStore
-from tickstock_server.api.auth import KeyCache
+from tickstock_server.api.auth import create_auth_interceptor
 from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.api.server import create_server
 from tickstock_server.backtests.config import BacktestJobsConfig
@@ -81,7 +81,7 @@ async def harness(redis_url: str, pg_pool: asyncpg.Pool) -> AsyncIterator[Harnes
     alice, bob = await keys.create("alice"), await keys.create("bob")
     server, port, _ = create_server(
         servicers={BACKTEST_SERVICE: BacktestServiceServicer(backtests=jobs.service)},
-        keys=KeyCache(keys),
+        auth=create_auth_interceptor(keys),
         host="127.0.0.1",
         port=0,
         max_connection_age_s=3600,

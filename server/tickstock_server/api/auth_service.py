@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 
 from tickstock.v1 import auth_service_pb2
-from tickstock_server.api.auth import KeyCache, current_principal
+from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
+from tickstock_server.api.key_cache import KeyCache
 from tickstock_server.api.mappers._common import timestamp_from_ns
 from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token
 from tickstock_server.errors import FieldViolation, InvalidRequestError

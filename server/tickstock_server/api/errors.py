@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import grpc
@@ -23,6 +24,7 @@ ERROR_DOMAIN = "tickstock.v1"
 _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode, str], ...] = (
     (errors.InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT"),
     (errors.UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED"),
+    (errors.AuthThrottledError, grpc.StatusCode.RESOURCE_EXHAUSTED, "AUTH_THROTTLED"),
     (errors.NotFoundError, grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
     (errors.AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS"),
     (errors.LimitExceededError, grpc.StatusCode.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED"),
@@ -102,6 +104,10 @@ def _rich_status(code: grpc.StatusCode, message: str, reason: str, exc: BaseExce
     if code is grpc.StatusCode.UNAVAILABLE:
         retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=_RETRY_AFTER_S))
         status.details.add().Pack(retry)
+    if isinstance(exc, errors.AuthThrottledError):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(math.ceil(exc.retry_after_s * 1_000), 1) * 1_000_000)
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
     return rpc_status.to_status(status)
 
 

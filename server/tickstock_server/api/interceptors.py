@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
+from google.protobuf import message, text_format
 
 from tickstock_server.api.errors import abort_with_error
 from tickstock_server.log import request_id_var, rpc_var
@@ -36,6 +37,9 @@ else:
     _ServerInterceptor = grpc.aio.ServerInterceptor
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SECRET_RESPONSES = ("/tickstock.v1.AuthService/",)
+"""Methods whose responses are never logged: they carry session tokens."""
+_MAX_PAYLOAD_CHARS = 2_000
 
 
 class WrappingInterceptor(_ServerInterceptor, abc.ABC):
@@ -76,16 +80,28 @@ async def call_unary(behaviour: UnaryBehaviour, request: Any, context: Context) 
 class RequestContextInterceptor(WrappingInterceptor):
     """Gives every call a request id (the client's `x-request-id`, or a new one) and logs its outcome.
 
-    The id is returned in the response headers and attached to every log line of the call.
+    The id is returned in the response headers and attached to every log line of the call. With
+    `log_payloads`, requests and responses are logged at DEBUG too (cut to 2,000 characters; never the
+    responses of AuthService, which carry session tokens).
     """
+
+    def __init__(self, *, log_payloads: bool = False) -> None:
+        """Log payloads at DEBUG only when `log_payloads` is set."""
+        self._log_payloads = log_payloads
 
     def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
         """Run a unary call inside its request context."""
+        log_payloads = self._log_payloads
 
         async def wrapped(request: Any, context: Context) -> Any:
             started = await self._begin(context, method)
             try:
-                return await call_unary(behaviour, request, context)
+                if log_payloads:
+                    _log_payload("request", request, method)
+                response = await call_unary(behaviour, request, context)
+                if log_payloads:
+                    _log_payload("response", response, method)
+                return response
             finally:
                 self._end(context, started)
 
@@ -93,11 +109,16 @@ class RequestContextInterceptor(WrappingInterceptor):
 
     def wrap_stream(self, behaviour: StreamBehaviour, method: str) -> StreamBehaviour:
         """Run a streaming call inside its request context."""
+        log_payloads = self._log_payloads
 
         async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
             started = await self._begin(context, method)
             try:
+                if log_payloads:
+                    _log_payload("request", request, method)
                 async for response in behaviour(request, context):
+                    if log_payloads:
+                        _log_payload("response", response, method)
                     yield response
             finally:
                 self._end(context, started)
@@ -119,6 +140,20 @@ class RequestContextInterceptor(WrappingInterceptor):
         code = context.code() or grpc.StatusCode.OK
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         _logger.debug("call finished", extra={"code": getattr(code, "name", str(code)), "ms": elapsed_ms})
+
+
+def _log_payload(kind: str, payload: Any, method: str) -> None:
+    if not _logger.isEnabledFor(logging.DEBUG):
+        return
+    if kind == "response" and method.startswith(_SECRET_RESPONSES):
+        text = "<not logged: holds a session token>"
+    elif isinstance(payload, message.Message):
+        text = text_format.MessageToString(payload, as_one_line=True)
+    else:  # streams may yield events serialised once for every subscriber (api/wire.py)
+        text = f"<{len(payload)} bytes, serialised>" if isinstance(payload, bytes) else type(payload).__name__
+    if len(text) > _MAX_PAYLOAD_CHARS:
+        text = text[: _MAX_PAYLOAD_CHARS - 1] + "…"
+    _logger.debug("%s payload", kind, extra={"payload": text})
 
 
 class ErrorMappingInterceptor(WrappingInterceptor):

@@ -23,7 +23,7 @@ from tickstock.v1 import (
     pattern_service_pb2,
     universe_service_pb2,
 )
-from tickstock_server.api.auth import AuthInterceptor, KeyCache
+from tickstock_server.api.auth import AuthInterceptor
 from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, RequestContextInterceptor
 from tickstock_server.api.reflection import enable_reflection
 from tickstock_server.errors import NotSupportedError
@@ -118,13 +118,14 @@ def service_handler(service: ServiceDescriptor, servicer: object | None) -> grpc
 def create_server(
     *,
     servicers: Mapping[str, object],
-    keys: KeyCache,
+    auth: AuthInterceptor,
     host: str,
     port: int,
     max_connection_age_s: float,
     max_stream_age_s: float | None = None,
     rotation_grace_s: float = 60.0,
     reuse_port: bool = False,
+    log_payloads: bool = False,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Build (not start) the server; return it, its bound port and its health servicer.
 
@@ -133,14 +134,16 @@ def create_server(
     the stream itself sends a rotation hint) plus `rotation_grace_s` for the client to move; with no
     stream age, the grace is unlimited.
 
-    `keys` verifies every call's bearer token (share it with the AuthService servicer, which signs
-    session tokens with its secret). `servicers` maps a service's full name to the object implementing
+    `auth` verifies every call's bearer token (share its `keys` with the AuthService servicer, which
+    signs session tokens with their secret); run its `revocations` watch beside the server, or revoked
+    keys keep their open streams. `servicers` maps a service's full name to the object implementing
     every one of its methods (a missing one is a ValueError here). Services without a servicer are
     still registered: their methods answer UNIMPLEMENTED and reflection describes them. Health is
     reported SERVING only for services that have a servicer, and for "".
 
     With `reuse_port`, several processes (gateways) may bind the same port and the kernel spreads new
-    connections over them; without it, a second server on a busy port fails to start.
+    connections over them; without it, a second server on a busy port fails to start. With
+    `log_payloads`, requests and responses are logged at DEBUG.
     """
     grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
     options = (
@@ -151,9 +154,9 @@ def create_server(
     )
     server = grpc.aio.server(
         interceptors=(
-            RequestContextInterceptor(),
+            RequestContextInterceptor(log_payloads=log_payloads),
             ErrorMappingInterceptor(),
-            AuthInterceptor(keys),
+            auth,
         ),
         options=options,
     )

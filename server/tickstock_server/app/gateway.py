@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from tickstock_server.api.auth import KeyCache
 from tickstock_server.api.auth_service import AuthServiceServicer
 from tickstock_server.api.event_service import EventServiceServicer, StreamLimits
+from tickstock_server.api.key_cache import KeyCache
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.api.server import (
     AUTH_SERVICE,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import asyncpg
 import redis.asyncio as aioredis
 
-from tickstock_server.api.auth import KeyCache
+from tickstock_server.api.auth import AuthInterceptor, create_auth_interceptor
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.server import EVENT_SERVICE, MARKET_DATA_SERVICE, PATTERN_SERVICE, create_server
 from tickstock_server.app.backends import open_database, open_redis
@@ -126,7 +126,7 @@ async def _all_in_one(
         feed_age_ns=lambda: ingest.feed_status.age_ns(time.time_ns()),
         market_clock_ns=wall_clock_or(lambda: ingest.engine.last_tick_ns),
     )
-    keys = KeyCache(PgApiKeyStore(pool))
+    auth = create_auth_interceptor(PgApiKeyStore(pool))
     # Every pattern the cache takes (producer or fallback, not the warm-up from the mirror) joins the log.
     stop_pattern_events = patterns.patterns.cache.add_listener(ingest.pattern_events(hub).append)
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
@@ -140,9 +140,9 @@ async def _all_in_one(
         # Patterns depend on the producer's Redis: the service is NOT_SERVING while it is unreachable.
         PATTERN_SERVICE.full_name: lambda: patterns.consumer.connected,
     }
-    servicers = build_servicers(settings, pool, keys, inputs, patterns)
-    port = await _serve_grpc(settings, stack, tasks, servicers, keys, hub, health_checks, epoch=log.epoch)
-    _metrics(settings, stack, [*ingest.instruments(), hub, *patterns.instruments()])
+    servicers = build_servicers(settings, pool, auth.keys, inputs, patterns)
+    port = await _serve_grpc(settings, stack, tasks, servicers, auth, hub, health_checks, epoch=log.epoch)
+    _metrics(settings, stack, [*ingest.instruments(), hub, *patterns.instruments(), *_instruments(auth)])
     return port
 
 
@@ -194,7 +194,7 @@ async def _gateway(
         feed_age_ns=lambda: pulse.age_ns(time.time_ns()),
         market_clock_ns=wall_clock_or(lambda: pulse.last_tick_ns),
     )
-    keys = KeyCache(PgApiKeyStore(pool))
+    auth = create_auth_interceptor(PgApiKeyStore(pool))
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     await stack.enter_async_context(cancelled_on_exit(tasks, "event-follower", follower.run(log, hub)))
     await stack.enter_async_context(cancelled_on_exit(tasks, "feed-pulse", pulse.run()))
@@ -203,11 +203,11 @@ async def _gateway(
         EVENT_SERVICE.full_name: lambda: follower.healthy,
         PATTERN_SERVICE.full_name: lambda: patterns.consumer.connected,
     }
-    servicers = build_servicers(settings, pool, keys, inputs, patterns)
+    servicers = build_servicers(settings, pool, auth.keys, inputs, patterns)
     port = await _serve_grpc(
-        settings, stack, tasks, servicers, keys, hub, health_checks, epoch=log.epoch, reuse_port=True
+        settings, stack, tasks, servicers, auth, hub, health_checks, epoch=log.epoch, reuse_port=True
     )
-    _metrics(settings, stack, [log, hub, follower, *patterns.instruments()])
+    _metrics(settings, stack, [log, hub, follower, *patterns.instruments(), *_instruments(auth)])
     return port
 
 
@@ -216,7 +216,7 @@ async def _serve_grpc(
     stack: contextlib.AsyncExitStack,
     tasks: asyncio.TaskGroup,
     servicers: dict[str, object],
-    keys: KeyCache,
+    auth: AuthInterceptor,
     hub: SubscriptionHub,
     health_checks: dict[str, Callable[[], bool]],
     *,
@@ -225,16 +225,19 @@ async def _serve_grpc(
 ) -> int:
     server, port, health = create_server(
         servicers=servicers,
-        keys=keys,
+        auth=auth,
         host=settings.grpc.host,
         port=settings.grpc.port,
         max_connection_age_s=settings.grpc.max_connection_age_s,
         max_stream_age_s=settings.delivery.max_stream_age_s,
         reuse_port=reuse_port,
+        log_payloads=settings.log.payloads,
     )
     envoy = _web_front(settings, port)
     if envoy is not None:  # before the server, so it stops after it: the last trailers pass through it
         await stack.enter_async_context(envoy_running(envoy))
+    # Started before the server, so it stops after it: revoked keys end their streams until the end.
+    await stack.enter_async_context(cancelled_on_exit(tasks, "revocation-watch", auth.revocations.run()))
     grace_s = settings.grpc.shutdown_grace_s
     await stack.enter_async_context(
         serving(server, health, list(servicers), health_checks, tasks, hub, grace_s)
@@ -266,6 +269,10 @@ def _sources(
         max_age_s=settings.delivery.max_stream_age_s,
         follow_wait_s=follow_wait_s,
     )
+
+
+def _instruments(auth: AuthInterceptor) -> list[Instrumented]:
+    return [auth.failures, auth.revocations]
 
 
 def _metrics(settings: Settings, stack: contextlib.AsyncExitStack, components: list[Instrumented]) -> None:

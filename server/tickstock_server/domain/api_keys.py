@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 
 _TOKEN = re.compile(r"tsk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+_KEY_ID_PREFIX = re.compile(r"tsk_([0-9a-f]{12})")
 _USER_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
@@ -40,6 +41,15 @@ def parse_token(token: str) -> TokenParts | None:
     if match is None:
         return None
     return TokenParts(key_id=match.group(1), secret=match.group(2))
+
+
+def claimed_key_id(token: str) -> str | None:
+    """The key id a token names (its public part), whether or not the rest is valid; None for others.
+
+    For logs: it identifies the key an attempt was made with, never revealing any of the secret.
+    """
+    match = _KEY_ID_PREFIX.match(token)
+    return None if match is None else match.group(1)
 
 
 def hash_secret(secret: str) -> str:

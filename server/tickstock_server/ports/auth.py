@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from tickstock_server.domain.api_keys import IssuedKey, Principal
@@ -20,6 +21,10 @@ class ApiKeyStore(Protocol):
 
     async def is_active(self, key_id: str) -> bool:
         """True while the key exists and is not revoked."""
+        ...
+
+    async def revoked(self, key_ids: Collection[str]) -> set[str]:
+        """Those of `key_ids` that are revoked (unknown ids are not), in one round trip."""
         ...
 
     async def session_secret(self) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 
 import asyncpg
 
@@ -83,6 +84,19 @@ class PgApiKeyStore:
                 "SELECT true FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL", key_id
             )
         return found is True
+
+    async def revoked(self, key_ids: Collection[str]) -> set[str]:
+        """Those of `key_ids` that are revoked, in one query (the primary key finds each).
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            rows = await self._pool.fetch(
+                "SELECT key_id FROM api_keys WHERE key_id = ANY($1::text[]) AND revoked_at IS NOT NULL",
+                list(key_ids),
+            )
+        return {row["key_id"] for row in rows}
 
     async def session_secret(self) -> bytes:
         """The session token secret (migration 0008), created atomically by the first caller.

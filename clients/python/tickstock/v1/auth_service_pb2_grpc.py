@@ -29,8 +29,9 @@ class AuthServiceStub:
     """Short-lived session tokens, so that a browser never keeps a long-lived API key.
 
     A session token works wherever an API key does (`authorization: Bearer <token>`). It names the user
-    and the API key it came from, expires (one hour by default), and stops working as soon as that key is
-    revoked. Tokens are signed by the server; they are never stored and never logged.
+    and the API key it came from, expires (one hour by default), and stops working within 5 s of that key's
+    revocation: new calls are refused and open streams end with UNAUTHENTICATED. Tokens are signed by the
+    server; they are never stored and never logged.
     """
 
     def __init__(self, channel):
@@ -50,8 +51,9 @@ class AuthServiceServicer:
     """Short-lived session tokens, so that a browser never keeps a long-lived API key.
 
     A session token works wherever an API key does (`authorization: Bearer <token>`). It names the user
-    and the API key it came from, expires (one hour by default), and stops working as soon as that key is
-    revoked. Tokens are signed by the server; they are never stored and never logged.
+    and the API key it came from, expires (one hour by default), and stops working within 5 s of that key's
+    revocation: new calls are refused and open streams end with UNAUTHENTICATED. Tokens are signed by the
+    server; they are never stored and never logged.
     """
 
     def CreateSessionToken(self, request, context):
@@ -82,8 +84,9 @@ class AuthService:
     """Short-lived session tokens, so that a browser never keeps a long-lived API key.
 
     A session token works wherever an API key does (`authorization: Bearer <token>`). It names the user
-    and the API key it came from, expires (one hour by default), and stops working as soon as that key is
-    revoked. Tokens are signed by the server; they are never stored and never logged.
+    and the API key it came from, expires (one hour by default), and stops working within 5 s of that key's
+    revocation: new calls are refused and open streams end with UNAUTHENTICATED. Tokens are signed by the
+    server; they are never stored and never logged.
     """
 
     @staticmethod

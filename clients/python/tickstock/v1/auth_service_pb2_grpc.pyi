@@ -30,8 +30,9 @@ class AuthServiceStub:
     """Short-lived session tokens, so that a browser never keeps a long-lived API key.
 
     A session token works wherever an API key does (`authorization: Bearer <token>`). It names the user
-    and the API key it came from, expires (one hour by default), and stops working as soon as that key is
-    revoked. Tokens are signed by the server; they are never stored and never logged.
+    and the API key it came from, expires (one hour by default), and stops working within 5 s of that key's
+    revocation: new calls are refused and open streams end with UNAUTHENTICATED. Tokens are signed by the
+    server; they are never stored and never logged.
     """
 
     @_typing.overload
@@ -48,8 +49,9 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """Short-lived session tokens, so that a browser never keeps a long-lived API key.
 
     A session token works wherever an API key does (`authorization: Bearer <token>`). It names the user
-    and the API key it came from, expires (one hour by default), and stops working as soon as that key is
-    revoked. Tokens are signed by the server; they are never stored and never logged.
+    and the API key it came from, expires (one hour by default), and stops working within 5 s of that key's
+    revocation: new calls are refused and open streams end with UNAUTHENTICATED. Tokens are signed by the
+    server; they are never stored and never logged.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -62,8 +64,9 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     """Short-lived session tokens, so that a browser never keeps a long-lived API key.
 
     A session token works wherever an API key does (`authorization: Bearer <token>`). It names the user
-    and the API key it came from, expires (one hour by default), and stops working as soon as that key is
-    revoked. Tokens are signed by the server; they are never stored and never logged.
+    and the API key it came from, expires (one hour by default), and stops working within 5 s of that key's
+    revocation: new calls are refused and open streams end with UNAUTHENTICATED. Tokens are signed by the
+    server; they are never stored and never logged.
     """
 
     @_abc_1.abstractmethod

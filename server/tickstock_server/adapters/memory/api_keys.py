@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from tickstock_server.domain.api_keys import (
@@ -31,6 +32,10 @@ class MemoryApiKeyStore:
         """Start with no keys."""
         self._keys: dict[str, _StoredKey] = {}
         self._session_secret = secrets.token_bytes(SECRET_BYTES)
+        self.verifications = 0
+        """Calls of `verify`: what a cache in front of the store saves."""
+        self.revoked_queries = 0
+        """Calls of `revoked`."""
 
     async def create(self, user: str) -> IssuedKey:
         """Create a key for `user`.
@@ -47,6 +52,7 @@ class MemoryApiKeyStore:
 
     async def verify(self, token: str) -> Principal | None:
         """Return the principal of a well-formed, known, unrevoked token with the right secret, else None."""
+        self.verifications += 1
         parts = parse_token(token)
         if parts is None:
             return None
@@ -59,6 +65,11 @@ class MemoryApiKeyStore:
         """True while the key exists and is not revoked."""
         stored = self._keys.get(key_id)
         return stored is not None and not stored.revoked
+
+    async def revoked(self, key_ids: Collection[str]) -> set[str]:
+        """Those of `key_ids` that are revoked."""
+        self.revoked_queries += 1
+        return {key_id for key_id in key_ids if (stored := self._keys.get(key_id)) and stored.revoked}
 
     async def session_secret(self) -> bytes:
         """The session token secret of this store (random, made with the store)."""

@@ -74,8 +74,9 @@ export const CreateSessionTokenResponseSchema: GenMessage<CreateSessionTokenResp
  * Short-lived session tokens, so that a browser never keeps a long-lived API key.
  *
  * A session token works wherever an API key does (`authorization: Bearer <token>`). It names the user
- * and the API key it came from, expires (one hour by default), and stops working as soon as that key is
- * revoked. Tokens are signed by the server; they are never stored and never logged.
+ * and the API key it came from, expires (one hour by default), and stops working within 5 s of that key's
+ * revocation: new calls are refused and open streams end with UNAUTHENTICATED. Tokens are signed by the
+ * server; they are never stored and never logged.
  *
  * @generated from service tickstock.v1.AuthService
  */
