@@ -27,6 +27,21 @@ class GrpcSettings(BaseModel):
     """Seconds in-flight calls get to finish on shutdown before they are cancelled."""
     max_connection_age_s: float = Field(default=1800.0, ge=10)
     """Seconds after which the server asks a client connection to reconnect (GOAWAY), rebalancing load."""
+    tls_cert_file: Path | None = None
+    """PEM certificate chain: with it (and tls_key_file) the port accepts only TLS, and a plaintext
+    client is refused in the handshake. Re-read when the file changes, for the next connection."""
+    tls_key_file: Path | None = None
+    """PEM private key of tls_cert_file."""
+    tls_client_ca_file: Path | None = None
+    """PEM CA certificates: with it, every client must present a certificate they signed (mutual TLS)."""
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> GrpcSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("grpc.tls_cert_file and grpc.tls_key_file go together: set both or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("grpc.tls_client_ca_file (mutual TLS) needs grpc.tls_cert_file and tls_key_file")
+        return self
 
 
 class MassiveFeedSettings(BaseModel):

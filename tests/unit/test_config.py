@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tickstock_server.config import FeedSettings, describe_settings
+from tickstock_server.config import FeedSettings, GrpcSettings, describe_settings
 
 
 def test_default_feed_is_the_synthetic_market_on_a_session_clock() -> None:
@@ -58,3 +58,24 @@ def test_help_lists_nested_feed_variables() -> None:
         "TICKSTOCK_FEED__REPLAY__PATH",
         "TICKSTOCK_FEED__REPLAY__SPEED",
     } <= names
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"tls_cert_file": "server.pem"}, "go together"),
+        ({"tls_key_file": "server.key"}, "go together"),
+        ({"tls_client_ca_file": "clients.pem"}, "needs grpc.tls_cert_file"),
+    ],
+)
+def test_incomplete_tls_settings_are_rejected(fields: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        GrpcSettings.model_validate(fields)
+
+
+def test_complete_tls_settings_with_a_client_ca_are_accepted() -> None:
+    grpc = GrpcSettings.model_validate(
+        {"tls_cert_file": "server.pem", "tls_key_file": "server.key", "tls_client_ca_file": "clients.pem"}
+    )
+
+    assert (grpc.tls_cert_file, grpc.tls_client_ca_file) == (Path("server.pem"), Path("clients.pem"))

@@ -70,6 +70,7 @@ from tickstock_client._pattern_models import (
 )
 from tickstock_client._streaming import EventStream
 from tickstock_client._sync import Client, SyncEventStream
+from tickstock_client._tls import tls_credentials
 
 __version__ = "0.1.0"
 
@@ -125,4 +126,5 @@ __all__ = [
     "Universe",
     "Watchlist",
     "api_key_from_environment",
+    "tls_credentials",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 from tickstock_client._cli_alerts import add_alert_commands, run_alert_command
 from tickstock_client._cli_args import UsageError, print_json_lines, split
 from tickstock_client._cli_backtests import add_backtest_commands, run_backtest_command
+from tickstock_client._cli_tls import add_tls_options, credentials
 from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
 from tickstock_client._errors import TickstockError
 from tickstock_client._json import to_json
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"server address host:port (env TICKSTOCK_TARGET; default {DEFAULT_TARGET})",
     )
     parser.add_argument("--key-file", type=Path, help="file holding the API key (else the environment)")
+    add_tls_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     stream = commands.add_parser("stream", help="live events as JSON lines, resumed across interruptions")
@@ -246,7 +248,9 @@ async def _preset(client: AsyncClient, args: argparse.Namespace) -> Any:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    async with AsyncClient(args.target, api_key=_api_key(args.key_file)) as client:
+    async with AsyncClient(
+        args.target, api_key=_api_key(args.key_file), credentials=credentials(args)
+    ) as client:
         result: Any
         if args.command == "stream":
             return await _stream(client, args)

@@ -26,6 +26,7 @@ from tickstock.v1 import (
 from tickstock_server.api.auth import AuthInterceptor
 from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, RequestContextInterceptor
 from tickstock_server.api.reflection import enable_reflection
+from tickstock_server.api.tls import ServerTls, server_credentials
 from tickstock_server.errors import NotSupportedError
 
 _logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def create_server(
     rotation_grace_s: float = 60.0,
     reuse_port: bool = False,
     log_payloads: bool = False,
+    tls: ServerTls | None = None,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Build (not start) the server; return it, its bound port and its health servicer.
 
@@ -143,7 +145,8 @@ def create_server(
 
     With `reuse_port`, several processes (gateways) may bind the same port and the kernel spreads new
     connections over them; without it, a second server on a busy port fails to start. With
-    `log_payloads`, requests and responses are logged at DEBUG.
+    `log_payloads`, requests and responses are logged at DEBUG. With `tls` the port accepts only TLS
+    (see `api/tls.py`).
     """
     grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
     options = (
@@ -166,7 +169,12 @@ def create_server(
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server, [service.full_name for service in SERVICES] + [health.SERVICE_NAME])
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = (
+        server.add_insecure_port(address)
+        if tls is None
+        else server.add_secure_port(address, server_credentials(tls))
+    )
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
     return server, bound, health_servicer

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 from tickstock_server.api.auth import AuthInterceptor, create_auth_interceptor
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.server import EVENT_SERVICE, MARKET_DATA_SERVICE, PATTERN_SERVICE, create_server
+from tickstock_server.api.tls import ServerTls
 from tickstock_server.app.backends import open_database, open_redis
 from tickstock_server.app.gateway import GatewayInputs, build_servicers
 from tickstock_server.app.ingest import EngineSnapshots, IngestSide, local_pending_bars, wall_clock_or
@@ -232,6 +233,7 @@ async def _serve_grpc(
         max_stream_age_s=settings.delivery.max_stream_age_s,
         reuse_port=reuse_port,
         log_payloads=settings.log.payloads,
+        tls=_tls(settings),
     )
     envoy = _web_front(settings, port)
     if envoy is not None:  # before the server, so it stops after it: the last trailers pass through it
@@ -244,6 +246,15 @@ async def _serve_grpc(
     )
     _logger.info("serving on port %d", port, extra={"port": port, "epoch": epoch, "role": settings.role})
     return port
+
+
+def _tls(settings: Settings) -> ServerTls | None:
+    grpc_settings = settings.grpc
+    if grpc_settings.tls_cert_file is None or grpc_settings.tls_key_file is None:
+        return None
+    return ServerTls(
+        grpc_settings.tls_cert_file, grpc_settings.tls_key_file, grpc_settings.tls_client_ca_file
+    )
 
 
 def _hub(settings: Settings) -> SubscriptionHub:

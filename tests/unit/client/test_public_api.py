@@ -15,7 +15,7 @@ PUBLIC = {
     "PatternSort", "PatternStats", "PermissionDeniedError", "ReplayCompleted", "ResourceExhaustedError",
     "ResumeToken", "SessionToken", "StreamItem", "SurgeDetails", "Symbol", "SyncEventStream",
     "TickstockError", "TrendDetails", "UnauthenticatedError", "UnavailableError", "UnimplementedError",
-    "Universe", "Watchlist", "api_key_from_environment",
+    "Universe", "Watchlist", "api_key_from_environment", "tls_credentials",
 }  # fmt: skip
 
 
