@@ -2,7 +2,9 @@
 
 Each interceptor wraps the handler's behaviour function instead of acting in `intercept_service`, so that
 its code runs in the task that serves the call (context variables set there are seen by the servicer) and
-sees exceptions raised while a stream is being iterated.
+sees exceptions raised while a stream is being iterated. A streaming method may also write its responses
+itself (`context.write`): it is then a coroutine function returning None, shaped like a unary one, and
+is wrapped as one, so that gRPC still tells it from a generator.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ else:
     _ServerInterceptor = grpc.aio.ServerInterceptor
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# The call's own end, not an error of the service: an abort, or a write the transport failed because
+# the client went away or the server stops. gRPC ends the call itself (quietly when the client left).
+_GRPC_OWN = (grpc.aio.AbortError, grpc.aio.InternalError)
 
 
 class WrappingInterceptor(_ServerInterceptor, abc.ABC):
@@ -55,8 +60,13 @@ class WrappingInterceptor(_ServerInterceptor, abc.ABC):
         if handler.stream_unary is not None:
             return handler._replace(stream_unary=self.wrap_unary(handler.stream_unary, method))  # type: ignore[no-any-return]
         if handler.unary_stream is not None:
-            return handler._replace(unary_stream=self.wrap_stream(handler.unary_stream, method))  # type: ignore[no-any-return]
-        return handler._replace(stream_stream=self.wrap_stream(handler.stream_stream, method))  # type: ignore[no-any-return]
+            return handler._replace(unary_stream=self._wrap_streaming(handler.unary_stream, method))  # type: ignore[no-any-return]
+        return handler._replace(stream_stream=self._wrap_streaming(handler.stream_stream, method))  # type: ignore[no-any-return]
+
+    def _wrap_streaming(self, behaviour: Any, method: str) -> Any:
+        if inspect.iscoroutinefunction(behaviour):
+            return self.wrap_unary(behaviour, method)  # it writes its responses with `context.write`
+        return self.wrap_stream(behaviour, method)
 
     @abc.abstractmethod
     def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
@@ -130,7 +140,7 @@ class ErrorMappingInterceptor(WrappingInterceptor):
         async def wrapped(request: Any, context: Context) -> Any:
             try:
                 return await call_unary(behaviour, request, context)
-            except grpc.aio.AbortError:
+            except _GRPC_OWN:
                 raise
             except Exception as exc:
                 await abort_with_error(context, exc)
@@ -144,7 +154,7 @@ class ErrorMappingInterceptor(WrappingInterceptor):
             try:
                 async for response in behaviour(request, context):
                     yield response
-            except grpc.aio.AbortError:
+            except _GRPC_OWN:
                 raise
             except Exception as exc:
                 await abort_with_error(context, exc)
