@@ -125,6 +125,18 @@ class DeliverySettings(BaseModel):
     ends, so clients spread over replicas; unset keeps streams open indefinitely."""
     max_presets_per_user: int = Field(default=50, ge=1)
     """Most filter presets one user may save."""
+    max_replay_events: int = Field(default=50_000, ge=100, le=1_000_000)
+    """Most log entries (of every symbol and type) one resume replays: the newest before the stream's
+    start. The older part of the requested range is reported as a gap (GAP_REASON_REPLAY_LIMIT)."""
+    replay_events_per_s: int = Field(default=10_000, ge=100, le=1_000_000)
+    """Log entries per second one user's replays may read, shared by all of the user's streams; a
+    replay beyond the burst is paced to this rate (never refused), so it cannot starve other calls."""
+    replay_burst_events: int = Field(default=20_000, ge=500, le=1_000_000)
+    """Log entries one user may replay at once before replay_events_per_s paces its replays."""
+    stall_timeout_s: float = Field(default=5.0, ge=0.1, le=300)
+    """A DISCONNECT stream whose client has not taken a message for this long, or whose queue
+    overflowed this long ago, ends with RESOURCE_EXHAUSTED and frees its slot, seconds. A CONFLATE
+    stream gets the bound once the server has ended it (maximum age, shutdown: its rotation hint)."""
 
 
 class PatternSettings(BaseModel):

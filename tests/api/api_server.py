@@ -36,6 +36,7 @@ from tickstock_server.domain.events import Event
 from tickstock_server.domain.universes import SymbolInfo, Watchlist
 from tickstock_server.patterns.cache import PatternCache
 from tickstock_server.ports.events import SnapshotSource
+from tickstock_server.support.token_bucket import UserTokenBuckets
 from tickstock_server.universes.service import UniverseCatalog, Watchlists
 
 UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
@@ -165,6 +166,9 @@ async def start_server(
     universe_service: bool = False,
     auth_failures: AuthFailures | None = None,
     log_payloads: bool = False,
+    max_replay_events: int = 100_000,
+    replay_budget: UserTokenBuckets | None = None,
+    stall_timeout_s: float = 5.0,
 ) -> ApiServer:
     """Start a server with chosen limits and extra servicers; stop it with `stop_server`.
 
@@ -181,7 +185,16 @@ async def start_server(
     history = MemoryEventHistory()
     presets = MemoryFilterPresetStore(max_per_user=3)
     events = EventServiceServicer(
-        sources=StreamSources(hub=hub, log=log, history=history, snapshots=snapshots, max_age_s=max_age_s),
+        sources=StreamSources(
+            hub=hub,
+            log=log,
+            history=history,
+            snapshots=snapshots,
+            max_age_s=max_age_s,
+            max_replay_events=max_replay_events,
+            replay_budget=replay_budget or UserTokenBuckets(rate_per_s=1_000_000, burst=1_000_000),
+            stall_timeout_s=stall_timeout_s,
+        ),
         limits=StreamLimits(max_symbols=100, max_streams=max_streams),
         universes=MemoryUniverses(UNIVERSES),
         watchlists=MemoryWatchlists([ALICE_TECH, BOB_BANKS]),

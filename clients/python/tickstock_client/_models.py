@@ -78,6 +78,7 @@ class GapReason(enum.Enum):
     AGED_OUT = "aged_out"
     EPOCH_CHANGED = "epoch_changed"
     NOT_PERSISTED = "not_persisted"
+    REPLAY_LIMIT = "replay_limit"
 
 
 class PatternSort(enum.Enum):

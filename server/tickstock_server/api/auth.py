@@ -82,6 +82,19 @@ class AuthInterceptor(WrappingInterceptor):
 
         return wrapped
 
+    def wrap_writing_stream(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
+        """Authenticate before a stream that writes its responses itself, and watch for revocation."""
+        if method.startswith(OPEN_SERVICES):
+            return behaviour
+
+        async def wrapped(request: Any, context: Context) -> Any:
+            principal = await self._authenticate(context)
+            _principal.set(principal)
+            with self.revocations.watching(principal.key_id, context):
+                return await call_unary(behaviour, request, context)
+
+        return wrapped
+
     async def _authenticate(self, context: Context) -> Principal:
         values = [v for k, v in context.invocation_metadata() or () if k == "authorization"]
         scheme, _, token = str(values[0]).partition(" ") if values else ("", "", "")

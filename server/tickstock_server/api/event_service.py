@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from tickstock.v1 import event_service_pb2
 from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import event_service as out
+from tickstock_server.api.mappers._common import duration_from_ns
 from tickstock_server.api.mappers.event_service import check_preset_name, parse_filter, parse_stream_request
 from tickstock_server.delivery.hub import Dropped
 from tickstock_server.delivery.replay import Gap
@@ -19,12 +21,13 @@ from tickstock_server.delivery.session import (
     Batch,
     Idle,
     ReplayDone,
-    Rotate,
     SnapshotPart,
     Started,
+    StreamMessage,
     StreamSources,
     stream_events,
 )
+from tickstock_server.delivery.stall_guard import StallGuard
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.ports.presets import FilterPresetStore
 from tickstock_server.ports.universes import UniverseResolver, WatchlistReader
@@ -40,7 +43,12 @@ class StreamLimits:
 
 
 class EventServiceServicer:
-    """Serves `tickstock.v1.EventService`. Responses of StreamEvents may be pre-serialised bytes."""
+    """Serves `tickstock.v1.EventService`. Responses of StreamEvents may be pre-serialised bytes.
+
+    StreamEvents writes its messages itself (`context.write`) rather than yielding them, so that each
+    write is raced against the stall deadline (`delivery/stall_guard.py`): gRPC would otherwise wait on
+    a client that stopped reading for as long as it stays connected.
+    """
 
     def __init__(
         self,
@@ -63,7 +71,7 @@ class EventServiceServicer:
 
     async def StreamEvents(  # noqa: N802 - gRPC method name
         self, request: event_service_pb2.StreamEventsRequest, context: Context
-    ) -> AsyncIterator[Any]:
+    ) -> None:
         """Stream the filtered events: status, snapshot, replay, then live batches and idle heartbeats."""
         parsed = parse_stream_request(request)
         user = current_principal().user
@@ -78,7 +86,8 @@ class EventServiceServicer:
             max_symbols=self._limits.max_symbols,
         )
         epoch = self._sources.log.epoch
-        messages = stream_events(
+        guard = StallGuard(self._sources.stall_timeout_s)
+        session = stream_events(
             self._sources,
             user=user,
             event_filter=event_filter,
@@ -86,29 +95,38 @@ class EventServiceServicer:
             resume=parsed.resume,
             include_snapshot=parsed.include_snapshot,
         )
-        async for message in messages:
-            if isinstance(message, Batch):
-                entries = message.entries
-                yield out.batch_response([entry.encoded for entry in entries], epoch, entries[-1].seq)
-            elif isinstance(message, Idle):
-                yield out.heartbeat_response(message.position, self._feed_age_ns(), message.queue_depth)
-            elif isinstance(message, Started):
-                yield self._status(message, user)
-            elif isinstance(message, Gap):
-                yield out.gap_response(message)
-            elif isinstance(message, Dropped):
-                yield out.dropped_response(message)
-            elif isinstance(message, ReplayDone):
-                yield out.Response(
-                    replay_completed=event_service_pb2.ReplayCompleted(
-                        replayed_count=message.count, resume_token=out.token(epoch, message.seq)
-                    )
+        # Closed as soon as the loop ends, however: a stalled stream's subscription and slot go before
+        # the error status waits for the client.
+        async with contextlib.aclosing(session) as messages:
+            async for message in messages:
+                if isinstance(message, Started):
+                    guard.watch(message.subscriber)
+                response = self._response(message, user, epoch)
+                await guard.write(context.write(response))
+
+    def _response(self, message: StreamMessage, user: str, epoch: str) -> Any:
+        """The message as a response (pre-serialised bytes for a batch)."""
+        if isinstance(message, Batch):
+            entries = message.entries
+            return out.batch_response([entry.encoded for entry in entries], epoch, entries[-1].seq)
+        if isinstance(message, Idle):
+            return out.heartbeat_response(message.position, self._feed_age_ns(), message.queue_depth)
+        if isinstance(message, Started):
+            return self._status(message, user)
+        if isinstance(message, Gap):
+            return out.gap_response(message)
+        if isinstance(message, Dropped):
+            return out.dropped_response(message)
+        if isinstance(message, ReplayDone):
+            return out.Response(
+                replay_completed=event_service_pb2.ReplayCompleted(
+                    replayed_count=message.count, resume_token=out.token(epoch, message.seq)
                 )
-            elif isinstance(message, SnapshotPart):
-                yield out.snapshot_response(message.symbols, epoch, message.as_of_seq, message.last)
-            elif isinstance(message, Rotate):
-                deadline_ns = time.time_ns() + self._shutdown_grace_ns
-                yield out.rotate_response(message.reason, epoch, message.position, deadline_ns)
+            )
+        if isinstance(message, SnapshotPart):
+            return out.snapshot_response(message.symbols, epoch, message.as_of_seq, message.last)
+        deadline_ns = time.time_ns() + self._shutdown_grace_ns
+        return out.rotate_response(message.reason, epoch, message.position, deadline_ns)
 
     async def SaveFilterPreset(  # noqa: N802 - gRPC method name
         self, request: event_service_pb2.SaveFilterPresetRequest, context: Context
@@ -155,6 +173,7 @@ class EventServiceServicer:
 
     def _status(self, started: Started, user: str) -> event_service_pb2.StreamEventsResponse:
         subscriber = started.subscriber
+        sources = self._sources
         symbols = subscriber.filter.symbols
         return out.Response(
             subscription_status=event_service_pb2.SubscriptionStatus(
@@ -165,10 +184,14 @@ class EventServiceServicer:
                 limits=event_service_pb2.SubscriptionLimits(
                     max_symbols_per_subscription=self._limits.max_symbols,
                     max_streams_per_user=self._limits.max_streams,
-                    open_streams=self._sources.hub.open_streams(user),
+                    open_streams=sources.hub.open_streams(user),
                     queue_capacity=subscriber.capacity,
+                    max_replay_events=sources.max_replay_events,
+                    replay_events_per_second=round(sources.replay_budget.rate_per_s),
+                    replay_burst_events=sources.replay_budget.burst,
+                    stall_timeout=duration_from_ns(round(sources.stall_timeout_s * NS_PER_S)),
                 ),
-                start=out.token(self._sources.log.epoch, started.start_seq),
+                start=out.token(sources.log.epoch, started.start_seq),
                 replaying=started.replaying,
             )
         )

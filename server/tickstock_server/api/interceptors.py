@@ -2,7 +2,9 @@
 
 Each interceptor wraps the handler's behaviour function instead of acting in `intercept_service`, so that
 its code runs in the task that serves the call (context variables set there are seen by the servicer) and
-sees exceptions raised while a stream is being iterated.
+sees exceptions raised while a stream is being iterated. A streaming method may also write its responses
+itself (`context.write`): it is then a coroutine function returning None, shaped like a unary one, and
+is wrapped as one, so that gRPC still tells it from a generator.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SECRET_RESPONSES = ("/tickstock.v1.AuthService/",)
 """Methods whose responses are never logged: they carry session tokens."""
 _MAX_PAYLOAD_CHARS = 2_000
+# The call's own end, not an error of the service: an abort, or a write the transport failed because
+# the client went away or the server stops. gRPC ends the call itself (quietly when the client left).
+_GRPC_OWN = (grpc.aio.AbortError, grpc.aio.InternalError)
 
 
 class WrappingInterceptor(_ServerInterceptor, abc.ABC):
@@ -59,8 +64,20 @@ class WrappingInterceptor(_ServerInterceptor, abc.ABC):
         if handler.stream_unary is not None:
             return handler._replace(stream_unary=self.wrap_unary(handler.stream_unary, method))  # type: ignore[no-any-return]
         if handler.unary_stream is not None:
-            return handler._replace(unary_stream=self.wrap_stream(handler.unary_stream, method))  # type: ignore[no-any-return]
-        return handler._replace(stream_stream=self.wrap_stream(handler.stream_stream, method))  # type: ignore[no-any-return]
+            return handler._replace(unary_stream=self._wrap_streaming(handler.unary_stream, method))  # type: ignore[no-any-return]
+        return handler._replace(stream_stream=self._wrap_streaming(handler.stream_stream, method))  # type: ignore[no-any-return]
+
+    def _wrap_streaming(self, behaviour: Any, method: str) -> Any:
+        if inspect.iscoroutinefunction(behaviour):
+            return self.wrap_writing_stream(behaviour, method)
+        return self.wrap_stream(behaviour, method)
+
+    def wrap_writing_stream(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
+        """Return the behaviour of a stream that writes its responses itself (`context.write`), wrapped.
+
+        Shaped like a unary call, it is wrapped as one unless an interceptor treats streams apart.
+        """
+        return self.wrap_unary(behaviour, method)
 
     @abc.abstractmethod
     def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
@@ -99,7 +116,7 @@ class RequestContextInterceptor(WrappingInterceptor):
                 if log_payloads:
                     _log_payload("request", request, method)
                 response = await call_unary(behaviour, request, context)
-                if log_payloads:
+                if log_payloads and response is not None:  # None: a stream that wrote its own responses
                     _log_payload("response", response, method)
                 return response
             finally:
@@ -165,7 +182,7 @@ class ErrorMappingInterceptor(WrappingInterceptor):
         async def wrapped(request: Any, context: Context) -> Any:
             try:
                 return await call_unary(behaviour, request, context)
-            except grpc.aio.AbortError:
+            except _GRPC_OWN:
                 raise
             except Exception as exc:
                 await abort_with_error(context, exc)
@@ -179,7 +196,7 @@ class ErrorMappingInterceptor(WrappingInterceptor):
             try:
                 async for response in behaviour(request, context):
                     yield response
-            except grpc.aio.AbortError:
+            except _GRPC_OWN:
                 raise
             except Exception as exc:
                 await abort_with_error(context, exc)

@@ -53,6 +53,7 @@ from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.support.gc_pauses import GcPauseRecorder
 from tickstock_server.support.metric_samples import Instrumented
 from tickstock_server.support.stall_report import report_slow_shutdown
+from tickstock_server.support.token_bucket import UserTokenBuckets
 
 _logger = logging.getLogger(__name__)
 
@@ -272,13 +273,19 @@ def _sources(
     snapshots: SnapshotSource,
     follow_wait_s: float,
 ) -> StreamSources:
+    delivery = settings.delivery
     return StreamSources(
         hub=hub,
         log=log,
         history=history,
         snapshots=snapshots,
-        max_age_s=settings.delivery.max_stream_age_s,
+        max_age_s=delivery.max_stream_age_s,
         follow_wait_s=follow_wait_s,
+        max_replay_events=delivery.max_replay_events,
+        replay_budget=UserTokenBuckets(
+            rate_per_s=delivery.replay_events_per_s, burst=delivery.replay_burst_events
+        ),
+        stall_timeout_s=delivery.stall_timeout_s,
     )
 
 

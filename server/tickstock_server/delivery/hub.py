@@ -128,6 +128,10 @@ class Subscriber(Mailbox[LogEntry]):
         self._end: EndReason | None = None
         self._offered_seq = offered_seq
         self._end_seq = 0
+        self.overloaded_at_s: float | None = None
+        """Event-loop time at which the queue overflowed (DISCONNECT policy), None before."""
+        self.on_end: Callable[[], None] | None = None
+        """Called once when `end` ends the subscription (the stream's writer may be waiting)."""
 
     @property
     def dropped_total(self) -> int:
@@ -150,6 +154,8 @@ class Subscriber(Mailbox[LogEntry]):
             self._end = reason
             self._end_seq = self._offered_seq()
             self.close()
+            if self.on_end is not None:
+                self.on_end()
 
     async def receive(self) -> Delivery:
         """Wait for the next batch, a drop notice, a heartbeat, or the end."""
@@ -175,6 +181,7 @@ class Subscriber(Mailbox[LogEntry]):
     def _overloaded(self) -> None:
         # An open mailbox overflowed, so no other reason was given: the subscription is over.
         self._end = EndReason.OVERLOADED
+        self.overloaded_at_s = asyncio.get_running_loop().time()
 
     def _conflate(self, queue: deque[LogEntry]) -> tuple[deque[LogEntry], list[LogEntry]]:
         """Shrink an over-full queue: keep the newest entry per (symbol, type), then drop the oldest.

@@ -24,6 +24,8 @@ class GapReason(enum.Enum):
     """The resume token belongs to an event log that no longer exists."""
     NOT_PERSISTED = "not_persisted"
     """Never written to the event store (Redis unreachable, or a crash) and no longer in memory."""
+    REPLAY_LIMIT = "replay_limit"
+    """Older than the newest `max_replay_events` entries before the stream's start: not replayed."""
 
 
 @dataclass(frozen=True, slots=True)

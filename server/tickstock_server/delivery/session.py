@@ -3,6 +3,12 @@
 The servicer maps each message to protobuf. Ordering guarantees: the subscriber is registered in the same
 event-loop step as `start_seq` is read, so every entry after `start_seq` reaches its queue, and the replay
 covers exactly `resume.seq < seq <= start_seq`: no hole and no duplicate between replay and live.
+
+Replay is bounded: one resume reads at most `max_replay_events` entries (the newest before `start_seq`;
+the older part of the range is a `Gap` with `GapReason.REPLAY_LIMIT`), and every chunk it reads is paid
+for from the user's replay budget, a token bucket shared by the user's streams, which also yields to the
+event loop between chunks: a replay never monopolises the loop, and one user's replays cannot starve
+other users' calls.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from tickstock_server.delivery.event_log import EventLog
@@ -34,6 +40,7 @@ from tickstock_server.errors import (
     SubscriberOverloadedError,
 )
 from tickstock_server.ports.events import EventHistory, LogPoint, SnapshotSource, SnapshotView
+from tickstock_server.support.token_bucket import UserTokenBuckets
 
 SNAPSHOT_CHUNK = 500
 """Symbols per snapshot message."""
@@ -114,6 +121,12 @@ class StreamSources:
     follow_wait_s: float = 0.0
     """How long a stream waits for this server's log to reach a position another server already
     reached (a resume token or a snapshot from ahead of it); 0 where the log is written here."""
+    max_replay_events: int
+    """Most log entries one stream replays: the newest before its start; the older part is a gap."""
+    replay_budget: UserTokenBuckets
+    """Log entries each user's replays may read, shared by the user's streams."""
+    stall_timeout_s: float
+    """How long a message may wait for its client to read it (see `delivery/stall_guard.py`)."""
 
 
 async def stream_events(
@@ -124,7 +137,7 @@ async def stream_events(
     options: DeliveryOptions,
     resume: ResumePoint | None,
     include_snapshot: bool,
-) -> AsyncIterator[StreamMessage]:
+) -> AsyncGenerator[StreamMessage, None]:
     """Run one subscription; see the module docstring for the order of messages.
 
     Raises:
@@ -163,7 +176,7 @@ async def stream_events(
                 yield Gap(0, 0, GapReason.EPOCH_CHANGED)
                 after = log.first_seq - 1 if sources.history is None else 0
             replayed = 0
-            async for item in _replay(sources, event_filter, options, after, start_seq):
+            async for item in _replay(sources, user, event_filter, options, after, start_seq):
                 yield item
                 replayed += len(item.entries) if isinstance(item, Batch) else 0
             if log.epoch != epoch:
@@ -172,7 +185,7 @@ async def stream_events(
             yield ReplayDone(replayed, start_seq)
         elif as_of_seq < start_seq:
             # A snapshot the ingest published before this gateway's position: the events after it.
-            async for item in _replay(sources, event_filter, options, as_of_seq, start_seq):
+            async for item in _replay(sources, user, event_filter, options, as_of_seq, start_seq):
                 yield item
         while True:
             delivery = await subscriber.receive()
@@ -207,17 +220,32 @@ def from_end(ended: Ended, position: int, subscriber: Subscriber) -> Rotate:
 
 
 async def _replay(
-    sources: StreamSources, event_filter: EventFilter, options: DeliveryOptions, after: int, until: int
+    sources: StreamSources,
+    user: str,
+    event_filter: EventFilter,
+    options: DeliveryOptions,
+    after: int,
+    until: int,
 ) -> AsyncIterator[Batch | Gap]:
-    """The selected entries `after < seq <= until` in batches, and gaps; stops if the log restarts."""
+    """The selected entries `after < seq <= until` in batches, and gaps; stops if the log restarts.
+
+    Reads at most `max_replay_events` entries, paced by the user's replay budget (module docstring).
+    """
     log = sources.log
     epoch = log.epoch
+    oldest_replayed = until - sources.max_replay_events
+    if after < oldest_replayed:
+        # A made-up epoch or seq must not buy a replay of the whole stored history: the part beyond the
+        # limit is reported, with its own reason, and never read.
+        yield Gap(after + 1, oldest_replayed, GapReason.REPLAY_LIMIT)
+        after = oldest_replayed
     async for item in replay(log, sources.history, after, until):
         if log.epoch != epoch:
             return  # what was read may belong to the new epoch: the caller rotates the stream
         if isinstance(item, Gap):
             yield item
             continue
+        await sources.replay_budget.spend(user, len(item))
         selected = [entry for entry in item if event_filter.matches(entry.fields)]
         for index in range(0, len(selected), options.max_batch_size):
             yield Batch(selected[index : index + options.max_batch_size])

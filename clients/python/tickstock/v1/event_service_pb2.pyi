@@ -71,6 +71,11 @@ class _GapReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_GapReason.V
     """The events were never persisted (the event store was unreachable, or the server stopped abruptly)
     and are no longer in memory.
     """
+    GAP_REASON_REPLAY_LIMIT: _GapReason.ValueType  # 4
+    """The range is older than the newest `SubscriptionLimits.max_replay_events` log entries before the
+    stream's start: the server does not replay that much for one resume. It takes precedence over the
+    other reasons: the server does not look at what lies beyond the limit.
+    """
 
 class GapReason(_GapReason, metaclass=_GapReasonEnumTypeWrapper):
     """Why events could not be replayed."""
@@ -84,6 +89,11 @@ GAP_REASON_EPOCH_CHANGED: GapReason.ValueType  # 2
 GAP_REASON_NOT_PERSISTED: GapReason.ValueType  # 3
 """The events were never persisted (the event store was unreachable, or the server stopped abruptly)
 and are no longer in memory.
+"""
+GAP_REASON_REPLAY_LIMIT: GapReason.ValueType  # 4
+"""The range is older than the newest `SubscriptionLimits.max_replay_events` log entries before the
+stream's start: the server does not replay that much for one resume. It takes precedence over the
+other reasons: the server does not look at what lies beyond the limit.
 """
 Global___GapReason: _TypeAlias = GapReason  # noqa: Y015
 
@@ -373,7 +383,7 @@ class StreamEventsResponse(_message.Message):
 
     @_builtins.property
     def gap_notice(self) -> Global___GapNotice:
-        """Events that could not be replayed because they aged out of the event log."""
+        """Events that cannot be replayed (aged out, never persisted, another epoch, beyond the replay limit)."""
 
     @_builtins.property
     def drop_notice(self) -> Global___DropNotice:
@@ -507,6 +517,10 @@ class SubscriptionLimits(_message.Message):
     MAX_STREAMS_PER_USER_FIELD_NUMBER: _builtins.int
     OPEN_STREAMS_FIELD_NUMBER: _builtins.int
     QUEUE_CAPACITY_FIELD_NUMBER: _builtins.int
+    MAX_REPLAY_EVENTS_FIELD_NUMBER: _builtins.int
+    REPLAY_EVENTS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    REPLAY_BURST_EVENTS_FIELD_NUMBER: _builtins.int
+    STALL_TIMEOUT_FIELD_NUMBER: _builtins.int
     max_symbols_per_subscription: _builtins.int
     """Maximum symbols one subscription may resolve to (unless it selects every symbol)."""
     max_streams_per_user: _builtins.int
@@ -515,6 +529,24 @@ class SubscriptionLimits(_message.Message):
     """The caller's open streams, including this one."""
     queue_capacity: _builtins.int
     """Capacity of this subscriber's queue, in events."""
+    max_replay_events: _builtins.int
+    """Most log entries (of every symbol and type) one resume replays: the newest ones before `start`. An
+    older part of the requested range is reported as a `GapNotice` with GAP_REASON_REPLAY_LIMIT.
+    """
+    replay_events_per_second: _builtins.int
+    """Log entries per second the caller's replays read, shared by all of its streams; a replay beyond
+    `replay_burst_events` is paced to this rate, never refused.
+    """
+    replay_burst_events: _builtins.int
+    """Log entries the caller may replay at once before `replay_events_per_second` paces its replays."""
+    @_builtins.property
+    def stall_timeout(self) -> _duration_pb2.Duration:
+        """A DISCONNECT stream ends with RESOURCE_EXHAUSTED (reason SLOW_CONSUMER) and frees its stream slot
+        once a message has waited this long for the client to read it, or this long after its queue
+        overflowed, whether or not the client reads again. A CONFLATE stream may stall for as long as it
+        runs; once the server ends it (rotation hint) its messages get the same bound.
+        """
+
     def __init__(
         self,
         *,
@@ -522,10 +554,14 @@ class SubscriptionLimits(_message.Message):
         max_streams_per_user: _builtins.int = ...,
         open_streams: _builtins.int = ...,
         queue_capacity: _builtins.int = ...,
+        max_replay_events: _builtins.int = ...,
+        replay_events_per_second: _builtins.int = ...,
+        replay_burst_events: _builtins.int = ...,
+        stall_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stall_timeout", b"stall_timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_streams_per_user", b"max_streams_per_user", "max_symbols_per_subscription", b"max_symbols_per_subscription", "open_streams", b"open_streams", "queue_capacity", b"queue_capacity"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_replay_events", b"max_replay_events", "max_streams_per_user", b"max_streams_per_user", "max_symbols_per_subscription", b"max_symbols_per_subscription", "open_streams", b"open_streams", "queue_capacity", b"queue_capacity", "replay_burst_events", b"replay_burst_events", "replay_events_per_second", b"replay_events_per_second", "stall_timeout", b"stall_timeout"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -40,6 +40,7 @@ _GAP_REASONS: dict[GapReason, event_service_pb2.GapReason.ValueType] = {
     GapReason.AGED_OUT: event_service_pb2.GAP_REASON_AGED_OUT,
     GapReason.EPOCH_CHANGED: event_service_pb2.GAP_REASON_EPOCH_CHANGED,
     GapReason.NOT_PERSISTED: event_service_pb2.GAP_REASON_NOT_PERSISTED,
+    GapReason.REPLAY_LIMIT: event_service_pb2.GAP_REASON_REPLAY_LIMIT,
 }
 _ROTATE_REASONS: dict[EndReason, event_service_pb2.RotateReason.ValueType] = {
     EndReason.MAX_AGE: event_service_pb2.ROTATE_REASON_MAX_AGE,
