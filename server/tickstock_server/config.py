@@ -215,6 +215,26 @@ class WebSettings(BaseModel):
     starts. Missing: no dashboard, grpc-web only."""
     concurrency: int = Field(default=1, ge=1, le=64)
     """Envoy worker threads (each has its own connections); one carries thousands of browser streams."""
+    tls_cert_file: Path | None = None
+    """PEM certificate chain for browsers: with it (and tls_key_file) Envoy serves https only. Read when
+    Envoy starts."""
+    tls_key_file: Path | None = None
+    """PEM private key of tls_cert_file."""
+    upstream_ca_file: Path | None = None
+    """When the gRPC port has TLS: the CA Envoy verifies the server's certificate with. Without it Envoy
+    encrypts but does not verify (it reaches its own server over loopback)."""
+    upstream_cert_file: Path | None = None
+    """Envoy's client certificate, for a gRPC port that requires one (grpc.tls_client_ca_file)."""
+    upstream_key_file: Path | None = None
+    """PEM private key of upstream_cert_file."""
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> WebSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("web.tls_cert_file and web.tls_key_file go together: set both or neither")
+        if (self.upstream_cert_file is None) != (self.upstream_key_file is None):
+            raise ValueError("web.upstream_cert_file and web.upstream_key_file go together")
+        return self
 
     @field_validator("host")
     @classmethod

@@ -308,6 +308,6 @@ def _web_front(settings: Settings, grpc_port: int) -> EmbeddedEnvoy | None:
     upstream = local_upstream(settings.grpc.host, grpc_port)
     return EmbeddedEnvoy(
         settings.data_dir / "envoy",
-        web_front_config(settings.web, upstream),
+        web_front_config(settings.web, upstream, upstream_has_tls=settings.grpc.tls_cert_file is not None),
         concurrency=settings.web.concurrency,
     )

@@ -129,7 +129,11 @@ async def _start(settings: Settings, stack: contextlib.AsyncExitStack) -> None:
     if settings.web.enabled:
         envoy = EmbeddedEnvoy(
             settings.data_dir / "envoy",
-            web_front_config(settings.web, local_upstream(settings.grpc.host, settings.grpc.port)),
+            web_front_config(
+                settings.web,
+                local_upstream(settings.grpc.host, settings.grpc.port),
+                upstream_has_tls=settings.grpc.tls_cert_file is not None,
+            ),
             concurrency=settings.web.concurrency,
         )
         await start_in_thread(stack, envoy.start, envoy.stop)

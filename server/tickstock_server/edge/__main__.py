@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy
-from tickstock_server.edge.envoy_config import EnvoyConfig, parse_upstream
+from tickstock_server.edge.envoy_config import CertificateFiles, EnvoyConfig, UpstreamTls, parse_upstream
 from tickstock_server.errors import EnvoyError
 
 _EPILOG = """\
@@ -47,7 +47,24 @@ def _parser() -> argparse.ArgumentParser:
                         help="the dashboard's files (default clients/web/dist)")  # fmt: skip
     parser.add_argument("--dir", type=Path, default=Path(".tickstock/envoy"),
                         help="the rendered config and the log (default .tickstock/envoy)")  # fmt: skip
+    tls = parser.add_argument_group("TLS (each certificate with its key)")
+    tls.add_argument("--tls-cert", type=Path, help="certificate for browsers: serve https only")
+    tls.add_argument("--tls-key", type=Path, help="private key of --tls-cert")
+    tls.add_argument("--upstream-tls", action="store_true", help="speak TLS to the upstreams")
+    tls.add_argument(
+        "--upstream-ca", type=Path, help="CA of the upstreams' certificates (implies --upstream-tls)"
+    )
+    tls.add_argument(
+        "--upstream-cert", type=Path, help="client certificate for upstreams that require one (mutual TLS)"
+    )
+    tls.add_argument("--upstream-key", type=Path, help="private key of --upstream-cert")
     return parser
+
+
+def _pair(parser: argparse.ArgumentParser, cert: Path | None, key: Path | None) -> CertificateFiles | None:
+    if (cert is None) != (key is None):
+        parser.error("a certificate needs its key, and a key its certificate")
+    return None if cert is None or key is None else CertificateFiles(cert, key)
 
 
 def _upstream(text: str) -> object:
@@ -59,7 +76,15 @@ def _upstream(text: str) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run Envoy until SIGINT or SIGTERM; return the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    downstream = _pair(parser, args.tls_cert, args.tls_key)
+    client = _pair(parser, args.upstream_cert, args.upstream_key)
+    upstream_tls = (
+        UpstreamTls(ca_file=args.upstream_ca, client=client)
+        if args.upstream_tls or args.upstream_ca or client
+        else None
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")
     config = EnvoyConfig(
         listen_host=args.listen,
@@ -68,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upstreams=tuple(args.upstream),
         allowed_origins=tuple(origin.rstrip("/").lower() for origin in args.origin),
         static_dir=args.static_dir,
+        downstream_tls=downstream,
+        upstream_tls=upstream_tls,
     )
     envoy = EmbeddedEnvoy(args.dir, config)
     stop = threading.Event()

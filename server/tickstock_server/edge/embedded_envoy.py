@@ -18,8 +18,10 @@ from pathlib import Path
 from tickstock_server.config import WebSettings
 from tickstock_server.edge.envoy_config import (
     DEFAULT_TEMPLATE,
+    CertificateFiles,
     EnvoyConfig,
     Upstream,
+    UpstreamTls,
     render_envoy_config,
 )
 from tickstock_server.errors import EnvoyError
@@ -84,8 +86,18 @@ def validate_envoy_config(config_path: Path, timeout_s: float = 60.0) -> str | N
     return None if result.returncode == 0 else (result.stdout + result.stderr)
 
 
-def web_front_config(web: WebSettings, upstream: Upstream) -> EnvoyConfig:
-    """The Envoy config of the server's own web front (`web` settings) in front of `upstream`."""
+def web_front_config(web: WebSettings, upstream: Upstream, *, upstream_has_tls: bool = False) -> EnvoyConfig:
+    """The Envoy config of the server's own web front (`web` settings) in front of `upstream`.
+
+    With `upstream_has_tls` (the gRPC port has TLS), Envoy speaks TLS to it, with the `web.upstream_*`
+    CA and client certificate.
+    """
+    downstream = None
+    if web.tls_cert_file is not None and web.tls_key_file is not None:
+        downstream = CertificateFiles(web.tls_cert_file, web.tls_key_file)
+    client = None
+    if web.upstream_cert_file is not None and web.upstream_key_file is not None:
+        client = CertificateFiles(web.upstream_cert_file, web.upstream_key_file)
     return EnvoyConfig(
         listen_host=web.host,
         listen_port=web.port,
@@ -93,6 +105,8 @@ def web_front_config(web: WebSettings, upstream: Upstream) -> EnvoyConfig:
         upstreams=(upstream,),
         allowed_origins=web.allowed_origins,
         static_dir=web.static_dir,
+        downstream_tls=downstream,
+        upstream_tls=UpstreamTls(ca_file=web.upstream_ca_file, client=client) if upstream_has_tls else None,
     )
 
 

@@ -58,6 +58,24 @@ class Upstream:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class CertificateFiles:
+    """A PEM certificate chain and its private key, read by Envoy when it starts."""
+
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamTls:
+    """TLS from Envoy to the gRPC replicas."""
+
+    ca_file: Path | None = None
+    """The CA the replicas' certificates chain to; None: encrypted but not verified."""
+    client: CertificateFiles | None = None
+    """Envoy's own certificate, for replicas that require one (mutual TLS)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnvoyConfig:
     """What the template needs: where browsers connect, which replicas serve them, who may call."""
@@ -76,6 +94,10 @@ class EnvoyConfig:
     """Directory of the dashboard's files; None or missing: no static routes."""
     max_static_file_bytes: int = field(default=MAX_STATIC_FILE_BYTES)
     """Files larger than this are skipped (with a warning), bytes."""
+    downstream_tls: CertificateFiles | None = None
+    """The listener's certificate: browsers then connect with https only; None: plain http."""
+    upstream_tls: UpstreamTls | None = None
+    """TLS to the replicas (when their gRPC port has it); None: plaintext HTTP/2."""
 
 
 def parse_upstream(text: str) -> Upstream:
@@ -105,8 +127,8 @@ def local_upstream(grpc_host: str, grpc_port: int) -> Upstream:
     return Upstream(host=host, port=grpc_port)
 
 
-def own_origins(listen_host: str, listen_port: int) -> tuple[str, ...]:
-    """The origins of pages Envoy itself serves: http://host:port under every local name of the host.
+def own_origins(listen_host: str, listen_port: int, scheme: str = "http") -> tuple[str, ...]:
+    """The origins of pages Envoy itself serves: scheme://host:port under every local name of the host.
 
     None when the port is not known in advance (0).
     """
@@ -117,8 +139,8 @@ def own_origins(listen_host: str, listen_port: int) -> tuple[str, ...]:
     if not address.is_unspecified and not address.is_loopback:
         hosts.append(f"[{address}]" if address.version == 6 else str(address))
     # Browsers leave the scheme's default port out of the Origin header.
-    suffix = "" if listen_port == 80 else f":{listen_port}"
-    return tuple(f"http://{host}{suffix}" for host in hosts)
+    suffix = "" if listen_port == {"http": 80, "https": 443}[scheme] else f":{listen_port}"
+    return tuple(f"{scheme}://{host}{suffix}" for host in hosts)
 
 
 def static_routes(
@@ -180,7 +202,9 @@ def _file_route(url_path: str, file: Path) -> dict[str, Any]:
 
 def cors_origin_matchers(config: EnvoyConfig) -> list[dict[str, Any]]:
     """Envoy string matchers for the allowed origins: the configured ones and the listener's own."""
-    origins = dict.fromkeys((*own_origins(config.listen_host, config.listen_port), *config.allowed_origins))
+    scheme = "http" if config.downstream_tls is None else "https"
+    own = own_origins(config.listen_host, config.listen_port, scheme)
+    origins = dict.fromkeys((*own, *config.allowed_origins))
     if "*" in origins:
         return [{"safe_regex": {"regex": ".*"}}]
     return [{"exact": origin} for origin in origins]
@@ -200,7 +224,9 @@ def render_envoy_config(template: str, config: EnvoyConfig) -> str:
     blocks = {
         "static_routes": [
             f"- {_flow(route)}" for route in static_routes(config.static_dir, config.max_static_file_bytes)
-        ]
+        ],
+        "downstream_tls": _transport_socket(_downstream_tls(config.downstream_tls)),
+        "upstream_tls": _transport_socket(_upstream_tls(config.upstream_tls)),
     }
     values = {
         "listen_address": str(listen),
@@ -219,6 +245,42 @@ def render_envoy_config(template: str, config: EnvoyConfig) -> str:
         ),
     }
     return _substitute(template, blocks, values)
+
+
+_TLS_SOCKET = "envoy.transport_sockets.tls"
+_TLS_TYPES = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+
+
+def _certificate(files: CertificateFiles) -> dict[str, Any]:
+    return {
+        "certificate_chain": {"filename": str(files.cert_file)},
+        "private_key": {"filename": str(files.key_file)},
+    }
+
+
+def _downstream_tls(files: CertificateFiles | None) -> dict[str, Any] | None:
+    if files is None:
+        return None
+    context = {"tls_certificates": [_certificate(files)], "alpn_protocols": ["h2", "http/1.1"]}
+    return {"@type": _TLS_TYPES + "DownstreamTlsContext", "common_tls_context": context}
+
+
+def _upstream_tls(tls: UpstreamTls | None) -> dict[str, Any] | None:
+    if tls is None:
+        return None
+    context: dict[str, Any] = {"alpn_protocols": ["h2"]}
+    if tls.ca_file is not None:
+        context["validation_context"] = {"trusted_ca": {"filename": str(tls.ca_file)}}
+    if tls.client is not None:
+        context["tls_certificates"] = [_certificate(tls.client)]
+    return {"@type": _TLS_TYPES + "UpstreamTlsContext", "common_tls_context": context}
+
+
+def _transport_socket(typed_config: dict[str, Any] | None) -> list[str]:
+    """The `transport_socket` line of a TLS context, or no line (plaintext)."""
+    if typed_config is None:
+        return []
+    return [f"transport_socket: {_flow({'name': _TLS_SOCKET, 'typed_config': typed_config})}"]
 
 
 def _substitute(template: str, blocks: Mapping[str, list[str]], values: Mapping[str, str]) -> str:

@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from throwaway_ca import ThrowawayCa
 
 from tickstock_server.edge.__main__ import main as envoy_command
 from tickstock_server.edge.embedded_envoy import validate_envoy_config
 from tickstock_server.edge.envoy_config import (
     DEFAULT_TEMPLATE,
+    CertificateFiles,
     EnvoyConfig,
     Upstream,
+    UpstreamTls,
     parse_upstream,
     render_envoy_config,
 )
@@ -134,3 +137,68 @@ def test_the_command_refuses_a_bad_upstream(capsys: pytest.CaptureFixture[str]) 
 
     assert exited.value.code == 2
     assert "'no-port' is not host:port" in capsys.readouterr().err
+
+
+_SERVER = CertificateFiles(Path("/etc/tls/web.pem"), Path("/etc/tls/web.key"))
+_CLIENT = CertificateFiles(Path("/etc/tls/envoy.pem"), Path("/etc/tls/envoy.key"))
+
+
+def test_tls_to_browsers_and_to_the_replicas_is_rendered_with_the_given_files(tmp_path: Path) -> None:
+    rendered = yaml.safe_load(
+        _render(
+            downstream_tls=_SERVER,
+            upstream_tls=UpstreamTls(ca_file=Path("/etc/tls/ca.pem"), client=_CLIENT),
+        )
+    )
+    listener = rendered["static_resources"]["listeners"][0]
+    downstream = listener["filter_chains"][0]["transport_socket"]["typed_config"]["common_tls_context"]
+    upstream = rendered["static_resources"]["clusters"][0]["transport_socket"]["typed_config"]
+    http = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    origins = http["route_config"]["virtual_hosts"][0]["typed_per_filter_config"]
+
+    assert downstream["tls_certificates"] == [
+        {
+            "certificate_chain": {"filename": "/etc/tls/web.pem"},
+            "private_key": {"filename": "/etc/tls/web.key"},
+        }
+    ]
+    assert upstream["common_tls_context"]["validation_context"] == {
+        "trusted_ca": {"filename": "/etc/tls/ca.pem"}
+    }
+    assert upstream["common_tls_context"]["tls_certificates"][0]["certificate_chain"] == {
+        "filename": "/etc/tls/envoy.pem"
+    }
+    assert "https://localhost:8080" in str(origins) and "http://localhost:8080" not in str(origins)
+
+
+def test_without_tls_nothing_is_encrypted_and_the_own_origin_is_http() -> None:
+    rendered = yaml.safe_load(_render())
+    listener = rendered["static_resources"]["listeners"][0]
+
+    assert "transport_socket" not in listener["filter_chains"][0]
+    assert "transport_socket" not in rendered["static_resources"]["clusters"][0]
+    assert "http://localhost:8080" in _render()
+
+
+def test_envoy_accepts_the_rendered_tls_config(tmp_path: Path) -> None:
+    ca = ThrowawayCa(tmp_path)  # Envoy reads the files while it validates
+    web, envoy = ca.server("web"), ca.client("envoy")
+    config = tmp_path / "envoy.yaml"
+    config.write_text(
+        _render(
+            downstream_tls=CertificateFiles(web.cert_file, web.key_file),
+            upstream_tls=UpstreamTls(
+                ca_file=ca.cert_file, client=CertificateFiles(envoy.cert_file, envoy.key_file)
+            ),
+        )
+    )
+
+    assert validate_envoy_config(config) is None
+
+
+def test_the_command_refuses_a_certificate_without_its_key(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        envoy_command(["--upstream", "127.0.0.1:50051", "--upstream-cert", "envoy.pem"])
+
+    assert exited.value.code == 2
+    assert "a certificate needs its key" in capsys.readouterr().err
