@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from wsgiref.simple_server import WSGIServer
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from tickstock_server.support.metric_samples import Instrumented, MetricKind, MetricSample
 
-__all__ = ["ServiceCollector", "start_metrics_server"]
+__all__ = ["HealthChecks", "ServiceCollector", "start_metrics_server"]
 
 _logger = logging.getLogger(__name__)
 
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _Family = CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily
 
 _FAMILIES: dict[MetricKind, type[_Family]] = {
@@ -90,10 +95,18 @@ def _add(family: _Family, label_values: list[str], sample: MetricSample) -> None
         family.add_metric(label_values, sample.value)
 
 
+HealthChecks = Mapping[str, Callable[[], bool]]
+"""Named checks of a process's dependencies, each True while that one is healthy."""
+
+
 def start_metrics_server(
-    host: str, port: int, collector: ServiceCollector
+    host: str, port: int, collector: ServiceCollector, health: HealthChecks | None = None
 ) -> tuple[WSGIServer, threading.Thread, int]:
-    """Serve `/metrics` (the collector plus process CPU and memory) on a daemon thread.
+    """Serve `/metrics` (the collector plus process CPU and memory) and `/health` on a daemon thread.
+
+    `/health` answers 200 with ``{"status": "SERVING", "checks": {...}}`` while every check of `health`
+    is true, else 503 with ``"NOT_SERVING"`` and the failing checks false: the health of a process
+    that serves no gRPC (the ingest role), and per role of the others.
 
     Returns:
         The HTTP server (call `shutdown()` to stop it), its thread and the bound port (useful with 0).
@@ -101,7 +114,34 @@ def start_metrics_server(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     ProcessCollector(registry=registry)
-    server, thread = start_http_server(port, addr=host, registry=registry)
+    _Server.address_family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    app = _with_health(make_wsgi_app(registry), health or {})
+    server = make_server(host, port, app, _Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    thread.start()
     bound = int(server.server_port)
-    _logger.info("metrics on http://%s:%d/metrics", host, bound)
+    _logger.info("metrics on http://%s:%d/metrics, health on /health", host, bound)
     return server, thread, bound
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Requests are not logged (scrapes come every few seconds)."""
+
+
+def _with_health(metrics: WsgiApp, health: HealthChecks) -> WsgiApp:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/health":
+            return metrics(environ, start_response)
+        checks = {name: bool(check()) for name, check in health.items()}
+        serving = all(checks.values())
+        body = json.dumps({"status": "SERVING" if serving else "NOT_SERVING", "checks": checks}).encode()
+        status = "200 OK" if serving else "503 Service Unavailable"
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app

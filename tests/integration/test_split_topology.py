@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 import tempfile
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
@@ -40,6 +42,7 @@ class Topology:
     gateway_env: dict[str, str]
     """A gateway's settings, without its port."""
     gateway_ports: list[int]
+    gateway_metrics_ports: list[str]
     ingest: asyncio.subprocess.Process
     gateways: list[asyncio.subprocess.Process]
     prefix: str
@@ -93,9 +96,10 @@ async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> 
     async with contextlib.AsyncExitStack() as stack:
         started = await stack.enter_async_context(_started(ingest_env))
         try:
+            gateway_envs = [server_env(port, **gateway_env) for port in ports]
             gateways = [
-                await stack.enter_async_context(serving(server_env(port, **gateway_env), port))
-                for port in ports
+                await stack.enter_async_context(serving(env, port))
+                for env, port in zip(gateway_envs, ports, strict=True)
             ]
         except AssertionError as exc:  # gateways wait for the ingest: say what it did
             started.output.seek(0)
@@ -103,9 +107,9 @@ async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> 
             raise AssertionError(f"{exc}\nthe ingest's output ends:\n{tail}") from exc
         ingest = started.process
         token = await run_admin("create-key", "--user", "alice", env=ingest_env)
-        yield Topology(
-            ingest_env, gateway_env, ports, ingest, gateways, prefix, (("authorization", f"Bearer {token}"),)
-        )
+        metrics_ports = [env["TICKSTOCK_METRICS__PORT"] for env in gateway_envs]
+        metadata = (("authorization", f"Bearer {token}"),)
+        yield Topology(ingest_env, gateway_env, ports, metrics_ports, ingest, gateways, prefix, metadata)
 
 
 @pytest.fixture
@@ -254,6 +258,19 @@ async def test_a_second_gateway_on_the_same_port_serves_when_the_first_is_gone(t
         await _read(topology, port, client, events=5)
 
     assert len(client.seqs) >= 5
+
+
+async def test_each_role_reports_its_own_health_next_to_its_metrics(topology: Topology) -> None:
+    ingest = await _health(topology.env["TICKSTOCK_METRICS__PORT"])
+    gateway = await _health(topology.gateway_metrics_ports[0])
+
+    assert ingest == {"status": "SERVING", "checks": {"bar_writer": True, "event_stream": True}}
+    assert gateway == {"status": "SERVING", "checks": {"event_stream": True, "producer": True}}
+
+
+async def _health(port: str) -> object:
+    url = f"http://127.0.0.1:{port}/health"
+    return json.loads(await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read()))
 
 
 # Not marked wall_clock, although the simulator stamps patterns with the wall clock: the all-in-one

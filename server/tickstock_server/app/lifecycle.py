@@ -17,7 +17,7 @@ from grpc_health.v1._async import HealthServicer
 from tickstock_server.api.server import follow_health, set_serving
 from tickstock_server.delivery.hub import SubscriptionHub
 from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy
-from tickstock_server.metrics import ServiceCollector, start_metrics_server
+from tickstock_server.metrics import HealthChecks, ServiceCollector, start_metrics_server
 from tickstock_server.support.blocking_start import start_in_thread
 from tickstock_server.support.cancellation import cancel_and_wait
 
@@ -111,9 +111,9 @@ async def envoy_running(envoy: EmbeddedEnvoy) -> AsyncIterator[None]:
 
 
 @contextlib.contextmanager
-def metrics_server(host: str, port: int, collector: ServiceCollector) -> Iterator[None]:
-    """Serve /metrics from `collector` on `host:port` until the context exits."""
-    server, _, _ = start_metrics_server(host, port, collector)
+def metrics_server(host: str, port: int, collector: ServiceCollector, health: HealthChecks) -> Iterator[None]:
+    """Serve /metrics from `collector` and /health from `health` on `host:port` until the context exits."""
+    server, _, _ = start_metrics_server(host, port, collector, health)
     try:
         yield
     finally:

@@ -45,7 +45,7 @@ from tickstock_server.delivery.session import StreamSources
 from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy, web_front_config
 from tickstock_server.edge.envoy_config import local_upstream
 from tickstock_server.market_calendars import xnys_calendar
-from tickstock_server.metrics import ServiceCollector
+from tickstock_server.metrics import HealthChecks, ServiceCollector
 from tickstock_server.patterns.service import FallbackBarSink
 from tickstock_server.ports.events import EventHistory, SnapshotSource
 from tickstock_server.producer_sim.simulator import run_simulator
@@ -144,7 +144,10 @@ async def _all_in_one(
     }
     servicers = build_servicers(settings, pool, auth.keys, inputs, patterns)
     port = await _serve_grpc(settings, stack, tasks, servicers, auth, hub, health_checks, epoch=log.epoch)
-    _metrics(settings, stack, [*ingest.instruments(), hub, *patterns.instruments(), *_instruments(auth)])
+    health = {**_ingest_health(ingest), "producer": lambda: patterns.consumer.connected}
+    _metrics(
+        settings, stack, [*ingest.instruments(), hub, *patterns.instruments(), *_instruments(auth)], health
+    )
     return port
 
 
@@ -174,7 +177,7 @@ async def _ingest(
     # The producer's patterns join the log here (gateways follow it); stopped before the stream's end.
     patterns = ingest_pattern_consumer(settings, redis_client, ingest.pattern_events(hub=None))
     await stack.enter_async_context(cancelled_on_exit(tasks, "pattern-events", patterns.run()))
-    _metrics(settings, stack, [*ingest.instruments(), queries, patterns])
+    _metrics(settings, stack, [*ingest.instruments(), queries, patterns], _ingest_health(ingest))
     _logger.info("ingesting", extra={"epoch": log.epoch})
     return 0
 
@@ -209,7 +212,8 @@ async def _gateway(
     port = await _serve_grpc(
         settings, stack, tasks, servicers, auth, hub, health_checks, epoch=log.epoch, reuse_port=True
     )
-    _metrics(settings, stack, [log, hub, follower, *patterns.instruments(), *_instruments(auth)])
+    health = {"event_stream": lambda: follower.healthy, "producer": lambda: patterns.consumer.connected}
+    _metrics(settings, stack, [log, hub, follower, *patterns.instruments(), *_instruments(auth)], health)
     return port
 
 
@@ -293,12 +297,22 @@ def _instruments(auth: AuthInterceptor) -> list[Instrumented]:
     return [auth.failures, auth.revocations]
 
 
-def _metrics(settings: Settings, stack: contextlib.AsyncExitStack, components: list[Instrumented]) -> None:
+def _ingest_health(ingest: IngestSide) -> HealthChecks:
+    """The ingest's dependencies: PostgreSQL through the bar writer, Redis through the event stream."""
+    return {"bar_writer": lambda: ingest.writer.healthy, "event_stream": lambda: ingest.event_store.healthy}
+
+
+def _metrics(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    components: list[Instrumented],
+    health: HealthChecks,
+) -> None:
     # Last to start, so a supervisor can take an answering /metrics as "this process serves".
     if settings.metrics.enabled:
         gc_pauses = stack.enter_context(GcPauseRecorder())  # unhooked after the metrics server stops
         collector = ServiceCollector([*components, gc_pauses], constant_labels={"role": settings.role})
-        stack.enter_context(metrics_server(settings.metrics.host, settings.metrics.port, collector))
+        stack.enter_context(metrics_server(settings.metrics.host, settings.metrics.port, collector, health))
 
 
 def _web_front(settings: Settings, grpc_port: int) -> EmbeddedEnvoy | None:
