@@ -34,6 +34,11 @@ class GrpcSettings(BaseModel):
     """PEM private key of tls_cert_file."""
     tls_client_ca_file: Path | None = None
     """PEM CA certificates: with it, every client must present a certificate they signed (mutual TLS)."""
+    plaintext_port: int | None = Field(default=None, ge=0, le=65535)
+    """With TLS: a second port, on the same host, without TLS (a local sidecar, say). Refused unless
+    allow_plaintext is true."""
+    allow_plaintext: bool = False
+    """Allow plaintext_port next to a TLS port."""
 
     @model_validator(mode="after")
     def _tls_complete(self) -> GrpcSettings:
@@ -41,6 +46,10 @@ class GrpcSettings(BaseModel):
             raise ValueError("grpc.tls_cert_file and grpc.tls_key_file go together: set both or neither")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("grpc.tls_client_ca_file (mutual TLS) needs grpc.tls_cert_file and tls_key_file")
+        if self.plaintext_port is not None and self.tls_cert_file is None:
+            raise ValueError("grpc.plaintext_port is for use with TLS: without it grpc.port is plaintext")
+        if self.plaintext_port is not None and not self.allow_plaintext:
+            raise ValueError("grpc.plaintext_port next to a TLS port is refused unless grpc.allow_plaintext")
         return self
 
 

@@ -4,6 +4,7 @@ renewed certificate, with certificates from a throwaway CA (tests/throwaway_ca.p
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -24,7 +25,7 @@ _SHORT = timedelta(seconds=3)
 
 
 @asynccontextmanager
-async def _server(tls: ServerTls) -> AsyncIterator[tuple[int, str]]:
+async def _server(tls: ServerTls, plaintext_port: int | None = None) -> AsyncIterator[tuple[int, str]]:
     """A server with AuthService on a TLS port; yields its port and an API key."""
     keys = MemoryApiKeyStore()
     auth = create_auth_interceptor(keys)
@@ -36,6 +37,7 @@ async def _server(tls: ServerTls) -> AsyncIterator[tuple[int, str]]:
         port=0,
         max_connection_age_s=3600,
         tls=tls,
+        plaintext_port=plaintext_port,
     )
     await server.start()
     await set_serving(health, [AUTH_SERVICE.full_name], True)
@@ -43,6 +45,12 @@ async def _server(tls: ServerTls) -> AsyncIterator[tuple[int, str]]:
         yield port, issued.token
     finally:
         await server.stop(None)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _tls(server: Issued, client_ca: Path | None = None) -> ServerTls:
@@ -151,3 +159,17 @@ async def test_the_cli_connects_with_ca_and_client_certificate_options(
     assert code == 0
     assert half == 2
     assert capfd.readouterr().out.splitlines()[0] == "serving"
+
+
+async def test_a_plaintext_port_given_next_to_tls_serves_plaintext_while_the_tls_port_stays_tls(
+    tmp_path: Path,
+) -> None:
+    ca, plaintext_port = ThrowawayCa(tmp_path), free_port()
+    async with _server(_tls(ca.server()), plaintext_port) as (port, key):
+        async with AsyncClient(f"localhost:{plaintext_port}", api_key=key) as client:
+            plaintext = await client.health()
+        async with AsyncClient(f"localhost:{port}", api_key=key, timeout=_SHORT) as client:
+            with pytest.raises(UnavailableError):
+                await client.health()
+
+    assert plaintext == "serving"

@@ -66,9 +66,14 @@ def test_help_lists_nested_feed_variables() -> None:
         ({"tls_cert_file": "server.pem"}, "go together"),
         ({"tls_key_file": "server.key"}, "go together"),
         ({"tls_client_ca_file": "clients.pem"}, "needs grpc.tls_cert_file"),
+        ({"plaintext_port": 50052, "allow_plaintext": True}, "without it grpc.port is plaintext"),
+        (
+            {"tls_cert_file": "server.pem", "tls_key_file": "server.key", "plaintext_port": 50052},
+            "refused unless grpc.allow_plaintext",
+        ),
     ],
 )
-def test_incomplete_tls_settings_are_rejected(fields: dict[str, str], message: str) -> None:
+def test_incomplete_tls_settings_are_rejected(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         GrpcSettings.model_validate(fields)
 

@@ -128,6 +128,7 @@ def create_server(
     reuse_port: bool = False,
     log_payloads: bool = False,
     tls: ServerTls | None = None,
+    plaintext_port: int | None = None,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Build (not start) the server; return it, its bound port and its health servicer.
 
@@ -146,7 +147,8 @@ def create_server(
     With `reuse_port`, several processes (gateways) may bind the same port and the kernel spreads new
     connections over them; without it, a second server on a busy port fails to start. With
     `log_payloads`, requests and responses are logged at DEBUG. With `tls` the port accepts only TLS
-    (see `api/tls.py`).
+    (see `api/tls.py`); `plaintext_port` then adds a second port without TLS (the caller decides
+    whether that is allowed).
     """
     grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
     options = (
@@ -177,6 +179,8 @@ def create_server(
     )
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
+    if plaintext_port is not None and server.add_insecure_port(f"{host}:{plaintext_port}") == 0:
+        raise OSError(f"could not bind {host}:{plaintext_port}")
     return server, bound, health_servicer
 
 

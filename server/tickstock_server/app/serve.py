@@ -239,6 +239,7 @@ async def _serve_grpc(
         reuse_port=reuse_port,
         log_payloads=settings.log.payloads,
         tls=_tls(settings),
+        plaintext_port=settings.grpc.plaintext_port,
     )
     envoy = _web_front(settings, port)
     if envoy is not None:  # before the server, so it stops after it: the last trailers pass through it
