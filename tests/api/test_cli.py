@@ -195,7 +195,7 @@ async def test_a_preset_saved_from_the_command_line_is_listed_as_json(
             [*FILTER_OPTIONS, "--preset", "--limit", "--resume-file", "--rows", "--json", "not a terminal"],
         ),
         (["preset", "save"], FILTER_OPTIONS),
-        (["bars"], ["--interval", "--start", "--end"]),
+        (["bars"], ["--interval", "--start", "--end", "--json", "--chart", "--no-chart", "not a terminal"]),
         (["watchlist"], ["list", "show", "create", "update", "delete"]),
         (["token"], ["--ttl"]),
     ],

@@ -11,19 +11,20 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from tickstock_client._cli_alerts import add_alert_commands, run_alert_command
 from tickstock_client._cli_args import UsageError, print_json_lines, split
 from tickstock_client._cli_backtests import add_backtest_commands, run_backtest_command
+from tickstock_client._cli_bars import add_bars_command, run_bars_command
 from tickstock_client._cli_events import add_filter_options, add_stream_options, event_filter, print_events
 from tickstock_client._cli_tls import add_tls_options, credentials
 from tickstock_client._cli_watch import add_watch_command, run_watch_command
 from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
 from tickstock_client._errors import TickstockError
-from tickstock_client._models import BarInterval, PatternFilter, PatternSort
+from tickstock_client._models import PatternFilter, PatternSort
 
 _EPILOG = """\
 exit codes: 0 done; 1 the server refused the call (or is not serving, for health); 2 bad usage or no
@@ -35,6 +36,7 @@ examples:
   tickstock stream --types trend,pattern --min-trend-strength strong --min-pattern-confidence 0.8
   tickstock watch --universes dow30 --rows 15 --resume-file dow30.token
   tickstock bars AAPL --interval 5m
+  tickstock bars AAPL --interval 1h --start 2026-11-30T14:30:00Z --chart
   tickstock scan --universes dow30 --min-confidence 0.8 --limit 10
   tickstock watchlist create chips NVDA AMD
   tickstock alerts create --patterns Bull_Flag --universes sp500 --quiet-hours 22:00-07:00 \\
@@ -42,7 +44,6 @@ examples:
   tickstock backtest submit AAPL MSFT --start 2025-01-02 --end 2025-06-30 --patterns Bull_Flag
   tickstock backtest watch backtest_1767700800_0123456789abcdef
 """
-_INTERVALS = {i.value: i for i in BarInterval}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,12 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     stream = commands.add_parser("stream", help="live events as JSON lines, resumed across interruptions")
     add_stream_options(stream)
     add_watch_command(commands)
-
-    bars = commands.add_parser("bars", help="bars of one symbol, oldest first")
-    bars.add_argument("symbol")
-    bars.add_argument("--interval", choices=list(_INTERVALS), default="1m")
-    bars.add_argument("--start", type=_datetime, help="RFC 3339 start time (default: one page back)")
-    bars.add_argument("--end", type=_datetime, help="RFC 3339 end time (default: the newest bar)")
+    add_bars_command(commands)
 
     symbols = commands.add_parser("symbols", help="symbols whose ticker or name matches QUERY")
     symbols.add_argument("query", nargs="?", default="")
@@ -119,13 +115,6 @@ def _parser() -> argparse.ArgumentParser:
     health = commands.add_parser("health", help="the health of the server or of one service")
     health.add_argument("service", nargs="?", default="", help="e.g. tickstock.v1.EventService")
     return parser
-
-
-def _datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, as in 2026-12-03T14:30:00Z")
-    return moment
 
 
 def _api_key(key_file: Path | None) -> str:
@@ -183,6 +172,8 @@ async def _run(args: argparse.Namespace) -> int:
             return await print_events(client, args)
         if args.command == "watch":
             return await run_watch_command(client, args)
+        if args.command == "bars":
+            return await run_bars_command(client, args)
         if args.command in ("stats", "alerts"):
             return await run_alert_command(client, args)
         if args.command == "backtest":
@@ -191,11 +182,7 @@ async def _run(args: argparse.Namespace) -> int:
             status = await client.health(args.service)
             print(status)
             return 0 if status == "serving" else 1
-        if args.command == "bars":
-            result = await client.get_bars(
-                args.symbol.upper(), _INTERVALS[args.interval], start=args.start, end=args.end
-            )
-        elif args.command == "symbols":
+        if args.command == "symbols":
             result = [symbol async for symbol in client.list_symbols(args.query)]
         elif args.command == "universes":
             result = await client.get_universe(args.name) if args.name else await client.list_universes()
