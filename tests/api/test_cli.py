@@ -9,9 +9,16 @@ from pathlib import Path
 import pytest
 from api_server import ApiServer
 from cli_runner import run_cli
-from event_factories import make_event
+from event_factories import make_event, make_trend_details
 
 from tickstock_client.cli import main
+from tickstock_server.domain.events import EventType, TrendStrength
+
+FILTER_OPTIONS = [
+    "--symbols", "--universes", "--watchlists", "--types", "--directions", "--min-significance",
+    "--min-trend-strength", "--min-surge-strength", "--min-pattern-confidence", "--min-price", "--max-price",
+    "--min-volume", "--max-volume",
+]  # fmt: skip
 
 
 async def wait_subscribed(api: ApiServer) -> None:
@@ -94,6 +101,37 @@ async def test_unknown_event_types_are_a_usage_error(
     assert code == 2
     assert "unknown event types: bogus" in capfd.readouterr().err
 
+    code = await run_cli("--key-file", str(key_file), "watch", "--directions", "sideways")
+
+    assert code == 2
+    assert "unknown directions: sideways (known: up, down)" in capfd.readouterr().err
+
+
+async def test_stream_applies_the_strength_and_price_minimums(
+    api: ApiServer, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TICKSTOCK_API_KEY", api.token)
+    streaming = asyncio.create_task(
+        run_cli(
+            "--target", f"127.0.0.1:{api.port}", "stream", "--types", "trend",
+            "--min-trend-strength", "strong", "--min-price", "10", "--limit", "1",
+        )
+    )  # fmt: skip
+    await wait_subscribed(api)
+
+    api.publish(
+        make_event(
+            "AAPL", price=50.0, type=EventType.TREND, details=make_trend_details(TrendStrength.MODERATE)
+        ),
+        make_event("MSFT", price=5.0, type=EventType.TREND, details=make_trend_details(TrendStrength.STRONG)),
+        make_event(
+            "NVDA", price=50.0, type=EventType.TREND, details=make_trend_details(TrendStrength.STRONG)
+        ),
+    )
+
+    assert await asyncio.wait_for(streaming, 10) == 0
+    assert [json.loads(line)["symbol"] for line in capfd.readouterr().out.splitlines()] == ["NVDA"]
+
 
 async def test_a_preset_saved_from_the_command_line_is_listed_as_json(
     api: ApiServer, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -102,8 +140,9 @@ async def test_a_preset_saved_from_the_command_line_is_listed_as_json(
     target = f"127.0.0.1:{api.port}"
 
     saved = await run_cli(
-        "--target", target, "preset", "save", "chips", "--symbols", "nvda,amd", "--types", "trend"
-    )
+        "--target", target, "preset", "save", "chips", "--symbols", "nvda,amd", "--types", "trend,pattern",
+        "--directions", "up", "--min-surge-strength", "moderate", "--min-pattern-confidence", "0.7",
+    )  # fmt: skip
     listed = await run_cli("--target", target, "preset", "list")
 
     assert (saved, listed) == (0, 0)
@@ -111,7 +150,11 @@ async def test_a_preset_saved_from_the_command_line_is_listed_as_json(
     assert lines[0] == lines[1]
     assert lines[1]["name"] == "chips"
     assert lines[1]["filter"]["symbols"] == ["NVDA", "AMD"]
-    assert lines[1]["filter"]["event_types"] == ["trend"]
+    assert lines[1]["filter"]["event_types"] == ["trend", "pattern"]
+    assert lines[1]["filter"]["directions"] == ["up"]
+    assert lines[1]["filter"]["min_surge_strength"] == "moderate"
+    assert lines[1]["filter"]["min_pattern_confidence"] == 0.7
+    assert lines[1]["filter"]["min_trend_strength"] is None
 
 
 @pytest.mark.parametrize(
@@ -121,6 +164,7 @@ async def test_a_preset_saved_from_the_command_line_is_listed_as_json(
             [],
             [
                 "stream",
+                "watch",
                 "bars",
                 "symbols",
                 "universes",
@@ -145,11 +189,13 @@ async def test_a_preset_saved_from_the_command_line_is_listed_as_json(
             ],
         ),
         (["preset"], ["list", "save", "delete"]),
+        (["stream"], [*FILTER_OPTIONS, "--preset", "--limit", "--resume-file"]),
         (
-            ["stream"],
-            ["--symbols", "--universes", "--watchlists", "--types", "--preset", "--limit", "--resume-file"],
+            ["watch"],
+            [*FILTER_OPTIONS, "--preset", "--limit", "--resume-file", "--rows", "--json", "not a terminal"],
         ),
-        (["bars"], ["--interval", "--start", "--end"]),
+        (["preset", "save"], FILTER_OPTIONS),
+        (["bars"], ["--interval", "--start", "--end", "--json", "--chart", "--no-chart", "not a terminal"]),
         (["watchlist"], ["list", "show", "create", "update", "delete"]),
         (["token"], ["--ttl"]),
     ],

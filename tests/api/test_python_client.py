@@ -47,6 +47,7 @@ async def wait_subscribed(api: ApiServer, count: int = 1) -> None:
 
 async def test_stream_events_yields_typed_events_of_the_filter(api: ApiServer, client: AsyncClient) -> None:
     stream = client.stream_events(EventFilter(symbols=("AAPL",)))
+    connected_before = stream.connected
     reading = asyncio.create_task(take(aiter(stream), 2))
     await wait_subscribed(api)
 
@@ -59,7 +60,9 @@ async def test_stream_events_yields_typed_events_of_the_filter(api: ApiServer, c
     ]
     assert all(isinstance(e, Event) and e.epoch == "test-epoch" for e in events)
     assert stream.resume_token == events[-1].resume_token  # type: ignore[union-attr]
+    assert (connected_before, stream.connected) == (False, True)
     stream.close()
+    assert stream.connected is False
 
 
 async def test_a_new_stream_resumes_exactly_after_the_last_event_received(

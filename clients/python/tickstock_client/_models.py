@@ -35,8 +35,10 @@ __all__ = [
     "SessionToken",
     "StreamItem",
     "SurgeDetails",
+    "SurgeStrength",
     "Symbol",
     "TrendDetails",
+    "TrendStrength",
     "Universe",
     "Watchlist",
 ]
@@ -59,6 +61,24 @@ class Direction(enum.Enum):
     UNKNOWN = "unknown"
     UP = "up"
     DOWN = "down"
+
+
+class TrendStrength(enum.Enum):
+    """How strong a trend is, weakest first; a filter's minimum."""
+
+    UNKNOWN = "unknown"
+    WEAK = "weak"
+    MODERATE = "moderate"
+    STRONG = "strong"
+
+
+class SurgeStrength(enum.Enum):
+    """How strong a surge is (weak below score 60, strong from 80), weakest first; a filter's minimum."""
+
+    UNKNOWN = "unknown"
+    WEAK = "weak"
+    MODERATE = "moderate"
+    STRONG = "strong"
 
 
 class MarketStatus(enum.Enum):
@@ -133,10 +153,17 @@ class EventFilter:
     event_types: tuple[EventType, ...] = ()
     directions: tuple[Direction, ...] = ()
     min_significance: float | None = None
+    """Minimum significance score of HIGH and LOW events, 0 to 100."""
+    min_trend_strength: TrendStrength | None = None
+    """Minimum strength of TREND events; other types pass it."""
+    min_surge_strength: SurgeStrength | None = None
+    """Minimum strength of SURGE events; other types pass it."""
     min_price: float | None = None
     max_price: float | None = None
     min_volume: int | None = None
     max_volume: int | None = None
+    min_pattern_confidence: float | None = None
+    """Minimum confidence of PATTERN events, 0 to 1; other types pass it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

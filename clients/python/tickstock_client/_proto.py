@@ -38,8 +38,10 @@ from tickstock_client._models import (
     PatternSort,
     ResumeToken,
     SurgeDetails,
+    SurgeStrength,
     Symbol,
     TrendDetails,
+    TrendStrength,
     Universe,
     Watchlist,
 )
@@ -97,6 +99,17 @@ def optional_datetime(parent: object, field: str) -> datetime | None:
     return datetime_from_proto(getattr(parent, field)) if has else None
 
 
+# Optional scalar fields of EventFilter, the same name in the model and the message.
+_FILTER_SCALARS = (
+    "min_significance",
+    "min_price",
+    "max_price",
+    "min_volume",
+    "max_volume",
+    "min_pattern_confidence",
+)
+
+
 def event_filter_to_proto(event_filter: EventFilter) -> event_service_pb2.EventFilter:
     message = event_service_pb2.EventFilter(
         symbols=event_filter.symbols,
@@ -105,11 +118,23 @@ def event_filter_to_proto(event_filter: EventFilter) -> event_service_pb2.EventF
         event_types=[events_pb2.EventType.Value(f"EVENT_TYPE_{t.name}") for t in event_filter.event_types],
         directions=[events_pb2.Direction.Value(f"DIRECTION_{d.name}") for d in event_filter.directions],
     )
-    for field in ("min_significance", "min_price", "max_price", "min_volume", "max_volume"):
+    for field in _FILTER_SCALARS:
         value = getattr(event_filter, field)
         if value is not None:
             setattr(message, field, value)
+    # The strengths are plain enums in the proto: UNSPECIFIED (0) is "no minimum", None here.
+    if event_filter.min_trend_strength is not None:
+        name = f"TREND_STRENGTH_{event_filter.min_trend_strength.name}"
+        message.min_trend_strength = events_pb2.TrendStrength.Value(name)
+    if event_filter.min_surge_strength is not None:
+        name = f"SURGE_STRENGTH_{event_filter.min_surge_strength.name}"
+        message.min_surge_strength = events_pb2.SurgeStrength.Value(name)
     return message
+
+
+def _minimum(kind: type[_E], enum_type: Any, number: int, prefix: str) -> _E | None:
+    """A strength minimum of a filter; None for UNSPECIFIED (0), which sets no minimum."""
+    return enum_from_proto(kind, proto_name(enum_type, number), prefix) if number else None
 
 
 def event_filter_from_proto(message: event_service_pb2.EventFilter) -> EventFilter:
@@ -128,11 +153,13 @@ def event_filter_from_proto(message: event_service_pb2.EventFilter) -> EventFilt
             enum_from_proto(Direction, proto_name(events_pb2.Direction, d), "DIRECTION_")
             for d in message.directions
         ),
-        min_significance=optional("min_significance"),
-        min_price=optional("min_price"),
-        max_price=optional("max_price"),
-        min_volume=optional("min_volume"),
-        max_volume=optional("max_volume"),
+        min_trend_strength=_minimum(
+            TrendStrength, events_pb2.TrendStrength, message.min_trend_strength, "TREND_STRENGTH_"
+        ),
+        min_surge_strength=_minimum(
+            SurgeStrength, events_pb2.SurgeStrength, message.min_surge_strength, "SURGE_STRENGTH_"
+        ),
+        **{field: optional(field) for field in _FILTER_SCALARS},
     )
 
 

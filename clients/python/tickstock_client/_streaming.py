@@ -156,6 +156,7 @@ class EventStream:
         self._call: _Call | None = None
         self._closed = False
         self._answered = False
+        self._connected = False
         self.reconnects = 0
         """How many times the stream was opened again."""
 
@@ -164,9 +165,15 @@ class EventStream:
         """Where the stream stands: persist it to continue after your program restarts."""
         return self._token
 
+    @property
+    def connected(self) -> bool:
+        """Whether the server has answered the current call: False while connecting or reconnecting."""
+        return self._connected
+
     def close(self) -> None:
         """End the iteration (the current call is cancelled)."""
         self._closed = True
+        self._connected = False
         if self._call is not None:
             self._call.cancel()
 
@@ -205,6 +212,7 @@ class EventStream:
                 _logger.info("event stream stalled for %s; resuming", 2 * self._heartbeat)
                 wait = not self._answered
             finally:
+                self._connected = False
                 call.cancel()
             if wait and not self._closed:
                 await self._sleep(self._backoff.delay_s())
@@ -230,7 +238,7 @@ class EventStream:
                 if self._token is None:
                     # A first stream starts live at `start`: resuming from there loses nothing.
                     self._token = resume_token_from_proto(start)
-                self._answered = True
+                self._answered = self._connected = True
                 self._backoff.reset()
             elif kind == "event_batch":
                 batch = response.event_batch

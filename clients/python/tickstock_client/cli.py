@@ -10,28 +10,21 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from tickstock_client._cli_alerts import add_alert_commands, run_alert_command
 from tickstock_client._cli_args import UsageError, print_json_lines, split
 from tickstock_client._cli_backtests import add_backtest_commands, run_backtest_command
+from tickstock_client._cli_bars import add_bars_command, run_bars_command
+from tickstock_client._cli_events import add_filter_options, add_stream_options, event_filter, print_events
 from tickstock_client._cli_tls import add_tls_options, credentials
+from tickstock_client._cli_watch import add_watch_command, run_watch_command
 from tickstock_client._client import DEFAULT_TARGET, AsyncClient, api_key_from_environment
 from tickstock_client._errors import TickstockError
-from tickstock_client._json import to_json
-from tickstock_client._models import (
-    BarInterval,
-    Event,
-    EventFilter,
-    EventType,
-    PatternFilter,
-    PatternSort,
-    ResumeToken,
-)
+from tickstock_client._models import PatternFilter, PatternSort
 
 _EPILOG = """\
 exit codes: 0 done; 1 the server refused the call (or is not serving, for health); 2 bad usage or no
@@ -40,7 +33,10 @@ API key; 130 interrupted. backtest watch: 0 completed, 1 failed, 2 cancelled.
 examples:
   export TICKSTOCK_API_KEY_FILE=~/.tickstock-key
   tickstock stream --symbols AAPL,MSFT --types high,low --resume-file aapl.token
+  tickstock stream --types trend,pattern --min-trend-strength strong --min-pattern-confidence 0.8
+  tickstock watch --universes dow30 --rows 15 --resume-file dow30.token
   tickstock bars AAPL --interval 5m
+  tickstock bars AAPL --interval 1h --start 2026-11-30T14:30:00Z --chart
   tickstock scan --universes dow30 --min-confidence 0.8 --limit 10
   tickstock watchlist create chips NVDA AMD
   tickstock alerts create --patterns Bull_Flag --universes sp500 --quiet-hours 22:00-07:00 \\
@@ -48,10 +44,6 @@ examples:
   tickstock backtest submit AAPL MSFT --start 2025-01-02 --end 2025-06-30 --patterns Bull_Flag
   tickstock backtest watch backtest_1767700800_0123456789abcdef
 """
-_TYPES = {t.value: t for t in EventType if t is not EventType.UNKNOWN}
-_INTERVALS = {i.value: i for i in BarInterval}
-# How often --resume-file is rewritten while events flow (and always when the stream ends).
-_SAVE_EVERY_S = 1.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,23 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     stream = commands.add_parser("stream", help="live events as JSON lines, resumed across interruptions")
-    stream.add_argument("--symbols", default="", help="comma-separated tickers; empty means all")
-    stream.add_argument("--universes", default="", help="comma-separated universe names")
-    stream.add_argument("--watchlists", default="", help="comma-separated watchlist ids")
-    stream.add_argument("--types", default="", help=f"comma-separated event types: {', '.join(_TYPES)}")
-    stream.add_argument("--preset", default="", help="a saved filter preset instead of the filter options")
-    stream.add_argument("--limit", type=int, default=0, help="stop after this many events (0: never)")
-    stream.add_argument(
-        "--resume-file",
-        type=Path,
-        help="read the resume token from this file at start, keep it there while streaming",
-    )
-
-    bars = commands.add_parser("bars", help="bars of one symbol, oldest first")
-    bars.add_argument("symbol")
-    bars.add_argument("--interval", choices=list(_INTERVALS), default="1m")
-    bars.add_argument("--start", type=_datetime, help="RFC 3339 start time (default: one page back)")
-    bars.add_argument("--end", type=_datetime, help="RFC 3339 end time (default: the newest bar)")
+    add_stream_options(stream)
+    add_watch_command(commands)
+    add_bars_command(commands)
 
     symbols = commands.add_parser("symbols", help="symbols whose ticker or name matches QUERY")
     symbols.add_argument("query", nargs="?", default="")
@@ -124,10 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     preset_actions.add_parser("list", help="every preset")
     save = preset_actions.add_parser("save", help="save the filter options as NAME")
     save.add_argument("name")
-    save.add_argument("--symbols", default="")
-    save.add_argument("--universes", default="")
-    save.add_argument("--watchlists", default="")
-    save.add_argument("--types", default="", help=f"comma-separated event types: {', '.join(_TYPES)}")
+    add_filter_options(save)
     remove = preset_actions.add_parser("delete", help="delete a preset")
     remove.add_argument("name")
 
@@ -142,70 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, as in 2026-12-03T14:30:00Z")
-    return moment
-
-
 def _api_key(key_file: Path | None) -> str:
     try:
         return key_file.read_text().strip() if key_file is not None else api_key_from_environment()
     except (OSError, ValueError) as exc:
         raise UsageError(f"{exc} (create a key with: tickstock-server create-key --user NAME)") from None
-
-
-def _event_filter(args: argparse.Namespace) -> EventFilter:
-    unknown = [t for t in split(args.types) if t not in _TYPES]
-    if unknown:
-        raise UsageError(f"unknown event types: {', '.join(unknown)} (known: {', '.join(_TYPES)})")
-    return EventFilter(
-        symbols=tuple(s.upper() for s in split(args.symbols)),
-        universes=split(args.universes),
-        watchlist_ids=split(args.watchlists),
-        event_types=tuple(_TYPES[t] for t in split(args.types)),
-    )
-
-
-def _read_token(path: Path | None) -> ResumeToken | None:
-    if path is None or not path.exists():
-        return None
-    try:
-        return ResumeToken.parse(path.read_text())
-    except ValueError as exc:
-        raise UsageError(f"{path}: {exc}") from None
-
-
-def _save_token(path: Path | None, token: ResumeToken | None) -> None:
-    if path is None or token is None:
-        return
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(f"{token}\n")
-    partial.replace(path)  # atomic: a crash never leaves half a token
-
-
-async def _stream(client: AsyncClient, args: argparse.Namespace) -> int:
-    stream = client.stream_events(
-        _event_filter(args), preset_name=args.preset, resume_token=_read_token(args.resume_file)
-    )
-    received, saved_at = 0, time.monotonic()
-    try:
-        async for item in stream:
-            if isinstance(item, Event):
-                print(to_json(item), flush=True)
-                received += 1
-            else:  # notices go to stderr, so stdout stays one event per line
-                print(to_json(item, notice=type(item).__name__), file=sys.stderr, flush=True)
-            if time.monotonic() - saved_at >= _SAVE_EVERY_S:
-                _save_token(args.resume_file, stream.resume_token)
-                saved_at = time.monotonic()
-            if args.limit and received >= args.limit:
-                break
-    finally:
-        stream.close()
-        _save_token(args.resume_file, stream.resume_token)
-    return 0
 
 
 async def _watchlist(client: AsyncClient, args: argparse.Namespace) -> Any:
@@ -242,7 +158,7 @@ async def _preset(client: AsyncClient, args: argparse.Namespace) -> Any:
     if args.action == "list":
         return await client.list_filter_presets()
     if args.action == "save":
-        return await client.save_filter_preset(args.name, _event_filter(args))
+        return await client.save_filter_preset(args.name, event_filter(args))
     await client.delete_filter_preset(args.name)
     return None
 
@@ -253,7 +169,11 @@ async def _run(args: argparse.Namespace) -> int:
     ) as client:
         result: Any
         if args.command == "stream":
-            return await _stream(client, args)
+            return await print_events(client, args)
+        if args.command == "watch":
+            return await run_watch_command(client, args)
+        if args.command == "bars":
+            return await run_bars_command(client, args)
         if args.command in ("stats", "alerts"):
             return await run_alert_command(client, args)
         if args.command == "backtest":
@@ -262,11 +182,7 @@ async def _run(args: argparse.Namespace) -> int:
             status = await client.health(args.service)
             print(status)
             return 0 if status == "serving" else 1
-        if args.command == "bars":
-            result = await client.get_bars(
-                args.symbol.upper(), _INTERVALS[args.interval], start=args.start, end=args.end
-            )
-        elif args.command == "symbols":
+        if args.command == "symbols":
             result = [symbol async for symbol in client.list_symbols(args.query)]
         elif args.command == "universes":
             result = await client.get_universe(args.name) if args.name else await client.list_universes()

@@ -13,9 +13,10 @@ PUBLIC = {
     "FieldViolation", "FilterPreset", "Gap", "GapReason", "HighLowDetails", "InternalError",
     "InvalidArgumentError", "MarketStatus", "NotFoundError", "Pattern", "PatternDetails", "PatternFilter",
     "PatternSort", "PatternStats", "PermissionDeniedError", "ReplayCompleted", "ResourceExhaustedError",
-    "ResumeToken", "SessionToken", "StreamItem", "SurgeDetails", "Symbol", "SyncEventStream",
-    "TickstockError", "TrendDetails", "UnauthenticatedError", "UnavailableError", "UnimplementedError",
-    "Universe", "Watchlist", "api_key_from_environment", "tls_credentials",
+    "ResumeToken", "SessionToken", "StreamItem", "SurgeDetails", "SurgeStrength", "Symbol",
+    "SyncEventStream", "TickstockError", "TrendDetails", "TrendStrength", "UnauthenticatedError",
+    "UnavailableError", "UnimplementedError", "Universe", "Watchlist", "api_key_from_environment",
+    "tls_credentials",
 }  # fmt: skip
 
 
