@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import IO
 
 import grpc
@@ -121,3 +122,34 @@ async def wait_listening(port: int, timeout_s: float = READY_TIMEOUT_S) -> None:
         writer.close()
         await writer.wait_closed()
         return
+
+
+@dataclass
+class Started:
+    """A server process and the file its output goes to."""
+
+    process: asyncio.subprocess.Process
+    output: IO[bytes]
+
+    async def logged(self, text: str, timeout_s: float = 30.0) -> None:
+        """Wait until the process has written `text`."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                self.output.seek(0)
+                if text.encode() in self.output.read():
+                    return
+                await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def started(env: Mapping[str, str]) -> AsyncIterator[Started]:
+    """A server process without a readiness check (a gateway waits for its ingest's epoch; an ingest
+    process has no gRPC port); stopped like `serving`."""
+    with tempfile.TemporaryFile() as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tickstock_server", env=dict(env), stdout=output, stderr=output
+        )
+        try:
+            yield Started(process, output)
+        finally:
+            await terminate(process, output)

@@ -12,20 +12,17 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
-import tempfile
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import IO
 
 import grpc
 import pytest
 import redis.asyncio as aioredis
 from polling import eventually
 from resuming_client import ResumingClient
-from server_process import free_port, run_admin, server_env, serving, terminate
+from server_process import free_port, run_admin, server_env, serving, started
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.bus.event_follower import RedisEventFollower
@@ -49,34 +46,6 @@ class Topology:
     metadata: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
-class _Process:
-    process: asyncio.subprocess.Process
-    output: IO[bytes]
-
-    async def logged(self, text: str, timeout_s: float = 30.0) -> None:
-        """Wait until the process has written `text`."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                self.output.seek(0)
-                if text.encode() in self.output.read():
-                    return
-                await asyncio.sleep(0.1)
-
-
-@contextlib.asynccontextmanager
-async def _started(env: Mapping[str, str]) -> AsyncIterator[_Process]:
-    """A server process without a readiness check (gateways wait for the ingest's epoch)."""
-    with tempfile.TemporaryFile() as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tickstock_server", env=dict(env), stdout=output, stderr=output
-        )
-        try:
-            yield _Process(process, output)
-        finally:
-            await terminate(process, output)
-
-
 @contextlib.asynccontextmanager
 async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> AsyncIterator[Topology]:
     """An ingest (running the producer simulator when `simulator` is "on") and two gateways."""
@@ -94,7 +63,7 @@ async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> 
     )
     gateway_env = {"TICKSTOCK_ROLE": "gateway", **common}
     async with contextlib.AsyncExitStack() as stack:
-        started = await stack.enter_async_context(_started(ingest_env))
+        ingest_process = await stack.enter_async_context(started(ingest_env))
         try:
             gateway_envs = [server_env(port, **gateway_env) for port in ports]
             gateways = [
@@ -102,10 +71,10 @@ async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> 
                 for env, port in zip(gateway_envs, ports, strict=True)
             ]
         except AssertionError as exc:  # gateways wait for the ingest: say what it did
-            started.output.seek(0)
-            tail = started.output.read()[-3000:].decode(errors="replace")
+            ingest_process.output.seek(0)
+            tail = ingest_process.output.read()[-3000:].decode(errors="replace")
             raise AssertionError(f"{exc}\nthe ingest's output ends:\n{tail}") from exc
-        ingest = started.process
+        ingest = ingest_process.process
         token = await run_admin("create-key", "--user", "alice", env=ingest_env)
         metrics_ports = [env["TICKSTOCK_METRICS__PORT"] for env in gateway_envs]
         metadata = (("authorization", f"Bearer {token}"),)
@@ -232,7 +201,7 @@ async def test_a_restarted_ingest_ends_streams_with_a_rotation_and_the_resume_re
     await asyncio.sleep(0.5)
     topology.ingest.send_signal(signal.SIGKILL)
     await topology.ingest.wait()
-    async with _started(topology.env):  # the synthetic feed starts its history again: a new epoch
+    async with started(topology.env):  # the synthetic feed starts its history again: a new epoch
         await reading
         assert client.rotations == [event_service_pb2.ROTATE_REASON_LOG_RESTARTED]
         assert client.token is not None and client.token[0] == old_epoch
@@ -250,7 +219,7 @@ async def test_a_restarted_ingest_ends_streams_with_a_rotation_and_the_resume_re
 
 async def test_a_second_gateway_on_the_same_port_serves_when_the_first_is_gone(topology: Topology) -> None:
     port = topology.gateway_ports[0]
-    async with _started(server_env(port, **topology.gateway_env)) as third:
+    async with started(server_env(port, **topology.gateway_env)) as third:
         await third.logged("serving on port")  # bound while the first still listens: SO_REUSEPORT
         topology.gateways[0].send_signal(signal.SIGKILL)
         await topology.gateways[0].wait()
@@ -308,7 +277,7 @@ async def test_a_gateway_waiting_for_its_ingest_stops_on_sigterm(
         TICKSTOCK_REDIS_URL=redis_url,
         TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX=f"split-{uuid.uuid4().hex[:8]}:",  # no ingest writes it
     )
-    async with _started(env) as gateway:
+    async with started(env) as gateway:
         await gateway.logged("waiting for the ingest process")
         gateway.process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(gateway.process.wait(), 30)
