@@ -280,7 +280,11 @@ class Gap:
     from_seq: int
     to_seq: int
     missed_count: int
+    """Log entries in the range (every symbol and type); exact unless `missed_count_is_upper_bound`."""
     reason: GapReason
+    missed_count_is_upper_bound: bool = False
+    """The range holds seqs the server skipped when it restarted after a crash, some never issued:
+    `missed_count` is the most events that can have been missed, not their exact number."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

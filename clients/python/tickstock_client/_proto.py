@@ -289,6 +289,7 @@ def gap_from_proto(message: event_service_pb2.GapNotice) -> Gap:
         reason=enum_from_proto(
             GapReason, proto_name(event_service_pb2.GapReason, message.reason), "GAP_REASON_"
         ),
+        missed_count_is_upper_bound=message.missed_count_is_upper_bound,
     )
 
 

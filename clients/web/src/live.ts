@@ -150,7 +150,8 @@ export class LiveEvents {
         this.health.gaps += 1;
         this.notice(
           "gap",
-          `gap: ${gap.missedCount} events (seq ${gap.fromSeq}-${gap.toSeq}) not available: ${enumName(GapReason, gap.reason)}`,
+          // An upper bound when a restart skipped seqs it may never have issued.
+          `gap: ${gap.missedCountIsUpperBound ? "up to " : ""}${gap.missedCount} events (seq ${gap.fromSeq}-${gap.toSeq}) not available: ${enumName(GapReason, gap.reason)}`,
         );
         return token;
       }

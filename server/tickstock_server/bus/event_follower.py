@@ -12,7 +12,9 @@ in the all-in-one server. Two things end every open stream with a rotation hint
 - the epoch changed (the ingest started the history again): the log follows the new epoch from its
   start, and a resume from the old epoch gets EPOCH_CHANGED;
 - a hole in the seqs (the ingest crashed after handing out seqs it never wrote): the resume reports the
-  hole as a gap.
+  hole as a gap, read from the same Redis keys and with the same reasons and counts as the ingest's own
+  replays (`bus/stream_history.py`): seqs the ingest skipped when it restarted come with an upper-bound
+  count.
 
 Only what reached the stream is ever delivered, so a client never holds a seq that a crash could
 reuse or lose silently.
@@ -27,11 +29,11 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tickstock_server.bus.event_stream import StreamRows, meta_key, stream_key, unpack_rows
+from tickstock_server.bus.event_stream import meta_key
+from tickstock_server.bus.stream_history import RedisStreamHistory, StreamRows, unpack_rows
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import EndReason, SubscriptionHub
 from tickstock_server.domain.log_entry import LogEntry
-from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.support.backoff import Backoff
 from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
@@ -41,8 +43,8 @@ _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
 
 
-class RedisEventFollower:
-    """Follows the event stream into a log and a hub, and serves replays older than the ring."""
+class RedisEventFollower(RedisStreamHistory):
+    """Follows the event stream into a log and a hub, and (its `EventHistory`) serves older replays."""
 
     def __init__(
         self,
@@ -63,13 +65,11 @@ class RedisEventFollower:
             batch: Most entries taken per read.
             epoch_poll_s: Interval of the wait for a first epoch when the ingest has not started yet.
         """
-        self._client = client
-        self._prefix = key_prefix
+        super().__init__(client, key_prefix)
         self._meta = meta_key(key_prefix)
         self._block_ms = block_ms
         self._batch = batch
         self._epoch_poll_s = epoch_poll_s
-        self._stream = ""
         self.followed = 0
         """Entries taken from the stream."""
         self.restarts = 0
@@ -87,10 +87,8 @@ class RedisEventFollower:
                 raw = cast(bytes | None, await self._client.hget(self._meta, "epoch"))
                 if raw is not None:
                     epoch = raw.decode()
-                    key = stream_key(self._prefix, epoch)
-                    rows = cast(StreamRows, await self._client.xrevrange(key, count=1))
-                    self._stream = key
-                    return epoch, int(rows[0][0].split(b"-")[0]) if rows else 0
+                    self._use_epoch(epoch)
+                    return epoch, await self._last_stored_seq()
             except RedisError as exc:
                 _logger.warning("cannot read the event stream yet (%s); retrying", type(exc).__name__)
             if not waiting_logged:
@@ -121,16 +119,6 @@ class RedisEventFollower:
             entries = unpack_rows(rows)
             if entries:
                 self._take(log, hub, entries)
-
-    async def read(self, after_seq: int, until_seq: int, limit: int) -> list[LogEntry]:
-        """Up to `limit` stored entries with `after_seq < seq <= until_seq` of the followed epoch."""
-        if until_seq <= after_seq:
-            return []
-        try:
-            raw = await self._client.xrange(self._stream, f"{after_seq + 1}-0", f"{until_seq}-0", count=limit)
-        except RedisError as exc:
-            raise DependencyUnavailableError("Redis is unreachable: cannot replay older events") from exc
-        return unpack_rows(cast(StreamRows, raw))
 
     def metric_samples(self) -> list[MetricSample]:
         """Entries followed, log restarts, and whether the last read left entries behind."""
@@ -176,7 +164,7 @@ class RedisEventFollower:
 
     def _restart(self, log: EventLog, hub: SubscriptionHub, epoch: str, why: str) -> None:
         self._restart_streams(hub, why)
-        self._stream = stream_key(self._prefix, epoch)
+        self._use_epoch(epoch)
         log.restart(epoch, 0)
 
     def _restart_streams(self, hub: SubscriptionHub, why: str) -> None:

@@ -7,9 +7,12 @@ Layout (all keys under one prefix):
   clients), ``f`` the filter fields. Bounded by ``MAXLEN ~ max_entries`` on every append and by
   ``XTRIM MINID`` to ``max_age_s``. One key per epoch: a reader of an old epoch can never see the
   entries of a new one under the same seqs, and a new epoch deletes the old stream.
-- ``{prefix}meta``: a hash with the log's ``epoch`` and ``reserved``, the highest seq this log may have
-  handed out. A restarted server continues the same epoch after ``reserved``, so a seq that reached a
-  client but not the stream (a crash) is never reused: it is reported as a gap on replay instead.
+- ``{prefix}meta``: a hash with the log's ``epoch``, ``reserved``, the highest seq this log may have
+  handed out, and ``closed``, 1 after a clean close. A restarted server continues the same epoch after
+  ``reserved``, so a seq that reached a client but not the stream (a crash) is never reused: it is
+  reported as a gap on replay instead. After a crash, the seqs it skips (after the last stored one, up to
+  ``reserved``) are recorded in ``{prefix}skipped:{epoch}`` (`bus/stream_history.py`): some were never
+  issued, so replay says that the gap's count is an upper bound.
 
 One writer (the ingest process, or the all-in-one server) writes one prefix; gateways follow it
 (`bus/event_follower.py`). Appends are buffered and written by `run` in MULTI/EXEC batches, off the
@@ -33,8 +36,14 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tickstock_server.domain.events import Direction, EventType
-from tickstock_server.domain.log_entry import EventFields, LogEntry
+from tickstock_server.bus.stream_history import (
+    RedisStreamHistory,
+    pack_fields,
+    record_skipped,
+    skipped_key,
+    stream_key,
+)
+from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.ports.events import LogMarks
 from tickstock_server.support.backoff import Backoff
@@ -43,8 +52,6 @@ from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 _logger = logging.getLogger(__name__)
 
-_SEP = "\x1f"
-StreamRows = list[tuple[bytes, dict[bytes, bytes]]]
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
 
@@ -74,51 +81,13 @@ class LogPosition:
     last_seq: int
 
 
-def stream_key(key_prefix: str, epoch: str) -> str:
-    """The Redis Stream of one epoch of the log."""
-    return f"{key_prefix}stream:{epoch}"
-
-
 def meta_key(key_prefix: str) -> str:
     """The hash with the log's epoch and reservation."""
     return key_prefix + "meta"
 
 
-def _pack(entry: LogEntry) -> str:
-    f = entry.fields
-    return _SEP.join(
-        (
-            f.symbol,
-            f.type,
-            f.direction,
-            repr(f.price),
-            str(f.volume),
-            repr(f.score),
-            str(entry.ingest_ts_ns),
-        )
-    )
-
-
-def unpack_rows(rows: StreamRows) -> list[LogEntry]:
-    """Log entries from stream rows (``XRANGE``/``XREAD`` results)."""
-    return [_unpack(int(row_id.split(b"-")[0]), row[b"f"], row[b"e"]) for row_id, row in rows]
-
-
-def _unpack(seq: int, packed: bytes, encoded: bytes) -> LogEntry:
-    symbol, event_type, direction, price, volume, score, ingest = packed.decode().split(_SEP)
-    fields = EventFields(
-        symbol,
-        EventType(event_type).value,
-        Direction(direction).value,
-        float(price),
-        int(volume),
-        float(score),
-    )
-    return LogEntry(seq, fields, int(ingest), encoded)
-
-
-class RedisEventStore:
-    """The event log's persistent tail in a Redis Stream (see the module docstring)."""
+class RedisEventStore(RedisStreamHistory):
+    """The event log's persistent tail in a Redis Stream (see the module docstring); its `EventHistory`."""
 
     def __init__(
         self,
@@ -133,11 +102,10 @@ class RedisEventStore:
         `marks`, the durable high-water mark, guards against a Redis that lost entries; None lets the
         stream alone decide (tests of the stream).
         """
-        self._client = client
+        self._config = config if config is not None else EventStoreConfig()
+        super().__init__(client, self._config.key_prefix)  # the epoch is known once `open` has it
         self._marks = marks
         self._log_limiter = LogLimiter(60.0, time.monotonic_ns)
-        self._config = config if config is not None else EventStoreConfig()
-        self._stream = ""  # known once `open` has the epoch
         self._meta = meta_key(self._config.key_prefix)
         self._clock = clock
         self._buffer: deque[LogEntry] = deque()
@@ -202,9 +170,10 @@ class RedisEventStore:
             if position is None:
                 position = LogPosition(secrets.token_hex(8), 0)
                 if previous is not None:
-                    await self._client.delete(stream_key(self._config.key_prefix, previous))
+                    prefix = self._config.key_prefix
+                    await self._client.delete(stream_key(prefix, previous), skipped_key(prefix, previous))
                     _logger.info("epoch %s follows %s", position.epoch, previous)
-            self._stream = stream_key(self._config.key_prefix, position.epoch)
+            self._use_epoch(position.epoch)
             self._reserved = position.last_seq + self._config.reserve_block
             self._issued = position.last_seq
             # The durable mark first: a crash between the two leaves it ahead, never behind.
@@ -212,20 +181,21 @@ class RedisEventStore:
                 await self._marks.start(self._config.key_prefix, position.epoch, self._reserved)
             elif self._marks is not None:
                 await self._advance_mark(stored=await self._last_stored_seq())
-            await self._client.hset(self._meta, mapping={"epoch": position.epoch, "reserved": self._reserved})
+            await self._client.hset(
+                self._meta, mapping={"epoch": position.epoch, "reserved": self._reserved, "closed": 0}
+            )
         except RedisError as exc:
             raise DependencyUnavailableError("Redis is unreachable: cannot open the event log") from exc
         return position
 
     async def _continued(self, epoch: str, meta: dict[bytes, bytes]) -> LogPosition | None:
         """Where the stored epoch continues, or None when its stream lost entries it had stored."""
-        self._stream = stream_key(self._config.key_prefix, epoch)
+        self._use_epoch(epoch)
         last_stored = await self._last_stored_seq()
-        last = max(int(meta.get(b"reserved", b"0")), last_stored)
+        reserved = int(meta.get(b"reserved", b"0"))
+        last = max(reserved, last_stored)
         mark = None if self._marks is None else await self._marks.get(self._config.key_prefix, epoch)
-        if mark is None:
-            return LogPosition(epoch, last)
-        if last_stored < mark.stored:
+        if mark is not None and last_stored < mark.stored:
             _logger.warning(
                 "the event stream of epoch %s ends at seq %d, but it held seq %d before: Redis lost data "
                 "(an older snapshot?); a new epoch starts, so no seq can name two events",
@@ -234,12 +204,20 @@ class RedisEventStore:
                 mark.stored,
             )
             return None
-        return LogPosition(epoch, max(last, mark.reserved))
+        if mark is not None:
+            last = max(last, mark.reserved)
+        # After a clean close `reserved` is the last seq issued; after a crash, the seqs after the last
+        # stored one may have been issued or not: both are skipped, and recorded as such.
+        issued = reserved if meta.get(b"closed") == b"1" else last_stored
+        if last > issued:
+            await record_skipped(self._client, self._config.key_prefix, epoch, issued + 1, last)
+        return LogPosition(epoch, last)
 
     async def _advance_mark(self, *, stored: int) -> None:
         assert self._marks is not None
-        epoch = self._stream.removeprefix(stream_key(self._config.key_prefix, ""))
-        await self._marks.advance(self._config.key_prefix, epoch, reserved=self._reserved, stored=stored)
+        await self._marks.advance(
+            self._config.key_prefix, self._epoch, reserved=self._reserved, stored=stored
+        )
 
     def add(self, entries: Iterable[LogEntry]) -> None:
         """Queue entries for writing (synchronous, never blocks the tick path)."""
@@ -309,31 +287,15 @@ class RedisEventStore:
 
     async def _record_end(self) -> None:
         try:
-            await self._client.hset(self._meta, "reserved", self._final_seq)
+            await self._client.hset(self._meta, mapping={"reserved": self._final_seq, "closed": 1})
         except RedisError as exc:
             _logger.warning("could not record the event log's end on close (%s)", type(exc).__name__)
             return
         if self._marks is not None:
-            epoch = self._stream.removeprefix(stream_key(self._config.key_prefix, ""))
             try:
-                await self._marks.end(self._config.key_prefix, epoch, self._final_seq)
+                await self._marks.end(self._config.key_prefix, self._epoch, self._final_seq)
             except DependencyUnavailableError:
                 _logger.warning("could not record the event log's end in PostgreSQL; its mark stays ahead")
-
-    async def read(self, after_seq: int, until_seq: int, limit: int) -> list[LogEntry]:
-        """Up to `limit` stored entries with `after_seq < seq <= until_seq`, in order (may have holes)."""
-        if until_seq <= after_seq:
-            return []
-        try:
-            raw = await self._client.xrange(self._stream, f"{after_seq + 1}-0", f"{until_seq}-0", count=limit)
-            rows = cast(StreamRows, raw)
-        except RedisError as exc:
-            raise DependencyUnavailableError("Redis is unreachable: cannot replay older events") from exc
-        return unpack_rows(rows)
-
-    async def _last_stored_seq(self) -> int:
-        rows = cast(StreamRows, await self._client.xrevrange(self._stream, count=1))
-        return int(rows[0][0].split(b"-")[0]) if rows else 0
 
     async def _write_batch(self) -> None:
         if self._resync:
@@ -350,7 +312,7 @@ class RedisEventStore:
             for entry in batch:
                 pipe.xadd(
                     self._stream,
-                    {"e": entry.encoded, "f": _pack(entry)},
+                    {"e": entry.encoded, "f": pack_fields(entry)},
                     id=f"{entry.seq}-0",
                     maxlen=config.max_entries,
                     approximate=True,

@@ -1,7 +1,8 @@
 """Replays a range of the event log: from memory while the ring holds it, else from the event store.
 
 Every sequence number of the range comes out exactly once, as an entry or inside a `Gap`: a loss is
-always explicit, never a silent hole.
+always explicit, never a silent hole. A gap's reason and count depend only on the missing range and on the
+store, never on where the client's replay started, so every client is told the same about the same seqs.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ class GapReason(enum.Enum):
     """Why a range of the log cannot be replayed."""
 
     AGED_OUT = "aged_out"
-    """Older than the ring and the event store keep."""
+    """Older than the ring and the event store keep: below the oldest entry the store still holds."""
     EPOCH_CHANGED = "epoch_changed"
     """The resume token belongs to an event log that no longer exists."""
     NOT_PERSISTED = "not_persisted"
-    """Never written to the event store (Redis unreachable, or a crash) and no longer in memory."""
+    """Never written to the event store (Redis unreachable, or a crash) and no longer in memory: a hole
+    above the oldest entry the store holds, or seqs a restart skipped."""
     REPLAY_LIMIT = "replay_limit"
     """Older than the newest `max_replay_events` entries before the stream's start: not replayed."""
 
@@ -35,10 +37,13 @@ class Gap:
     from_seq: int
     to_seq: int
     reason: GapReason
+    count_is_upper_bound: bool = False
+    """Whether some seqs of the range may never have been issued (a restart skipped them after a crash),
+    so `count` is the most entries that were missed, not their exact number."""
 
     @property
     def count(self) -> int:
-        """Log entries in the range (of every symbol and type)."""
+        """Log entries in the range (of every symbol and type); see `count_is_upper_bound`."""
         return self.to_seq - self.from_seq + 1
 
 
@@ -51,7 +56,6 @@ async def replay(
     DependencyUnavailableError: the caller fails the stream and the client retries later, losing nothing).
     """
     position = after_seq
-    read_from_store = False
     while position < until_seq:
         entries = log.read(position, until_seq, chunk)
         if entries:
@@ -63,21 +67,47 @@ async def replay(
             # Neither memory nor the store has position + 1: missing up to what memory holds now.
             end = min(until_seq, log.oldest_seq - 1)
             if end > position:
-                yield Gap(position + 1, end, _reason(read_from_store))
+                for gap in await _gaps(history, position + 1, end):
+                    yield gap
                 position = end
             continue
-        read_from_store = True
         for part in _contiguous_parts(stored):
             if part[0].seq > position + 1:
-                yield Gap(position + 1, part[0].seq - 1, _reason(position > after_seq))
+                for gap in await _gaps(history, position + 1, part[0].seq - 1):
+                    yield gap
             yield part
             position = part[-1].seq
 
 
-def _reason(after_stored_entries: bool) -> GapReason:
-    # A hole before anything the store returned is history trimmed by age or size; a hole after entries
-    # it did return was never written.
-    return GapReason.NOT_PERSISTED if after_stored_entries else GapReason.AGED_OUT
+async def _gaps(history: EventHistory | None, from_seq: int, to_seq: int) -> list[Gap]:
+    """The gaps of a hole `from_seq..to_seq` that neither memory nor the store holds.
+
+    The parts a restart skipped are NOT_PERSISTED with an upper-bound count. The rest is AGED_OUT below
+    the oldest entry the store holds (history trimmed by age or size) and NOT_PERSISTED above it (never
+    written): no stored entry lies inside a hole, so a part is wholly below or wholly above it.
+    """
+    if history is None:
+        return [Gap(from_seq, to_seq, GapReason.AGED_OUT)]
+    oldest = await history.oldest_seq()
+    skipped = await history.skipped_ranges(from_seq, to_seq)
+    gaps: list[Gap] = []
+    position = from_seq
+    for skip in skipped:
+        start, end = max(skip.from_seq, position), min(skip.to_seq, to_seq)
+        if start > end:
+            continue  # overlaps a range already reported
+        if start > position:
+            gaps.append(_unskipped(position, start - 1, oldest))
+        gaps.append(Gap(start, end, GapReason.NOT_PERSISTED, count_is_upper_bound=True))
+        position = end + 1
+    if position <= to_seq:
+        gaps.append(_unskipped(position, to_seq, oldest))
+    return gaps
+
+
+def _unskipped(from_seq: int, to_seq: int, oldest: int | None) -> Gap:
+    aged_out = oldest is None or to_seq < oldest
+    return Gap(from_seq, to_seq, GapReason.AGED_OUT if aged_out else GapReason.NOT_PERSISTED)
 
 
 def _contiguous_parts(entries: list[LogEntry]) -> list[list[LogEntry]]:

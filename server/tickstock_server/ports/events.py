@@ -10,14 +10,34 @@ from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.domain.snapshot import SymbolSnapshot
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedRange:
+    """Seqs `from_seq..to_seq` (inclusive) a writer skipped when it restarted after a crash.
+
+    The crashed writer had reserved them and none is stored: it may have handed some out (and lost them),
+    and never issued the others. How many events they held is unknown; at most their number.
+    """
+
+    from_seq: int
+    to_seq: int
+
+
 class EventHistory(Protocol):
-    """The persisted part of the event log (RedisEventStore), read for replays older than memory."""
+    """The persisted part of the event log (RedisEventStore), read for replays older than memory.
+
+    Every method raises DependencyUnavailableError when the store is unreachable.
+    """
 
     async def read(self, after_seq: int, until_seq: int, limit: int) -> list[LogEntry]:
-        """Up to `limit` entries with `after_seq < seq <= until_seq` in order; may have holes.
+        """Up to `limit` entries with `after_seq < seq <= until_seq` in order; may have holes."""
+        ...
 
-        Raises DependencyUnavailableError when the store is unreachable.
-        """
+    async def oldest_seq(self) -> int | None:
+        """The seq of the oldest entry still stored, None when none is: below it, history was trimmed."""
+        ...
+
+    async def skipped_ranges(self, from_seq: int, to_seq: int) -> list[SkippedRange]:
+        """The ranges restarts skipped that overlap `from_seq..to_seq`, in seq order."""
         ...
 
 

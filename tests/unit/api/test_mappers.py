@@ -7,9 +7,11 @@ import dataclasses
 from event_factories import make_surge_details, make_trend_details
 from factories import make_pattern
 
-from tickstock.v1 import events_pb2
+from tickstock.v1 import event_service_pb2, events_pb2
 from tickstock_server.api.mappers._common import duration_from_ns, timestamp_from_ns
+from tickstock_server.api.mappers.event_service import gap_response
 from tickstock_server.api.mappers.events import encode_event, event_to_proto
+from tickstock_server.delivery.replay import Gap, GapReason
 from tickstock_server.domain.events import (
     Direction,
     Event,
@@ -211,3 +213,21 @@ def test_a_pattern_without_a_timeframe_encodes_it_unspecified() -> None:
     proto = event_to_proto(event, seq=1, ingest_ts_ns=0, detect_ts_ns=0)
 
     assert proto.pattern.timeframe == events_pb2.PATTERN_TIMEFRAME_UNSPECIFIED
+
+
+def test_a_gap_of_skipped_seqs_maps_to_an_upper_bound_missed_count() -> None:
+    notice = gap_response(Gap(31, 1000, GapReason.NOT_PERSISTED, count_is_upper_bound=True)).gap_notice
+
+    assert (notice.from_seq, notice.to_seq, notice.missed_count, notice.reason) == (
+        31,
+        1000,
+        970,
+        event_service_pb2.GAP_REASON_NOT_PERSISTED,
+    )
+    assert notice.missed_count_is_upper_bound
+
+
+def test_an_exact_gap_maps_to_an_exact_missed_count() -> None:
+    notice = gap_response(Gap(11, 120, GapReason.AGED_OUT)).gap_notice
+
+    assert (notice.missed_count, notice.missed_count_is_upper_bound) == (110, False)

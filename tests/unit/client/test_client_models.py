@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tickstock.v1 import events_pb2
-from tickstock_client import Direction, EventType, MarketStatus, ResumeToken
-from tickstock_client._proto import enum_from_proto, event_from_proto
+from tickstock.v1 import event_service_pb2, events_pb2
+from tickstock_client import Direction, EventType, Gap, GapReason, MarketStatus, ResumeToken
+from tickstock_client._proto import enum_from_proto, event_from_proto, gap_from_proto
 
 
 def test_a_resume_token_round_trips_through_its_text() -> None:
@@ -62,3 +62,20 @@ def test_an_event_carries_its_epoch_and_typed_fields() -> None:
     assert event.resume_token == ResumeToken(epoch="epoch-1", seq=41)
     assert event.details is not None and event.details.session_low == 101.25  # type: ignore[union-attr]
     assert event.ingest_time is None
+
+
+def test_a_gap_says_whether_its_missed_count_is_an_upper_bound() -> None:
+    message = event_service_pb2.GapNotice(
+        from_seq=31, to_seq=1000, missed_count=970, reason=event_service_pb2.GAP_REASON_NOT_PERSISTED,
+        missed_count_is_upper_bound=True,
+    )  # fmt: skip
+
+    gap = gap_from_proto(message)
+
+    assert gap == Gap(
+        from_seq=31,
+        to_seq=1000,
+        missed_count=970,
+        reason=GapReason.NOT_PERSISTED,
+        missed_count_is_upper_bound=True,
+    )

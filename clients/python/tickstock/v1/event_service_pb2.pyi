@@ -64,12 +64,15 @@ class _GapReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_GapReason.V
     GAP_REASON_UNSPECIFIED: _GapReason.ValueType  # 0
     """Not set."""
     GAP_REASON_AGED_OUT: _GapReason.ValueType  # 1
-    """The events are older than the event log keeps."""
+    """The events are older than the event log keeps: the range lies below the oldest entry the event store
+    still holds (history trimmed by age or size).
+    """
     GAP_REASON_EPOCH_CHANGED: _GapReason.ValueType  # 2
     """The token belongs to an event log epoch that no longer exists."""
     GAP_REASON_NOT_PERSISTED: _GapReason.ValueType  # 3
     """The events were never persisted (the event store was unreachable, or the server stopped abruptly)
-    and are no longer in memory.
+    and are no longer in memory: a hole above the oldest entry the event store holds, or seqs the
+    server skipped when it restarted after a crash (then `missed_count_is_upper_bound` is set).
     """
     GAP_REASON_REPLAY_LIMIT: _GapReason.ValueType  # 4
     """The range is older than the newest `SubscriptionLimits.max_replay_events` log entries before the
@@ -83,12 +86,15 @@ class GapReason(_GapReason, metaclass=_GapReasonEnumTypeWrapper):
 GAP_REASON_UNSPECIFIED: GapReason.ValueType  # 0
 """Not set."""
 GAP_REASON_AGED_OUT: GapReason.ValueType  # 1
-"""The events are older than the event log keeps."""
+"""The events are older than the event log keeps: the range lies below the oldest entry the event store
+still holds (history trimmed by age or size).
+"""
 GAP_REASON_EPOCH_CHANGED: GapReason.ValueType  # 2
 """The token belongs to an event log epoch that no longer exists."""
 GAP_REASON_NOT_PERSISTED: GapReason.ValueType  # 3
 """The events were never persisted (the event store was unreachable, or the server stopped abruptly)
-and are no longer in memory.
+and are no longer in memory: a hole above the oldest entry the event store holds, or seqs the
+server skipped when it restarted after a crash (then `missed_count_is_upper_bound` is set).
 """
 GAP_REASON_REPLAY_LIMIT: GapReason.ValueType  # 4
 """The range is older than the newest `SubscriptionLimits.max_replay_events` log entries before the
@@ -570,7 +576,9 @@ Global___SubscriptionLimits: _TypeAlias = SubscriptionLimits  # noqa: Y015
 @_typing.final
 class GapNotice(_message.Message):
     """A range of the event log that can no longer be replayed. With GAP_REASON_EPOCH_CHANGED the range is
-    unknown (0 to 0): the client's log is gone, and the current log is replayed from its beginning.
+    unknown (0 to 0): the client's log is gone, and the current log is replayed from its beginning. The
+    reason and the count depend only on the range, not on the resume token: every client is told the same
+    about the same seqs. One hole may arrive as several consecutive notices, one per reason.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -579,14 +587,22 @@ class GapNotice(_message.Message):
     TO_SEQ_FIELD_NUMBER: _builtins.int
     MISSED_COUNT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    MISSED_COUNT_IS_UPPER_BOUND_FIELD_NUMBER: _builtins.int
     from_seq: _builtins.int
     """First sequence number missing (inclusive)."""
     to_seq: _builtins.int
     """Last sequence number missing (inclusive)."""
     missed_count: _builtins.int
-    """Number of log entries in the range (all event types and symbols, not only those the filter selects)."""
+    """Number of log entries in the range (all event types and symbols, not only those the filter selects).
+    Exact unless `missed_count_is_upper_bound` is set.
+    """
     reason: Global___GapReason.ValueType
     """Why."""
+    missed_count_is_upper_bound: _builtins.bool
+    """The range holds seqs the server reserved before a crash and skipped when it restarted: it may have
+    handed some of them out (those events are lost) and never issued the others. `missed_count` is then
+    the most events that can have been missed, not their exact number.
+    """
     def __init__(
         self,
         *,
@@ -594,10 +610,11 @@ class GapNotice(_message.Message):
         to_seq: _builtins.int = ...,
         missed_count: _builtins.int = ...,
         reason: Global___GapReason.ValueType = ...,
+        missed_count_is_upper_bound: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_seq", b"from_seq", "missed_count", b"missed_count", "reason", b"reason", "to_seq", b"to_seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_seq", b"from_seq", "missed_count", b"missed_count", "missed_count_is_upper_bound", b"missed_count_is_upper_bound", "reason", b"reason", "to_seq", b"to_seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

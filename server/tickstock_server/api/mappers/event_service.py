@@ -76,7 +76,11 @@ def gap_response(gap: Gap) -> Response:
     count = 0 if gap.reason is GapReason.EPOCH_CHANGED else gap.count
     return Response(
         gap_notice=event_service_pb2.GapNotice(
-            from_seq=gap.from_seq, to_seq=gap.to_seq, missed_count=count, reason=_GAP_REASONS[gap.reason]
+            from_seq=gap.from_seq,
+            to_seq=gap.to_seq,
+            missed_count=count,
+            reason=_GAP_REASONS[gap.reason],
+            missed_count_is_upper_bound=gap.count_is_upper_bound,
         )
     )
 
