@@ -45,6 +45,17 @@ def server_env(port: int, **settings: str) -> dict[str, str]:
     return env
 
 
+def topology_settings(database_url: str, redis_url: str, prefix: str) -> dict[str, str]:
+    """What an ingest process and its gateways share: the servers, the key prefixes, no simulator."""
+    return {
+        "TICKSTOCK_DATABASE_URL": database_url,
+        "TICKSTOCK_REDIS_URL": redis_url,
+        "TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX": prefix,
+        "TICKSTOCK_PATTERNS__KEY_PREFIX": prefix + "patterns:",
+        "TICKSTOCK_PATTERNS__SIMULATOR": "off",
+    }
+
+
 async def run_admin(*args: str, env: Mapping[str, str]) -> str:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tickstock_server", *args, env=dict(env),

@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from server_process import free_port, run_admin, server_env, serving, started
+from server_process import free_port, run_admin, server_env, serving, started, topology_settings
 from tcp_proxy import TcpProxy
 
 from tickstock_client import AsyncClient, Dropped, Event, EventFilter, EventType, Gap
@@ -41,14 +41,7 @@ async def test_the_stream_survives_killed_gateways_and_cut_connections_with_no_g
 ) -> None:
     port = free_port()
     prefix = f"test:{port}:events:"
-    common = {
-        "TICKSTOCK_DATABASE_URL": pg_database_url,
-        "TICKSTOCK_REDIS_URL": redis_url,
-        "TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX": prefix,
-        "TICKSTOCK_PATTERNS__KEY_PREFIX": prefix + "patterns:",
-        "TICKSTOCK_PATTERNS__SIMULATOR": "off",
-        "TICKSTOCK_FEED__SYMBOLS": "400",
-    }
+    common = {**topology_settings(pg_database_url, redis_url, prefix), "TICKSTOCK_FEED__SYMBOLS": "400"}
     ingest_env = server_env(0, TICKSTOCK_ROLE="ingest", TICKSTOCK_DATA_DIR=str(tmp_path), **common)
     gateway_env = server_env(port, TICKSTOCK_ROLE="gateway", **common)
     proxy = TcpProxy(port)

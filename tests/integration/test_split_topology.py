@@ -22,7 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 from polling import eventually
 from resuming_client import ResumingClient
-from server_process import free_port, run_admin, server_env, serving, started
+from server_process import free_port, run_admin, server_env, serving, started, topology_settings
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.bus.event_follower import RedisEventFollower
@@ -50,13 +50,7 @@ class Topology:
 async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> AsyncIterator[Topology]:
     """An ingest (running the producer simulator when `simulator` is "on") and two gateways."""
     prefix = f"split-{uuid.uuid4().hex[:8]}:"
-    common = {
-        "TICKSTOCK_DATABASE_URL": pg_database_url,
-        "TICKSTOCK_REDIS_URL": redis_url,
-        "TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX": prefix,
-        "TICKSTOCK_PATTERNS__KEY_PREFIX": prefix + "patterns:",
-        "TICKSTOCK_PATTERNS__SIMULATOR": "off",
-    }
+    common = topology_settings(pg_database_url, redis_url, prefix)
     ports = [free_port(), free_port()]
     ingest_env = server_env(
         0, TICKSTOCK_ROLE="ingest", **{**common, "TICKSTOCK_PATTERNS__SIMULATOR": simulator}

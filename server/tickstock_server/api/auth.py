@@ -6,9 +6,10 @@ revoked meanwhile. Failures are counted, logged and limited per peer by `AuthFai
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from tickstock_server.api.auth_failures import AuthFailures, peer_address
@@ -74,9 +75,7 @@ class AuthInterceptor(WrappingInterceptor):
             return behaviour
 
         async def wrapped(request: Any, context: Context) -> Any:
-            principal = await self._authenticate(context)
-            _principal.set(principal)
-            with self.revocations.watching(principal.key_id, context):
+            async with self._watched(context):
                 async for response in behaviour(request, context):
                     yield response
 
@@ -88,12 +87,18 @@ class AuthInterceptor(WrappingInterceptor):
             return behaviour
 
         async def wrapped(request: Any, context: Context) -> Any:
-            principal = await self._authenticate(context)
-            _principal.set(principal)
-            with self.revocations.watching(principal.key_id, context):
+            async with self._watched(context):
                 return await call_unary(behaviour, request, context)
 
         return wrapped
+
+    @contextlib.asynccontextmanager
+    async def _watched(self, context: Context) -> AsyncIterator[None]:
+        """Authenticate a stream, and keep it registered for revocation while the block runs."""
+        principal = await self._authenticate(context)
+        _principal.set(principal)
+        with self.revocations.watching(principal.key_id, context):
+            yield
 
     async def _authenticate(self, context: Context) -> Principal:
         values = [v for k, v in context.invocation_metadata() or () if k == "authorization"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -18,13 +17,6 @@ from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.ports.events import LogMark
 from tickstock_server.storage.log_marks import PgLogMarks
 from tickstock_server.storage.migrate import apply_migrations
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis_client = aioredis.from_url(redis_url)
-    yield redis_client
-    await redis_client.aclose()
 
 
 @pytest.fixture

@@ -23,13 +23,6 @@ from tickstock_server.domain.log_entry import LogEntry
 OPTIONS = DeliveryOptions(max_batch_size=1000, max_batch_latency_s=0.0, heartbeat_interval_s=30.0)
 
 
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis_client = aioredis.from_url(redis_url)
-    yield redis_client
-    await redis_client.aclose()
-
-
 def _encode(event: object, seq: int, ingest: int, detect: int) -> bytes:
     return f"event-{seq}".encode()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,13 +13,6 @@ from tickstock_server.bus.event_stream import EventStoreConfig, LogPosition, Red
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.errors import DependencyUnavailableError
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis_client = aioredis.from_url(redis_url)
-    yield redis_client
-    await redis_client.aclose()
 
 
 def _config(**overrides: object) -> EventStoreConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -20,13 +20,6 @@ from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.replay import Gap, GapReason, replay
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.ports.events import EventHistory, SkippedRange
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis_client = aioredis.from_url(redis_url)
-    yield redis_client
-    await redis_client.aclose()
 
 
 @pytest.fixture
