@@ -114,7 +114,20 @@ def _parser() -> argparse.ArgumentParser:
 
     health = commands.add_parser("health", help="the health of the server or of one service")
     health.add_argument("service", nargs="?", default="", help="e.g. tickstock.v1.EventService")
+    _accept_json(commands)
     return parser
+
+
+def _accept_json(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Give every command `--json`: JSON lines are the only output of those without another one."""
+    for command in commands.choices.values():
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            _accept_json(nested[0])
+        elif "--json" not in command._option_string_actions:
+            command.add_argument(
+                "--json", action="store_true", help="JSON lines (this command's only output)"
+            )
 
 
 def _api_key(key_file: Path | None) -> str:
