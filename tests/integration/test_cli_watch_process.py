@@ -1,5 +1,6 @@
-"""`tickstock watch --symbols AAPL,MSFT`, the real CLI process against the real server: its live table
-keeps going across a server restart, and the restart's new epoch shows as a gap notice."""
+"""`tickstock watch --symbols AAPL,MSFT`, the real CLI process against the default topology's processes
+(an ingest process and a gateway): its live table keeps going across a restart of both, and the
+restart's new epoch (the synthetic session starts again) shows as a gap notice."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 from polling import eventually
-from server_process import free_port, run_admin, server_env, serving
+from server_process import free_port, run_admin, server_env, serving, started, topology_settings
 
 _STATUS = re.compile(r"^(\w+) \| resume (\S+) \| ([\d,]+) events", re.MULTILINE)
 
@@ -26,13 +27,15 @@ async def test_watch_keeps_its_table_going_across_a_server_restart(
     pg_database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = server_env(port, TICKSTOCK_DATABASE_URL=pg_database_url, TICKSTOCK_REDIS_URL=redis_url)
+    common = topology_settings(pg_database_url, redis_url, f"test:{port}:events:")
+    ingest_env = server_env(0, TICKSTOCK_ROLE="ingest", **common)
+    env = server_env(port, TICKSTOCK_ROLE="gateway", **common)
     key = await run_admin("create-key", "--user", "alice", env=env)
     cli_env = {**os.environ, "TICKSTOCK_API_KEY": key, "COLUMNS": "140"}
     tickstock = str(Path(sys.executable).parent / "tickstock")
     output = tmp_path / "watch.out"
     with output.open("wb") as sink:
-        async with serving(env, port):
+        async with started(ingest_env), serving(env, port):
             watch = await asyncio.create_subprocess_exec(
                 tickstock, "--target", f"127.0.0.1:{port}", "watch", "--symbols", "AAPL,MSFT",
                 "--resume-file", str(tmp_path / "watch.token"),
@@ -45,7 +48,7 @@ async def test_watch_keeps_its_table_going_across_a_server_restart(
                 watch.kill()
                 raise
         try:
-            async with serving(env, port):
+            async with started(ingest_env), serving(env, port):
                 await eventually(lambda: _after_restart(_statuses(output)[-1], before), 30, 0.2)
         finally:
             watch.send_signal(signal.SIGINT)
