@@ -28,7 +28,9 @@ from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.bus.event_follower import RedisEventFollower
 from tickstock_server.simulation.market import synthetic_symbols
 
-SYMBOLS = list(synthetic_symbols(40)[:20])
+FEED_SYMBOLS = 400
+"""Symbols of the ingest's synthetic feed: enough that the selected ones have events every second."""
+SYMBOLS = list(synthetic_symbols(FEED_SYMBOLS)[:200])
 TYPES = {"high", "low", "trend", "surge"}
 
 
@@ -53,7 +55,13 @@ async def _topology(pg_database_url: str, redis_url: str, *, simulator: str) -> 
     common = topology_settings(pg_database_url, redis_url, prefix)
     ports = [free_port(), free_port()]
     ingest_env = server_env(
-        0, TICKSTOCK_ROLE="ingest", **{**common, "TICKSTOCK_PATTERNS__SIMULATOR": simulator}
+        0,
+        TICKSTOCK_ROLE="ingest",
+        **{
+            **common,
+            "TICKSTOCK_PATTERNS__SIMULATOR": simulator,
+            "TICKSTOCK_FEED__SYMBOLS": str(FEED_SYMBOLS),
+        },
     )
     gateway_env = {"TICKSTOCK_ROLE": "gateway", **common}
     async with contextlib.AsyncExitStack() as stack:
