@@ -256,3 +256,101 @@ class BacktestStoreContract:
 
         # Assert
         assert (backtest, cancelled) == (done, False)
+
+    # --- the quota count and the dispatch queue ---------------------------------------------------------
+
+    async def test_count_active_counts_only_the_users_queued_and_running(self, store: BacktestStore) -> None:
+        # Arrange
+        for index in range(4):
+            await store.insert(make_backtest(index))
+        await store.insert(make_backtest(10, user="bob"))
+        await store.record_progress([make_report("backtest_0001", 0.5)])
+        await store.cancel("alice", "backtest_0002", now_ns=T0_NS)
+
+        # Act / Assert
+        assert (await store.count_active("alice"), await store.count_active("carol")) == (3, 0)
+
+    async def test_claim_next_takes_the_user_with_fewest_in_flight_then_the_oldest(
+        self, store: BacktestStore
+    ) -> None:
+        # Arrange: alice's three jobs come first, bob's one last
+        for index in range(3):
+            await store.insert(make_backtest(index))
+        await store.insert(make_backtest(9, user="bob"))
+
+        # Act
+        claimed = [
+            await store.claim_next(max_in_flight=3, heard_since_ns=T0_NS, now_ns=T0_NS + 10**9)
+            for _ in range(4)
+        ]
+
+        # Assert: alice's first, bob's (alice has one in flight, bob none), alice's second; then full
+        assert [None if b is None else b.backtest_id for b in claimed] == [
+            "backtest_0000",
+            "backtest_0009",
+            "backtest_0001",
+            None,
+        ]
+
+    async def test_an_ended_job_frees_its_place_in_flight(self, store: BacktestStore) -> None:
+        # Arrange
+        for index in range(2):
+            await store.insert(make_backtest(index))
+        await store.claim_next(max_in_flight=1, heard_since_ns=T0_NS, now_ns=T0_NS + 10**9)
+        full = await store.claim_next(max_in_flight=1, heard_since_ns=T0_NS, now_ns=T0_NS + 10**9)
+
+        # Act
+        await store.record_outcome("backtest_0000", BacktestOutcome(state=S.COMPLETED), now_ns=T0_NS + 10**9)
+        claimed = await store.claim_next(max_in_flight=1, heard_since_ns=T0_NS, now_ns=T0_NS + 2 * 10**9)
+
+        # Assert
+        assert full is None
+        assert claimed is not None and claimed.backtest_id == "backtest_0001"
+
+    async def test_a_released_or_lost_job_is_claimed_again(self, store: BacktestStore) -> None:
+        # Arrange
+        await store.insert(make_backtest(0))
+        await store.claim_next(max_in_flight=5, heard_since_ns=T0_NS, now_ns=T0_NS + 10**9)
+        await store.release_claim("backtest_0000")
+        released = await store.claim_next(max_in_flight=5, heard_since_ns=T0_NS, now_ns=T0_NS + 2 * 10**9)
+        heard = await store.claim_next(max_in_flight=5, heard_since_ns=T0_NS + 2 * 10**9, now_ns=T0_NS)
+
+        # Act: nothing heard of it since it was handed over
+        lost = await store.claim_next(
+            max_in_flight=5, heard_since_ns=T0_NS + 3 * 10**9, now_ns=T0_NS + 4 * 10**9
+        )
+
+        # Assert
+        assert released is not None and released.backtest_id == "backtest_0000"
+        assert heard is None
+        assert lost is not None and lost.backtest_id == "backtest_0000"
+
+    async def test_a_running_job_is_in_flight_and_never_claimed(self, store: BacktestStore) -> None:
+        # Arrange: it reports progress without TickStock having dispatched it (another replica did)
+        for index in range(2):
+            await store.insert(make_backtest(index))
+        await store.record_progress([make_report("backtest_0000", 0.5)])
+
+        # Act
+        full = await store.claim_next(max_in_flight=1, heard_since_ns=T0_NS, now_ns=T0_NS + 2 * 10**9)
+        claimed = await store.claim_next(max_in_flight=2, heard_since_ns=T0_NS, now_ns=T0_NS + 2 * 10**9)
+
+        # Assert
+        assert full is None
+        assert claimed is not None and claimed.backtest_id == "backtest_0001"
+
+    async def test_claim_next_among_users_with_as_many_in_flight_serves_the_one_served_longest_ago(
+        self, store: BacktestStore
+    ) -> None:
+        # Arrange: alice's first job was served and has ended; bob was never served
+        for index in range(2):
+            await store.insert(make_backtest(index))
+        await store.insert(make_backtest(9, user="bob"))
+        await store.claim_next(max_in_flight=1, heard_since_ns=T0_NS, now_ns=T0_NS + 10**9)
+        await store.record_outcome("backtest_0000", BacktestOutcome(state=S.FAILED), now_ns=T0_NS + 10**9)
+
+        # Act
+        claimed = await store.claim_next(max_in_flight=1, heard_since_ns=T0_NS, now_ns=T0_NS + 2 * 10**9)
+
+        # Assert
+        assert claimed is not None and claimed.backtest_id == "backtest_0009"

@@ -183,6 +183,15 @@ class PatternSettings(BaseModel):
     """Reload alert subscriptions (other replicas' changes, universe changes) every this many seconds."""
     backtest_progress_write_s: float = Field(default=1.0, gt=0)
     """Least time between two progress writes of backtests to PostgreSQL, seconds."""
+    backtest_max_active_per_user: int = Field(default=5, ge=1, le=1000)
+    """Most backtests one user may have queued or running; SubmitBacktest beyond it is RESOURCE_EXHAUSTED
+    (reason LIMIT_EXCEEDED). Also the bound on each user's share of the dispatch queue."""
+    backtest_max_in_flight: int = Field(default=8, ge=1, le=10_000)
+    """Most backtests handed to the producer and not ended, over all users and gateways; the rest wait
+    queued and are handed over round robin across users. At most the producer's own limit."""
+    backtest_dispatch_silence_s: float = Field(default=600.0, ge=10, le=86_400)
+    """A dispatched backtest the producer has not reported on for this long counts as lost and frees its
+    place in flight (a still-queued one is handed over again), seconds."""
 
 
 class MetricsSettings(BaseModel):

@@ -40,19 +40,26 @@ class Harness:
 async def running_backtests(
     start_api_server: ServerFactory,
     wrap: Callable[[BacktestServiceServicer], object] = lambda servicer: servicer,
+    *,
+    store: MemoryBacktestStore | None = None,
+    max_in_flight: int = BacktestJobsConfig().max_in_flight,
 ) -> AsyncIterator[Harness]:
-    """A server with BacktestService on a clock from `NOW_NS`, its jobs' writer running, and a second user.
+    """A server with BacktestService on a clock from `NOW_NS`, its jobs' writer and dispatcher running,
+    and a second user.
 
-    `wrap` may put a servicer of the test's around the real one.
+    `wrap` may put a servicer of the test's around the real one; `store` replaces the memory store.
     """
-    store, publisher = MemoryBacktestStore(), MemoryBacktestRequests()
+    store, publisher = store or MemoryBacktestStore(), MemoryBacktestRequests()
     jobs = BacktestJobs(
         store=store,
         publisher=publisher,
-        config=BacktestJobsConfig(progress_write_interval_s=0.01, max_watchers_per_user=MAX_WATCHERS),
+        config=BacktestJobsConfig(
+            progress_write_interval_s=0.01, max_watchers_per_user=MAX_WATCHERS, max_in_flight=max_in_flight
+        ),
         clock_ns=itertools.count(NOW_NS, 1_000_000).__next__,
     )
     writer = asyncio.create_task(jobs.run())
+    dispatcher = asyncio.create_task(jobs.run_dispatcher())
     api: ApiServer = await start_api_server(
         extra_servicers={BACKTEST_SERVICE: wrap(BacktestServiceServicer(backtests=jobs.service))}
     )
@@ -68,6 +75,7 @@ async def running_backtests(
             bob=(("authorization", f"Bearer {bob.token}"),),
         )
     finally:
-        writer.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await writer
+        for task in (writer, dispatcher):
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task

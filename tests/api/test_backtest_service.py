@@ -118,7 +118,7 @@ async def test_submit_queues_the_job_and_get_returns_it(harness: Harness) -> Non
     [
         (1, False, grpc.StatusCode.OK, BacktestState.QUEUED),
         (0, False, grpc.StatusCode.OK, BacktestState.FAILED),  # nobody listens: failed at once
-        (1, True, grpc.StatusCode.UNAVAILABLE, BacktestState.FAILED),  # the bus is down
+        (1, True, grpc.StatusCode.OK, BacktestState.QUEUED),  # the bus is down: queued, retried later
     ],
 )
 async def test_submit_outcome_depends_on_the_producer_hearing_the_job(

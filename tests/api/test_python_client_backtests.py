@@ -25,9 +25,11 @@ from tickstock_client import (
     NotFoundError,
     UnavailableError,
 )
+from tickstock_server.adapters.memory.backtests import MemoryBacktestStore
 from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.domain.backtests import BacktestOutcome, BacktestResult
 from tickstock_server.domain.backtests import BacktestState as ServerState
+from tickstock_server.errors import DependencyUnavailableError
 
 START, END = date(2025, 1, 2), date(2025, 12, 31)  # before the jobs' clock, 2026-01-06
 NOW = datetime.fromtimestamp(NOW_NS / 10**9, UTC)
@@ -84,24 +86,55 @@ async def test_an_invalid_submission_raises_with_every_field_violation(client: A
     }
 
 
+class _UnavailableStore(MemoryBacktestStore):
+    """PostgreSQL is down: the quota count fails, and the calls are counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = 0
+
+    async def count_active(self, user: str) -> int:
+        self.counts += 1
+        raise DependencyUnavailableError("PostgreSQL is unavailable")
+
+
 async def test_a_submission_that_failed_with_unavailable_is_not_retried(
+    start_api_server: ServerFactory,
+) -> None:
+    # Arrange: PostgreSQL is down
+    store = _UnavailableStore()
+    async with (
+        running_backtests(start_api_server, store=store) as harness,
+        AsyncClient(f"127.0.0.1:{harness.api.port}", api_key=harness.api.token) as client,
+    ):
+        # Act
+        with pytest.raises(UnavailableError):
+            await _submit(client)
+
+    # Assert: one attempt, not one per retry
+    assert (store.counts, store.rows) == (1, {})
+
+
+async def test_a_submission_while_the_bus_is_down_is_stored_once_and_stays_queued(
     harness: Harness, client: AsyncClient
 ) -> None:
-    # Arrange: the bus is down; the job is stored, then marked failed
+    # Arrange
     harness.publisher.unavailable = True
 
     # Act
-    with pytest.raises(UnavailableError):
-        await _submit(client)
+    submitted = await _submit(client)
 
-    # Assert: one job, not one per attempt
+    # Assert
     [stored] = harness.store.rows.values()
-    assert stored.state is ServerState.FAILED
+    assert (submitted.state, stored.state) == (BacktestState.QUEUED, ServerState.QUEUED)
 
 
 async def test_list_backtests_walks_every_page_newest_first(client: AsyncClient) -> None:
-    # Arrange: one more than the largest page
-    submitted = [(await _submit(client)).backtest_id for _ in range(101)]
+    # Arrange: one more than the largest page, each cancelled to stay within the user's quota
+    submitted = []
+    for _ in range(101):
+        submitted.append((await _submit(client)).backtest_id)
+        await client.cancel_backtest(submitted[-1])
 
     # Act
     listed = [backtest.backtest_id async for backtest in client.list_backtests()]

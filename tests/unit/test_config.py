@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tickstock_server.config import FeedSettings, GrpcSettings, describe_settings
+from tickstock_server.config import FeedSettings, GrpcSettings, PatternSettings, describe_settings
 
 
 def test_default_feed_is_the_synthetic_market_on_a_session_clock() -> None:
@@ -84,3 +84,16 @@ def test_complete_tls_settings_with_a_client_ca_are_accepted() -> None:
     )
 
     assert (grpc.tls_cert_file, grpc.tls_client_ca_file) == (Path("server.pem"), Path("clients.pem"))
+
+
+def test_backtest_fairness_defaults_and_bounds() -> None:
+    patterns = PatternSettings()
+
+    assert (
+        patterns.backtest_max_active_per_user,
+        patterns.backtest_max_in_flight,
+        patterns.backtest_dispatch_silence_s,
+    ) == (5, 8, 600.0)
+    for field in ("backtest_max_active_per_user", "backtest_max_in_flight", "backtest_dispatch_silence_s"):
+        with pytest.raises(ValidationError, match=field):
+            PatternSettings.model_validate({field: 0})

@@ -118,7 +118,12 @@ class PatternSide:
         self.jobs = BacktestJobs(
             store=PgBacktestStore(pool),
             publisher=RedisBacktestRequests(redis_client),
-            config=BacktestJobsConfig(progress_write_interval_s=config.backtest_progress_write_s),
+            config=BacktestJobsConfig(
+                progress_write_interval_s=config.backtest_progress_write_s,
+                max_active_per_user=config.backtest_max_active_per_user,
+                max_in_flight=config.backtest_max_in_flight,
+                dispatch_silence_s=config.backtest_dispatch_silence_s,
+            ),
         )
         self.consumer: PatternConsumer
         self.patterns = PatternService(
@@ -180,6 +185,7 @@ class PatternSide:
             "pattern-maintenance": self.patterns.run_maintenance(),
             "alert-refresh": self._refresh_alerts(),
             "backtest-writer": self.jobs.run(),
+            "backtest-dispatcher": self.jobs.run_dispatcher(),
         }
         if self._simulator is not None:
             work["pl-simulator"] = run_simulator(self._redis, self._simulator)

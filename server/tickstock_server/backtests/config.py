@@ -22,6 +22,25 @@ class BacktestJobsConfig:
     """Most concurrent `watch` streams of one user."""
     remembered_final_jobs: int = 10_000
     """Ids of jobs known to have ended, kept to drop late messages without a database write."""
+    max_active_per_user: int = 5
+    """Most QUEUED or RUNNING jobs of one user; a submission beyond it is refused (`LimitExceededError`).
+    It also bounds the queue: at most this many jobs per user, this times the users in all."""
+    max_in_flight: int = 8
+    """Most jobs handed to the producer and not ended, over all users and server processes; the rest
+    wait QUEUED in TickStock's queue. Keep it at or below the producer's own limit (the simulator's
+    ``max_backtest_jobs``, 16), which answers jobs beyond it with "producer busy"."""
+    dispatch_silence_s: float = 600.0
+    """A dispatched job the producer has not reported on for this long, in seconds, counts as lost: it no
+    longer takes a place in flight, and one that never started (still QUEUED) is handed over again."""
+    dispatch_poll_s: float = 1.0
+    """Seconds between dispatch passes when nothing wakes the dispatcher (places freed by another process,
+    lost jobs, a retry after Redis or PostgreSQL failed)."""
+
+    def __post_init__(self) -> None:
+        if self.max_active_per_user < 1 or self.max_in_flight < 1:
+            raise ValueError("max_active_per_user and max_in_flight must be at least 1")
+        if self.dispatch_silence_s <= 0 or self.dispatch_poll_s <= 0:
+            raise ValueError("dispatch_silence_s and dispatch_poll_s must be positive")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +49,10 @@ class BacktestJobStats:
 
     submitted: int
     """Jobs accepted and stored."""
+    refused_over_quota: int
+    """Submissions refused because the user had `max_active_per_user` active jobs."""
+    dispatched: int
+    """Jobs handed to the producer (a lost job handed over again counts again)."""
     unheard: int
     """Submitted jobs no producer was subscribed to receive; they were marked FAILED."""
     cancelled: int
@@ -55,6 +78,17 @@ class BacktestJobStats:
         ignored = "Producer backtest messages not applied, by reason: final, not_active, invalid, overflow."
         return [
             counter("tickstock_backtests_submitted", "Backtest jobs accepted and stored.", self.submitted),
+            counter(
+                "tickstock_backtests_refused",
+                "Backtest submissions refused because the user had the most active jobs allowed.",
+                self.refused_over_quota,
+                reason="quota",
+            ),
+            counter(
+                "tickstock_backtests_dispatched",
+                "Backtest jobs handed to the producer from TickStock's fair queue.",
+                self.dispatched,
+            ),
             counter(
                 "tickstock_backtests_unheard",
                 "Submitted backtests no producer was subscribed to receive (marked failed).",

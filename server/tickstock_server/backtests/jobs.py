@@ -2,7 +2,9 @@
 
 How a job moves::
 
-    submit -> validate -> store (QUEUED) -> publish to the producer      (service.py)
+    submit -> validate -> quota -> store (QUEUED)                        (service.py)
+    fair queue in the store -> publish to the producer, a bounded number at a time,
+        round robin across users (the submit's own pass, then `run_dispatcher`)  (dispatch.py)
     producer progress/result -> consumer -> apply_progress / apply_outcome (sync, no I/O)
         -> watchers of the job see the change; run() writes it to the store   (updates.py)
     cancel -> store (CANCELLED) -> publish the cancellation to the producer   (service.py)
@@ -21,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from tickstock_server.backtests.config import BacktestJobsConfig, BacktestJobStats
+from tickstock_server.backtests.dispatch import BacktestDispatcher
 from tickstock_server.backtests.service import BacktestService
 from tickstock_server.backtests.updates import BacktestUpdates
 from tickstock_server.backtests.watch import WatchRegistry
@@ -46,13 +49,22 @@ class BacktestJobs:
         self._clock_ns = clock_ns
         self._watches = WatchRegistry(max_watchers_per_user=self._config.max_watchers_per_user)
         self._updates = BacktestUpdates(
-            store=store, watches=self._watches, config=self._config, now_ns=self._now_ns
+            store=store,
+            watches=self._watches,
+            config=self._config,
+            now_ns=self._now_ns,
+            on_final=self._job_ended,
+        )
+        self._dispatcher = BacktestDispatcher(
+            store=store, publisher=publisher, updates=self._updates, config=self._config, now_ns=self._now_ns
         )
         self.service = BacktestService(
             store=store,
             publisher=publisher,
+            dispatcher=self._dispatcher,
             updates=self._updates,
             watches=self._watches,
+            max_active_per_user=self._config.max_active_per_user,
             now_ns=self._now_ns,
         )
         """What users do with their backtests (the BacktestService servicer calls it)."""
@@ -83,6 +95,21 @@ class BacktestJobs:
         """Write producer updates to the store until cancelled (see `BacktestUpdates.run`)."""
         await self._updates.run()
 
+    async def run_dispatcher(self) -> None:
+        """Hand queued jobs to the producer as places free up, until cancelled (see `BacktestDispatcher`).
+
+        Its first pass dispatches the jobs queued before a restart.
+        """
+        await self._dispatcher.run()
+
+    async def dispatch(self) -> None:
+        """One dispatch pass now (what `run_dispatcher` does when woken).
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        await self._dispatcher.dispatch()
+
     async def flush(self) -> None:
         """Write every pending update now: at shutdown, after the consumer stopped.
 
@@ -95,13 +122,16 @@ class BacktestJobs:
         """A snapshot of the counters."""
         service = self.service
         updates = self._updates
+        dispatcher = self._dispatcher
         return BacktestJobStats(
             submitted=service.submitted,
-            unheard=service.unheard,
+            refused_over_quota=service.refused_over_quota,
+            dispatched=dispatcher.dispatched,
+            unheard=dispatcher.unheard,
             cancelled=service.cancelled,
             completed=updates.ended_by_state[BacktestState.COMPLETED.value],
             failed=updates.ended_by_state[BacktestState.FAILED.value],
-            publish_failures=service.publish_failures,
+            publish_failures=dispatcher.publish_failures + service.cancel_publish_failures,
             write_failures=updates.write_failures,
             ignored_by_reason=dict(updates.ignored_by_reason),
             pending_progress=updates.pending_progress,
@@ -113,6 +143,9 @@ class BacktestJobs:
     def metric_samples(self) -> Sequence[MetricSample]:
         """The samples of `stats`."""
         return self.stats().metric_samples()
+
+    def _job_ended(self) -> None:
+        self._dispatcher.wake()
 
     def _now_ns(self) -> int:
         # PostgreSQL keeps microseconds; flooring here makes memory and database agree exactly.

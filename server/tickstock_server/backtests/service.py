@@ -1,20 +1,21 @@
-"""The rules of a user's backtests: submit (validate, store, queue), get, list, cancel and watch."""
+"""The rules of a user's backtests: submit (validate, quota, store, queue), get, list, cancel and watch."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import secrets
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 
+from tickstock_server.backtests.dispatch import BacktestDispatcher
 from tickstock_server.backtests.updates import BacktestUpdates
 from tickstock_server.backtests.watch import Watched, WatchRegistry, supersedes
 from tickstock_server.domain.backtest_requests import BacktestSubmission, validate_submission
 from tickstock_server.domain.backtests import (
     Backtest,
     BacktestCursor,
-    BacktestOutcome,
     BacktestPage,
     BacktestState,
     is_backtest_id_shape,
@@ -23,6 +24,7 @@ from tickstock_server.errors import (
     DependencyUnavailableError,
     FieldViolation,
     InvalidRequestError,
+    LimitExceededError,
     NotFoundError,
 )
 from tickstock_server.ports.backtests import BacktestRequestPublisher, BacktestStore
@@ -43,75 +45,82 @@ class BacktestService:
         *,
         store: BacktestStore,
         publisher: BacktestRequestPublisher,
+        dispatcher: BacktestDispatcher,
         updates: BacktestUpdates,
         watches: WatchRegistry,
+        max_active_per_user: int,
         now_ns: Callable[[], int],
     ) -> None:
-        """Keep jobs in `store`, hand them to the producer through `publisher`, take time from `now_ns`."""
+        """Keep jobs in `store`, queue them for `dispatcher`, send cancellations through `publisher`.
+
+        A user may have at most `max_active_per_user` jobs QUEUED or RUNNING; time comes from `now_ns`.
+        """
         self._store = store
         self._publisher = publisher
+        self._dispatcher = dispatcher
         self._updates = updates
         self._watches = watches
+        self._max_active_per_user = max_active_per_user
         self._now_ns = now_ns
+        self._admission = asyncio.Lock()
         self.submitted = 0
         """Jobs accepted and stored."""
-        self.unheard = 0
-        """Submitted jobs no producer received; they were marked FAILED."""
+        self.refused_over_quota = 0
+        """Submissions refused because the user had `max_active_per_user` active jobs."""
         self.cancelled = 0
         """Jobs cancelled by their owners."""
-        self.publish_failures = 0
-        """Job or cancel messages the producer's Redis could not take."""
+        self.cancel_publish_failures = 0
+        """Cancel messages the producer's Redis could not take."""
 
     async def submit(self, user: str, submission: BacktestSubmission) -> Backtest:
-        """Validate, store (QUEUED) and publish a job of `user`.
+        """Validate and store (QUEUED) a job of `user`, then dispatch what may go to the producer.
+
+        The job waits in the store's queue until the dispatcher hands it to the producer (at once when
+        fewer than `max_in_flight` jobs are there); see `tickstock_server.backtests.dispatch`.
 
         Returns:
             The stored job: QUEUED, or FAILED when no producer was subscribed to receive it.
 
         Raises:
             InvalidRequestError: The submission is invalid (every violation at once).
-            DependencyUnavailableError: PostgreSQL or Redis is unreachable (a stored job is marked FAILED).
+            LimitExceededError: `user` already has `max_active_per_user` QUEUED or RUNNING jobs.
+            DependencyUnavailableError: PostgreSQL is unreachable (nothing was stored).
         """
         now_ns = self._now_ns()
         spec = validate_submission(
             submission, today=dt.datetime.fromtimestamp(now_ns // NS_PER_S, dt.UTC).date()
         )
-        backtest = await self._store.insert(
-            Backtest(
-                backtest_id=f"backtest_{now_ns // NS_PER_S}_{secrets.token_hex(8)}",
-                user=user,
-                state=BacktestState.QUEUED,
-                symbols=spec.symbols,
-                start_date=spec.start_date,
-                end_date=spec.end_date,
-                patterns=spec.patterns,
-                parameters=spec.parameters,
-                create_ns=now_ns,
-                update_ns=now_ns,
+        # One admission at a time in this process: the count and the insert must not interleave.
+        async with self._admission:
+            if await self._store.count_active(user) >= self._max_active_per_user:
+                self.refused_over_quota += 1
+                raise LimitExceededError(
+                    f"a user may have at most {self._max_active_per_user} backtests queued or running;"
+                    " wait for one to end, or cancel one"
+                )
+            backtest = await self._store.insert(
+                Backtest(
+                    backtest_id=f"backtest_{now_ns // NS_PER_S}_{secrets.token_hex(8)}",
+                    user=user,
+                    state=BacktestState.QUEUED,
+                    symbols=spec.symbols,
+                    start_date=spec.start_date,
+                    end_date=spec.end_date,
+                    patterns=spec.patterns,
+                    parameters=spec.parameters,
+                    create_ns=now_ns,
+                    update_ns=now_ns,
+                )
             )
-        )
         self.submitted += 1
+        _logger.info("backtest %s of %s queued (%d symbols)", backtest.backtest_id, user, len(spec.symbols))
         try:
-            receivers = await self._publisher.publish_job(backtest)
+            handled = await self._dispatcher.dispatch()
         except DependencyUnavailableError:
-            self.publish_failures += 1
-            await self._fail(backtest, "could not be queued: Redis is unavailable")
-            raise
-        if receivers > 0:
-            _logger.info(
-                "backtest %s of %s queued (%d symbols)", backtest.backtest_id, user, len(spec.symbols)
-            )
+            # Stored and queued: the dispatcher's next pass hands it over.
+            self._dispatcher.wake()
             return backtest
-        self.unheard += 1
-        destination = self._publisher.job_destination
-        _logger.warning(
-            "no backtest worker listens on %s; backtest %s failed", destination, backtest.backtest_id
-        )
-        failed = await self._fail(
-            backtest,
-            f"no backtest worker (TickStockPL) is listening on {destination}; try again later",
-        )
-        return failed or backtest
+        return handled.get(backtest.backtest_id, backtest)
 
     async def get(self, user: str, backtest_id: str) -> Backtest:
         """One job of `user`, with progress not yet written.
@@ -161,7 +170,7 @@ class BacktestService:
             await self._publisher.publish_cancel(backtest, now_ns=now_ns)
         except DependencyUnavailableError:
             # Cancelled for us either way: whatever the producer still reports is ignored.
-            self.publish_failures += 1
+            self.cancel_publish_failures += 1
             _logger.warning("backtest %s cancelled, but the producer could not be told", backtest_id)
         return backtest
 
@@ -198,13 +207,6 @@ class BacktestService:
                 watched.state = loaded
             return watched.state
         return known
-
-    async def _fail(self, backtest: Backtest, message: str) -> Backtest | None:
-        outcome = BacktestOutcome(state=BacktestState.FAILED, error_message=message)
-        failed = await self._store.record_outcome(backtest.backtest_id, outcome, now_ns=self._now_ns())
-        if failed is not None:
-            self._updates.ended(failed)
-        return failed
 
 
 def _check_id(backtest_id: str) -> None:

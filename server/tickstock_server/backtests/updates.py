@@ -41,8 +41,14 @@ class BacktestUpdates:
         watches: WatchRegistry,
         config: BacktestJobsConfig,
         now_ns: Callable[[], int],
+        on_final: Callable[[], None],
     ) -> None:
-        """Write to `store`, show changes to `watches`, take time from `now_ns`."""
+        """Write to `store`, show changes to `watches`, take time from `now_ns`.
+
+        `on_final` (it must not block) is called whenever a job has ended: its place at the producer is
+        free.
+        """
+        self._on_final = on_final
         self._store = store
         self._watches = watches
         self._config = config
@@ -184,6 +190,7 @@ class BacktestUpdates:
             self.ended_by_state[backtest.state.value] += 1
             _logger.info("backtest %s %s", job_id, backtest.state.value)
             self._watches.show(backtest)
+            self._on_final()
 
     async def _write_progress(self) -> None:
         reports = tuple(self._pending_progress.values())
@@ -221,6 +228,7 @@ class BacktestUpdates:
         self._pending_progress.pop(backtest.backtest_id, None)
         self._remember_final(backtest.backtest_id)
         self._watches.show(backtest)
+        self._on_final()
 
     def overlay(self, backtest: Backtest) -> Backtest:
         """`backtest` with the progress not yet written to the store."""

@@ -45,8 +45,30 @@ class BacktestStore(Protocol):
         """
         ...
 
+    async def count_active(self, user: str) -> int:
+        """How many backtests of `user` are QUEUED or RUNNING."""
+        ...
+
+    async def claim_next(self, *, max_in_flight: int, heard_since_ns: int, now_ns: int) -> Backtest | None:
+        """Mark the next QUEUED backtest to hand to the producer as dispatched at `now_ns`; return it.
+
+        In flight are the active backtests dispatched (or reported on) at or after `heard_since_ns`;
+        older ones count as lost. None when `max_in_flight` are in flight or nothing waits. Otherwise
+        the next is the oldest waiting backtest (never dispatched, or QUEUED and lost) of the user with
+        the fewest in flight and, among those, of the user whose last dispatch is oldest (never first):
+        round robin across users. Claims are atomic across processes.
+        """
+        ...
+
+    async def release_claim(self, backtest_id: str) -> None:
+        """Put a claimed backtest that could not be handed over back in the queue, if still QUEUED."""
+        ...
+
     async def record_progress(self, reports: Sequence[ProgressReport]) -> frozenset[str]:
-        """Apply progress reports (one per backtest) to the active ones; return the ids that changed."""
+        """Apply progress reports (one per backtest) to the active ones; return the ids that changed.
+
+        A backtest that reports progress counts as dispatched.
+        """
         ...
 
     async def record_outcome(

@@ -49,7 +49,8 @@ SET state = 'running',
     progress = u.progress,
     current_symbol = CASE WHEN u.current_symbol = '' THEN b.current_symbol ELSE u.current_symbol END,
     estimated_completion_at = COALESCE(u.estimated_completion_at, b.estimated_completion_at),
-    updated_at = GREATEST(b.updated_at, u.reported_at)
+    updated_at = GREATEST(b.updated_at, u.reported_at),
+    dispatched_at = COALESCE(b.dispatched_at, u.reported_at)
 FROM unnest($1::text[], $2::float8[], $3::text[], $4::timestamptz[], $5::timestamptz[])
     AS u(backtest_id, progress, current_symbol, estimated_completion_at, reported_at)
 WHERE b.backtest_id = u.backtest_id AND b.state IN {_ACTIVE}
@@ -66,6 +67,34 @@ SET state = $2,
 WHERE backtest_id = $1 AND state IN {_ACTIVE}
 RETURNING {_COLUMNS}
 """
+
+# $1: most in flight, $2: heard-since time (older dispatched jobs count as lost), $3: now. The next job is
+# the oldest waiting one of the user with the fewest in flight; among those, of the user served longest ago.
+_CLAIM_NEXT = f"""
+WITH in_flight AS (
+    SELECT user_name, count(*) AS jobs
+    FROM backtests
+    WHERE state IN {_ACTIVE} AND dispatched_at IS NOT NULL AND GREATEST(dispatched_at, updated_at) >= $2
+    GROUP BY user_name
+), next AS (
+    SELECT w.backtest_id
+    FROM backtests AS w LEFT JOIN in_flight AS f ON f.user_name = w.user_name
+    WHERE w.state = 'queued'
+      AND (w.dispatched_at IS NULL OR GREATEST(w.dispatched_at, w.updated_at) < $2)
+      AND (SELECT COALESCE(sum(jobs), 0) FROM in_flight) < $1
+    ORDER BY COALESCE(f.jobs, 0),
+             (SELECT max(d.dispatched_at) FROM backtests AS d WHERE d.user_name = w.user_name) NULLS FIRST,
+             w.created_at, w.backtest_id
+    LIMIT 1
+)
+UPDATE backtests AS b
+SET dispatched_at = $3
+FROM next
+WHERE b.backtest_id = next.backtest_id
+RETURNING {", ".join("b." + column.strip() for column in _COLUMNS.split(","))}
+"""
+# Any constant key: claims of every process take this transaction lock, so the in-flight bound holds.
+_DISPATCH_LOCK_KEY = 0x7E57_BAC7
 
 _CANCEL = f"""
 UPDATE backtests
@@ -170,6 +199,44 @@ class PgBacktestStore:
         if row is not None:
             return _backtest_from_row(row), True
         return await self.get(user, backtest_id), False
+
+    async def count_active(self, user: str) -> int:
+        """How many backtests of `user` are QUEUED or RUNNING.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            count: int = await self._pool.fetchval(
+                f"SELECT count(*) FROM backtests WHERE user_name = $1 AND state IN {_ACTIVE}", user
+            )
+        return count
+
+    async def claim_next(self, *, max_in_flight: int, heard_since_ns: int, now_ns: int) -> Backtest | None:
+        """Mark the next backtest to hand to the producer as dispatched (see the port); return it.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            async with self._pool.acquire() as connection, connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", _DISPATCH_LOCK_KEY)
+                row = await connection.fetchrow(
+                    _CLAIM_NEXT, max_in_flight, datetime_from_ns(heard_since_ns), datetime_from_ns(now_ns)
+                )
+        return None if row is None else _backtest_from_row(row)
+
+    async def release_claim(self, backtest_id: str) -> None:
+        """Put a claimed backtest back in the queue when it is still QUEUED.
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
+        with map_asyncpg_errors():
+            await self._pool.execute(
+                "UPDATE backtests SET dispatched_at = NULL WHERE backtest_id = $1 AND state = 'queued'",
+                backtest_id,
+            )
 
     async def record_progress(self, reports: Sequence[ProgressReport]) -> frozenset[str]:
         """Apply progress reports (one per backtest) to the backtests that are still active.

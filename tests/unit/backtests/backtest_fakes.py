@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -62,11 +62,15 @@ class RecordingBacktestStore(MemoryBacktestStore):
 
 
 def make_jobs(
-    publisher: MemoryBacktestRequests | None = None, **config: Any
+    publisher: MemoryBacktestRequests | None = None,
+    *,
+    clock_ns: Callable[[], int] = lambda: NOW_NS,
+    **config: Any,
 ) -> tuple[BacktestJobs, RecordingBacktestStore, MemoryBacktestRequests]:
+    """Jobs over a fresh store and `publisher`, with `config`; the clock stands at `NOW_NS` by default."""
     store = RecordingBacktestStore()
     publisher = publisher or MemoryBacktestRequests()
     jobs = BacktestJobs(
-        store=store, publisher=publisher, config=BacktestJobsConfig(**config), clock_ns=lambda: NOW_NS
+        store=store, publisher=publisher, config=BacktestJobsConfig(**config), clock_ns=clock_ns
     )
     return jobs, store, publisher

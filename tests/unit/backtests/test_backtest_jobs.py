@@ -71,17 +71,22 @@ async def test_submit_nobody_listening_fails_the_job() -> None:
     assert jobs.stats().unheard == 1
 
 
-async def test_submit_redis_down_raises_unavailable_and_fails_the_job() -> None:
+async def test_submit_redis_down_keeps_the_job_queued_and_a_later_pass_publishes_it() -> None:
     # Arrange
     publisher = MemoryBacktestRequests()
     publisher.unavailable = True
     jobs, store, _ = make_jobs(publisher)
 
-    # Act / Assert
-    with pytest.raises(DependencyUnavailableError):
-        await jobs.service.submit("alice", submission())
-    assert [row.state for row in store.rows.values()] == [S.FAILED]
-    assert jobs.stats().publish_failures == 1
+    # Act
+    backtest = await jobs.service.submit("alice", submission())
+    failures = jobs.stats().publish_failures
+    publisher.unavailable = False
+    await jobs.dispatch()
+
+    # Assert
+    assert (backtest.state, store.rows[backtest.backtest_id].state) == (S.QUEUED, S.QUEUED)
+    assert failures == 1
+    assert publisher.jobs == [backtest]
 
 
 async def test_progress_then_outcome_complete_the_job() -> None:

@@ -33,6 +33,7 @@ async def test_job_counters_are_exported_with_ignored_producer_messages_by_reaso
     values = _values(list(jobs.metric_samples()))
     assert {key: value for key, value in values.items() if value} == {
         ("tickstock_backtests_submitted", ()): 3,
+        ("tickstock_backtests_dispatched", ()): 3,
         ("tickstock_backtests_completed", ()): 1,
         ("tickstock_backtests_cancelled", ()): 1,
         ("tickstock_backtest_messages_ignored", (("reason", "final"),)): 1,

@@ -72,6 +72,15 @@ class BacktestServiceServicer:
 
     def SubmitBacktest(self, request, context):
         """Validates and queues a backtest.
+
+        Quota: a user may have at most 5 backtests (server setting, 1 to 1000) QUEUED or RUNNING; a
+        submission beyond it is RESOURCE_EXHAUSTED with ErrorInfo reason LIMIT_EXCEEDED and stores nothing.
+
+        Queueing: the backtest is stored QUEUED and handed to the producer once fewer than 8 (server
+        setting) backtests of all users are there; the next is the oldest of the user with the fewest at
+        the producer, and among those the user served longest ago (round robin). It is never refused
+        because the producer is busy. It stays QUEUED until the producer reports progress (RUNNING). The
+        queue is bounded by the quota: per user the quota, in all the quota times the users.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,7 +37,17 @@ class BacktestServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> BacktestServiceAsyncStub: ...
     SubmitBacktest: _grpc.UnaryUnaryMultiCallable[_backtest_service_pb2.SubmitBacktestRequest, _backtest_service_pb2.SubmitBacktestResponse]
-    """Validates and queues a backtest."""
+    """Validates and queues a backtest.
+
+    Quota: a user may have at most 5 backtests (server setting, 1 to 1000) QUEUED or RUNNING; a
+    submission beyond it is RESOURCE_EXHAUSTED with ErrorInfo reason LIMIT_EXCEEDED and stores nothing.
+
+    Queueing: the backtest is stored QUEUED and handed to the producer once fewer than 8 (server
+    setting) backtests of all users are there; the next is the oldest of the user with the fewest at
+    the producer, and among those the user served longest ago (round robin). It is never refused
+    because the producer is busy. It stays QUEUED until the producer reports progress (RUNNING). The
+    queue is bounded by the quota: per user the quota, in all the quota times the users.
+    """
     GetBacktest: _grpc.UnaryUnaryMultiCallable[_backtest_service_pb2.GetBacktestRequest, _backtest_service_pb2.GetBacktestResponse]
     """Returns one of the caller's backtests."""
     ListBacktests: _grpc.UnaryUnaryMultiCallable[_backtest_service_pb2.ListBacktestsRequest, _backtest_service_pb2.ListBacktestsResponse]
@@ -58,7 +68,17 @@ class BacktestServiceAsyncStub(BacktestServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SubmitBacktest: _aio.UnaryUnaryMultiCallable[_backtest_service_pb2.SubmitBacktestRequest, _backtest_service_pb2.SubmitBacktestResponse]  # type: ignore[assignment]
-    """Validates and queues a backtest."""
+    """Validates and queues a backtest.
+
+    Quota: a user may have at most 5 backtests (server setting, 1 to 1000) QUEUED or RUNNING; a
+    submission beyond it is RESOURCE_EXHAUSTED with ErrorInfo reason LIMIT_EXCEEDED and stores nothing.
+
+    Queueing: the backtest is stored QUEUED and handed to the producer once fewer than 8 (server
+    setting) backtests of all users are there; the next is the oldest of the user with the fewest at
+    the producer, and among those the user served longest ago (round robin). It is never refused
+    because the producer is busy. It stays QUEUED until the producer reports progress (RUNNING). The
+    queue is bounded by the quota: per user the quota, in all the quota times the users.
+    """
     GetBacktest: _aio.UnaryUnaryMultiCallable[_backtest_service_pb2.GetBacktestRequest, _backtest_service_pb2.GetBacktestResponse]  # type: ignore[assignment]
     """Returns one of the caller's backtests."""
     ListBacktests: _aio.UnaryUnaryMultiCallable[_backtest_service_pb2.ListBacktestsRequest, _backtest_service_pb2.ListBacktestsResponse]  # type: ignore[assignment]
@@ -82,7 +102,17 @@ class BacktestServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _backtest_service_pb2.SubmitBacktestRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_backtest_service_pb2.SubmitBacktestResponse, _abc.Awaitable[_backtest_service_pb2.SubmitBacktestResponse]]:
-        """Validates and queues a backtest."""
+        """Validates and queues a backtest.
+
+        Quota: a user may have at most 5 backtests (server setting, 1 to 1000) QUEUED or RUNNING; a
+        submission beyond it is RESOURCE_EXHAUSTED with ErrorInfo reason LIMIT_EXCEEDED and stores nothing.
+
+        Queueing: the backtest is stored QUEUED and handed to the producer once fewer than 8 (server
+        setting) backtests of all users are there; the next is the oldest of the user with the fewest at
+        the producer, and among those the user served longest ago (round robin). It is never refused
+        because the producer is busy. It stays QUEUED until the producer reports progress (RUNNING). The
+        queue is bounded by the quota: per user the quota, in all the quota times the users.
+        """
 
     @_abc_1.abstractmethod
     def GetBacktest(

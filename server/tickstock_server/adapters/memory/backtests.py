@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from tickstock_server.domain.backtests import (
+    ACTIVE_STATES,
     Backtest,
     BacktestCursor,
     BacktestOutcome,
@@ -27,6 +29,8 @@ class MemoryBacktestStore:
         """Start with no backtests."""
         self.rows: dict[str, Backtest] = {}
         """Every stored backtest, by id (tests read and change it directly)."""
+        self.dispatched_ns: dict[str, int] = {}
+        """When each dispatched backtest was last handed to the producer, UTC epoch ns, by id."""
 
     async def insert(self, backtest: Backtest) -> Backtest:
         """Store a new backtest."""
@@ -68,6 +72,46 @@ class MemoryBacktestStore:
         self.rows[backtest_id] = cancelled
         return cancelled, True
 
+    async def count_active(self, user: str) -> int:
+        """How many backtests of `user` are QUEUED or RUNNING."""
+        return sum(1 for row in self.rows.values() if row.user == user and row.state in ACTIVE_STATES)
+
+    async def claim_next(self, *, max_in_flight: int, heard_since_ns: int, now_ns: int) -> Backtest | None:
+        """Mark the next backtest to hand to the producer as dispatched (see the port); return it."""
+        in_flight: Counter[str] = Counter()
+        waiting: list[Backtest] = []
+        for row in self.rows.values():
+            dispatched_ns = self.dispatched_ns.get(row.backtest_id)
+            heard = dispatched_ns is not None and max(dispatched_ns, row.update_ns) >= heard_since_ns
+            if row.state in ACTIVE_STATES and heard:
+                in_flight[row.user] += 1
+            elif row.state is BacktestState.QUEUED:
+                waiting.append(row)
+        if not waiting or in_flight.total() >= max_in_flight:
+            return None
+        served_ns: dict[str, int] = {}
+        for backtest_id, dispatched_ns in self.dispatched_ns.items():
+            user = self.rows[backtest_id].user
+            served_ns[user] = max(served_ns.get(user, dispatched_ns), dispatched_ns)
+        chosen = min(
+            waiting,
+            key=lambda row: (
+                in_flight[row.user],
+                row.user in served_ns,
+                served_ns.get(row.user, 0),
+                row.create_ns,
+                row.backtest_id,
+            ),
+        )
+        self.dispatched_ns[chosen.backtest_id] = now_ns
+        return chosen
+
+    async def release_claim(self, backtest_id: str) -> None:
+        """Put a claimed backtest back in the queue when it is still QUEUED."""
+        row = self.rows.get(backtest_id)
+        if row is not None and row.state is BacktestState.QUEUED:
+            self.dispatched_ns.pop(backtest_id, None)
+
     async def record_progress(self, reports: Sequence[ProgressReport]) -> frozenset[str]:
         """Apply progress to the active backtests among `reports`; return the ids that changed."""
         applied = set()
@@ -76,6 +120,7 @@ class MemoryBacktestStore:
             updated = None if row is None else with_progress(row, report)
             if updated is not None:
                 self.rows[report.backtest_id] = updated
+                self.dispatched_ns.setdefault(report.backtest_id, report.reported_ns)
                 applied.add(report.backtest_id)
         return frozenset(applied)
 
