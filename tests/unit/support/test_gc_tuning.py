@@ -30,7 +30,9 @@ def test_survivors_are_frozen_out_of_later_collections(_restore_gc: tuple[int, i
 
     frozen = freeze_startup_heap()
 
-    assert frozen == gc.get_freeze_count() > 0
+    # A frozen object that dies afterwards (another thread's, or a finalizer's) leaves the frozen set,
+    # so the count can only have dropped since the freeze.
+    assert 0 < gc.get_freeze_count() <= frozen
     assert not any(obj is long_lived for obj in gc.get_objects())  # never scanned again
     assert gc.get_threshold() == _restore_gc  # the thresholds stay
 
