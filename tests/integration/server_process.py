@@ -27,6 +27,24 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_ports_in_a_row(count: int) -> int:
+    """The first of `count` consecutive free ports (a supervisor puts its gateways' metrics above its own)."""
+    while True:
+        first = free_port()
+        if first + count > 65536:
+            continue
+        probes = [socket.socket() for _ in range(count - 1)]
+        try:
+            for offset, probe in enumerate(probes, start=1):
+                probe.bind(("127.0.0.1", first + offset))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return first
+
+
 def server_env(port: int, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTOCK_")}
     env.update(
@@ -66,10 +84,10 @@ async def run_admin(*args: str, env: Mapping[str, str]) -> str:
     return out.decode().strip()
 
 
-async def wait_serving(port: int) -> None:
+async def wait_serving(port: int, timeout_s: float = READY_TIMEOUT_S) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        deadline = asyncio.get_running_loop().time() + READY_TIMEOUT_S
+        deadline = asyncio.get_running_loop().time() + timeout_s
         while True:
             try:
                 response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)

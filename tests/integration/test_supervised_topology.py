@@ -13,9 +13,12 @@ from pathlib import Path
 
 import grpc
 from polling import eventually
-from server_process import free_port, run_admin, server_env, wait_serving
+from server_process import free_port, free_ports_in_a_row, run_admin, server_env, wait_serving
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc
+
+# Embedded PostgreSQL and Redis, then ingest and two gateways one after another, on two busy cores.
+_READY_TIMEOUT_S = 90.0
 
 
 def _children(parent: int) -> dict[int, str]:
@@ -72,7 +75,7 @@ async def test_supervise_runs_ingest_and_gateways_restarts_a_killed_one_and_stop
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    metrics = free_port()
+    metrics = free_ports_in_a_row(3)
     env = server_env(
         port,
         TICKSTOCK_DATA_DIR=str(tmp_path / "data"),
@@ -85,25 +88,11 @@ async def test_supervise_runs_ingest_and_gateways_restarts_a_killed_one_and_stop
             sys.executable, "-m", "tickstock_server", "supervise", env=env, stdout=output, stderr=output
         )
         try:
-            await wait_serving(port)
-            assert 'role="ingest"' in await _answers(metrics)
-            for index in (1, 2):
-                assert 'role="gateway"' in await _answers(metrics + index)
-            token = await run_admin("create-key", "--user", "alice", env=env)
-            assert await _some_events(port, token) >= 5
-
-            children = _children(supervisor.pid)
-            assert sorted(children.values()) == ["gateway", "gateway", "ingest"]
-            killed = next(pid for pid, role in children.items() if role == "gateway")
-            os.kill(killed, signal.SIGKILL)
-            restarted = supervisor.pid
-            await eventually(
-                lambda: killed not in _children(restarted) and len(_children(restarted)) == 3, 60, 0.2
-            )
-            for index in (1, 2):
-                await _answers(metrics + index)  # the restarted gateway serves again
-            assert await _some_events(port, token) >= 5
-            running = _children(supervisor.pid)
+            killed, running = await _exercise(supervisor, port, metrics, env)
+        except Exception as exc:
+            output.seek(0)
+            tail = output.read()[-6000:].decode(errors="replace")
+            raise AssertionError(f"{exc!r}; the supervisor's output ends:\n{tail}") from exc
         finally:
             if supervisor.returncode is None:
                 supervisor.send_signal(signal.SIGTERM)
@@ -115,6 +104,31 @@ async def test_supervise_runs_ingest_and_gateways_restarts_a_killed_one_and_stop
     assert f"pid {killed}" in log and "SIGKILL" in log  # the exit was logged
     assert not any(_alive(pid) for pid in running), "a child outlived the supervisor"
     assert _using(tmp_path / "data") == [], "the embedded Redis and PostgreSQL stop with the supervisor"
+
+
+async def _exercise(
+    supervisor: asyncio.subprocess.Process, port: int, metrics: int, env: dict[str, str]
+) -> tuple[int, list[int]]:
+    """Events flow through both gateways; a SIGKILLed one is replaced. The killed pid and the children
+    running at the end."""
+    await wait_serving(port, timeout_s=_READY_TIMEOUT_S)
+    assert 'role="ingest"' in await _answers(metrics)
+    for index in (1, 2):
+        assert 'role="gateway"' in await _answers(metrics + index)
+    token = await run_admin("create-key", "--user", "alice", env=env)
+    assert await _some_events(port, token) >= 5
+
+    children = _children(supervisor.pid)
+    assert sorted(children.values()) == ["gateway", "gateway", "ingest"]
+    killed = next(pid for pid, role in children.items() if role == "gateway")
+    os.kill(killed, signal.SIGKILL)
+    await eventually(
+        lambda: killed not in _children(supervisor.pid) and len(_children(supervisor.pid)) == 3, 60, 0.2
+    )
+    for index in (1, 2):
+        await _answers(metrics + index)  # the restarted gateway serves again
+    assert await _some_events(port, token) >= 5
+    return killed, list(_children(supervisor.pid))
 
 
 def _alive(pid: int) -> bool:
