@@ -81,17 +81,6 @@ class AuthInterceptor(WrappingInterceptor):
 
         return wrapped
 
-    def wrap_writing_stream(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
-        """Authenticate before a stream that writes its responses itself, and watch for revocation."""
-        if method.startswith(OPEN_SERVICES):
-            return behaviour
-
-        async def wrapped(request: Any, context: Context) -> Any:
-            async with self._watched(context):
-                return await call_unary(behaviour, request, context)
-
-        return wrapped
-
     @contextlib.asynccontextmanager
     async def _watched(self, context: Context) -> AsyncIterator[None]:
         """Authenticate a stream, and keep it registered for revocation while the block runs."""

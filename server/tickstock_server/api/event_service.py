@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from tickstock_server.api.interceptors import Context
 from tickstock_server.api.mappers import event_service as out
 from tickstock_server.api.mappers._common import duration_from_ns
 from tickstock_server.api.mappers.event_service import check_preset_name, parse_filter, parse_stream_request
+from tickstock_server.api.stall_sweeper import StallSweeper
 from tickstock_server.delivery.hub import Dropped
 from tickstock_server.delivery.replay import Gap
 from tickstock_server.delivery.resolve import resolve_filter
@@ -33,6 +34,9 @@ from tickstock_server.ports.presets import FilterPresetStore
 from tickstock_server.ports.universes import UniverseResolver, WatchlistReader
 from tickstock_server.support.time_units import NS_PER_S
 
+_SWEEP_INTERVAL_S = 1.0
+"""How often stalled streams are looked for: a stalled stream ends within its stall timeout plus this."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StreamLimits:
@@ -45,9 +49,9 @@ class StreamLimits:
 class EventServiceServicer:
     """Serves `tickstock.v1.EventService`. Responses of StreamEvents may be pre-serialised bytes.
 
-    StreamEvents writes its messages itself (`context.write`) rather than yielding them, so that each
-    write is raced against the stall deadline (`delivery/stall_guard.py`): gRPC would otherwise wait on
-    a client that stopped reading for as long as it stays connected.
+    StreamEvents stamps each message's deadline before yielding it (`delivery/stall_guard.py`), and one
+    `StallSweeper` ends the streams whose client stopped taking them: gRPC would otherwise wait on such
+    a client for as long as it stays connected.
     """
 
     def __init__(
@@ -68,10 +72,11 @@ class EventServiceServicer:
         self._presets = presets
         self._feed_age_ns = feed_age_ns
         self._shutdown_grace_ns = round(shutdown_grace_s * NS_PER_S)
+        self.stalls = StallSweeper(interval_s=min(_SWEEP_INTERVAL_S, sources.stall_timeout_s / 5))
 
     async def StreamEvents(  # noqa: N802 - gRPC method name
         self, request: event_service_pb2.StreamEventsRequest, context: Context
-    ) -> None:
+    ) -> AsyncIterator[Any]:
         """Stream the filtered events: status, snapshot, replay, then live batches and idle heartbeats."""
         parsed = parse_stream_request(request)
         user = current_principal().user
@@ -95,14 +100,15 @@ class EventServiceServicer:
             resume=parsed.resume,
             include_snapshot=parsed.include_snapshot,
         )
-        # Closed as soon as the loop ends, however: a stalled stream's subscription and slot go before
-        # the error status waits for the client.
-        async with contextlib.aclosing(session) as messages:
-            async for message in messages:
-                if isinstance(message, Started):
-                    guard.watch(message.subscriber)
-                response = self._response(message, user, epoch)
-                await guard.write(context.write(response))
+        with self.stalls.watching(guard, context):
+            async with contextlib.aclosing(session) as messages:
+                async for message in messages:
+                    if isinstance(message, Started):
+                        guard.watch(message.subscriber)
+                    response = self._response(message, user, epoch)
+                    guard.writing()
+                    yield response  # gRPC writes it; the generator resumes once the client took it
+                    guard.written()
 
     def _response(self, message: StreamMessage, user: str, epoch: str) -> Any:
         """The message as a response (pre-serialised bytes for a batch)."""

@@ -2,9 +2,8 @@
 
 Each interceptor wraps the handler's behaviour function instead of acting in `intercept_service`, so that
 its code runs in the task that serves the call (context variables set there are seen by the servicer) and
-sees exceptions raised while a stream is being iterated. A streaming method may also write its responses
-itself (`context.write`): it is then a coroutine function returning None, shaped like a unary one, and
-is wrapped as one, so that gRPC still tells it from a generator.
+sees exceptions raised while a stream is being iterated. Streaming methods are async generators: gRPC's
+own loop writes what they yield.
 """
 
 from __future__ import annotations
@@ -64,20 +63,8 @@ class WrappingInterceptor(_ServerInterceptor, abc.ABC):
         if handler.stream_unary is not None:
             return handler._replace(stream_unary=self.wrap_unary(handler.stream_unary, method))  # type: ignore[no-any-return]
         if handler.unary_stream is not None:
-            return handler._replace(unary_stream=self._wrap_streaming(handler.unary_stream, method))  # type: ignore[no-any-return]
-        return handler._replace(stream_stream=self._wrap_streaming(handler.stream_stream, method))  # type: ignore[no-any-return]
-
-    def _wrap_streaming(self, behaviour: Any, method: str) -> Any:
-        if inspect.iscoroutinefunction(behaviour):
-            return self.wrap_writing_stream(behaviour, method)
-        return self.wrap_stream(behaviour, method)
-
-    def wrap_writing_stream(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
-        """Return the behaviour of a stream that writes its responses itself (`context.write`), wrapped.
-
-        Shaped like a unary call, it is wrapped as one unless an interceptor treats streams apart.
-        """
-        return self.wrap_unary(behaviour, method)
+            return handler._replace(unary_stream=self.wrap_stream(handler.unary_stream, method))  # type: ignore[no-any-return]
+        return handler._replace(stream_stream=self.wrap_stream(handler.stream_stream, method))  # type: ignore[no-any-return]
 
     @abc.abstractmethod
     def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
@@ -116,7 +103,7 @@ class RequestContextInterceptor(WrappingInterceptor):
                 if log_payloads:
                     _log_payload("request", request, method)
                 response = await call_unary(behaviour, request, context)
-                if log_payloads and response is not None:  # None: a stream that wrote its own responses
+                if log_payloads:
                     _log_payload("response", response, method)
                 return response
             finally:

@@ -19,11 +19,9 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import grpc
-
-from tickstock_server.api.errors import status_for
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.key_cache import KeyCache
+from tickstock_server.api.stream_ending import end_stream
 from tickstock_server.errors import DependencyUnavailableError, UnauthenticatedError
 from tickstock_server.ports.auth import ApiKeyStore
 from tickstock_server.support.metric_samples import MetricSample, counter, gauge
@@ -136,12 +134,5 @@ class RevocationWatch:
 
 
 async def _end(stream: _Stream) -> None:
-    """Send UNAUTHENTICATED and stop the handler; the status goes out before the handler sees the cancel."""
-    stream.task.cancel()
-    if stream.context.done():
-        return  # the call ended on its own meanwhile
-    status = status_for(UnauthenticatedError("the API key of this stream was revoked"))
-    # The handler may be aborting the call itself at this very moment (UsageError): either status is final.
-    with contextlib.suppress(grpc.aio.AbortError, grpc.aio.UsageError):
-        # Present on aio contexts since grpcio 1.38; missing from grpc-stubs.
-        await stream.context.abort_with_status(status)  # type: ignore[attr-defined]
+    revoked = UnauthenticatedError("the API key of this stream was revoked")
+    await end_stream(stream.task, stream.context, revoked)

@@ -1,9 +1,9 @@
-"""Ends a stream whose client stopped reading, on the server's clock, so it frees its slot in bounded time.
+"""When a stream whose client stopped reading has stalled, on the server's clock, so it can free its slot.
 
 A client that stops reading does not stop the stream by itself: HTTP/2 flow control makes the server's
 write wait (after the client library has buffered a few MB), the writer never gets back to its queue,
 and an overflow of that queue is only noticed when the client reads again. Until then the stream holds
-its per-user slot. The guard races every write against a deadline on the event loop's clock:
+its per-user slot. The guard stamps each message's write with a deadline on the event loop's clock:
 
 - DISCONNECT: each message must be taken by the client within `timeout_s` of being written, and once
   the queue has overflowed, every message (the final drop notice) within `timeout_s` of the overflow.
@@ -12,27 +12,28 @@ its per-user slot. The guard races every write against a deadline on the event l
   of the log): from then on each message must be taken within `timeout_s` too, so a stalled CONFLATE
   stream lives at most the maximum stream age plus `timeout_s`.
 
-A missed deadline raises `SubscriberOverloadedError`; the writer's caller then closes the session (the
-subscription and its slot go at once) and the call ends with RESOURCE_EXHAUSTED.
+The stream's writer only stamps (`writing` before handing a message over, `written` once it was taken):
+two attribute stores per message, no timer. Something outside the stream checks `stalled` now and then
+(the API's stall sweeper, once a second) and ends the streams past their deadline with
+`SubscriberOverloadedError(guard.reason())`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
 from tickstock_server.delivery.hub import SlowConsumerPolicy, Subscriber
-from tickstock_server.errors import SubscriberOverloadedError
 
 
 class StallGuard:
-    """Writes one stream's messages, each within the deadline its subscriber's policy sets."""
+    """The deadline of the message a stream is writing now, as its subscriber's policy sets it."""
 
     def __init__(self, timeout_s: float) -> None:
         """Guard a stream whose messages may wait up to `timeout_s` seconds for the client to read them."""
         self.timeout_s = timeout_s
         self._subscriber: Subscriber | None = None
-        self._writing: asyncio.Timeout | None = None
+        self._writing = False
+        self._deadline: float | None = None
 
     def watch(self, subscriber: Subscriber) -> None:
         """Take the deadlines of `subscriber`'s policy and queue from now on."""
@@ -51,30 +52,23 @@ class StallGuard:
             return None
         return asyncio.get_running_loop().time() + self.timeout_s
 
-    async def write(self, send: Awaitable[None]) -> None:
-        """Await `send` (one message's write) within its deadline.
+    def writing(self) -> None:
+        """A message is handed to the transport now: its deadline runs."""
+        self._writing = True
+        self._deadline = self.deadline()
 
-        Raises:
-            SubscriberOverloadedError: The client did not take the message in time.
-        """
-        timeout = self._writing = asyncio.timeout_at(self.deadline())
-        try:
-            async with timeout:
-                await send
-        except TimeoutError:
-            if not timeout.expired():
-                raise  # not the deadline's
-            raise SubscriberOverloadedError(self._stalled()) from None
-        finally:
-            self._writing = None
+    def written(self) -> None:
+        """The client took the message being written."""
+        self._writing = False
+        self._deadline = None
 
-    def _ended(self) -> None:
-        # A write that was allowed to wait (CONFLATE) may not any more: the stream is over.
-        writing = self._writing
-        if writing is not None and writing.when() is None:
-            writing.reschedule(asyncio.get_running_loop().time() + self.timeout_s)
+    def stalled(self, now: float) -> bool:
+        """Whether the message being written at event-loop time `now` has missed its deadline."""
+        deadline = self._deadline
+        return deadline is not None and now >= deadline
 
-    def _stalled(self) -> str:
+    def reason(self) -> str:
+        """Why a stalled stream ends, for its client."""
         subscriber = self._subscriber
         if subscriber is not None and subscriber.overloaded_at_s is not None:
             return (
@@ -85,3 +79,8 @@ class StallGuard:
             f"the client did not read the stream for {self.timeout_s:g} s; the stream is closed and its "
             "slot freed: resume from the last token received"
         )
+
+    def _ended(self) -> None:
+        # A write that was allowed to wait (CONFLATE) may not any more: the stream is over.
+        if self._writing and self._deadline is None:
+            self._deadline = asyncio.get_running_loop().time() + self.timeout_s
