@@ -63,7 +63,7 @@ class Mailbox(Generic[T]):
         "_on_overload",
         "_queue",
         "_refusing",
-        "_wakeup",
+        "_waiter",
         "batch_start_s",
         "capacity",
         "closed",
@@ -113,7 +113,7 @@ class Mailbox(Generic[T]):
         self._on_overload = on_overload
         self._batch_size = batch_size
         self._queue: deque[T] = deque()
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[bool] | None = None
         self._refusing = False
 
     def __len__(self) -> int:
@@ -135,9 +135,9 @@ class Mailbox(Generic[T]):
         if size == 1:
             if self._batch_size is not None:
                 self.batch_start_s = asyncio.get_running_loop().time()
-            self._wakeup.set()
+            self._wake()
         elif size == self._batch_size:
-            self._wakeup.set()
+            self._wake()
         return True
 
     def put_after(self, prefix: Sequence[T], item: T) -> bool:
@@ -170,11 +170,11 @@ class Mailbox(Generic[T]):
         """Refuse items from now on (idempotent) and wake the reader; queued items stay."""
         self.closed = True
         self._refusing = True
-        self._wakeup.set()
+        self._wake()
 
     def wake(self) -> None:
         """Wake the reader, e.g. after a change of state it must look at."""
-        self._wakeup.set()
+        self._wake()
 
     # --- reader side -----------------------------------------------------------------------------------
 
@@ -197,16 +197,23 @@ class Mailbox(Generic[T]):
     async def wait(self, timeout_s: float | None) -> bool:
         """Sleep until the producer wakes the reader, or `timeout_s` seconds pass (None: no limit).
 
+        A wake-up before the call is not remembered: the reader looks at the queue before it waits.
+        Every stream's reader waits once per message, so this is a bare future and a timer handle, not
+        an `asyncio.Event` inside an `asyncio.timeout`.
+
         Returns:
             False when the time ran out with nothing waking the reader: time for a heartbeat.
         """
-        self._wakeup.clear()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _time_up, waiter)
         try:
-            async with asyncio.timeout(timeout_s):
-                await self._wakeup.wait()
-        except TimeoutError:
-            return False
-        return True
+            return await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     async def get(self) -> T:
         """Wait for an item and take it; for a mailbox that is never closed (it would wait forever)."""
@@ -216,9 +223,14 @@ class Mailbox(Generic[T]):
 
     # --- internals -------------------------------------------------------------------------------------
 
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
     def _append(self, items: Iterable[T]) -> None:
         self._queue.extend(items)
-        self._wakeup.set()
+        self._wake()
 
     def _overflow(self, prefix: Sequence[T], item: T) -> bool:
         if self.policy is OverflowPolicy.END:
@@ -227,14 +239,14 @@ class Mailbox(Generic[T]):
             self._drop((item,))
             if self._on_overload is not None:
                 self._on_overload()
-            self._wakeup.set()
+            self._wake()
             return False
         queue = self._queue
         queue.extend(prefix)
         queue.append(item)
         self._queue, removed = self._compact(queue)
         self._drop(removed)
-        self._wakeup.set()
+        self._wake()
         return True
 
     def _drop(self, items: Sequence[T]) -> None:
@@ -247,3 +259,8 @@ class Mailbox(Generic[T]):
         while len(queue) > self.capacity:
             removed.append(queue.popleft())
         return queue, removed
+
+
+def _time_up(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)

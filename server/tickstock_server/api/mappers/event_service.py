@@ -58,7 +58,7 @@ def token(epoch: str, seq: int) -> event_service_pb2.ResumeToken:
 
 def batch_response(encoded_events: list[bytes], epoch: str, last_seq: int) -> bytes:
     """A serialised EventBatch response around pre-encoded events."""
-    return wire.event_batch_response(encoded_events, token(epoch, last_seq).SerializeToString())
+    return wire.event_batch_response(encoded_events, wire.resume_token(epoch, last_seq))
 
 
 def delivery_to_proto(options: DeliveryOptions) -> event_service_pb2.DeliveryOptions:
