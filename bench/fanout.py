@@ -176,7 +176,8 @@ async def _run(args: argparse.Namespace) -> None:
         TICKSTOCK_FEED__SYMBOLS=str(args.symbols),
         TICKSTOCK_FEED__RATE_PER_S=str(args.rate),
         TICKSTOCK_DELIVERY__MAX_STREAMS_PER_USER=str(max(args.subscribers, 10)),
-        TICKSTOCK_METRICS__ENABLED="false",
+        TICKSTOCK_METRICS__ENABLED=str(args.metrics_port > 0).lower(),
+        TICKSTOCK_METRICS__PORT=str(args.metrics_port),
         TICKSTOCK_LOG__LEVEL="WARNING",
         TICKSTOCK_SUPERVISOR__GATEWAYS=str(args.gateways),
     )
@@ -323,6 +324,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--redis-url")
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--metrics-port", type=int, default=0,
+        help="serve metrics from this port (gateways above it) to watch the run; 0: metrics off",
+    )  # fmt: skip
     args = parser.parse_args()
     try:
         import uvloop

@@ -18,7 +18,7 @@ from tickstock_server.app.topology import SUPERVISE_HELP, supervise
 from tickstock_server.config import Settings, describe_settings
 from tickstock_server.errors import TickstockError
 from tickstock_server.log import configure_logging
-from tickstock_server.support.gc_tuning import freeze_startup_heap
+from tickstock_server.support.gc_tuning import SurvivorFreezer, freeze_startup_heap
 
 _logger = logging.getLogger("tickstock_server")
 
@@ -72,8 +72,10 @@ async def _serve(settings: Settings) -> None:
 
 
 def _settle_heap(_port: int) -> None:
-    # Everything built so far lives as long as the process: collections never rescan it again.
+    # Everything built so far lives as long as the process: collections never rescan it again. From
+    # now on, what each full collection leaves is frozen too (for the rest of the process's life).
     frozen = freeze_startup_heap()
+    SurvivorFreezer().install()
     _logger.info("froze %d start-up objects out of garbage collection", frozen, extra={"gc_frozen": frozen})
 
 
