@@ -4,9 +4,12 @@ It follows the Redis Stream the ingest process writes (see `bus/event_stream.py`
 the gateway's own ring and hub, and reads its history for replays.
 
 `run` loops over one pipelined round trip: a blocking ``XREAD`` of the current epoch's stream after the
-last seq it has, then ``HGET`` of the epoch. The entries go to the log (`EventLog.adopt`) and the hub in
-one event-loop step, so a stream's replay and live parts meet without a hole or a duplicate, exactly as
-in the all-in-one server. Two things end every open stream with a rotation hint
+last seq it has, then ``HGET`` of the epoch. The entries go to the log (`EventLog.adopt`) and the hub
+together, so a stream's replay and live parts meet without a hole or a duplicate, exactly as in the
+all-in-one server. A read of a catching-up gateway (up to 2,000 entries) is taken in steps of
+`STEP_ENTRIES`, yielding to the streams in between, so one read never holds the event loop for long.
+
+Two things end every open stream with a rotation hint
 (`EndReason.LOG_RESTARTED`), so clients resume and are told precisely what is missing:
 
 - the epoch changed (the ingest started the history again): the log follows the new epoch from its
@@ -35,9 +38,13 @@ from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import EndReason, SubscriptionHub
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.support.backoff import Backoff
+from tickstock_server.support.cancellation import raise_if_cancelling
 from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 _logger = logging.getLogger(__name__)
+
+STEP_ENTRIES = 200
+"""Entries unpacked and published in one event-loop step: with 1,000 streams about 2-4 ms of work."""
 
 _RETRY_INITIAL_S = 0.1
 _RETRY_MAX_S = 5.0
@@ -103,6 +110,7 @@ class RedisEventFollower(RedisStreamHistory):
             try:
                 rows, epoch = await self._read(log.last_seq)
             except RedisError as exc:
+                raise_if_cancelling()  # redis-py may turn our cancellation into a connection error
                 self.healthy = False
                 delay_s = backoff.next_delay_s()
                 _logger.warning(
@@ -110,15 +118,19 @@ class RedisEventFollower(RedisStreamHistory):
                 )
                 await asyncio.sleep(delay_s)
                 continue
+            raise_if_cancelling()
             backoff.reset()
             self.healthy = True
             if epoch is not None and epoch != log.epoch:
                 # The rows (if any) belong to the old epoch, which is gone: restart from the new one.
                 self._restart(log, hub, epoch, f"the event log started epoch {epoch}")
                 continue
-            entries = unpack_rows(rows)
-            if entries:
-                self._take(log, hub, entries)
+            for start in range(0, len(rows), STEP_ENTRIES):
+                if start:
+                    await asyncio.sleep(0)  # the streams write what the last step queued
+                entries = unpack_rows(rows[start : start + STEP_ENTRIES])
+                if entries:
+                    self._take(log, hub, entries)
 
     def metric_samples(self) -> list[MetricSample]:
         """Entries followed, log restarts, and whether the last read left entries behind."""

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from event_factories import TS_NS, make_event
 from polling import eventually
 
-from tickstock_server.bus.event_follower import RedisEventFollower
+from tickstock_server.bus.event_follower import STEP_ENTRIES, RedisEventFollower
 from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.filters import EventFilter
@@ -128,3 +128,31 @@ async def test_a_new_epoch_ends_open_streams_and_the_log_follows_it(
         assert await _received(subscriber) == [Ended(EndReason.LOG_RESTARTED)]
         await eventually(lambda: (following.log.epoch, following.log.last_seq) == (new.epoch, 2))
         assert [entry.seq for entry in following.log.read(0, 2, 10)] == [1, 2]
+
+
+async def test_a_large_read_is_published_in_steps_that_let_other_tasks_run(
+    client: aioredis.Redis, prefix: str
+) -> None:
+    store = RedisEventStore(client, EventStoreConfig(key_prefix=prefix))
+    position = await store.open()
+    await _written(store, _entries(EventLog(_encode, capacity=2000, epoch=position.epoch), 1000))
+    follower = RedisEventFollower(client, key_prefix=prefix, block_ms=50, epoch_poll_s=0.01)
+    epoch, _ = await follower.open()
+    log = EventLog(_encode, capacity=2000, epoch=epoch, last_seq=0)
+    seen: list[int] = []
+
+    async def probe() -> None:
+        while True:
+            seen.append(log.last_seq)
+            await asyncio.sleep(0)
+
+    probing = asyncio.create_task(probe())
+    following = asyncio.create_task(
+        follower.run(log, SubscriptionHub(max_streams_per_user=1, queue_capacity=1))
+    )
+    await eventually(lambda: log.last_seq == 1000)
+    following.cancel()
+    probing.cancel()
+    await asyncio.gather(following, probing, return_exceptions=True)
+
+    assert {seq for seq in seen if 0 < seq < 1000} == set(range(STEP_ENTRIES, 1000, STEP_ENTRIES))
