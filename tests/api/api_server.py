@@ -26,7 +26,8 @@ from tickstock_server.api.key_cache import KeyCache
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
 from tickstock_server.api.revocation import RevocationWatch
-from tickstock_server.api.server import create_server, set_serving
+from tickstock_server.api.rpc_metrics import RpcMetrics
+from tickstock_server.api.server import create_server, served_methods, set_serving
 from tickstock_server.api.universe_service import UniverseServiceServicer
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
@@ -131,6 +132,8 @@ class ApiServer:
     server: grpc.aio.Server
     auth: AuthInterceptor
     """Its key cache, revocation watch (checked only when a test calls `check`) and failure limits."""
+    rpc_metrics: RpcMetrics
+    """What times every call."""
     metadata: tuple[tuple[str, str], ...] = field(default=())
 
     def publish(self, *events: Event) -> None:
@@ -203,6 +206,7 @@ async def start_server(
         shutdown_grace_s=5.0,
     )
     pattern_parts, pattern_service = build_pattern_service(clock_ns=clock_ns, max_streams=max_pattern_streams)
+    rpc_metrics = RpcMetrics(served_methods())
     server, port, health = create_server(
         servicers={
             AUTH_SERVICE: AuthServiceServicer(keys=key_cache, clock_ns=clock_ns),
@@ -218,6 +222,7 @@ async def start_server(
         max_stream_age_s=max_age_s,
         rotation_grace_s=5.0,
         log_payloads=log_payloads,
+        rpc_metrics=rpc_metrics,
     )
     await server.start()
     await set_serving(health, [EVENT_SERVICE], True)
@@ -234,6 +239,7 @@ async def start_server(
         token=issued.token,
         server=server,
         auth=auth,
+        rpc_metrics=rpc_metrics,
         metadata=(("authorization", f"Bearer {issued.token}"),),
     )
     return api

@@ -123,6 +123,7 @@ class AlertRouter:
         self._quiet_hours_suppressed = 0
         self._rate_limited = 0
         self._overflowed_streams = 0
+        self._sent = 0
 
     # --- subscriptions ---------------------------------------------------------------------------------
 
@@ -267,7 +268,11 @@ class AlertRouter:
             raise NotReadyError("the server is shutting down; reconnect to another replica or retry")
         self._stream_limits.acquire(user)
         stream = AlertStream(
-            user, self._stream_capacity, on_close=self._detach, on_overflow=self._note_overflow
+            user,
+            self._stream_capacity,
+            on_close=self._detach,
+            on_overflow=self._note_overflow,
+            on_sent=self._note_sent,
         )
         self._streams.setdefault(user, set()).add(stream)
         return stream
@@ -288,6 +293,9 @@ class AlertRouter:
     def _note_overflow(self) -> None:
         self._overflowed_streams += 1
 
+    def _note_sent(self) -> None:
+        self._sent += 1
+
     def shutdown(self) -> None:
         """End every stream with `AlertStreamEnd.SHUTDOWN` after its queued items; refuse new streams."""
         self._shut_down = True
@@ -301,6 +309,10 @@ class AlertRouter:
             subscriptions=len(self._active),
             streams=self._stream_limits.total,
             delivered=self._delivered,
+            sent=self._sent,
+            queued=sum(
+                stream.queue_depth for streams in list(self._streams.values()) for stream in list(streams)
+            ),
             quiet_hours_suppressed=self._quiet_hours_suppressed,
             rate_limited=self._rate_limited,
             overflowed_streams=self._overflowed_streams,

@@ -60,6 +60,7 @@ class AlertStream:
         *,
         on_close: Callable[[AlertStream], None] = lambda stream: None,
         on_overflow: Callable[[], None] = lambda: None,
+        on_sent: Callable[[], None] = lambda: None,
     ) -> None:
         """Create an open stream.
 
@@ -68,11 +69,13 @@ class AlertStream:
             capacity: Most items (alerts and notices) the queue holds.
             on_close: Called once by `close`, to detach the stream from its router.
             on_overflow: Called once when the queue overflows, for the router's counters.
+            on_sent: Called for each alert `receive` returns, for the router's counters.
         """
         self.user = user
         self.capacity = capacity
         self._on_close = on_close
         self._on_overflow = on_overflow
+        self._on_sent = on_sent
         self._mailbox: Mailbox[Alert | AlertsSuppressed] = Mailbox(capacity, on_overload=self._overloaded)
         self._pending: dict[str, list[int]] = {}  # subscription id -> [quiet hours, rate limited]
         self._end: AlertStreamEnd | None = None
@@ -124,7 +127,10 @@ class AlertStream:
             if self._closed:
                 return AlertStreamEnded(reason=self._end or AlertStreamEnd.CLOSED, dropped=self.dropped)
             if mailbox:
-                return mailbox.take()
+                item = mailbox.take()
+                if isinstance(item, Alert):
+                    self._on_sent()
+                return item
             if self._end is not None:
                 if not self._pending:
                     return AlertStreamEnded(reason=self._end, dropped=self.dropped)

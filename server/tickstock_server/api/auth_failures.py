@@ -20,6 +20,7 @@ import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from tickstock_server.domain.api_keys import claimed_key_id
 from tickstock_server.errors import AuthThrottledError
@@ -32,6 +33,11 @@ FAILURES_PER_S = 10.0
 BURST = 20
 """Failures a peer may make at once (its full bucket)."""
 _MAX_PEER_CHARS = 100
+
+FailureReason = Literal["missing", "malformed", "rejected"]
+"""Why a call failed to authenticate: no credential, one not of the form "Bearer <token>", or a token
+that is unknown, expired or revoked (told apart only in the server's logs, never to the caller)."""
+FAILURE_REASONS: Final[tuple[FailureReason, ...]] = ("missing", "malformed", "rejected")
 
 
 @dataclass(slots=True)
@@ -63,6 +69,8 @@ class AuthFailures:
         self._peers: OrderedDict[str, _Peer] = OrderedDict()
         self.failures_total = 0
         """Failed authentications since the start."""
+        self.failures_by_reason: dict[FailureReason, int] = dict.fromkeys(FAILURE_REASONS, 0)
+        """Failed authentications since the start, by reason (every reason present, from 0)."""
         self.throttled_total = 0
         """Calls refused because their peer had failed too often."""
 
@@ -80,9 +88,10 @@ class AuthFailures:
             self.throttled_total += 1
             raise AuthThrottledError((1 - state.failures_left) / self._rate)
 
-    def record(self, peer: str, token: str | None, reason: str) -> None:
+    def record(self, peer: str, token: str | None, reason: FailureReason) -> None:
         """Count a failure of `peer` (with `token`, None when none was sent) and log it if due."""
         self.failures_total += 1
+        self.failures_by_reason[reason] += 1
         state = self._peer(peer)
         self._refill(state)
         state.failures_left = max(state.failures_left - 1, 0.0)
@@ -98,12 +107,17 @@ class AuthFailures:
             state.logged_s = now_s
 
     def metric_samples(self) -> list[MetricSample]:
-        """Failed authentications, and calls refused for them."""
+        """Failed authentications by reason, and calls refused for them."""
         return [
-            counter(
-                "tickstock_auth_failures",
-                "Calls refused UNAUTHENTICATED: no, a malformed, unknown, revoked or expired credential.",
-                self.failures_total,
+            *(
+                counter(
+                    "tickstock_auth_failures",
+                    "Calls refused UNAUTHENTICATED, by reason: missing (no credential), malformed (not "
+                    "'Bearer <token>') or rejected (an unknown, revoked or expired key or token).",
+                    count,
+                    reason=reason,
+                )
+                for reason, count in self.failures_by_reason.items()
             ),
             counter(
                 "tickstock_auth_throttled",

@@ -9,11 +9,11 @@ own loop writes what they yield.
 from __future__ import annotations
 
 import abc
+import asyncio
 import inspect
 import logging
 import re
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -21,6 +21,7 @@ import grpc
 from google.protobuf import message, text_format
 
 from tickstock_server.api.errors import abort_with_error
+from tickstock_server.api.rpc_metrics import UNKNOWN_METHOD, RpcMetrics, final_code
 from tickstock_server.log import request_id_var, rpc_var
 
 _logger = logging.getLogger(__name__)
@@ -82,68 +83,104 @@ async def call_unary(behaviour: UnaryBehaviour, request: Any, context: Context) 
 
 
 class RequestContextInterceptor(WrappingInterceptor):
-    """Gives every call a request id (the client's `x-request-id`, or a new one) and logs its outcome.
+    """Gives every call a request id (the client's `x-request-id`, or a new one), logs and times its outcome.
 
-    The id is returned in the response headers and attached to every log line of the call. With
-    `log_payloads`, requests and responses are logged at DEBUG too (cut to 2,000 characters; never the
-    responses of AuthService, which carry session tokens).
+    The id is returned in the response headers and attached to every log line of the call. Every call is
+    recorded in `metrics` (see `api/rpc_metrics.py`): put this interceptor first, so that it times the
+    whole call and sees the code the others settled. With `log_payloads`, requests and responses are
+    logged at DEBUG too (cut to 2,000 characters; never the responses of AuthService, which carry
+    session tokens).
     """
 
-    def __init__(self, *, log_payloads: bool = False) -> None:
-        """Log payloads at DEBUG only when `log_payloads` is set."""
+    def __init__(self, metrics: RpcMetrics, *, log_payloads: bool = False) -> None:
+        """Record calls in `metrics`; log payloads at DEBUG only when `log_payloads` is set."""
+        self._metrics = metrics
         self._log_payloads = log_payloads
+
+    async def intercept_service(
+        self, continuation: HandlerContinuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler:
+        """Wrap a known method's behaviour; record a call to an unknown one (gRPC answers it)."""
+        started_s = self._metrics.clock_s()
+        handler = await super().intercept_service(continuation, handler_call_details)
+        if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED itself
+            self._metrics.unary_ended(UNKNOWN_METHOD, grpc.StatusCode.UNIMPLEMENTED, started_s)
+        return handler
 
     def wrap_unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
         """Run a unary call inside its request context."""
         log_payloads = self._log_payloads
+        metrics = self._metrics
+        label = metrics.label(method)
 
         async def wrapped(request: Any, context: Context) -> Any:
-            started = await self._begin(context, method)
+            started_s = metrics.clock_s()
+            returned = cancelled = False
             try:
+                await self._begin(context, method)
                 if log_payloads:
                     _log_payload("request", request, method)
                 response = await call_unary(behaviour, request, context)
                 if log_payloads:
                     _log_payload("response", response, method)
+                returned = True
                 return response
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             finally:
-                self._end(context, started)
+                code = final_code(context.code(), returned=returned, cancelled=cancelled)
+                metrics.unary_ended(label, code, started_s)
+                _log_end(code, metrics.clock_s() - started_s)
 
         return wrapped
 
     def wrap_stream(self, behaviour: StreamBehaviour, method: str) -> StreamBehaviour:
         """Run a streaming call inside its request context."""
         log_payloads = self._log_payloads
+        metrics = self._metrics
+        label = metrics.label(method)
 
         async def wrapped(request: Any, context: Context) -> AsyncIterator[Any]:
-            started = await self._begin(context, method)
+            started_s = metrics.clock_s()
+            returned = cancelled = False
+            first = True
+            metrics.stream_started(label)
             try:
+                await self._begin(context, method)
                 if log_payloads:
                     _log_payload("request", request, method)
                 async for response in behaviour(request, context):
+                    if first:
+                        first = False
+                        metrics.first_message(label, started_s)
                     if log_payloads:
                         _log_payload("response", response, method)
                     yield response
+                returned = True
+            except (asyncio.CancelledError, GeneratorExit):  # GeneratorExit: gRPC closed the stream
+                cancelled = True
+                raise
             finally:
-                self._end(context, started)
+                code = final_code(context.code(), returned=returned, cancelled=cancelled)
+                metrics.stream_ended(label, code, started_s)
+                _log_end(code, metrics.clock_s() - started_s)
 
         return wrapped
 
     @staticmethod
-    async def _begin(context: Context, method: str) -> float:
+    async def _begin(context: Context, method: str) -> None:
         given = dict(context.invocation_metadata() or ()).get("x-request-id", "")
         request_id = given if isinstance(given, str) and _REQUEST_ID.match(given) else secrets.token_hex(8)
         request_id_var.set(request_id)
         rpc_var.set(method)
         # In the response headers: trailers are replaced when a call ends with a rich error status.
         await context.send_initial_metadata((("x-request-id", request_id),))
-        return time.perf_counter()
 
-    @staticmethod
-    def _end(context: Context, started: float) -> None:
-        code = context.code() or grpc.StatusCode.OK
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-        _logger.debug("call finished", extra={"code": getattr(code, "name", str(code)), "ms": elapsed_ms})
+
+def _log_end(code: grpc.StatusCode, elapsed_s: float) -> None:
+    if _logger.isEnabledFor(logging.DEBUG):
+        _logger.debug("call finished", extra={"code": code.name, "ms": round(elapsed_s * 1000, 3)})
 
 
 def _log_payload(kind: str, payload: Any, method: str) -> None:

@@ -17,6 +17,8 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 from grpc_reflection.v1alpha._async import ReflectionServicer
 
 V1_SERVICE = "grpc.reflection.v1.ServerReflection"
+REFLECTION_SERVICES = (reflection.SERVICE_NAME, V1_SERVICE)
+"""The reflection services `enable_reflection` adds."""
 _ALPHA_PACKAGE = ".grpc.reflection.v1alpha."
 _V1_PACKAGE = ".grpc.reflection.v1."
 
@@ -45,7 +47,7 @@ def _add_v1_descriptor(pool: descriptor_pool.DescriptorPool) -> None:
 def enable_reflection(server: grpc.aio.Server, service_names: Sequence[str]) -> None:
     """Serve reflection v1alpha and v1 for `service_names` (the reflection services are added)."""
     _add_v1_descriptor(descriptor_pool.Default())
-    names = (*service_names, reflection.SERVICE_NAME, V1_SERVICE)
+    names = (*service_names, *REFLECTION_SERVICES)
     servicer = ReflectionServicer(names)
     reflection.enable_server_reflection(names, server)
     handler = grpc.stream_stream_rpc_method_handler(

@@ -25,7 +25,8 @@ from tickstock.v1 import (
 )
 from tickstock_server.api.auth import AuthInterceptor
 from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, RequestContextInterceptor
-from tickstock_server.api.reflection import enable_reflection
+from tickstock_server.api.reflection import REFLECTION_SERVICES, enable_reflection
+from tickstock_server.api.rpc_metrics import RpcMetrics
 from tickstock_server.api.tls import ServerTls, server_credentials
 from tickstock_server.errors import NotSupportedError
 
@@ -129,6 +130,7 @@ def create_server(
     log_payloads: bool = False,
     tls: ServerTls | None = None,
     plaintext_port: int | None = None,
+    rpc_metrics: RpcMetrics | None = None,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Build (not start) the server; return it, its bound port and its health servicer.
 
@@ -148,7 +150,8 @@ def create_server(
     connections over them; without it, a second server on a busy port fails to start. With
     `log_payloads`, requests and responses are logged at DEBUG. With `tls` the port accepts only TLS
     (see `api/tls.py`); `plaintext_port` then adds a second port without TLS (the caller decides
-    whether that is allowed).
+    whether that is allowed). `rpc_metrics` records every call (made with `served_methods()`); pass one to
+    export what it counts.
     """
     grace_ms = _NO_LIMIT_MS if max_stream_age_s is None else int((max_stream_age_s + rotation_grace_s) * 1000)
     options = (
@@ -159,7 +162,8 @@ def create_server(
     )
     server = grpc.aio.server(
         interceptors=(
-            RequestContextInterceptor(log_payloads=log_payloads),
+            # First, so that it times the whole call and sees the code the other interceptors settled.
+            RequestContextInterceptor(rpc_metrics or RpcMetrics(served_methods()), log_payloads=log_payloads),
             ErrorMappingInterceptor(),
             auth,
         ),
@@ -182,6 +186,13 @@ def create_server(
     if plaintext_port is not None and server.add_insecure_port(f"{host}:{plaintext_port}") == 0:
         raise OSError(f"could not bind {host}:{plaintext_port}")
     return server, bound, health_servicer
+
+
+def served_methods() -> list[str]:
+    """The full names ("/package.Service/Method") of every method served, health and reflection included."""
+    services = [*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"]]
+    names = [f"/{service.full_name}/{method.name}" for service in services for method in service.methods]
+    return [*names, *(f"/{name}/ServerReflectionInfo" for name in REFLECTION_SERVICES)]
 
 
 async def set_serving(health_servicer: HealthServicer, names: list[str], serving: bool) -> None:

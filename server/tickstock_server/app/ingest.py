@@ -28,7 +28,7 @@ from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.snapshot import SymbolSnapshot
-from tickstock_server.pipeline import FeedMetrics, FeedStatus, run_pipeline
+from tickstock_server.pipeline import DetectionLatency, FeedMetrics, FeedStatus, run_pipeline
 from tickstock_server.ports.bars import BarSink
 from tickstock_server.ports.events import LogPoint, SnapshotView
 from tickstock_server.storage.bar_writer import PgBarWriter
@@ -48,6 +48,7 @@ class IngestSide:
         self.engine = DetectionEngine(bars=self.aggregator, calendar=calendar)
         self.writer = PgBarWriter(pool)
         self.feed_status = FeedStatus()
+        self.detection_latency = DetectionLatency()
         self.source = create_tick_source(settings.feed, calendar)
         delivery = settings.delivery
         self.event_store = RedisEventStore(
@@ -99,6 +100,7 @@ class IngestSide:
         return [
             self.engine,
             FeedMetrics(self.feed_status, self.source),
+            self.detection_latency,
             self.log,
             self.event_store,
             self.writer,
@@ -130,6 +132,7 @@ class IngestSide:
                 self.feed_status,
                 bars=writer if bars is None else bars,
                 persist=store.add,
+                latency=self.detection_latency,
             )
             await stack.enter_async_context(
                 feeding(tasks, pipeline, final_bars=lambda: writer.put(self.engine.flush_bars()))

@@ -27,7 +27,14 @@ import redis.asyncio as aioredis
 
 from tickstock_server.api.auth import AuthInterceptor, create_auth_interceptor
 from tickstock_server.api.mappers.events import encode_event
-from tickstock_server.api.server import EVENT_SERVICE, MARKET_DATA_SERVICE, PATTERN_SERVICE, create_server
+from tickstock_server.api.rpc_metrics import RpcMetrics
+from tickstock_server.api.server import (
+    EVENT_SERVICE,
+    MARKET_DATA_SERVICE,
+    PATTERN_SERVICE,
+    create_server,
+    served_methods,
+)
 from tickstock_server.api.tls import ServerTls
 from tickstock_server.app.backends import open_database, open_redis
 from tickstock_server.app.gateway import GatewayInputs, build_servicers
@@ -143,10 +150,16 @@ async def _all_in_one(
         PATTERN_SERVICE.full_name: lambda: patterns.consumer.connected,
     }
     servicers = build_servicers(settings, pool, auth.keys, inputs, patterns)
-    port = await _serve_grpc(settings, stack, tasks, servicers, auth, hub, health_checks, epoch=log.epoch)
+    rpc = RpcMetrics(served_methods())
+    port = await _serve_grpc(
+        settings, stack, tasks, servicers, (rpc, auth), hub, health_checks, epoch=log.epoch
+    )
     health = {**_ingest_health(ingest), "producer": lambda: patterns.consumer.connected}
     _metrics(
-        settings, stack, [*ingest.instruments(), hub, *patterns.instruments(), *_instruments(auth)], health
+        settings,
+        stack,
+        [*ingest.instruments(), hub, inputs.sources.gaps, *patterns.instruments(), *_instruments(rpc, auth)],
+        health,
     )
     return port
 
@@ -209,11 +222,20 @@ async def _gateway(
         PATTERN_SERVICE.full_name: lambda: patterns.consumer.connected,
     }
     servicers = build_servicers(settings, pool, auth.keys, inputs, patterns)
+    rpc = RpcMetrics(served_methods())
     port = await _serve_grpc(
-        settings, stack, tasks, servicers, auth, hub, health_checks, epoch=log.epoch, reuse_port=True
+        settings, stack, tasks, servicers, (rpc, auth), hub, health_checks, epoch=log.epoch, reuse_port=True
     )
     health = {"event_stream": lambda: follower.healthy, "producer": lambda: patterns.consumer.connected}
-    _metrics(settings, stack, [log, hub, follower, *patterns.instruments(), *_instruments(auth)], health)
+    components: list[Instrumented] = [
+        log,
+        hub,
+        inputs.sources.gaps,
+        follower,
+        *patterns.instruments(),
+        *_instruments(rpc, auth),
+    ]
+    _metrics(settings, stack, components, health)
     return port
 
 
@@ -222,13 +244,14 @@ async def _serve_grpc(
     stack: contextlib.AsyncExitStack,
     tasks: asyncio.TaskGroup,
     servicers: dict[str, object],
-    auth: AuthInterceptor,
+    interceptors: tuple[RpcMetrics, AuthInterceptor],
     hub: SubscriptionHub,
     health_checks: dict[str, Callable[[], bool]],
     *,
     epoch: str,
     reuse_port: bool = False,
 ) -> int:
+    rpc, auth = interceptors
     server, port, health = create_server(
         servicers=servicers,
         auth=auth,
@@ -240,6 +263,7 @@ async def _serve_grpc(
         log_payloads=settings.log.payloads,
         tls=_tls(settings),
         plaintext_port=settings.grpc.plaintext_port,
+        rpc_metrics=rpc,
     )
     envoy = _web_front(settings, port)
     if envoy is not None:  # before the server, so it stops after it: the last trailers pass through it
@@ -294,8 +318,8 @@ def _sources(
     )
 
 
-def _instruments(auth: AuthInterceptor) -> list[Instrumented]:
-    return [auth.failures, auth.revocations]
+def _instruments(rpc: RpcMetrics, auth: AuthInterceptor) -> list[Instrumented]:
+    return [rpc, auth.failures, auth.revocations]
 
 
 def _ingest_health(ingest: IngestSide) -> HealthChecks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tickstock_server.support.metric_samples import MetricSample, counter, gauge
+from tickstock_server.support.metric_samples import MetricSample, counter, counters_by_reason, gauge
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,10 +111,7 @@ class BacktestJobStats:
                 "Failed attempts to write backtest progress or outcomes to PostgreSQL (retried).",
                 self.write_failures,
             ),
-            *(
-                counter("tickstock_backtest_messages_ignored", ignored, count, reason=reason)
-                for reason, count in sorted(self.ignored_by_reason.items())
-            ),
+            *counters_by_reason("tickstock_backtest_messages_ignored", ignored, self.ignored_by_reason),
             gauge(
                 "tickstock_backtest_progress_pending",
                 "Jobs with progress not yet written.",

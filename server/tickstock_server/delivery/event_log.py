@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from tickstock_server.domain.events import Event
 from tickstock_server.domain.log_entry import EventEncoder, LogEntry, fields_of
-from tickstock_server.support.metric_samples import MetricSample, counter
+from tickstock_server.support.metric_samples import MetricSample, counter, gauge
 
 
 class EventLog:
@@ -98,13 +98,23 @@ class EventLog:
         return list(itertools.islice(self._ring, offset, min(stop, offset + limit)))
 
     def metric_samples(self) -> list[MetricSample]:
-        """Events sequenced so far."""
+        """Events sequenced so far, and how full the in-memory ring is."""
         return [
             counter(
                 "tickstock_events_logged",
                 "Events sequenced into the event log (its last seq).",
                 self.last_seq,
-            )
+            ),
+            gauge(
+                "tickstock_event_log_entries",
+                "Events held in the in-memory ring (resumes within it need no Redis read).",
+                len(self._ring),
+            ),
+            gauge(
+                "tickstock_event_log_capacity_entries",
+                "Events the in-memory ring holds at most.",
+                self._ring.maxlen or 0,
+            ),
         ]
 
     def __len__(self) -> int:

@@ -319,13 +319,32 @@ class SubscriptionHub:
             subscriber.end(reason)
 
     def metric_samples(self) -> list[MetricSample]:
-        """Open event streams, and those ended for reading too slowly."""
+        """Open event streams, those ended for reading too slowly, and their queues' depths.
+
+        The depths are read here, at scrape time (one pass over the subscribers), never on publish.
+        """
+        depths = [len(subscriber) for subscriber in list(self._subscribers)]
         return [
-            gauge("tickstock_subscribers", "Open event streams.", len(self._subscribers)),
+            gauge("tickstock_subscribers", "Open event streams.", len(depths)),
             counter(
                 "tickstock_subscribers_overloaded",
                 "Event streams ended because the client read too slowly (DISCONNECT policy).",
                 self.overloaded_total,
+            ),
+            gauge(
+                "tickstock_subscriber_queued_events",
+                "Events waiting in the event streams' queues, all streams together.",
+                sum(depths),
+            ),
+            gauge(
+                "tickstock_subscriber_queue_max_events",
+                "Events waiting in the deepest event stream queue (0 with no stream).",
+                max(depths, default=0),
+            ),
+            gauge(
+                "tickstock_subscriber_queue_capacity_events",
+                "Events one event stream's queue holds before its slow-consumer policy acts.",
+                self._queue_capacity,
             ),
         ]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.ports.events import EventHistory
+from tickstock_server.support.metric_samples import MetricSample, counter
 
 
 class GapReason(enum.Enum):
@@ -45,6 +46,32 @@ class Gap:
     def count(self) -> int:
         """Log entries in the range (of every symbol and type); see `count_is_upper_bound`."""
         return self.to_seq - self.from_seq + 1
+
+
+class GapCounter:
+    """Gap notices sent to clients, by reason; `Instrumented` for the metrics collector."""
+
+    def __init__(self) -> None:
+        self.by_reason = dict.fromkeys(GapReason, 0)
+        """Notices sent, by reason (every reason present, from 0)."""
+
+    def counted(self, gap: Gap) -> Gap:
+        """Count `gap` as sent; return it."""
+        self.by_reason[gap.reason] += 1
+        return gap
+
+    def metric_samples(self) -> list[MetricSample]:
+        """Gap notices by reason."""
+        return [
+            counter(
+                "tickstock_gaps_reported",
+                "Gap notices sent on event streams, by reason: aged_out, epoch_changed, not_persisted or "
+                "replay_limit (a resume that cannot be replayed in full).",
+                count,
+                reason=reason.value,
+            )
+            for reason, count in self.by_reason.items()
+        ]
 
 
 async def replay(

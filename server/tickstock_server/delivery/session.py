@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.filters import EventFilter
@@ -30,7 +30,7 @@ from tickstock_server.delivery.hub import (
     Subscriber,
     SubscriptionHub,
 )
-from tickstock_server.delivery.replay import Gap, GapReason, replay
+from tickstock_server.delivery.replay import Gap, GapCounter, GapReason, replay
 from tickstock_server.domain.log_entry import LogEntry
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.errors import (
@@ -127,6 +127,8 @@ class StreamSources:
     """Log entries each user's replays may read, shared by the user's streams."""
     stall_timeout_s: float
     """How long a message may wait for its client to read it (see `delivery/stall_guard.py`)."""
+    gaps: GapCounter = field(default_factory=GapCounter)
+    """Counts the gap notices the streams send."""
 
 
 async def stream_events(
@@ -173,7 +175,7 @@ async def stream_events(
             after = resume.seq
             if resume.epoch != epoch:
                 # The client's log is gone: everything of this one is new to it.
-                yield Gap(0, 0, GapReason.EPOCH_CHANGED)
+                yield sources.gaps.counted(Gap(0, 0, GapReason.EPOCH_CHANGED))
                 after = log.first_seq - 1 if sources.history is None else 0
             replayed = 0
             async for item in _replay(sources, user, event_filter, options, after, start_seq):
@@ -237,13 +239,13 @@ async def _replay(
     if after < oldest_replayed:
         # A made-up epoch or seq must not buy a replay of the whole stored history: the part beyond the
         # limit is reported, with its own reason, and never read.
-        yield Gap(after + 1, oldest_replayed, GapReason.REPLAY_LIMIT)
+        yield sources.gaps.counted(Gap(after + 1, oldest_replayed, GapReason.REPLAY_LIMIT))
         after = oldest_replayed
     async for item in replay(log, sources.history, after, until):
         if log.epoch != epoch:
             return  # what was read may belong to the new epoch: the caller rotates the stream
         if isinstance(item, Gap):
-            yield item
+            yield sources.gaps.counted(item)
             continue
         await sources.replay_budget.spend(user, len(item))
         selected = [entry for entry in item if event_filter.matches(entry.fields)]

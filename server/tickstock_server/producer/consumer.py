@@ -22,7 +22,7 @@ from tickstock_server.producer.messages import (
     parse_producer_health,
 )
 from tickstock_server.support.log_limiter import LogLimiter
-from tickstock_server.support.metric_samples import MetricSample, counter, gauge
+from tickstock_server.support.metric_samples import MetricSample, counter, counters_by_reason, gauge
 
 __all__ = [
     "CONSUMER_REASONS",
@@ -115,7 +115,9 @@ class PatternConsumer:
         )
         # Channel names arrive as bytes; str keys serve callers of handle_message with decoded names.
         self._routes: dict[bytes | str, Callable[[Any, int], object]] = {}
-        for name, parse in zip(self._names, self._parsers(), strict=True):
+        parsers = self._parsers()
+        self._pattern_parse = parsers[0]
+        for name, parse in zip(self._names, parsers, strict=True):
             self._routes[name] = parse
             self._routes[name.encode()] = parse
         self._invalid_by_reason: Counter[str] = Counter()
@@ -129,6 +131,11 @@ class PatternConsumer:
         """Messages rejected or failed in the handler; the sum of `invalid_by_reason`."""
         self.last_message_ns: int | None = None
         """Receive time of the last delivered message, UTC epoch ns; None before the first."""
+        self.patterns_received = 0
+        """Messages on the patterns channel: accepted, rejected or ignored (``pattern_expired``)."""
+        self.patterns_accepted = 0
+        """Patterns validated and taken by the handler."""
+        self._patterns_rejected: Counter[str] = Counter()
 
     @property
     def connected(self) -> bool:
@@ -169,16 +176,13 @@ class PatternConsumer:
                 self.ignored_total,
             ),
         ]
-        samples += [
-            counter(
-                "tickstock_producer_messages_invalid",
-                "Producer messages rejected, by reason: the parsers' reasons (e.g. not_json, "
-                "bad_confidence), unknown_channel, or handler_error when handling it failed.",
-                count,
-                reason=reason,
-            )
-            for reason, count in sorted(self._invalid_by_reason.items())
-        ]
+        samples += counters_by_reason(
+            "tickstock_producer_messages_invalid",
+            "Producer messages rejected, by reason: the parsers' reasons (e.g. not_json, bad_confidence), "
+            "unknown_channel, or handler_error when handling it failed.",
+            self._invalid_by_reason,
+        )
+        samples += self._pattern_samples()
         samples += [
             counter(
                 "tickstock_producer_reconnects",
@@ -193,6 +197,24 @@ class PatternConsumer:
         ]
         return samples
 
+    def _pattern_samples(self) -> list[MetricSample]:
+        rejected = (
+            "Pattern messages rejected, by reason (the reasons of tickstock_producer_messages_invalid)."
+        )
+        return [
+            counter(
+                "tickstock_patterns_received",
+                "Messages on the producer's patterns channel (accepted, rejected or expiry notices).",
+                self.patterns_received,
+            ),
+            counter(
+                "tickstock_patterns_accepted",
+                "Pattern messages validated and handed on (to the pattern cache, or to the event log).",
+                self.patterns_accepted,
+            ),
+            *counters_by_reason("tickstock_patterns_rejected", rejected, self._patterns_rejected),
+        ]
+
     async def run(self) -> None:
         """Consume, and poll the heartbeat, until cancelled. Run it once at a time."""
         await self._subscription.run()
@@ -204,14 +226,17 @@ class PatternConsumer:
         if parse is None:
             self._count_invalid("unknown_channel", channel, "not a producer channel", received_ns)
             return
+        is_pattern = parse is self._pattern_parse
+        self.patterns_received += is_pattern
         try:
             value = parse(data, received_ns)
         except MessageRejectedError as exc:
-            self._count_invalid(exc.reason, channel, exc.detail, received_ns)
+            self._count_invalid(exc.reason, channel, exc.detail, received_ns, is_pattern=is_pattern)
             return
         try:
             if isinstance(value, Pattern):
                 self._handler.on_pattern(value)
+                self.patterns_accepted += 1
             elif isinstance(value, PatternExpiry):
                 self.ignored_total += 1
                 return
@@ -225,6 +250,8 @@ class PatternConsumer:
         except Exception:  # a handler bug must not stop the consumer: counted and logged, rate-limited
             self.invalid_total += 1
             self._invalid_by_reason["handler_error"] += 1
+            if is_pattern:
+                self._patterns_rejected["handler_error"] += 1
             if self._log_limiter.allow("handler_error", received_ns):
                 _logger.exception(
                     "The handler failed on a message of %s (%d handler errors so far; logged at most once "
@@ -254,9 +281,13 @@ class PatternConsumer:
 
         return pattern, progress, outcome, health
 
-    def _count_invalid(self, reason: str, channel: bytes | str, detail: str, now_ns: int) -> None:
+    def _count_invalid(
+        self, reason: str, channel: bytes | str, detail: str, now_ns: int, *, is_pattern: bool = False
+    ) -> None:
         self.invalid_total += 1
         self._invalid_by_reason[reason] += 1
+        if is_pattern:
+            self._patterns_rejected[reason] += 1
         if self._log_limiter.allow(reason, now_ns):
             _logger.warning(
                 "Rejected a message on %s: %s (%s); %d rejected for this reason so far, logged at most once "

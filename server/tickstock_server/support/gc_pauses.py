@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import gc
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from itertools import accumulate
 from typing import Self
 
-from tickstock_server.support.metric_samples import MetricSample, histogram
+from tickstock_server.support.histograms import Histogram
+from tickstock_server.support.metric_samples import MetricSample
 
 __all__ = ["PAUSE_BUCKETS_S", "GcPauseRecorder"]
 
@@ -32,8 +31,8 @@ class GcPauseRecorder:
     """Counts garbage-collection pauses by generation; `Instrumented` for the metrics collector.
 
     The recorder is the callback: `install()` (or ``with recorder:``) adds it to `gc.callbacks`,
-    `uninstall()` removes it. Each callback reads the clock, and a "stop" also bisects ten integers and
-    bumps two list items, so it adds well under a microsecond to a collection. Collections do not nest
+    `uninstall()` removes it. Each callback reads the clock, and a "stop" also observes the pause in its
+    generation's `Histogram`, so it adds well under a microsecond to a collection. Collections do not nest
     and run with the GIL held, so one start time is enough. The metrics thread reads the counts while
     collections may update them: a scrape may see a pause's bucket counted before its sum.
     """
@@ -45,10 +44,7 @@ class GcPauseRecorder:
             clock_ns: A monotonic clock in nanoseconds.
         """
         self._clock_ns = clock_ns
-        self._bounds_ns = [round(bound * _NS_PER_S) for bound in PAUSE_BUCKETS_S]
-        # Per generation, pauses per bucket (not cumulative): the last counts the ones above every bound.
-        self._counts = [[0] * (len(PAUSE_BUCKETS_S) + 1) for _ in range(_GENERATIONS)]
-        self._sums_ns = [0] * _GENERATIONS
+        self._pauses = [Histogram(PAUSE_BUCKETS_S) for _ in range(_GENERATIONS)]
         self._started_ns: int | None = None
 
     def __call__(self, phase: str, info: Mapping[str, int]) -> None:
@@ -61,10 +57,7 @@ class GcPauseRecorder:
         if started_ns is None:  # installed during this collection (by a finalizer): its start is unknown
             return
         self._started_ns = None
-        pause_ns = now_ns - started_ns
-        generation = info["generation"]
-        self._counts[generation][bisect_left(self._bounds_ns, pause_ns)] += 1
-        self._sums_ns[generation] += pause_ns
+        self._pauses[info["generation"]].observe((now_ns - started_ns) / _NS_PER_S)
 
     def install(self) -> None:
         """Start recording: add the hook to `gc.callbacks` (once, however often this is called)."""
@@ -86,14 +79,11 @@ class GcPauseRecorder:
 
     def metric_samples(self) -> Sequence[MetricSample]:
         """One histogram series per generation, zero until its first collection."""
-        bounds = (*PAUSE_BUCKETS_S, float("inf"))
         return [
-            histogram(
+            pauses.sample(
                 "tickstock_gc_pause_seconds",
                 "Time garbage collections stopped the process, by the oldest generation collected.",
-                list(zip(bounds, accumulate(list(counts)), strict=True)),
-                self._sums_ns[generation] / _NS_PER_S,
                 generation=str(generation),
             )
-            for generation, counts in enumerate(self._counts)
+            for generation, pauses in enumerate(self._pauses)
         ]

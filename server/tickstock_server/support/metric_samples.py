@@ -53,6 +53,11 @@ def counter(name: str, help: str, value: float, **labels: str) -> MetricSample:
     return MetricSample(name=name, help=help, kind=MetricKind.COUNTER, value=value, labels=labels)
 
 
+def counters_by_reason(name: str, help: str, counts: Mapping[str, float]) -> list[MetricSample]:
+    """One counter sample per reason of `counts`, labelled ``reason``, in reason order."""
+    return [counter(name, help, count, reason=reason) for reason, count in sorted(counts.items())]
+
+
 def gauge(name: str, help: str, value: float, **labels: str) -> MetricSample:
     """A gauge sample."""
     return MetricSample(name=name, help=help, kind=MetricKind.GAUGE, value=value, labels=labels)

@@ -1,4 +1,5 @@
-"""Alert router metrics: subscriptions, streams, delivered and suppressed alerts, overloaded streams."""
+"""Alert router metrics: subscriptions, streams, fired, delivered and suppressed alerts, overloaded streams
+and queued items."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ def _values(samples: list[MetricSample]) -> dict[tuple[str, tuple[tuple[str, str
     return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in samples}
 
 
-async def test_alerts_are_exported_delivered_suppressed_by_reason_and_streams_overloaded() -> None:
+async def test_alerts_are_exported_fired_suppressed_by_reason_and_streams_overloaded() -> None:
     # Arrange: streams of one item; alice is quiet 09:00-10:00 UTC, bob may get one alert an hour
     router = await make_router(
         make_subscription(
@@ -36,13 +37,40 @@ async def test_alerts_are_exported_delivered_suppressed_by_reason_and_streams_ov
     assert _values(samples) == {
         ("tickstock_alert_subscriptions", ()): 3,
         ("tickstock_alert_streams", ()): 3,
-        ("tickstock_alerts_delivered", ()): 3,
+        ("tickstock_alerts_fired", ()): 3,
+        ("tickstock_alerts_delivered", ()): 0,  # no client has read one yet
         ("tickstock_alerts_suppressed", (("reason", "quiet_hours"),)): 1,
         ("tickstock_alerts_suppressed", (("reason", "rate_limited"),)): 1,
         ("tickstock_alert_streams_overloaded", ()): 1,
+        ("tickstock_alert_stream_queued", ()): 2,  # bob's alert and carol's first
     }
     kinds = {s.name: s.kind for s in samples}
     assert kinds["tickstock_alert_streams"] is MetricKind.GAUGE
     assert kinds["tickstock_alerts_suppressed"] is MetricKind.COUNTER
     for stream in streams:
         stream.close()
+
+
+async def test_alerts_count_as_delivered_once_per_stream_that_takes_them() -> None:
+    # Arrange: alice has two streams, bob one
+    router = await make_router(
+        make_subscription("alrt_a", "alice", pattern_types=("Doji",)),
+        make_subscription("alrt_b", "bob", pattern_types=("Hammer",)),
+    )
+    alice_streams = [router.open_stream("alice"), router.open_stream("alice")]
+    bob_stream = router.open_stream("bob")
+    router.route(make_pattern(pattern_type="Doji"), NOW_NS)
+    router.route(make_pattern(pattern_type="Hammer"), NOW_NS)
+
+    # Act: both of alice's streams take their copy; bob's stays queued
+    for stream in alice_streams:
+        await stream.receive(heartbeat_s=1.0)
+
+    # Assert
+    values = _values(router.metric_samples())
+    assert values[("tickstock_alerts_fired", ())] == 2
+    assert values[("tickstock_alerts_delivered", ())] == 2
+    assert values[("tickstock_alert_stream_queued", ())] == 1
+    for stream in [*alice_streams, bob_stream]:
+        stream.close()
+    assert _values(router.metric_samples())[("tickstock_alert_stream_queued", ())] == 0

@@ -120,18 +120,26 @@ def test_failures_are_logged_once_per_interval_per_peer_with_counts(caplog: pyte
     assert failures.failures_total == 7
 
 
-def test_metric_samples_count_failures_and_throttled_calls() -> None:
+def test_metric_samples_count_failures_by_reason_and_throttled_calls() -> None:
     # Arrange
     failures = AuthFailures(failures_per_s=1.0, burst=1, monotonic_s=Monotonic())
     _fail(failures, "10.0.0.1", 1)
     with pytest.raises(AuthThrottledError):
         failures.check("10.0.0.1")
 
-    # Act
-    samples = {sample.name: sample.value for sample in failures.metric_samples()}
+    failures.record("10.0.0.2", None, "missing")
+    failures.record("10.0.0.2", None, "missing")
 
-    # Assert
-    assert samples == {"tickstock_auth_failures": 1, "tickstock_auth_throttled": 1}
+    # Act
+    samples = {(s.name, *s.labels.values()): s.value for s in failures.metric_samples()}
+
+    # Assert: every reason is exported, from 0
+    assert samples == {
+        ("tickstock_auth_failures", "missing"): 2,
+        ("tickstock_auth_failures", "malformed"): 0,
+        ("tickstock_auth_failures", "rejected"): 1,
+        ("tickstock_auth_throttled",): 1,
+    }
 
 
 @pytest.mark.parametrize(

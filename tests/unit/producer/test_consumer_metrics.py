@@ -1,4 +1,5 @@
-"""Pattern consumer metrics: messages processed, ignored and invalid by reason; the connection."""
+"""Pattern consumer metrics: messages processed, ignored and invalid by reason; patterns received,
+accepted and rejected by reason; the connection."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 from tickstock_server.adapters.memory.producer import MemoryProducerLink
 from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.patterns import Pattern
-from tickstock_server.producer.consumer import PatternConsumer
+from tickstock_server.producer.consumer import CONSUMER_REASONS, PatternConsumer
 from tickstock_server.producer.events import BacktestProgress, ProducerHealth
+from tickstock_server.producer.messages import REJECT_REASONS
 from tickstock_server.support.metric_samples import MetricSample
 
 RECEIVED_NS = 1_767_700_000_000_000_000
@@ -59,6 +61,31 @@ async def test_invalid_messages_are_exported_by_reason_next_to_processed_ones() 
         ("tickstock_producer_messages_invalid", (("reason", "not_json"),)): 2,
         ("tickstock_producer_messages_invalid", (("reason", "not_object"),)): 1,
         ("tickstock_producer_messages_invalid", (("reason", "unknown_channel"),)): 1,
+        ("tickstock_patterns_received", ()): 5,
+        ("tickstock_patterns_accepted", ()): 1,
+        ("tickstock_patterns_rejected", (("reason", "handler_error"),)): 1,
+        ("tickstock_patterns_rejected", (("reason", "not_json"),)): 2,
+        ("tickstock_patterns_rejected", (("reason", "not_object"),)): 1,
         ("tickstock_producer_reconnects", ()): 0,
         ("tickstock_producer_connected", ()): 0.0,
     }
+
+
+async def test_only_pattern_channel_messages_count_as_patterns_with_reasons_from_the_known_set() -> None:
+    consumer = PatternConsumer(MemoryProducerLink, _Handler(), clock_ns=lambda: RECEIVED_NS)
+    expiry = {"event_type": "pattern_expired", "data": {"symbol": "AAPL", "pattern": "Bull_Flag"}}
+
+    consumer.handle_message("tickstock.events.backtesting.progress", b"not json")
+    consumer.handle_message("tickstock.health.status", b"{}")
+    consumer.handle_message(PATTERNS.encode(), json.dumps(expiry).encode())  # neither accepted nor rejected
+    consumer.handle_message(PATTERNS, json.dumps({"event_type": "pattern_detected", "data": {}}).encode())
+
+    values = _values(consumer.metric_samples())
+    rejected = {labels[0][1] for (name, labels) in values if name == "tickstock_patterns_rejected"}
+    assert (values[("tickstock_patterns_received", ())], values[("tickstock_patterns_accepted", ())]) == (
+        2,
+        0,
+    )
+    assert values[("tickstock_producer_messages_ignored", ())] == 1
+    assert len(rejected) == 1
+    assert rejected <= REJECT_REASONS | CONSUMER_REASONS
