@@ -27,6 +27,7 @@ from tickstock_server.api.auth import AuthInterceptor
 from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, RequestContextInterceptor
 from tickstock_server.api.reflection import enable_reflection
 from tickstock_server.api.tls import ServerTls, server_credentials
+from tickstock_server.api.validation import RequestValidationInterceptor
 from tickstock_server.errors import NotSupportedError
 
 _logger = logging.getLogger(__name__)
@@ -162,6 +163,8 @@ def create_server(
             RequestContextInterceptor(log_payloads=log_payloads),
             ErrorMappingInterceptor(),
             auth,
+            # Inside authentication: only callers with a valid key learn the request limits.
+            RequestValidationInterceptor(),
         ),
         options=options,
     )

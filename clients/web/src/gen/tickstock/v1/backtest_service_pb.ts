@@ -4,6 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Date } from "./common_pb.js";
@@ -14,7 +15,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file tickstock/v1/backtest_service.proto.
  */
 export const file_tickstock_v1_backtest_service: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWNrc3RvY2svdjEvYmFja3Rlc3Rfc2VydmljZS5wcm90bxIMdGlja3N0b2NrLnYxIqgBChJCYWNrdGVzdFBhcmFtZXRlcnMSFwoPaW5pdGlhbF9jYXBpdGFsGAEgASgBEhcKD2NvbW1pc3Npb25fcmF0ZRgCIAEoARIVCg1zbGlwcGFnZV9yYXRlGAMgASgBEhkKEW1heF9wb3NpdGlvbl9zaXplGAQgASgBEhUKDXN0b3BfbG9zc19wY3QYBSABKAESFwoPdGFrZV9wcm9maXRfcGN0GAYgASgBIqQBCg5CYWNrdGVzdFJlc3VsdBIUCgx0b3RhbF9yZXR1cm4YASABKAESEAoId2luX3JhdGUYAiABKAESFAoMdG90YWxfdHJhZGVzGAMgASgDEhQKDHNoYXJwZV9yYXRpbxgEIAEoARIUCgxtYXhfZHJhd2Rvd24YBSABKAESKAoHZGV0YWlscxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiggQKCEJhY2t0ZXN0EhMKC2JhY2t0ZXN0X2lkGAEgASgJEioKBXN0YXRlGAIgASgOMhsudGlja3N0b2NrLnYxLkJhY2t0ZXN0U3RhdGUSDwoHc3ltYm9scxgDIAMoCRImCgpzdGFydF9kYXRlGAQgASgLMhIudGlja3N0b2NrLnYxLkRhdGUSJAoIZW5kX2RhdGUYBSABKAsyEi50aWNrc3RvY2sudjEuRGF0ZRIQCghwYXR0ZXJucxgGIAMoCRI0CgpwYXJhbWV0ZXJzGAcgASgLMiAudGlja3N0b2NrLnYxLkJhY2t0ZXN0UGFyYW1ldGVycxIQCghwcm9ncmVzcxgIIAEoARIWCg5jdXJyZW50X3N5bWJvbBgJIAEoCRI9Chllc3RpbWF0ZWRfY29tcGxldGlvbl90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgZyZXN1bHQYCyABKAsyHC50aWNrc3RvY2sudjEuQmFja3Rlc3RSZXN1bHQSFQoNZXJyb3JfbWVzc2FnZRgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr4BChVTdWJtaXRCYWNrdGVzdFJlcXVlc3QSDwoHc3ltYm9scxgBIAMoCRImCgpzdGFydF9kYXRlGAIgASgLMhIudGlja3N0b2NrLnYxLkRhdGUSJAoIZW5kX2RhdGUYAyABKAsyEi50aWNrc3RvY2sudjEuRGF0ZRIQCghwYXR0ZXJucxgEIAMoCRI0CgpwYXJhbWV0ZXJzGAUgASgLMiAudGlja3N0b2NrLnYxLkJhY2t0ZXN0UGFyYW1ldGVycyJCChZTdWJtaXRCYWNrdGVzdFJlc3BvbnNlEigKCGJhY2t0ZXN0GAEgASgLMhYudGlja3N0b2NrLnYxLkJhY2t0ZXN0IikKEkdldEJhY2t0ZXN0UmVxdWVzdBITCgtiYWNrdGVzdF9pZBgBIAEoCSI/ChNHZXRCYWNrdGVzdFJlc3BvbnNlEigKCGJhY2t0ZXN0GAEgASgLMhYudGlja3N0b2NrLnYxLkJhY2t0ZXN0Ij0KFExpc3RCYWNrdGVzdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlsKFUxpc3RCYWNrdGVzdHNSZXNwb25zZRIpCgliYWNrdGVzdHMYASADKAsyFi50aWNrc3RvY2sudjEuQmFja3Rlc3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiwKFUNhbmNlbEJhY2t0ZXN0UmVxdWVzdBITCgtiYWNrdGVzdF9pZBgBIAEoCSJCChZDYW5jZWxCYWNrdGVzdFJlc3BvbnNlEigKCGJhY2t0ZXN0GAEgASgLMhYudGlja3N0b2NrLnYxLkJhY2t0ZXN0IiwKFVN0cmVhbUJhY2t0ZXN0UmVxdWVzdBITCgtiYWNrdGVzdF9pZBgBIAEoCSJCChZTdHJlYW1CYWNrdGVzdFJlc3BvbnNlEigKCGJhY2t0ZXN0GAEgASgLMhYudGlja3N0b2NrLnYxLkJhY2t0ZXN0Kr0BCg1CYWNrdGVzdFN0YXRlEh4KGkJBQ0tURVNUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVQkFDS1RFU1RfU1RBVEVfUVVFVUVEEAESGgoWQkFDS1RFU1RfU1RBVEVfUlVOTklORxACEhwKGEJBQ0tURVNUX1NUQVRFX0NPTVBMRVRFRBADEhkKFUJBQ0tURVNUX1NUQVRFX0ZBSUxFRBAEEhwKGEJBQ0tURVNUX1NUQVRFX0NBTkNFTExFRBAFMuIDCg9CYWNrdGVzdFNlcnZpY2USWwoOU3VibWl0QmFja3Rlc3QSIy50aWNrc3RvY2sudjEuU3VibWl0QmFja3Rlc3RSZXF1ZXN0GiQudGlja3N0b2NrLnYxLlN1Ym1pdEJhY2t0ZXN0UmVzcG9uc2USVwoLR2V0QmFja3Rlc3QSIC50aWNrc3RvY2sudjEuR2V0QmFja3Rlc3RSZXF1ZXN0GiEudGlja3N0b2NrLnYxLkdldEJhY2t0ZXN0UmVzcG9uc2UiA5ACARJdCg1MaXN0QmFja3Rlc3RzEiIudGlja3N0b2NrLnYxLkxpc3RCYWNrdGVzdHNSZXF1ZXN0GiMudGlja3N0b2NrLnYxLkxpc3RCYWNrdGVzdHNSZXNwb25zZSIDkAIBElsKDkNhbmNlbEJhY2t0ZXN0EiMudGlja3N0b2NrLnYxLkNhbmNlbEJhY2t0ZXN0UmVxdWVzdBokLnRpY2tzdG9jay52MS5DYW5jZWxCYWNrdGVzdFJlc3BvbnNlEl0KDlN0cmVhbUJhY2t0ZXN0EiMudGlja3N0b2NrLnYxLlN0cmVhbUJhY2t0ZXN0UmVxdWVzdBokLnRpY2tzdG9jay52MS5TdHJlYW1CYWNrdGVzdFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_tickstock_v1_common]);
+  fileDesc("CiN0aWNrc3RvY2svdjEvYmFja3Rlc3Rfc2VydmljZS5wcm90bxIMdGlja3N0b2NrLnYxIsoCChJCYWNrdGVzdFBhcmFtZXRlcnMSMgoPaW5pdGlhbF9jYXBpdGFsGAEgASgBQhm6SBYSFEABGQAAAKKUGm1CKQAAAAAAAAAAEjIKD2NvbW1pc3Npb25fcmF0ZRgCIAEoAUIZukgWEhRAARl7FK5H4XqEPykAAAAAAAAAABIwCg1zbGlwcGFnZV9yYXRlGAMgASgBQhm6SBYSFEABGXsUrkfheoQ/KQAAAAAAAAAAEjQKEW1heF9wb3NpdGlvbl9zaXplGAQgASgBQhm6SBYSFEABGQAAAAAAAPA/KQAAAAAAAAAAEjAKDXN0b3BfbG9zc19wY3QYBSABKAFCGbpIFhIUQAEZAAAAAAAA8D8pAAAAAAAAAAASMgoPdGFrZV9wcm9maXRfcGN0GAYgASgBQhm6SBYSFEABGQAAAAAAACRAKQAAAAAAAAAAIqQBCg5CYWNrdGVzdFJlc3VsdBIUCgx0b3RhbF9yZXR1cm4YASABKAESEAoId2luX3JhdGUYAiABKAESFAoMdG90YWxfdHJhZGVzGAMgASgDEhQKDHNoYXJwZV9yYXRpbxgEIAEoARIUCgxtYXhfZHJhd2Rvd24YBSABKAESKAoHZGV0YWlscxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiggQKCEJhY2t0ZXN0EhMKC2JhY2t0ZXN0X2lkGAEgASgJEioKBXN0YXRlGAIgASgOMhsudGlja3N0b2NrLnYxLkJhY2t0ZXN0U3RhdGUSDwoHc3ltYm9scxgDIAMoCRImCgpzdGFydF9kYXRlGAQgASgLMhIudGlja3N0b2NrLnYxLkRhdGUSJAoIZW5kX2RhdGUYBSABKAsyEi50aWNrc3RvY2sudjEuRGF0ZRIQCghwYXR0ZXJucxgGIAMoCRI0CgpwYXJhbWV0ZXJzGAcgASgLMiAudGlja3N0b2NrLnYxLkJhY2t0ZXN0UGFyYW1ldGVycxIQCghwcm9ncmVzcxgIIAEoARIWCg5jdXJyZW50X3N5bWJvbBgJIAEoCRI9Chllc3RpbWF0ZWRfY29tcGxldGlvbl90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgZyZXN1bHQYCyABKAsyHC50aWNrc3RvY2sudjEuQmFja3Rlc3RSZXN1bHQSFQoNZXJyb3JfbWVzc2FnZRgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt4BChVTdWJtaXRCYWNrdGVzdFJlcXVlc3QSHwoHc3ltYm9scxgBIAMoCUIOukgLkgEIEDIiBHICGA8SJgoKc3RhcnRfZGF0ZRgCIAEoCzISLnRpY2tzdG9jay52MS5EYXRlEiQKCGVuZF9kYXRlGAMgASgLMhIudGlja3N0b2NrLnYxLkRhdGUSIAoIcGF0dGVybnMYBCADKAlCDrpIC5IBCBAyIgRyAhhAEjQKCnBhcmFtZXRlcnMYBSABKAsyIC50aWNrc3RvY2sudjEuQmFja3Rlc3RQYXJhbWV0ZXJzIkIKFlN1Ym1pdEJhY2t0ZXN0UmVzcG9uc2USKAoIYmFja3Rlc3QYASABKAsyFi50aWNrc3RvY2sudjEuQmFja3Rlc3QiMgoSR2V0QmFja3Rlc3RSZXF1ZXN0EhwKC2JhY2t0ZXN0X2lkGAEgASgJQge6SARyAhhAIj8KE0dldEJhY2t0ZXN0UmVzcG9uc2USKAoIYmFja3Rlc3QYASABKAsyFi50aWNrc3RvY2sudjEuQmFja3Rlc3QiUgoUTGlzdEJhY2t0ZXN0c1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgiWwoVTGlzdEJhY2t0ZXN0c1Jlc3BvbnNlEikKCWJhY2t0ZXN0cxgBIAMoCzIWLnRpY2tzdG9jay52MS5CYWNrdGVzdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNQoVQ2FuY2VsQmFja3Rlc3RSZXF1ZXN0EhwKC2JhY2t0ZXN0X2lkGAEgASgJQge6SARyAhhAIkIKFkNhbmNlbEJhY2t0ZXN0UmVzcG9uc2USKAoIYmFja3Rlc3QYASABKAsyFi50aWNrc3RvY2sudjEuQmFja3Rlc3QiNQoVU3RyZWFtQmFja3Rlc3RSZXF1ZXN0EhwKC2JhY2t0ZXN0X2lkGAEgASgJQge6SARyAhhAIkIKFlN0cmVhbUJhY2t0ZXN0UmVzcG9uc2USKAoIYmFja3Rlc3QYASABKAsyFi50aWNrc3RvY2sudjEuQmFja3Rlc3QqvQEKDUJhY2t0ZXN0U3RhdGUSHgoaQkFDS1RFU1RfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVCQUNLVEVTVF9TVEFURV9RVUVVRUQQARIaChZCQUNLVEVTVF9TVEFURV9SVU5OSU5HEAISHAoYQkFDS1RFU1RfU1RBVEVfQ09NUExFVEVEEAMSGQoVQkFDS1RFU1RfU1RBVEVfRkFJTEVEEAQSHAoYQkFDS1RFU1RfU1RBVEVfQ0FOQ0VMTEVEEAUy4gMKD0JhY2t0ZXN0U2VydmljZRJbCg5TdWJtaXRCYWNrdGVzdBIjLnRpY2tzdG9jay52MS5TdWJtaXRCYWNrdGVzdFJlcXVlc3QaJC50aWNrc3RvY2sudjEuU3VibWl0QmFja3Rlc3RSZXNwb25zZRJXCgtHZXRCYWNrdGVzdBIgLnRpY2tzdG9jay52MS5HZXRCYWNrdGVzdFJlcXVlc3QaIS50aWNrc3RvY2sudjEuR2V0QmFja3Rlc3RSZXNwb25zZSIDkAIBEl0KDUxpc3RCYWNrdGVzdHMSIi50aWNrc3RvY2sudjEuTGlzdEJhY2t0ZXN0c1JlcXVlc3QaIy50aWNrc3RvY2sudjEuTGlzdEJhY2t0ZXN0c1Jlc3BvbnNlIgOQAgESWwoOQ2FuY2VsQmFja3Rlc3QSIy50aWNrc3RvY2sudjEuQ2FuY2VsQmFja3Rlc3RSZXF1ZXN0GiQudGlja3N0b2NrLnYxLkNhbmNlbEJhY2t0ZXN0UmVzcG9uc2USXQoOU3RyZWFtQmFja3Rlc3QSIy50aWNrc3RvY2sudjEuU3RyZWFtQmFja3Rlc3RSZXF1ZXN0GiQudGlja3N0b2NrLnYxLlN0cmVhbUJhY2t0ZXN0UmVzcG9uc2UwAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_tickstock_v1_common]);
 
 /**
  * Trading parameters of a backtest. Zero values take the defaults.
@@ -23,7 +24,7 @@ export const file_tickstock_v1_backtest_service: GenFile = /*@__PURE__*/
  */
 export type BacktestParameters = Message<"tickstock.v1.BacktestParameters"> & {
   /**
-   * Starting capital in US dollars (default 100000).
+   * Starting capital in US dollars, 0 to 1e12 (default 100000).
    *
    * @generated from field: double initial_capital = 1;
    */
@@ -247,7 +248,7 @@ export const BacktestSchema: GenMessage<Backtest> = /*@__PURE__*/
  */
 export type SubmitBacktestRequest = Message<"tickstock.v1.SubmitBacktestRequest"> & {
   /**
-   * Symbols, 1 to 50.
+   * Symbols, 1 to 50, each at most 15 characters.
    *
    * @generated from field: repeated string symbols = 1;
    */
@@ -268,7 +269,7 @@ export type SubmitBacktestRequest = Message<"tickstock.v1.SubmitBacktestRequest"
   endDate?: Date | undefined;
 
   /**
-   * Pattern names, at least one.
+   * Pattern names, 1 to 50, each at most 64 characters.
    *
    * @generated from field: repeated string patterns = 4;
    */
@@ -317,7 +318,7 @@ export const SubmitBacktestResponseSchema: GenMessage<SubmitBacktestResponse> = 
  */
 export type GetBacktestRequest = Message<"tickstock.v1.GetBacktestRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string backtest_id = 1;
    */
@@ -359,14 +360,14 @@ export const GetBacktestResponseSchema: GenMessage<GetBacktestResponse> = /*@__P
  */
 export type ListBacktestsRequest = Message<"tickstock.v1.ListBacktestsRequest"> & {
   /**
-   * Maximum backtests in the response, 1 to 100 (default 20); a larger value is treated as 100.
+   * Maximum backtests in the response, 1 to 100 (0: the default, 20); larger is INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's `next_page_token`.
+   * Token from a previous response's `next_page_token`, at most 1024 characters.
    *
    * @generated from field: string page_token = 2;
    */
@@ -415,7 +416,7 @@ export const ListBacktestsResponseSchema: GenMessage<ListBacktestsResponse> = /*
  */
 export type CancelBacktestRequest = Message<"tickstock.v1.CancelBacktestRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string backtest_id = 1;
    */
@@ -457,7 +458,7 @@ export const CancelBacktestResponseSchema: GenMessage<CancelBacktestResponse> = 
  */
 export type StreamBacktestRequest = Message<"tickstock.v1.StreamBacktestRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string backtest_id = 1;
    */

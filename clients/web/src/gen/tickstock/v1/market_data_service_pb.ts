@@ -4,6 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickstock/v1/market_data_service.proto.
  */
 export const file_tickstock_v1_market_data_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZ0aWNrc3RvY2svdjEvbWFya2V0X2RhdGFfc2VydmljZS5wcm90bxIMdGlja3N0b2NrLnYxIo0BCgNCYXISDgoGc3ltYm9sGAEgASgJEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG9wZW4YAyABKAESDAoEaGlnaBgEIAEoARILCgNsb3cYBSABKAESDQoFY2xvc2UYBiABKAESDgoGdm9sdW1lGAcgASgDItIBCg5HZXRCYXJzUmVxdWVzdBIOCgZzeW1ib2wYASABKAkSKwoIaW50ZXJ2YWwYAiABKA4yGS50aWNrc3RvY2sudjEuQmFySW50ZXJ2YWwSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIksKD0dldEJhcnNSZXNwb25zZRIfCgRiYXJzGAEgAygLMhEudGlja3N0b2NrLnYxLkJhchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqsAEKC0JhckludGVydmFsEhwKGEJBUl9JTlRFUlZBTF9VTlNQRUNJRklFRBAAEhkKFUJBUl9JTlRFUlZBTF8xX01JTlVURRABEhoKFkJBUl9JTlRFUlZBTF81X01JTlVURVMQAhIbChdCQVJfSU5URVJWQUxfMTVfTUlOVVRFUxADEhcKE0JBUl9JTlRFUlZBTF8xX0hPVVIQBBIWChJCQVJfSU5URVJWQUxfMV9EQVkQBTJgChFNYXJrZXREYXRhU2VydmljZRJLCgdHZXRCYXJzEhwudGlja3N0b2NrLnYxLkdldEJhcnNSZXF1ZXN0Gh0udGlja3N0b2NrLnYxLkdldEJhcnNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiZ0aWNrc3RvY2svdjEvbWFya2V0X2RhdGFfc2VydmljZS5wcm90bxIMdGlja3N0b2NrLnYxIo0BCgNCYXISDgoGc3ltYm9sGAEgASgJEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG9wZW4YAyABKAESDAoEaGlnaBgEIAEoARILCgNsb3cYBSABKAESDQoFY2xvc2UYBiABKAESDgoGdm9sdW1lGAcgASgDIp8CCg5HZXRCYXJzUmVxdWVzdBIXCgZzeW1ib2wYASABKAlCB7pIBHICGA8SNQoIaW50ZXJ2YWwYAiABKA4yGS50aWNrc3RvY2sudjEuQmFySW50ZXJ2YWxCCLpIBYIBAhABEkAKCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhC6SA2yAQoaBgiArpmkDzIAEj4KCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIQukgNsgEKGgYIgK6ZpA8yABIdCglwYWdlX3NpemUYBSABKAVCCrpIBxoFGJBOKAASHAoKcGFnZV90b2tlbhgGIAEoCUIIukgFcgMYgAgiSwoPR2V0QmFyc1Jlc3BvbnNlEh8KBGJhcnMYASADKAsyES50aWNrc3RvY2sudjEuQmFyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSqwAQoLQmFySW50ZXJ2YWwSHAoYQkFSX0lOVEVSVkFMX1VOU1BFQ0lGSUVEEAASGQoVQkFSX0lOVEVSVkFMXzFfTUlOVVRFEAESGgoWQkFSX0lOVEVSVkFMXzVfTUlOVVRFUxACEhsKF0JBUl9JTlRFUlZBTF8xNV9NSU5VVEVTEAMSFwoTQkFSX0lOVEVSVkFMXzFfSE9VUhAEEhYKEkJBUl9JTlRFUlZBTF8xX0RBWRAFMmAKEU1hcmtldERhdGFTZXJ2aWNlEksKB0dldEJhcnMSHC50aWNrc3RvY2sudjEuR2V0QmFyc1JlcXVlc3QaHS50aWNrc3RvY2sudjEuR2V0QmFyc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * An OHLCV bar.
@@ -84,7 +85,7 @@ export const BarSchema: GenMessage<Bar> = /*@__PURE__*/
  */
 export type GetBarsRequest = Message<"tickstock.v1.GetBarsRequest"> & {
   /**
-   * Ticker symbol.
+   * Ticker symbol, at most 15 characters.
    *
    * @generated from field: string symbol = 1;
    */
@@ -98,7 +99,7 @@ export type GetBarsRequest = Message<"tickstock.v1.GetBarsRequest"> & {
   interval: BarInterval;
 
   /**
-   * Start of the range (inclusive); default `page_size` intervals before the end.
+   * Start of the range (inclusive), from 1970 to 2099; default `page_size` intervals before the end.
    *
    * @generated from field: google.protobuf.Timestamp start_time = 3;
    */
@@ -115,7 +116,7 @@ export type GetBarsRequest = Message<"tickstock.v1.GetBarsRequest"> & {
   endTime?: Timestamp | undefined;
 
   /**
-   * Maximum bars in the response, 1 to 10000 (default 1000).
+   * Maximum bars in the response, 1 to 10000 (0: the default, 1000).
    *
    * @generated from field: int32 page_size = 5;
    */

@@ -4,6 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Heartbeat, SortOrder, TimeOfDay } from "./common_pb.js";
@@ -16,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickstock/v1/pattern_service.proto.
  */
 export const file_tickstock_v1_pattern_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0aWNrc3RvY2svdjEvcGF0dGVybl9zZXJ2aWNlLnByb3RvEgx0aWNrc3RvY2sudjEiiAEKB1BhdHRlcm4SDgoGc3ltYm9sGAEgASgJEg0KBXByaWNlGAIgASgBEi8KC2RldGVjdF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgdkZXRhaWxzGAQgASgLMhwudGlja3N0b2NrLnYxLlBhdHRlcm5EZXRhaWxzIuoCCg1QYXR0ZXJuRmlsdGVyEhUKDXBhdHRlcm5fdHlwZXMYASADKAkSDwoHc3ltYm9scxgCIAMoCRIRCgl1bml2ZXJzZXMYAyADKAkSGwoObWluX2NvbmZpZGVuY2UYBCABKAFIAIgBARIiChVtaW5fcmVsYXRpdmVfc3RyZW5ndGgYBSABKAFIAYgBARIgChNtaW5fcmVsYXRpdmVfdm9sdW1lGAYgASgBSAKIAQESFAoHbWluX3JzaRgHIAEoAUgDiAEBEhQKB21heF9yc2kYCCABKAFIBIgBARIyCgp0aW1lZnJhbWVzGAkgAygOMh4udGlja3N0b2NrLnYxLlBhdHRlcm5UaW1lZnJhbWVCEQoPX21pbl9jb25maWRlbmNlQhgKFl9taW5fcmVsYXRpdmVfc3RyZW5ndGhCFgoUX21pbl9yZWxhdGl2ZV92b2x1bWVCCgoIX21pbl9yc2lCCgoIX21heF9yc2kixwEKE1NjYW5QYXR0ZXJuc1JlcXVlc3QSKwoGZmlsdGVyGAEgASgLMhsudGlja3N0b2NrLnYxLlBhdHRlcm5GaWx0ZXISLwoHc29ydF9ieRgCIAEoDjIeLnRpY2tzdG9jay52MS5QYXR0ZXJuU29ydEZpZWxkEisKCnNvcnRfb3JkZXIYAyABKA4yFy50aWNrc3RvY2sudjEuU29ydE9yZGVyEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJImwKFFNjYW5QYXR0ZXJuc1Jlc3BvbnNlEicKCHBhdHRlcm5zGAEgAygLMhUudGlja3N0b2NrLnYxLlBhdHRlcm4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiGAoWR2V0UGF0dGVyblN0YXRzUmVxdWVzdCKjAwoXR2V0UGF0dGVyblN0YXRzUmVzcG9uc2USFwoPY2FjaGVkX3BhdHRlcm5zGAEgASgDEhgKEGV2ZW50c19wcm9jZXNzZWQYAiABKAMSGAoQaW52YWxpZF9tZXNzYWdlcxgDIAEoAxIzCg9sYXN0X2V2ZW50X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2V4cGlyZWRfY2xlYW5lZBgFIAEoAxINCgVzY2FucxgGIAEoAxI5ChZwcm9kdWNlcl9oZWFydGJlYXRfYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhcKD2ZhbGxiYWNrX2FjdGl2ZRgIIAEoCBJTChBwYXR0ZXJuc19ieV90eXBlGAkgAygLMjkudGlja3N0b2NrLnYxLkdldFBhdHRlcm5TdGF0c1Jlc3BvbnNlLlBhdHRlcm5zQnlUeXBlRW50cnkaNQoTUGF0dGVybnNCeVR5cGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBInsKFVN0cmVhbVBhdHRlcm5zUmVxdWVzdBIrCgZmaWx0ZXIYASABKAsyGy50aWNrc3RvY2sudjEuUGF0dGVybkZpbHRlchI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iewoWU3RyZWFtUGF0dGVybnNSZXNwb25zZRIoCgdwYXR0ZXJuGAEgASgLMhUudGlja3N0b2NrLnYxLlBhdHRlcm5IABIsCgloZWFydGJlYXQYAiABKAsyFy50aWNrc3RvY2sudjEuSGVhcnRiZWF0SABCCQoHcGF5bG9hZCJaCgpRdWlldEhvdXJzEiYKBXN0YXJ0GAEgASgLMhcudGlja3N0b2NrLnYxLlRpbWVPZkRheRIkCgNlbmQYAiABKAsyFy50aWNrc3RvY2sudjEuVGltZU9mRGF5Io8CChFBbGVydFN1YnNjcmlwdGlvbhIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSFQoNcGF0dGVybl90eXBlcxgCIAMoCRIPCgdzeW1ib2xzGAMgAygJEhEKCXVuaXZlcnNlcxgEIAMoCRIWCg5taW5fY29uZmlkZW5jZRgFIAEoARItCgtxdWlldF9ob3VycxgGIAEoCzIYLnRpY2tzdG9jay52MS5RdWlldEhvdXJzEhEKCXRpbWVfem9uZRgHIAEoCRIbChNtYXhfYWxlcnRzX3Blcl9ob3VyGAggASgFEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJXCh5DcmVhdGVBbGVydFN1YnNjcmlwdGlvblJlcXVlc3QSNQoMc3Vic2NyaXB0aW9uGAEgASgLMh8udGlja3N0b2NrLnYxLkFsZXJ0U3Vic2NyaXB0aW9uIlgKH0NyZWF0ZUFsZXJ0U3Vic2NyaXB0aW9uUmVzcG9uc2USNQoMc3Vic2NyaXB0aW9uGAEgASgLMh8udGlja3N0b2NrLnYxLkFsZXJ0U3Vic2NyaXB0aW9uIh8KHUxpc3RBbGVydFN1YnNjcmlwdGlvbnNSZXF1ZXN0IlgKHkxpc3RBbGVydFN1YnNjcmlwdGlvbnNSZXNwb25zZRI2Cg1zdWJzY3JpcHRpb25zGAEgAygLMh8udGlja3N0b2NrLnYxLkFsZXJ0U3Vic2NyaXB0aW9uIjkKHkRlbGV0ZUFsZXJ0U3Vic2NyaXB0aW9uUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkiIQofRGVsZXRlQWxlcnRTdWJzY3JpcHRpb25SZXNwb25zZSJMChNTdHJlYW1BbGVydHNSZXF1ZXN0EjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJICgVBbGVydBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSJgoHcGF0dGVybhgCIAEoCzIVLnRpY2tzdG9jay52MS5QYXR0ZXJuImIKEEFsZXJ0c1N1cHByZXNzZWQSFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEhkKEXF1aWV0X2hvdXJzX2NvdW50GAIgASgDEhoKEnJhdGVfbGltaXRlZF9jb3VudBgDIAEoAyKrAQoUU3RyZWFtQWxlcnRzUmVzcG9uc2USJAoFYWxlcnQYASABKAsyEy50aWNrc3RvY2sudjEuQWxlcnRIABI0CgpzdXBwcmVzc2VkGAIgASgLMh4udGlja3N0b2NrLnYxLkFsZXJ0c1N1cHByZXNzZWRIABIsCgloZWFydGJlYXQYAyABKAsyFy50aWNrc3RvY2sudjEuSGVhcnRiZWF0SABCCQoHcGF5bG9hZCruAQoQUGF0dGVyblNvcnRGaWVsZBIiCh5QQVRURVJOX1NPUlRfRklFTERfVU5TUEVDSUZJRUQQABIhCh1QQVRURVJOX1NPUlRfRklFTERfQ09ORklERU5DRRABEiIKHlBBVFRFUk5fU09SVF9GSUVMRF9ERVRFQ1RfVElNRRACEh0KGVBBVFRFUk5fU09SVF9GSUVMRF9TWU1CT0wQAxIoCiRQQVRURVJOX1NPUlRfRklFTERfUkVMQVRJVkVfU1RSRU5HVEgQBBImCiJQQVRURVJOX1NPUlRfRklFTERfUkVMQVRJVkVfVk9MVU1FEAUy8wUKDlBhdHRlcm5TZXJ2aWNlEloKDFNjYW5QYXR0ZXJucxIhLnRpY2tzdG9jay52MS5TY2FuUGF0dGVybnNSZXF1ZXN0GiIudGlja3N0b2NrLnYxLlNjYW5QYXR0ZXJuc1Jlc3BvbnNlIgOQAgESYwoPR2V0UGF0dGVyblN0YXRzEiQudGlja3N0b2NrLnYxLkdldFBhdHRlcm5TdGF0c1JlcXVlc3QaJS50aWNrc3RvY2sudjEuR2V0UGF0dGVyblN0YXRzUmVzcG9uc2UiA5ACARJdCg5TdHJlYW1QYXR0ZXJucxIjLnRpY2tzdG9jay52MS5TdHJlYW1QYXR0ZXJuc1JlcXVlc3QaJC50aWNrc3RvY2sudjEuU3RyZWFtUGF0dGVybnNSZXNwb25zZTABEnYKF0NyZWF0ZUFsZXJ0U3Vic2NyaXB0aW9uEiwudGlja3N0b2NrLnYxLkNyZWF0ZUFsZXJ0U3Vic2NyaXB0aW9uUmVxdWVzdBotLnRpY2tzdG9jay52MS5DcmVhdGVBbGVydFN1YnNjcmlwdGlvblJlc3BvbnNlEngKFkxpc3RBbGVydFN1YnNjcmlwdGlvbnMSKy50aWNrc3RvY2sudjEuTGlzdEFsZXJ0U3Vic2NyaXB0aW9uc1JlcXVlc3QaLC50aWNrc3RvY2sudjEuTGlzdEFsZXJ0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlIgOQAgESdgoXRGVsZXRlQWxlcnRTdWJzY3JpcHRpb24SLC50aWNrc3RvY2sudjEuRGVsZXRlQWxlcnRTdWJzY3JpcHRpb25SZXF1ZXN0Gi0udGlja3N0b2NrLnYxLkRlbGV0ZUFsZXJ0U3Vic2NyaXB0aW9uUmVzcG9uc2USVwoMU3RyZWFtQWxlcnRzEiEudGlja3N0b2NrLnYxLlN0cmVhbUFsZXJ0c1JlcXVlc3QaIi50aWNrc3RvY2sudjEuU3RyZWFtQWxlcnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_tickstock_v1_common, file_tickstock_v1_events]);
+  fileDesc("CiJ0aWNrc3RvY2svdjEvcGF0dGVybl9zZXJ2aWNlLnByb3RvEgx0aWNrc3RvY2sudjEiiAEKB1BhdHRlcm4SDgoGc3ltYm9sGAEgASgJEg0KBXByaWNlGAIgASgBEi8KC2RldGVjdF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgdkZXRhaWxzGAQgASgLMhwudGlja3N0b2NrLnYxLlBhdHRlcm5EZXRhaWxzIqIECg1QYXR0ZXJuRmlsdGVyEiUKDXBhdHRlcm5fdHlwZXMYASADKAlCDrpIC5IBCBBkIgRyAhhAEiAKB3N5bWJvbHMYAiADKAlCD7pIDJIBCRDQDyIEcgIYDxIiCgl1bml2ZXJzZXMYAyADKAlCD7pIDJIBCRAUIgVyAxiPCBI2Cg5taW5fY29uZmlkZW5jZRgEIAEoAUIZukgWEhRAARkAAAAAAADwPykAAAAAAAAAAEgAiAEBEjQKFW1pbl9yZWxhdGl2ZV9zdHJlbmd0aBgFIAEoAUIQukgNEgtAASkAAAAAAAAAAEgBiAEBEjIKE21pbl9yZWxhdGl2ZV92b2x1bWUYBiABKAFCELpIDRILQAEpAAAAAAAAAABIAogBARIvCgdtaW5fcnNpGAcgASgBQhm6SBYSFEABGQAAAAAAAFlAKQAAAAAAAAAASAOIAQESLwoHbWF4X3JzaRgIIAEoAUIZukgWEhRAARkAAAAAAABZQCkAAAAAAAAAAEgEiAEBEkMKCnRpbWVmcmFtZXMYCSADKA4yHi50aWNrc3RvY2sudjEuUGF0dGVyblRpbWVmcmFtZUIPukgMkgEJEAgiBYIBAhABQhEKD19taW5fY29uZmlkZW5jZUIYChZfbWluX3JlbGF0aXZlX3N0cmVuZ3RoQhYKFF9taW5fcmVsYXRpdmVfdm9sdW1lQgoKCF9taW5fcnNpQgoKCF9tYXhfcnNpIvABChNTY2FuUGF0dGVybnNSZXF1ZXN0EisKBmZpbHRlchgBIAEoCzIbLnRpY2tzdG9jay52MS5QYXR0ZXJuRmlsdGVyEjkKB3NvcnRfYnkYAiABKA4yHi50aWNrc3RvY2sudjEuUGF0dGVyblNvcnRGaWVsZEIIukgFggECEAESNQoKc29ydF9vcmRlchgDIAEoDjIXLnRpY2tzdG9jay52MS5Tb3J0T3JkZXJCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAIImwKFFNjYW5QYXR0ZXJuc1Jlc3BvbnNlEicKCHBhdHRlcm5zGAEgAygLMhUudGlja3N0b2NrLnYxLlBhdHRlcm4SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUiGAoWR2V0UGF0dGVyblN0YXRzUmVxdWVzdCKjAwoXR2V0UGF0dGVyblN0YXRzUmVzcG9uc2USFwoPY2FjaGVkX3BhdHRlcm5zGAEgASgDEhgKEGV2ZW50c19wcm9jZXNzZWQYAiABKAMSGAoQaW52YWxpZF9tZXNzYWdlcxgDIAEoAxIzCg9sYXN0X2V2ZW50X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2V4cGlyZWRfY2xlYW5lZBgFIAEoAxINCgVzY2FucxgGIAEoAxI5ChZwcm9kdWNlcl9oZWFydGJlYXRfYWdlGAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhcKD2ZhbGxiYWNrX2FjdGl2ZRgIIAEoCBJTChBwYXR0ZXJuc19ieV90eXBlGAkgAygLMjkudGlja3N0b2NrLnYxLkdldFBhdHRlcm5TdGF0c1Jlc3BvbnNlLlBhdHRlcm5zQnlUeXBlRW50cnkaNQoTUGF0dGVybnNCeVR5cGVFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIokBChVTdHJlYW1QYXR0ZXJuc1JlcXVlc3QSKwoGZmlsdGVyGAEgASgLMhsudGlja3N0b2NrLnYxLlBhdHRlcm5GaWx0ZXISQwoSaGVhcnRiZWF0X2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgy6SAmqAQYiAgg8MgAiewoWU3RyZWFtUGF0dGVybnNSZXNwb25zZRIoCgdwYXR0ZXJuGAEgASgLMhUudGlja3N0b2NrLnYxLlBhdHRlcm5IABIsCgloZWFydGJlYXQYAiABKAsyFy50aWNrc3RvY2sudjEuSGVhcnRiZWF0SABCCQoHcGF5bG9hZCJaCgpRdWlldEhvdXJzEiYKBXN0YXJ0GAEgASgLMhcudGlja3N0b2NrLnYxLlRpbWVPZkRheRIkCgNlbmQYAiABKAsyFy50aWNrc3RvY2sudjEuVGltZU9mRGF5IvkCChFBbGVydFN1YnNjcmlwdGlvbhIgCg9zdWJzY3JpcHRpb25faWQYASABKAlCB7pIBHICGEASJQoNcGF0dGVybl90eXBlcxgCIAMoCUIOukgLkgEIEDIiBHICGEASIAoHc3ltYm9scxgDIAMoCUIPukgMkgEJEPQDIgRyAhgPEiEKCXVuaXZlcnNlcxgEIAMoCUIOukgLkgEIEBQiBHICGEASMQoObWluX2NvbmZpZGVuY2UYBSABKAFCGbpIFhIUQAEZAAAAAAAA8D8pAAAAAAAAAAASLQoLcXVpZXRfaG91cnMYBiABKAsyGC50aWNrc3RvY2sudjEuUXVpZXRIb3VycxIaCgl0aW1lX3pvbmUYByABKAlCB7pIBHICGEASJwoTbWF4X2FsZXJ0c19wZXJfaG91chgIIAEoBUIKukgHGgUY6AcoABIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVwoeQ3JlYXRlQWxlcnRTdWJzY3JpcHRpb25SZXF1ZXN0EjUKDHN1YnNjcmlwdGlvbhgBIAEoCzIfLnRpY2tzdG9jay52MS5BbGVydFN1YnNjcmlwdGlvbiJYCh9DcmVhdGVBbGVydFN1YnNjcmlwdGlvblJlc3BvbnNlEjUKDHN1YnNjcmlwdGlvbhgBIAEoCzIfLnRpY2tzdG9jay52MS5BbGVydFN1YnNjcmlwdGlvbiIfCh1MaXN0QWxlcnRTdWJzY3JpcHRpb25zUmVxdWVzdCJYCh5MaXN0QWxlcnRTdWJzY3JpcHRpb25zUmVzcG9uc2USNgoNc3Vic2NyaXB0aW9ucxgBIAMoCzIfLnRpY2tzdG9jay52MS5BbGVydFN1YnNjcmlwdGlvbiJCCh5EZWxldGVBbGVydFN1YnNjcmlwdGlvblJlcXVlc3QSIAoPc3Vic2NyaXB0aW9uX2lkGAEgASgJQge6SARyAhhAIiEKH0RlbGV0ZUFsZXJ0U3Vic2NyaXB0aW9uUmVzcG9uc2UiWgoTU3RyZWFtQWxlcnRzUmVxdWVzdBJDChJoZWFydGJlYXRfaW50ZXJ2YWwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDLpICaoBBiICCDwyACJICgVBbGVydBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSJgoHcGF0dGVybhgCIAEoCzIVLnRpY2tzdG9jay52MS5QYXR0ZXJuImIKEEFsZXJ0c1N1cHByZXNzZWQSFwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJEhkKEXF1aWV0X2hvdXJzX2NvdW50GAIgASgDEhoKEnJhdGVfbGltaXRlZF9jb3VudBgDIAEoAyKrAQoUU3RyZWFtQWxlcnRzUmVzcG9uc2USJAoFYWxlcnQYASABKAsyEy50aWNrc3RvY2sudjEuQWxlcnRIABI0CgpzdXBwcmVzc2VkGAIgASgLMh4udGlja3N0b2NrLnYxLkFsZXJ0c1N1cHByZXNzZWRIABIsCgloZWFydGJlYXQYAyABKAsyFy50aWNrc3RvY2sudjEuSGVhcnRiZWF0SABCCQoHcGF5bG9hZCruAQoQUGF0dGVyblNvcnRGaWVsZBIiCh5QQVRURVJOX1NPUlRfRklFTERfVU5TUEVDSUZJRUQQABIhCh1QQVRURVJOX1NPUlRfRklFTERfQ09ORklERU5DRRABEiIKHlBBVFRFUk5fU09SVF9GSUVMRF9ERVRFQ1RfVElNRRACEh0KGVBBVFRFUk5fU09SVF9GSUVMRF9TWU1CT0wQAxIoCiRQQVRURVJOX1NPUlRfRklFTERfUkVMQVRJVkVfU1RSRU5HVEgQBBImCiJQQVRURVJOX1NPUlRfRklFTERfUkVMQVRJVkVfVk9MVU1FEAUy8wUKDlBhdHRlcm5TZXJ2aWNlEloKDFNjYW5QYXR0ZXJucxIhLnRpY2tzdG9jay52MS5TY2FuUGF0dGVybnNSZXF1ZXN0GiIudGlja3N0b2NrLnYxLlNjYW5QYXR0ZXJuc1Jlc3BvbnNlIgOQAgESYwoPR2V0UGF0dGVyblN0YXRzEiQudGlja3N0b2NrLnYxLkdldFBhdHRlcm5TdGF0c1JlcXVlc3QaJS50aWNrc3RvY2sudjEuR2V0UGF0dGVyblN0YXRzUmVzcG9uc2UiA5ACARJdCg5TdHJlYW1QYXR0ZXJucxIjLnRpY2tzdG9jay52MS5TdHJlYW1QYXR0ZXJuc1JlcXVlc3QaJC50aWNrc3RvY2sudjEuU3RyZWFtUGF0dGVybnNSZXNwb25zZTABEnYKF0NyZWF0ZUFsZXJ0U3Vic2NyaXB0aW9uEiwudGlja3N0b2NrLnYxLkNyZWF0ZUFsZXJ0U3Vic2NyaXB0aW9uUmVxdWVzdBotLnRpY2tzdG9jay52MS5DcmVhdGVBbGVydFN1YnNjcmlwdGlvblJlc3BvbnNlEngKFkxpc3RBbGVydFN1YnNjcmlwdGlvbnMSKy50aWNrc3RvY2sudjEuTGlzdEFsZXJ0U3Vic2NyaXB0aW9uc1JlcXVlc3QaLC50aWNrc3RvY2sudjEuTGlzdEFsZXJ0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlIgOQAgESdgoXRGVsZXRlQWxlcnRTdWJzY3JpcHRpb24SLC50aWNrc3RvY2sudjEuRGVsZXRlQWxlcnRTdWJzY3JpcHRpb25SZXF1ZXN0Gi0udGlja3N0b2NrLnYxLkRlbGV0ZUFsZXJ0U3Vic2NyaXB0aW9uUmVzcG9uc2USVwoMU3RyZWFtQWxlcnRzEiEudGlja3N0b2NrLnYxLlN0cmVhbUFsZXJ0c1JlcXVlc3QaIi50aWNrc3RvY2sudjEuU3RyZWFtQWxlcnRzUmVzcG9uc2UwAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp, file_tickstock_v1_common, file_tickstock_v1_events]);
 
 /**
  * A pattern on one symbol.
@@ -67,7 +68,7 @@ export const PatternSchema: GenMessage<Pattern> = /*@__PURE__*/
  */
 export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   /**
-   * Pattern names, e.g. "Bull_Flag"; empty means all.
+   * Pattern names, e.g. "Bull_Flag"; empty means all. At most 100, each at most 64 characters.
    *
    * @generated from field: repeated string pattern_types = 1;
    */
@@ -81,7 +82,7 @@ export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   symbols: string[];
 
   /**
-   * Universe names, e.g. "sp500".
+   * Universe names, e.g. "sp500"; at most 20, each at most 1039 characters (a union key).
    *
    * @generated from field: repeated string universes = 3;
    */
@@ -95,14 +96,14 @@ export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   minConfidence?: number | undefined;
 
   /**
-   * Minimum relative strength; patterns without one count as 1.0.
+   * Minimum relative strength, finite, not negative; patterns without one count as 1.0.
    *
    * @generated from field: optional double min_relative_strength = 5;
    */
   minRelativeStrength?: number | undefined;
 
   /**
-   * Minimum relative volume; patterns without one count as 1.0.
+   * Minimum relative volume, finite, not negative; patterns without one count as 1.0.
    *
    * @generated from field: optional double min_relative_volume = 6;
    */
@@ -123,7 +124,7 @@ export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   maxRsi?: number | undefined;
 
   /**
-   * Time frames; empty means all.
+   * Time frames; empty means all. At most 8 entries.
    *
    * @generated from field: repeated tickstock.v1.PatternTimeframe timeframes = 9;
    */
@@ -165,14 +166,15 @@ export type ScanPatternsRequest = Message<"tickstock.v1.ScanPatternsRequest"> & 
   sortOrder: SortOrder;
 
   /**
-   * Maximum patterns in the response, 1 to 100 (default 30).
+   * Maximum patterns in the response, 1 to 100 (0: the default, 30).
    *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's `next_page_token`; the other fields must be the same.
+   * Token from a previous response's `next_page_token` (at most 1024 characters); the other fields
+   * must be the same.
    *
    * @generated from field: string page_token = 5;
    */
@@ -413,28 +415,29 @@ export const QuietHoursSchema: GenMessage<QuietHours> = /*@__PURE__*/
  */
 export type AlertSubscription = Message<"tickstock.v1.AlertSubscription"> & {
   /**
-   * Server-assigned id.
+   * Server-assigned id (at most 64 characters).
    *
    * @generated from field: string subscription_id = 1;
    */
   subscriptionId: string;
 
   /**
-   * Pattern names to alert on; empty means all.
+   * Pattern names to alert on; empty means all. At most 50, each at most 64 characters.
    *
    * @generated from field: repeated string pattern_types = 2;
    */
   patternTypes: string[];
 
   /**
-   * Ticker symbols; combined with `universes`. Both empty means all symbols.
+   * Ticker symbols; combined with `universes`. Both empty means all symbols. At most 500, each at
+   * most 15 characters.
    *
    * @generated from field: repeated string symbols = 3;
    */
   symbols: string[];
 
   /**
-   * Universe names.
+   * Universe names; at most 20, each at most 64 characters.
    *
    * @generated from field: repeated string universes = 4;
    */
@@ -455,7 +458,7 @@ export type AlertSubscription = Message<"tickstock.v1.AlertSubscription"> & {
   quietHours?: QuietHours | undefined;
 
   /**
-   * IANA time zone of the quiet hours, e.g. "America/New_York" (default UTC).
+   * IANA time zone of the quiet hours, e.g. "America/New_York" (default UTC); at most 64 characters.
    *
    * @generated from field: string time_zone = 7;
    */
@@ -568,7 +571,7 @@ export const ListAlertSubscriptionsResponseSchema: GenMessage<ListAlertSubscript
  */
 export type DeleteAlertSubscriptionRequest = Message<"tickstock.v1.DeleteAlertSubscriptionRequest"> & {
   /**
-   * Id of the subscription.
+   * Id of the subscription, at most 64 characters.
    *
    * @generated from field: string subscription_id = 1;
    */

@@ -4,6 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickstock/v1/universe_service.proto.
  */
 export const file_tickstock_v1_universe_service: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWNrc3RvY2svdjEvdW5pdmVyc2Vfc2VydmljZS5wcm90bxIMdGlja3N0b2NrLnYxIq4BCgZTeW1ib2wSDgoGc3ltYm9sGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIZXhjaGFuZ2UYAyABKAkSDgoGbWFya2V0GAQgASgJEgwKBHR5cGUYBSABKAkSDgoGc2VjdG9yGAYgASgJEhAKCGluZHVzdHJ5GAcgASgJEg4KBmFjdGl2ZRgIIAEoCBISCgptYXJrZXRfY2FwGAkgASgDEhAKCGN1cnJlbmN5GAogASgJImgKEkxpc3RTeW1ib2xzUmVxdWVzdBINCgVxdWVyeRgBIAEoCRIOCgZtYXJrZXQYAiABKAkSDAoEdHlwZRgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJVChNMaXN0U3ltYm9sc1Jlc3BvbnNlEiUKB3N5bWJvbHMYASADKAsyFC50aWNrc3RvY2sudjEuU3ltYm9sEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIiChBHZXRTeW1ib2xSZXF1ZXN0Eg4KBnN5bWJvbBgBIAEoCSI5ChFHZXRTeW1ib2xSZXNwb25zZRIkCgZzeW1ib2wYASABKAsyFC50aWNrc3RvY2sudjEuU3ltYm9sIn4KCFVuaXZlcnNlEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKAoEa2luZBgDIAEoDjIaLnRpY2tzdG9jay52MS5Vbml2ZXJzZUtpbmQSFAoMbWVtYmVyX2NvdW50GAQgASgFEg8KB3N5bWJvbHMYBSADKAkiFgoUTGlzdFVuaXZlcnNlc1JlcXVlc3QiQgoVTGlzdFVuaXZlcnNlc1Jlc3BvbnNlEikKCXVuaXZlcnNlcxgBIAMoCzIWLnRpY2tzdG9jay52MS5Vbml2ZXJzZSIiChJHZXRVbml2ZXJzZVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI/ChNHZXRVbml2ZXJzZVJlc3BvbnNlEigKCHVuaXZlcnNlGAEgASgLMhYudGlja3N0b2NrLnYxLlVuaXZlcnNlIqIBCglXYXRjaGxpc3QSFAoMd2F0Y2hsaXN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHc3ltYm9scxgDIAMoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkQKFkNyZWF0ZVdhdGNobGlzdFJlcXVlc3QSKgoJd2F0Y2hsaXN0GAEgASgLMhcudGlja3N0b2NrLnYxLldhdGNobGlzdCJFChdDcmVhdGVXYXRjaGxpc3RSZXNwb25zZRIqCgl3YXRjaGxpc3QYASABKAsyFy50aWNrc3RvY2sudjEuV2F0Y2hsaXN0IhcKFUxpc3RXYXRjaGxpc3RzUmVxdWVzdCJFChZMaXN0V2F0Y2hsaXN0c1Jlc3BvbnNlEisKCndhdGNobGlzdHMYASADKAsyFy50aWNrc3RvY2sudjEuV2F0Y2hsaXN0IisKE0dldFdhdGNobGlzdFJlcXVlc3QSFAoMd2F0Y2hsaXN0X2lkGAEgASgJIkIKFEdldFdhdGNobGlzdFJlc3BvbnNlEioKCXdhdGNobGlzdBgBIAEoCzIXLnRpY2tzdG9jay52MS5XYXRjaGxpc3QidQoWVXBkYXRlV2F0Y2hsaXN0UmVxdWVzdBIqCgl3YXRjaGxpc3QYASABKAsyFy50aWNrc3RvY2sudjEuV2F0Y2hsaXN0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJFChdVcGRhdGVXYXRjaGxpc3RSZXNwb25zZRIqCgl3YXRjaGxpc3QYASABKAsyFy50aWNrc3RvY2sudjEuV2F0Y2hsaXN0Ii4KFkRlbGV0ZVdhdGNobGlzdFJlcXVlc3QSFAoMd2F0Y2hsaXN0X2lkGAEgASgJIhkKF0RlbGV0ZVdhdGNobGlzdFJlc3BvbnNlKqkBCgxVbml2ZXJzZUtpbmQSHQoZVU5JVkVSU0VfS0lORF9VTlNQRUNJRklFRBAAEhcKE1VOSVZFUlNFX0tJTkRfSU5ERVgQARIVChFVTklWRVJTRV9LSU5EX0VURhACEhgKFFVOSVZFUlNFX0tJTkRfU0VDVE9SEAMSFwoTVU5JVkVSU0VfS0lORF9USEVNRRAEEhcKE1VOSVZFUlNFX0tJTkRfVU5JT04QBTLTBgoPVW5pdmVyc2VTZXJ2aWNlElcKC0xpc3RTeW1ib2xzEiAudGlja3N0b2NrLnYxLkxpc3RTeW1ib2xzUmVxdWVzdBohLnRpY2tzdG9jay52MS5MaXN0U3ltYm9sc1Jlc3BvbnNlIgOQAgESUQoJR2V0U3ltYm9sEh4udGlja3N0b2NrLnYxLkdldFN5bWJvbFJlcXVlc3QaHy50aWNrc3RvY2sudjEuR2V0U3ltYm9sUmVzcG9uc2UiA5ACARJdCg1MaXN0VW5pdmVyc2VzEiIudGlja3N0b2NrLnYxLkxpc3RVbml2ZXJzZXNSZXF1ZXN0GiMudGlja3N0b2NrLnYxLkxpc3RVbml2ZXJzZXNSZXNwb25zZSIDkAIBElcKC0dldFVuaXZlcnNlEiAudGlja3N0b2NrLnYxLkdldFVuaXZlcnNlUmVxdWVzdBohLnRpY2tzdG9jay52MS5HZXRVbml2ZXJzZVJlc3BvbnNlIgOQAgESXgoPQ3JlYXRlV2F0Y2hsaXN0EiQudGlja3N0b2NrLnYxLkNyZWF0ZVdhdGNobGlzdFJlcXVlc3QaJS50aWNrc3RvY2sudjEuQ3JlYXRlV2F0Y2hsaXN0UmVzcG9uc2USYAoOTGlzdFdhdGNobGlzdHMSIy50aWNrc3RvY2sudjEuTGlzdFdhdGNobGlzdHNSZXF1ZXN0GiQudGlja3N0b2NrLnYxLkxpc3RXYXRjaGxpc3RzUmVzcG9uc2UiA5ACARJaCgxHZXRXYXRjaGxpc3QSIS50aWNrc3RvY2sudjEuR2V0V2F0Y2hsaXN0UmVxdWVzdBoiLnRpY2tzdG9jay52MS5HZXRXYXRjaGxpc3RSZXNwb25zZSIDkAIBEl4KD1VwZGF0ZVdhdGNobGlzdBIkLnRpY2tzdG9jay52MS5VcGRhdGVXYXRjaGxpc3RSZXF1ZXN0GiUudGlja3N0b2NrLnYxLlVwZGF0ZVdhdGNobGlzdFJlc3BvbnNlEl4KD0RlbGV0ZVdhdGNobGlzdBIkLnRpY2tzdG9jay52MS5EZWxldGVXYXRjaGxpc3RSZXF1ZXN0GiUudGlja3N0b2NrLnYxLkRlbGV0ZVdhdGNobGlzdFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("CiN0aWNrc3RvY2svdjEvdW5pdmVyc2Vfc2VydmljZS5wcm90bxIMdGlja3N0b2NrLnYxIq4BCgZTeW1ib2wSDgoGc3ltYm9sGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIZXhjaGFuZ2UYAyABKAkSDgoGbWFya2V0GAQgASgJEgwKBHR5cGUYBSABKAkSDgoGc2VjdG9yGAYgASgJEhAKCGluZHVzdHJ5GAcgASgJEg4KBmFjdGl2ZRgIIAEoCBISCgptYXJrZXRfY2FwGAkgASgDEhAKCGN1cnJlbmN5GAogASgJIpkBChJMaXN0U3ltYm9sc1JlcXVlc3QSFgoFcXVlcnkYASABKAlCB7pIBHICGEASFwoGbWFya2V0GAIgASgJQge6SARyAhgQEhUKBHR5cGUYAyABKAlCB7pIBHICGBASHQoJcGFnZV9zaXplGAQgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAIIlUKE0xpc3RTeW1ib2xzUmVzcG9uc2USJQoHc3ltYm9scxgBIAMoCzIULnRpY2tzdG9jay52MS5TeW1ib2wSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKEEdldFN5bWJvbFJlcXVlc3QSFwoGc3ltYm9sGAEgASgJQge6SARyAhgPIjkKEUdldFN5bWJvbFJlc3BvbnNlEiQKBnN5bWJvbBgBIAEoCzIULnRpY2tzdG9jay52MS5TeW1ib2wifgoIVW5pdmVyc2USDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIoCgRraW5kGAMgASgOMhoudGlja3N0b2NrLnYxLlVuaXZlcnNlS2luZBIUCgxtZW1iZXJfY291bnQYBCABKAUSDwoHc3ltYm9scxgFIAMoCSIWChRMaXN0VW5pdmVyc2VzUmVxdWVzdCJCChVMaXN0VW5pdmVyc2VzUmVzcG9uc2USKQoJdW5pdmVyc2VzGAEgAygLMhYudGlja3N0b2NrLnYxLlVuaXZlcnNlIiwKEkdldFVuaXZlcnNlUmVxdWVzdBIWCgRuYW1lGAEgASgJQgi6SAVyAxiPCCI/ChNHZXRVbml2ZXJzZVJlc3BvbnNlEigKCHVuaXZlcnNlGAEgASgLMhYudGlja3N0b2NrLnYxLlVuaXZlcnNlIsUBCglXYXRjaGxpc3QSHQoMd2F0Y2hsaXN0X2lkGAEgASgJQge6SARyAhhAEhUKBG5hbWUYAiABKAlCB7pIBHICGGQSIAoHc3ltYm9scxgDIAMoCUIPukgMkgEJEPQDIgRyAhgPEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRAoWQ3JlYXRlV2F0Y2hsaXN0UmVxdWVzdBIqCgl3YXRjaGxpc3QYASABKAsyFy50aWNrc3RvY2sudjEuV2F0Y2hsaXN0IkUKF0NyZWF0ZVdhdGNobGlzdFJlc3BvbnNlEioKCXdhdGNobGlzdBgBIAEoCzIXLnRpY2tzdG9jay52MS5XYXRjaGxpc3QiFwoVTGlzdFdhdGNobGlzdHNSZXF1ZXN0IkUKFkxpc3RXYXRjaGxpc3RzUmVzcG9uc2USKwoKd2F0Y2hsaXN0cxgBIAMoCzIXLnRpY2tzdG9jay52MS5XYXRjaGxpc3QiNAoTR2V0V2F0Y2hsaXN0UmVxdWVzdBIdCgx3YXRjaGxpc3RfaWQYASABKAlCB7pIBHICGEAiQgoUR2V0V2F0Y2hsaXN0UmVzcG9uc2USKgoJd2F0Y2hsaXN0GAEgASgLMhcudGlja3N0b2NrLnYxLldhdGNobGlzdCLaAQoWVXBkYXRlV2F0Y2hsaXN0UmVxdWVzdBIqCgl3YXRjaGxpc3QYASABKAsyFy50aWNrc3RvY2sudjEuV2F0Y2hsaXN0EpMBCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCYrpIX7oBSgoVdXBkYXRlX21hc2subWF4X3BhdGhzEhltdXN0IG5hbWUgYXQgbW9zdCAyIHBhdGhzGhZ0aGlzLnBhdGhzLnNpemUoKSA8PSAy4gEPEgRuYW1lEgdzeW1ib2xzIkUKF1VwZGF0ZVdhdGNobGlzdFJlc3BvbnNlEioKCXdhdGNobGlzdBgBIAEoCzIXLnRpY2tzdG9jay52MS5XYXRjaGxpc3QiNwoWRGVsZXRlV2F0Y2hsaXN0UmVxdWVzdBIdCgx3YXRjaGxpc3RfaWQYASABKAlCB7pIBHICGEAiGQoXRGVsZXRlV2F0Y2hsaXN0UmVzcG9uc2UqqQEKDFVuaXZlcnNlS2luZBIdChlVTklWRVJTRV9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTVU5JVkVSU0VfS0lORF9JTkRFWBABEhUKEVVOSVZFUlNFX0tJTkRfRVRGEAISGAoUVU5JVkVSU0VfS0lORF9TRUNUT1IQAxIXChNVTklWRVJTRV9LSU5EX1RIRU1FEAQSFwoTVU5JVkVSU0VfS0lORF9VTklPThAFMtMGCg9Vbml2ZXJzZVNlcnZpY2USVwoLTGlzdFN5bWJvbHMSIC50aWNrc3RvY2sudjEuTGlzdFN5bWJvbHNSZXF1ZXN0GiEudGlja3N0b2NrLnYxLkxpc3RTeW1ib2xzUmVzcG9uc2UiA5ACARJRCglHZXRTeW1ib2wSHi50aWNrc3RvY2sudjEuR2V0U3ltYm9sUmVxdWVzdBofLnRpY2tzdG9jay52MS5HZXRTeW1ib2xSZXNwb25zZSIDkAIBEl0KDUxpc3RVbml2ZXJzZXMSIi50aWNrc3RvY2sudjEuTGlzdFVuaXZlcnNlc1JlcXVlc3QaIy50aWNrc3RvY2sudjEuTGlzdFVuaXZlcnNlc1Jlc3BvbnNlIgOQAgESVwoLR2V0VW5pdmVyc2USIC50aWNrc3RvY2sudjEuR2V0VW5pdmVyc2VSZXF1ZXN0GiEudGlja3N0b2NrLnYxLkdldFVuaXZlcnNlUmVzcG9uc2UiA5ACARJeCg9DcmVhdGVXYXRjaGxpc3QSJC50aWNrc3RvY2sudjEuQ3JlYXRlV2F0Y2hsaXN0UmVxdWVzdBolLnRpY2tzdG9jay52MS5DcmVhdGVXYXRjaGxpc3RSZXNwb25zZRJgCg5MaXN0V2F0Y2hsaXN0cxIjLnRpY2tzdG9jay52MS5MaXN0V2F0Y2hsaXN0c1JlcXVlc3QaJC50aWNrc3RvY2sudjEuTGlzdFdhdGNobGlzdHNSZXNwb25zZSIDkAIBEloKDEdldFdhdGNobGlzdBIhLnRpY2tzdG9jay52MS5HZXRXYXRjaGxpc3RSZXF1ZXN0GiIudGlja3N0b2NrLnYxLkdldFdhdGNobGlzdFJlc3BvbnNlIgOQAgESXgoPVXBkYXRlV2F0Y2hsaXN0EiQudGlja3N0b2NrLnYxLlVwZGF0ZVdhdGNobGlzdFJlcXVlc3QaJS50aWNrc3RvY2sudjEuVXBkYXRlV2F0Y2hsaXN0UmVzcG9uc2USXgoPRGVsZXRlV2F0Y2hsaXN0EiQudGlja3N0b2NrLnYxLkRlbGV0ZVdhdGNobGlzdFJlcXVlc3QaJS50aWNrc3RvY2sudjEuRGVsZXRlV2F0Y2hsaXN0UmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A tradable symbol and its reference data.
@@ -127,14 +128,15 @@ export type ListSymbolsRequest = Message<"tickstock.v1.ListSymbolsRequest"> & {
   type: string;
 
   /**
-   * Maximum symbols in the response, 1 to 1000 (default 100); a larger value is treated as 1000.
+   * Maximum symbols in the response, 1 to 1000 (0: the default, 100); larger is INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's `next_page_token`; the other fields must be the same.
+   * Token from a previous response's `next_page_token` (at most 1024 characters); the other fields
+   * must be the same.
    *
    * @generated from field: string page_token = 5;
    */
@@ -183,7 +185,7 @@ export const ListSymbolsResponseSchema: GenMessage<ListSymbolsResponse> = /*@__P
  */
 export type GetSymbolRequest = Message<"tickstock.v1.GetSymbolRequest"> & {
   /**
-   * Ticker.
+   * Ticker, at most 15 characters.
    *
    * @generated from field: string symbol = 1;
    */
@@ -310,7 +312,7 @@ export const ListUniversesResponseSchema: GenMessage<ListUniversesResponse> = /*
  */
 export type GetUniverseRequest = Message<"tickstock.v1.GetUniverseRequest"> & {
   /**
-   * Name, or names joined by ':' for their union.
+   * Name, or up to 16 names joined by ':' for their union; at most 1039 characters.
    *
    * @generated from field: string name = 1;
    */
@@ -352,7 +354,7 @@ export const GetUniverseResponseSchema: GenMessage<GetUniverseResponse> = /*@__P
  */
 export type Watchlist = Message<"tickstock.v1.Watchlist"> & {
   /**
-   * Server-assigned id.
+   * Server-assigned id (at most 64 characters).
    *
    * @generated from field: string watchlist_id = 1;
    */
@@ -366,7 +368,7 @@ export type Watchlist = Message<"tickstock.v1.Watchlist"> & {
   name: string;
 
   /**
-   * Ticker symbols, in the user's order; each must exist.
+   * Ticker symbols, in the user's order; each must exist. At most 500, each at most 15 characters.
    *
    * @generated from field: repeated string symbols = 3;
    */
@@ -479,7 +481,7 @@ export const ListWatchlistsResponseSchema: GenMessage<ListWatchlistsResponse> = 
  */
 export type GetWatchlistRequest = Message<"tickstock.v1.GetWatchlistRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string watchlist_id = 1;
    */
@@ -528,7 +530,7 @@ export type UpdateWatchlistRequest = Message<"tickstock.v1.UpdateWatchlistReques
   watchlist?: Watchlist | undefined;
 
   /**
-   * Fields to change ("name", "symbols"); empty means both.
+   * Fields to change ("name", "symbols"); empty means both. At most those two paths.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -570,7 +572,7 @@ export const UpdateWatchlistResponseSchema: GenMessage<UpdateWatchlistResponse> 
  */
 export type DeleteWatchlistRequest = Message<"tickstock.v1.DeleteWatchlistRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string watchlist_id = 1;
    */
