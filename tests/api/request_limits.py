@@ -107,6 +107,16 @@ def _item_bounded(field: FieldDescriptor, rules: validate_pb2.FieldRules) -> boo
     return True
 
 
+def documented_limits() -> list[tuple[str, str]]:
+    """(message name, field name) of every request field, nested ones included, that has a rule."""
+    found = []
+    for method in request_methods():
+        for path, field in request_fields(method.input_type):
+            if field.GetOptions().HasExtension(validate_pb2.field):
+                found.append((field.containing_type.name, path[-1]))
+    return sorted(set(found))
+
+
 def limit_cases() -> list[LimitCase]:
     """A case for every limit declared on a request field, over every method."""
     cases = []

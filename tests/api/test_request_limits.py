@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import protovalidate
@@ -18,7 +19,7 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from request_limits import LimitCase, limit_cases, request_methods, unbounded_fields
+from request_limits import LimitCase, documented_limits, limit_cases, request_methods, unbounded_fields
 
 from tickstock_server.adapters.memory.bars import MemoryBarReader
 from tickstock_server.api.market_data_service import MarketDataServiceServicer
@@ -44,6 +45,20 @@ def test_every_request_string_and_list_field_has_a_maximum() -> None:
     missing = unbounded_fields()
 
     # Assert: add a `buf.validate` maximum in the proto and a line in docs/api.md
+    assert missing == []
+
+
+def test_every_limited_field_is_in_the_api_doc() -> None:
+    # docs/api.md has a table per request message ("**Message**", then "| `field` | limit |" rows).
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    tables = {part.split("**", 1)[0]: part for part in doc.split("\n**")[1:]}
+
+    missing = [
+        f"{message}.{field}"
+        for message, field in documented_limits()
+        if f"| `{field}` |" not in tables.get(message, "")
+    ]
+
     assert missing == []
 
 
