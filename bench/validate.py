@@ -6,7 +6,9 @@ Times, per request shape, `request_violations` (what RequestValidationIntercepto
 handler) and the interceptor's wrapped behaviour around a handler that returns at once, against that
 handler alone. Shapes: a one-field GetSymbol, a ScanPatterns with a 20-symbol filter, a StreamEvents
 with a full filter and a 5,000-symbol list, a full SubmitBacktest, and a ListSymbols past its limits
-(the cost of a refusal). Each figure is the median over `--rounds` rounds of `--calls` calls.
+(the cost of a refusal). Each figure is the median over `--rounds` rounds of `--calls` calls. Last, a
+GetSymbol round trip over loopback to an in-process grpc.aio server whose handler answers at once,
+without and with the interceptor (`--rpc-calls` sequential calls, median of the rounds).
 
 Prints one `name: value unit` line per figure.
 """
@@ -21,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 import protovalidate
 from google.protobuf.message import Message
 
@@ -105,11 +108,50 @@ async def interceptor_us(request: Message, calls: int, rounds: int) -> tuple[flo
     return await run(handler), await run(wrapped)
 
 
+async def round_trip_us(validating: bool, calls: int, rounds: int) -> float:
+    """Median per-call time of a sequential GetSymbol round trip to a local server, in microseconds."""
+
+    async def get_symbol(request: Any, context: Any) -> universe_service_pb2.GetSymbolResponse:
+        return universe_service_pb2.GetSymbolResponse()
+
+    interceptors = (RequestValidationInterceptor(),) if validating else ()
+    server = grpc.aio.server(interceptors=interceptors)
+    handler = grpc.unary_unary_rpc_method_handler(
+        get_symbol,
+        request_deserializer=universe_service_pb2.GetSymbolRequest.FromString,
+        response_serializer=universe_service_pb2.GetSymbolResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("tickstock.v1.UniverseService", {"GetSymbol": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(
+                "/tickstock.v1.UniverseService/GetSymbol",
+                request_serializer=universe_service_pb2.GetSymbolRequest.SerializeToString,
+                response_deserializer=universe_service_pb2.GetSymbolResponse.FromString,
+            )
+            request = universe_service_pb2.GetSymbolRequest(symbol="AAPL")
+            await call(request)
+            results = []
+            for _ in range(rounds):
+                started = time.perf_counter()
+                for _ in range(calls):
+                    await call(request)
+                results.append((time.perf_counter() - started) / calls * 1e6)
+            return statistics.median(results)
+    finally:
+        await server.stop(None)
+
+
 def main() -> None:
     """Run every shape and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rpc-calls", type=int, default=2_000)
     args = parser.parse_args()
     validator = protovalidate.Validator()
     started = time.perf_counter()
@@ -127,6 +169,9 @@ def main() -> None:
         print(f"validate_{name}: {cost:.2f} us")
         bare, wrapped = asyncio.run(interceptor_us(request, calls, args.rounds))
         print(f"interceptor_overhead_{name}: {wrapped - bare:.2f} us")
+    for validating in (False, True):
+        cost = asyncio.run(round_trip_us(validating, args.rpc_calls, args.rounds))
+        print(f"round_trip_get_symbol_{'validated' if validating else 'plain'}: {cost:.1f} us")
 
 
 if __name__ == "__main__":
