@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import protovalidate
+from google.protobuf import message
 
 from tickstock_server.api.interceptors import (
     Context,
@@ -67,6 +68,10 @@ class RequestValidationInterceptor(WrappingInterceptor):
         self._validator = validator or protovalidate.Validator()
 
     def _check(self, request: Any) -> None:
+        if not isinstance(request, message.Message):
+            # A client-streaming call (server reflection) gets an iterator of requests; no tickstock.v1
+            # method streams its requests (browsers cannot), so there is nothing of ours to check.
+            return
         violations = request_violations(self._validator, request)
         if violations:
             raise InvalidRequestError(violations)
