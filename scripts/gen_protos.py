@@ -4,7 +4,8 @@
 The protos import `buf/validate/validate.proto` (vendored in `protos/buf/validate/`) for their request
 limits. Its Python module `buf.validate.validate_pb2` is generated too, into `clients/python/buf/validate/`
 (the `protovalidate` runtime package ships only its own, differently built copy under a private name), so
-the client distribution imports without the server's validation runtime.
+the client distribution imports without the server's validation runtime. The TypeScript is generated
+without those options.
 
 Python comes from grpcio-tools' bundled protoc with the mypy-protobuf plugins, TypeScript from buf with
 protoc-gen-es (installed by `npm ci` in clients/web, which this runs when it is missing), together with
@@ -82,8 +83,11 @@ def generate_typescript() -> int:
         rpc = Path(vendored) / "google" / "rpc"
         rpc.mkdir(parents=True)
         shutil.copy(Path(google.rpc.__path__[0]) / "error_details.proto", rpc)
-        for source in ("protos", vendored):
-            code = subprocess.run([buf, "generate", source, "--template", template], cwd=ROOT).returncode
+        # The request limits (buf.validate options) are the server's to check: the dashboard's code is
+        # generated without them, so it neither imports validate.proto nor bundles its descriptors.
+        for source, exclude in (("protos", ["--exclude-type", "buf.validate"]), (vendored, [])):
+            command = [buf, "generate", source, "--template", template, *exclude]
+            code = subprocess.run(command, cwd=ROOT).returncode
             if code != 0:
                 return code
     print(f"generated {sum(1 for _ in WEB_GEN.rglob('*.ts'))} files into {WEB_GEN.relative_to(ROOT)}")

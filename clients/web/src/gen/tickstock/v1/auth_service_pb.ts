@@ -4,7 +4,6 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -13,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickstock/v1/auth_service.proto.
  */
 export const file_tickstock_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch90aWNrc3RvY2svdjEvYXV0aF9zZXJ2aWNlLnByb3RvEgx0aWNrc3RvY2sudjEiVQoZQ3JlYXRlU2Vzc2lvblRva2VuUmVxdWVzdBI4CgN0dGwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CELpIDaoBCiIECMDRAjICCDwiagoaQ3JlYXRlU2Vzc2lvblRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHVzZXIYAyABKAkydgoLQXV0aFNlcnZpY2USZwoSQ3JlYXRlU2Vzc2lvblRva2VuEicudGlja3N0b2NrLnYxLkNyZWF0ZVNlc3Npb25Ub2tlblJlcXVlc3QaKC50aWNrc3RvY2sudjEuQ3JlYXRlU2Vzc2lvblRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch90aWNrc3RvY2svdjEvYXV0aF9zZXJ2aWNlLnByb3RvEgx0aWNrc3RvY2sudjEiQwoZQ3JlYXRlU2Vzc2lvblRva2VuUmVxdWVzdBImCgN0dGwYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iagoaQ3JlYXRlU2Vzc2lvblRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHVzZXIYAyABKAkydgoLQXV0aFNlcnZpY2USZwoSQ3JlYXRlU2Vzc2lvblRva2VuEicudGlja3N0b2NrLnYxLkNyZWF0ZVNlc3Npb25Ub2tlblJlcXVlc3QaKC50aWNrc3RvY2sudjEuQ3JlYXRlU2Vzc2lvblRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Asks for a session token for the caller.

@@ -4,7 +4,6 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -13,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tickstock/v1/common.proto.
  */
 export const file_tickstock_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("Chl0aWNrc3RvY2svdjEvY29tbW9uLnByb3RvEgx0aWNrc3RvY2sudjEiUwoERGF0ZRIZCgR5ZWFyGAEgASgFQgu6SAgaBhiPTijsDhIYCgVtb250aBgCIAEoBUIJukgGGgQYDCgBEhYKA2RheRgDIAEoBUIJukgGGgQYHygBIkEKCVRpbWVPZkRheRIYCgVob3VycxgBIAEoBUIJukgGGgQYFygAEhoKB21pbnV0ZXMYAiABKAVCCbpIBhoEGDsoACKQAQoJSGVhcnRiZWF0Ei8KC3NlcnZlcl90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgCIAEoBBIrCghmZWVkX2FnZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtxdWV1ZV9kZXB0aBgEIAEoDSpcCglTb3J0T3JkZXISGgoWU09SVF9PUkRFUl9VTlNQRUNJRklFRBAAEhgKFFNPUlRfT1JERVJfQVNDRU5ESU5HEAESGQoVU09SVF9PUkRFUl9ERVNDRU5ESU5HEAJiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chl0aWNrc3RvY2svdjEvY29tbW9uLnByb3RvEgx0aWNrc3RvY2sudjEiMAoERGF0ZRIMCgR5ZWFyGAEgASgFEg0KBW1vbnRoGAIgASgFEgsKA2RheRgDIAEoBSIrCglUaW1lT2ZEYXkSDQoFaG91cnMYASABKAUSDwoHbWludXRlcxgCIAEoBSKQAQoJSGVhcnRiZWF0Ei8KC3NlcnZlcl90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgCIAEoBBIrCghmZWVkX2FnZRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtxdWV1ZV9kZXB0aBgEIAEoDSpcCglTb3J0T3JkZXISGgoWU09SVF9PUkRFUl9VTlNQRUNJRklFRBAAEhgKFFNPUlRfT1JERVJfQVNDRU5ESU5HEAESGQoVU09SVF9PUkRFUl9ERVNDRU5ESU5HEAJiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A calendar date in the exchange's calendar (US/Eastern for US stocks), without a time zone.
