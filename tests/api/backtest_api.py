@@ -8,6 +8,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from api_server import ApiServer, ServerFactory
@@ -43,11 +44,13 @@ async def running_backtests(
     *,
     store: MemoryBacktestStore | None = None,
     max_in_flight: int = BacktestJobsConfig().max_in_flight,
+    **server_options: Any,
 ) -> AsyncIterator[Harness]:
     """A server with BacktestService on a clock from `NOW_NS`, its jobs' writer and dispatcher running,
     and a second user.
 
-    `wrap` may put a servicer of the test's around the real one; `store` replaces the memory store.
+    `wrap` may put a servicer of the test's around the real one; `store` replaces the memory store;
+    `server_options` go to `start_server` (its `extra_servicers` are served beside BacktestService).
     """
     store, publisher = store or MemoryBacktestStore(), MemoryBacktestRequests()
     jobs = BacktestJobs(
@@ -60,9 +63,9 @@ async def running_backtests(
     )
     writer = asyncio.create_task(jobs.run())
     dispatcher = asyncio.create_task(jobs.run_dispatcher())
-    api: ApiServer = await start_api_server(
-        extra_servicers={BACKTEST_SERVICE: wrap(BacktestServiceServicer(backtests=jobs.service))}
-    )
+    extra = {**server_options.pop("extra_servicers", {})}
+    extra[BACKTEST_SERVICE] = wrap(BacktestServiceServicer(backtests=jobs.service))
+    api: ApiServer = await start_api_server(extra_servicers=extra, **server_options)
     bob = await api.keys.create("bob")
     try:
         yield Harness(

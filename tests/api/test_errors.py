@@ -49,14 +49,14 @@ async def test_invalid_filter_is_invalid_argument_with_field_violations(
     request = event_service_pb2.StreamEventsRequest(
         filter=event_service_pb2.EventFilter(symbols=["AAPL", "not a symbol"], min_price=10, max_price=5)
     )
-    request.delivery.max_batch_size = 5000
+    request.delivery.heartbeat_interval.nanos = 500_000_000
 
     error = await _stream_error(api, request)
 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     details = _details(error)
     fields = {v.field: v.description for v in details["BadRequest"].field_violations}
-    assert set(fields) == {"filter.symbols[1]", "filter.max_price", "delivery.max_batch_size"}
+    assert set(fields) == {"filter.symbols[1]", "filter.max_price", "delivery.heartbeat_interval"}
     assert details["ErrorInfo"].reason == "INVALID_ARGUMENT"
     assert details["ErrorInfo"].domain == "tickstock.v1"
 
@@ -141,7 +141,7 @@ async def test_a_huge_bad_value_is_echoed_cut_short_and_violations_are_capped(
     api = await start_api_server()
     huge = "X" * 3_000_000
     request = event_service_pb2.StreamEventsRequest(
-        filter=event_service_pb2.EventFilter(symbols=[huge, *(f"bad {i}" for i in range(30))])
+        filter=event_service_pb2.EventFilter(symbols=[huge, *(f"not a ticker {i:04d}" for i in range(30))])
     )
 
     error = await _stream_error(api, request)

@@ -99,8 +99,12 @@ async def test_create_returns_the_stored_subscription(patterns: PatternApi) -> N
             ["subscription.quiet_hours.start.hours", "subscription.quiet_hours.end.minutes"],
         ),
         (
+            {"symbols": ["1X"], "time_zone": "Mars/Olympus_Mons", "universes": ["nope"]},
+            ["subscription.symbols[0]", "subscription.time_zone", "subscription.universes[0]"],
+        ),
+        (  # the proto's limits first: the other fields are not checked then
             {"symbols": ["1X"], "min_confidence": -0.1, "universes": ["nope"]},
-            ["subscription.symbols[0]", "subscription.min_confidence", "subscription.universes[0]"],
+            ["subscription.min_confidence"],
         ),
     ],
 )

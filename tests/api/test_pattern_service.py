@@ -204,7 +204,11 @@ async def test_filters_select_the_matching_patterns(
         ({"page_token": "garbage"}, ["page_token"]),
         (
             {"filter": pb.PatternFilter(min_confidence=-1), "page_size": 500, "page_token": "x"},
-            ["filter.min_confidence", "page_size", "page_token"],
+            ["filter.min_confidence", "page_size"],  # the proto's rules first; the token is not read
+        ),
+        (
+            {"filter": pb.PatternFilter(symbols=["AAPL", "not a ticker"]), "page_token": "x"},
+            ["filter.symbols[1]", "page_token"],
         ),
     ],
 )

@@ -96,8 +96,12 @@ async def test_a_subscription_with_defaults_takes_the_servers(client: AsyncClien
         ({"symbols": ["AAPL", "not a ticker"]}, ["subscription.symbols[1]"]),
         ({"time_zone": "Mars/Olympus_Mons"}, ["subscription.time_zone"]),
         (
+            {"universes": ["chips", "gone"], "time_zone": "Mars/Olympus_Mons"},
+            ["subscription.time_zone", "subscription.universes[1]"],
+        ),
+        (  # past a declared limit: refused before the other checks
             {"universes": ["chips", "gone"], "min_confidence": 1.5},
-            ["subscription.min_confidence", "subscription.universes[1]"],
+            ["subscription.min_confidence"],
         ),
     ],
 )

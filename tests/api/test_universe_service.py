@@ -176,17 +176,26 @@ async def test_a_token_continues_its_request_with_another_page_size(client: _Cli
     assert [symbol.symbol for symbol in [*first.symbols, *rest.symbols]] == _COMMON_STOCKS
 
 
+_CONTROL = "must not contain control characters"
+
+
 @pytest.mark.parametrize(
     ("fields", "violations"),
     [
-        ({"query": "q" * 65}, [("query", "at most 64 characters")]),
+        ({"query": "q" * 65}, [("query", "must be at most 64 characters")]),
         ({"query": "app\x00le"}, [("query", "must not contain control characters")]),
+        ({"market": "stocks\n", "type": "CS\t"}, [("market", _CONTROL), ("type", _CONTROL)]),
+        # The proto's rules come first: a request beyond them is refused before any other check.
+        ({"market": "stocks\n", "type": "C" * 17}, [("type", "must be at most 16 characters")]),
+        ({"page_token": "t" * 1025}, [("page_token", "must be at most 1024 characters")]),
         (
-            {"market": "stocks\n", "type": "C" * 17},
-            [("market", "must not contain control characters"), ("type", "at most 16 characters")],
+            {"page_size": -1},
+            [("page_size", "must be greater than or equal to 0 and less than or equal to 1000")],
         ),
-        ({"page_token": "t" * 1025}, [("page_token", "at most 1024 characters")]),
-        ({"page_size": -1}, [("page_size", "must not be negative")]),
+        (
+            {"page_size": 1001},
+            [("page_size", "must be greater than or equal to 0 and less than or equal to 1000")],
+        ),
         ({"page_token": "garbage!"}, [("page_token", _BAD_TOKEN)]),
         ({"page_token": "e30"}, [("page_token", _BAD_TOKEN)]),
     ],
@@ -317,7 +326,8 @@ async def test_created_watchlist_is_listed_and_read_back(client: _Client) -> Non
         (" Tech", [], ["watchlist.name"]),
         ("Tech", ["AAPL", "ZZZZ"], ["watchlist.symbols[1]"]),
         ("Tech", ["AAPL", "aapl", "AAPL"], ["watchlist.symbols[1]", "watchlist.symbols[2]"]),
-        ("x" * 101, ["not a ticker"], ["watchlist.name", "watchlist.symbols[0]"]),
+        ("x" * 99 + "\n", ["not a ticker"], ["watchlist.name", "watchlist.symbols[0]"]),
+        ("x" * 101, ["not a ticker"], ["watchlist.name"]),  # the proto's limit first
     ],
 )
 async def test_invalid_watchlist_names_its_fields_and_is_not_created(
@@ -374,7 +384,7 @@ async def test_update_replaces_the_fields_of_its_mask(
 @pytest.mark.parametrize(
     ("paths", "name", "symbols", "fields"),
     [
-        (["name", "watchlist_id"], "Renamed", [], ["update_mask.paths"]),
+        (["name", "watchlist_id"], "Renamed", [], ["update_mask"]),
         (["name"], "", [], ["watchlist.name"]),
         (["symbols"], "", ["ZZZZ"], ["watchlist.symbols[0]"]),
         ([], "", ["ibm"], ["watchlist.name", "watchlist.symbols[0]"]),

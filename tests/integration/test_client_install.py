@@ -22,6 +22,10 @@ SERVER_ONLY = {
     "pydantic",
     "massive",
     "pandas",
+    # The server checks request limits with these; the client only imports the generated buf.validate
+    # module it ships itself.
+    "protovalidate",
+    "protobuf-py",
 }
 
 

@@ -28,6 +28,7 @@ from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, 
 from tickstock_server.api.reflection import REFLECTION_SERVICES, enable_reflection
 from tickstock_server.api.rpc_metrics import RpcMetrics
 from tickstock_server.api.tls import ServerTls, server_credentials
+from tickstock_server.api.validation import RequestValidationInterceptor
 from tickstock_server.errors import NotSupportedError
 
 _logger = logging.getLogger(__name__)
@@ -166,6 +167,8 @@ def create_server(
             RequestContextInterceptor(rpc_metrics or RpcMetrics(served_methods()), log_payloads=log_payloads),
             ErrorMappingInterceptor(),
             auth,
+            # Inside authentication: only callers with a valid key learn the request limits.
+            RequestValidationInterceptor(),
         ),
         options=options,
     )

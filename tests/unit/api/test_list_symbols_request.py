@@ -26,14 +26,12 @@ def test_an_ordinary_search_passes() -> None:
 @pytest.mark.parametrize(
     ("fields", "field", "description"),
     [
-        ({"query": "a" * 1_000_000}, "query", "at most 64 characters"),
         ({"query": "app\x00le"}, "query", "must not contain control characters"),
         ({"market": "stocks\n"}, "market", "must not contain control characters"),
-        ({"type": "C" * 17}, "type", "at most 16 characters"),
-        ({"page_token": "t" * 1025}, "page_token", "at most 1024 characters"),
+        ({"page_token": "t\x7f"}, "page_token", "must not contain control characters"),
     ],
 )
-def test_long_or_control_character_fields_are_violations(
+def test_control_character_fields_are_violations(
     fields: dict[str, str], field: str, description: str
 ) -> None:
     [violation] = list_symbols_violations(pb.ListSymbolsRequest(**fields))
@@ -41,8 +39,9 @@ def test_long_or_control_character_fields_are_violations(
     assert (violation.field, violation.description) == (field, description)
 
 
-@pytest.mark.parametrize(("page_size", "limit"), [(0, 100), (1, 1), (37, 37), (1000, 1000), (5000, 1000)])
-def test_page_size_is_defaulted_and_capped(page_size: int, limit: int) -> None:
+# Lengths and the page size's range are the proto's rules (tests/unit/api/test_request_rules.py).
+@pytest.mark.parametrize(("page_size", "limit"), [(0, 100), (1, 1), (37, 37), (1000, 1000)])
+def test_page_size_is_defaulted(page_size: int, limit: int) -> None:
     parsed = parse_list_symbols(pb.ListSymbolsRequest(page_size=page_size))
 
     assert (parsed.limit, parsed.after) == (limit, None)
@@ -84,8 +83,7 @@ def test_a_token_of_other_filters_is_refused_on_page_token(other: pb.ListSymbols
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({"query": "q" * 65, "page_size": -1, "page_token": "garbage!"}, "query"),
-        ({"page_size": -1, "page_token": "garbage!"}, "page_size"),
+        ({"query": "q\x00", "page_token": "garbage!"}, "query"),
         ({"page_token": "garbage!"}, "page_token"),
         ({"page_token": "e30"}, "page_token"),  # {}
     ],

@@ -85,7 +85,6 @@ def test_universes_that_expand_to_nothing_select_no_symbol() -> None:
 def test_every_bad_filter_field_is_a_violation_in_field_order() -> None:
     # Arrange
     proto = pb.PatternFilter(
-        pattern_types=["P" * 65],
         symbols=["AAPL", "not a ticker"],
         min_confidence=1.5,
         min_relative_strength=-1.0,
@@ -101,7 +100,6 @@ def test_every_bad_filter_field_is_a_violation_in_field_order() -> None:
 
     # Assert
     assert [violation.field for violation in violations] == [
-        "filter.pattern_types[0]",
         "filter.symbols[1]",
         "filter.min_confidence",
         "filter.min_relative_strength",
@@ -145,16 +143,13 @@ def test_request_violations_follow_the_filters_in_order() -> None:
     request = _scan(
         "garbage",
         filter=pb.PatternFilter(min_confidence=2.0),
-        sort_by=99,  # type: ignore[arg-type]
-        page_size=101,
-        sort_order=99,  # type: ignore[arg-type]
     )
 
     # Act
     fields = [field for field, _ in _violations(request)]
 
-    # Assert
-    assert fields == ["filter.min_confidence", "sort_by", "page_size", "page_token", "sort_order"]
+    # Assert: the sort and page size ranges are the proto's rules, checked before any mapper runs
+    assert fields == ["filter.min_confidence", "page_token"]
 
 
 # --- page tokens --------------------------------------------------------------------------------------

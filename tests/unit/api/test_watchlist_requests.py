@@ -7,7 +7,6 @@ from google.protobuf import field_mask_pb2
 
 from tickstock.v1 import universe_service_pb2 as pb
 from tickstock_server.api.mappers.universe_service import WatchlistChanges, parse_watchlist_changes
-from tickstock_server.errors import InvalidRequestError
 
 _WATCHLIST = pb.Watchlist(watchlist_id="w1", name="Tech", symbols=["AAPL", "MSFT"])
 
@@ -31,17 +30,3 @@ def test_mask_selects_the_replaced_fields(
     changes = parse_watchlist_changes(request)
 
     assert changes == WatchlistChanges(watchlist_id="w1", name=name, symbols=symbols)
-
-
-def test_mask_with_other_fields_is_refused_on_update_mask_paths() -> None:
-    request = pb.UpdateWatchlistRequest(
-        watchlist=_WATCHLIST,
-        update_mask=field_mask_pb2.FieldMask(paths=["name", "watchlist_id", "create_time"]),
-    )
-
-    with pytest.raises(InvalidRequestError) as caught:
-        parse_watchlist_changes(request)
-
-    assert [(v.field, v.description) for v in caught.value.violations] == [
-        ("update_mask.paths", "cannot update create_time, watchlist_id: only name and symbols")
-    ]

@@ -22,21 +22,24 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftickstock/v1/auth_service.proto\x12\x0ctickstock.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x19\x43reateSessionTokenRequest\x12&\n\x03ttl\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"j\n\x1a\x43reateSessionTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04user\x18\x03 \x01(\t2v\n\x0b\x41uthService\x12g\n\x12\x43reateSessionToken\x12\'.tickstock.v1.CreateSessionTokenRequest\x1a(.tickstock.v1.CreateSessionTokenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftickstock/v1/auth_service.proto\x12\x0ctickstock.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"U\n\x19\x43reateSessionTokenRequest\x12\x38\n\x03ttl\x18\x01 \x01(\x0b\x32\x19.google.protobuf.DurationB\x10\xbaH\r\xaa\x01\n\"\x04\x08\xc0\xd1\x02\x32\x02\x08<\"j\n\x1a\x43reateSessionTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04user\x18\x03 \x01(\t2v\n\x0b\x41uthService\x12g\n\x12\x43reateSessionToken\x12\'.tickstock.v1.CreateSessionTokenRequest\x1a(.tickstock.v1.CreateSessionTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickstock.v1.auth_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATESESSIONTOKENREQUEST']._serialized_start=114
-  _globals['_CREATESESSIONTOKENREQUEST']._serialized_end=181
-  _globals['_CREATESESSIONTOKENRESPONSE']._serialized_start=183
-  _globals['_CREATESESSIONTOKENRESPONSE']._serialized_end=289
-  _globals['_AUTHSERVICE']._serialized_start=291
-  _globals['_AUTHSERVICE']._serialized_end=409
+  _globals['_CREATESESSIONTOKENREQUEST'].fields_by_name['ttl']._loaded_options = None
+  _globals['_CREATESESSIONTOKENREQUEST'].fields_by_name['ttl']._serialized_options = b'\272H\r\252\001\n\"\004\010\300\321\0022\002\010<'
+  _globals['_CREATESESSIONTOKENREQUEST']._serialized_start=143
+  _globals['_CREATESESSIONTOKENREQUEST']._serialized_end=228
+  _globals['_CREATESESSIONTOKENRESPONSE']._serialized_start=230
+  _globals['_CREATESESSIONTOKENRESPONSE']._serialized_end=336
+  _globals['_AUTHSERVICE']._serialized_start=338
+  _globals['_AUTHSERVICE']._serialized_end=456
 # @@protoc_insertion_point(module_scope)

@@ -22,50 +22,77 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from tickstock.v1 import common_pb2 as tickstock_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#tickstock/v1/backtest_service.proto\x12\x0ctickstock.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tickstock/v1/common.proto\"\xa8\x01\n\x12\x42\x61\x63ktestParameters\x12\x17\n\x0finitial_capital\x18\x01 \x01(\x01\x12\x17\n\x0f\x63ommission_rate\x18\x02 \x01(\x01\x12\x15\n\rslippage_rate\x18\x03 \x01(\x01\x12\x19\n\x11max_position_size\x18\x04 \x01(\x01\x12\x15\n\rstop_loss_pct\x18\x05 \x01(\x01\x12\x17\n\x0ftake_profit_pct\x18\x06 \x01(\x01\"\xa4\x01\n\x0e\x42\x61\x63ktestResult\x12\x14\n\x0ctotal_return\x18\x01 \x01(\x01\x12\x10\n\x08win_rate\x18\x02 \x01(\x01\x12\x14\n\x0ctotal_trades\x18\x03 \x01(\x03\x12\x14\n\x0csharpe_ratio\x18\x04 \x01(\x01\x12\x14\n\x0cmax_drawdown\x18\x05 \x01(\x01\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x82\x04\n\x08\x42\x61\x63ktest\x12\x13\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.tickstock.v1.BacktestState\x12\x0f\n\x07symbols\x18\x03 \x03(\t\x12&\n\nstart_date\x18\x04 \x01(\x0b\x32\x12.tickstock.v1.Date\x12$\n\x08\x65nd_date\x18\x05 \x01(\x0b\x32\x12.tickstock.v1.Date\x12\x10\n\x08patterns\x18\x06 \x03(\t\x12\x34\n\nparameters\x18\x07 \x01(\x0b\x32 .tickstock.v1.BacktestParameters\x12\x10\n\x08progress\x18\x08 \x01(\x01\x12\x16\n\x0e\x63urrent_symbol\x18\t \x01(\t\x12=\n\x19\x65stimated_completion_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06result\x18\x0b \x01(\x0b\x32\x1c.tickstock.v1.BacktestResult\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbe\x01\n\x15SubmitBacktestRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12&\n\nstart_date\x18\x02 \x01(\x0b\x32\x12.tickstock.v1.Date\x12$\n\x08\x65nd_date\x18\x03 \x01(\x0b\x32\x12.tickstock.v1.Date\x12\x10\n\x08patterns\x18\x04 \x03(\t\x12\x34\n\nparameters\x18\x05 \x01(\x0b\x32 .tickstock.v1.BacktestParameters\"B\n\x16SubmitBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest\")\n\x12GetBacktestRequest\x12\x13\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\t\"?\n\x13GetBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest\"=\n\x14ListBacktestsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x15ListBacktestsResponse\x12)\n\tbacktests\x18\x01 \x03(\x0b\x32\x16.tickstock.v1.Backtest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\",\n\x15\x43\x61ncelBacktestRequest\x12\x13\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\t\"B\n\x16\x43\x61ncelBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest\",\n\x15StreamBacktestRequest\x12\x13\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\t\"B\n\x16StreamBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest*\xbd\x01\n\rBacktestState\x12\x1e\n\x1a\x42\x41\x43KTEST_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41\x43KTEST_STATE_QUEUED\x10\x01\x12\x1a\n\x16\x42\x41\x43KTEST_STATE_RUNNING\x10\x02\x12\x1c\n\x18\x42\x41\x43KTEST_STATE_COMPLETED\x10\x03\x12\x19\n\x15\x42\x41\x43KTEST_STATE_FAILED\x10\x04\x12\x1c\n\x18\x42\x41\x43KTEST_STATE_CANCELLED\x10\x05\x32\xe2\x03\n\x0f\x42\x61\x63ktestService\x12[\n\x0eSubmitBacktest\x12#.tickstock.v1.SubmitBacktestRequest\x1a$.tickstock.v1.SubmitBacktestResponse\x12W\n\x0bGetBacktest\x12 .tickstock.v1.GetBacktestRequest\x1a!.tickstock.v1.GetBacktestResponse\"\x03\x90\x02\x01\x12]\n\rListBacktests\x12\".tickstock.v1.ListBacktestsRequest\x1a#.tickstock.v1.ListBacktestsResponse\"\x03\x90\x02\x01\x12[\n\x0e\x43\x61ncelBacktest\x12#.tickstock.v1.CancelBacktestRequest\x1a$.tickstock.v1.CancelBacktestResponse\x12]\n\x0eStreamBacktest\x12#.tickstock.v1.StreamBacktestRequest\x1a$.tickstock.v1.StreamBacktestResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#tickstock/v1/backtest_service.proto\x12\x0ctickstock.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tickstock/v1/common.proto\"\xca\x02\n\x12\x42\x61\x63ktestParameters\x12\x32\n\x0finitial_capital\x18\x01 \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19\x00\x00\x00\xa2\x94\x1amB)\x00\x00\x00\x00\x00\x00\x00\x00@\x01\x12\x32\n\x0f\x63ommission_rate\x18\x02 \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19{\x14\xaeG\xe1z\x84?)\x00\x00\x00\x00\x00\x00\x00\x00@\x01\x12\x30\n\rslippage_rate\x18\x03 \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19{\x14\xaeG\xe1z\x84?)\x00\x00\x00\x00\x00\x00\x00\x00@\x01\x12\x34\n\x11max_position_size\x18\x04 \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00@\x01\x12\x30\n\rstop_loss_pct\x18\x05 \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00@\x01\x12\x32\n\x0ftake_profit_pct\x18\x06 \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19\x00\x00\x00\x00\x00\x00$@)\x00\x00\x00\x00\x00\x00\x00\x00@\x01\"\xa4\x01\n\x0e\x42\x61\x63ktestResult\x12\x14\n\x0ctotal_return\x18\x01 \x01(\x01\x12\x10\n\x08win_rate\x18\x02 \x01(\x01\x12\x14\n\x0ctotal_trades\x18\x03 \x01(\x03\x12\x14\n\x0csharpe_ratio\x18\x04 \x01(\x01\x12\x14\n\x0cmax_drawdown\x18\x05 \x01(\x01\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x82\x04\n\x08\x42\x61\x63ktest\x12\x13\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.tickstock.v1.BacktestState\x12\x0f\n\x07symbols\x18\x03 \x03(\t\x12&\n\nstart_date\x18\x04 \x01(\x0b\x32\x12.tickstock.v1.Date\x12$\n\x08\x65nd_date\x18\x05 \x01(\x0b\x32\x12.tickstock.v1.Date\x12\x10\n\x08patterns\x18\x06 \x03(\t\x12\x34\n\nparameters\x18\x07 \x01(\x0b\x32 .tickstock.v1.BacktestParameters\x12\x10\n\x08progress\x18\x08 \x01(\x01\x12\x16\n\x0e\x63urrent_symbol\x18\t \x01(\t\x12=\n\x19\x65stimated_completion_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06result\x18\x0b \x01(\x0b\x32\x1c.tickstock.v1.BacktestResult\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xde\x01\n\x15SubmitBacktestRequest\x12\x1f\n\x07symbols\x18\x01 \x03(\tB\x0e\xbaH\x0b\x92\x01\x08\x10\x32\"\x04r\x02\x18\x0f\x12&\n\nstart_date\x18\x02 \x01(\x0b\x32\x12.tickstock.v1.Date\x12$\n\x08\x65nd_date\x18\x03 \x01(\x0b\x32\x12.tickstock.v1.Date\x12 \n\x08patterns\x18\x04 \x03(\tB\x0e\xbaH\x0b\x92\x01\x08\x10\x32\"\x04r\x02\x18@\x12\x34\n\nparameters\x18\x05 \x01(\x0b\x32 .tickstock.v1.BacktestParameters\"B\n\x16SubmitBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest\"2\n\x12GetBacktestRequest\x12\x1c\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\"?\n\x13GetBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest\"R\n\x14ListBacktestsRequest\x12\x1c\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00\x12\x1c\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"[\n\x15ListBacktestsResponse\x12)\n\tbacktests\x18\x01 \x03(\x0b\x32\x16.tickstock.v1.Backtest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x15\x43\x61ncelBacktestRequest\x12\x1c\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\"B\n\x16\x43\x61ncelBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest\"5\n\x15StreamBacktestRequest\x12\x1c\n\x0b\x62\x61\x63ktest_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\"B\n\x16StreamBacktestResponse\x12(\n\x08\x62\x61\x63ktest\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Backtest*\xbd\x01\n\rBacktestState\x12\x1e\n\x1a\x42\x41\x43KTEST_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41\x43KTEST_STATE_QUEUED\x10\x01\x12\x1a\n\x16\x42\x41\x43KTEST_STATE_RUNNING\x10\x02\x12\x1c\n\x18\x42\x41\x43KTEST_STATE_COMPLETED\x10\x03\x12\x19\n\x15\x42\x41\x43KTEST_STATE_FAILED\x10\x04\x12\x1c\n\x18\x42\x41\x43KTEST_STATE_CANCELLED\x10\x05\x32\xe2\x03\n\x0f\x42\x61\x63ktestService\x12[\n\x0eSubmitBacktest\x12#.tickstock.v1.SubmitBacktestRequest\x1a$.tickstock.v1.SubmitBacktestResponse\x12W\n\x0bGetBacktest\x12 .tickstock.v1.GetBacktestRequest\x1a!.tickstock.v1.GetBacktestResponse\"\x03\x90\x02\x01\x12]\n\rListBacktests\x12\".tickstock.v1.ListBacktestsRequest\x1a#.tickstock.v1.ListBacktestsResponse\"\x03\x90\x02\x01\x12[\n\x0e\x43\x61ncelBacktest\x12#.tickstock.v1.CancelBacktestRequest\x1a$.tickstock.v1.CancelBacktestResponse\x12]\n\x0eStreamBacktest\x12#.tickstock.v1.StreamBacktestRequest\x1a$.tickstock.v1.StreamBacktestResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickstock.v1.backtest_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['initial_capital']._loaded_options = None
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['initial_capital']._serialized_options = b'\272H\026\022\024\031\000\000\000\242\224\032mB)\000\000\000\000\000\000\000\000@\001'
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['commission_rate']._loaded_options = None
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['commission_rate']._serialized_options = b'\272H\026\022\024\031{\024\256G\341z\204?)\000\000\000\000\000\000\000\000@\001'
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['slippage_rate']._loaded_options = None
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['slippage_rate']._serialized_options = b'\272H\026\022\024\031{\024\256G\341z\204?)\000\000\000\000\000\000\000\000@\001'
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['max_position_size']._loaded_options = None
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['max_position_size']._serialized_options = b'\272H\026\022\024\031\000\000\000\000\000\000\360?)\000\000\000\000\000\000\000\000@\001'
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['stop_loss_pct']._loaded_options = None
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['stop_loss_pct']._serialized_options = b'\272H\026\022\024\031\000\000\000\000\000\000\360?)\000\000\000\000\000\000\000\000@\001'
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['take_profit_pct']._loaded_options = None
+  _globals['_BACKTESTPARAMETERS'].fields_by_name['take_profit_pct']._serialized_options = b'\272H\026\022\024\031\000\000\000\000\000\000$@)\000\000\000\000\000\000\000\000@\001'
+  _globals['_SUBMITBACKTESTREQUEST'].fields_by_name['symbols']._loaded_options = None
+  _globals['_SUBMITBACKTESTREQUEST'].fields_by_name['symbols']._serialized_options = b'\272H\013\222\001\010\0202\"\004r\002\030\017'
+  _globals['_SUBMITBACKTESTREQUEST'].fields_by_name['patterns']._loaded_options = None
+  _globals['_SUBMITBACKTESTREQUEST'].fields_by_name['patterns']._serialized_options = b'\272H\013\222\001\010\0202\"\004r\002\030@'
+  _globals['_GETBACKTESTREQUEST'].fields_by_name['backtest_id']._loaded_options = None
+  _globals['_GETBACKTESTREQUEST'].fields_by_name['backtest_id']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_LISTBACKTESTSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTBACKTESTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
+  _globals['_LISTBACKTESTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTBACKTESTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\010'
+  _globals['_CANCELBACKTESTREQUEST'].fields_by_name['backtest_id']._loaded_options = None
+  _globals['_CANCELBACKTESTREQUEST'].fields_by_name['backtest_id']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_STREAMBACKTESTREQUEST'].fields_by_name['backtest_id']._loaded_options = None
+  _globals['_STREAMBACKTESTREQUEST'].fields_by_name['backtest_id']._serialized_options = b'\272H\004r\002\030@'
   _globals['_BACKTESTSERVICE'].methods_by_name['GetBacktest']._loaded_options = None
   _globals['_BACKTESTSERVICE'].methods_by_name['GetBacktest']._serialized_options = b'\220\002\001'
   _globals['_BACKTESTSERVICE'].methods_by_name['ListBacktests']._loaded_options = None
   _globals['_BACKTESTSERVICE'].methods_by_name['ListBacktests']._serialized_options = b'\220\002\001'
-  _globals['_BACKTESTSTATE']._serialized_start=1752
-  _globals['_BACKTESTSTATE']._serialized_end=1941
-  _globals['_BACKTESTPARAMETERS']._serialized_start=144
-  _globals['_BACKTESTPARAMETERS']._serialized_end=312
-  _globals['_BACKTESTRESULT']._serialized_start=315
-  _globals['_BACKTESTRESULT']._serialized_end=479
-  _globals['_BACKTEST']._serialized_start=482
-  _globals['_BACKTEST']._serialized_end=996
-  _globals['_SUBMITBACKTESTREQUEST']._serialized_start=999
-  _globals['_SUBMITBACKTESTREQUEST']._serialized_end=1189
-  _globals['_SUBMITBACKTESTRESPONSE']._serialized_start=1191
-  _globals['_SUBMITBACKTESTRESPONSE']._serialized_end=1257
-  _globals['_GETBACKTESTREQUEST']._serialized_start=1259
-  _globals['_GETBACKTESTREQUEST']._serialized_end=1300
-  _globals['_GETBACKTESTRESPONSE']._serialized_start=1302
-  _globals['_GETBACKTESTRESPONSE']._serialized_end=1365
-  _globals['_LISTBACKTESTSREQUEST']._serialized_start=1367
-  _globals['_LISTBACKTESTSREQUEST']._serialized_end=1428
-  _globals['_LISTBACKTESTSRESPONSE']._serialized_start=1430
-  _globals['_LISTBACKTESTSRESPONSE']._serialized_end=1521
-  _globals['_CANCELBACKTESTREQUEST']._serialized_start=1523
-  _globals['_CANCELBACKTESTREQUEST']._serialized_end=1567
-  _globals['_CANCELBACKTESTRESPONSE']._serialized_start=1569
-  _globals['_CANCELBACKTESTRESPONSE']._serialized_end=1635
-  _globals['_STREAMBACKTESTREQUEST']._serialized_start=1637
-  _globals['_STREAMBACKTESTREQUEST']._serialized_end=1681
-  _globals['_STREAMBACKTESTRESPONSE']._serialized_start=1683
-  _globals['_STREAMBACKTESTRESPONSE']._serialized_end=1749
-  _globals['_BACKTESTSERVICE']._serialized_start=1944
-  _globals['_BACKTESTSERVICE']._serialized_end=2426
+  _globals['_BACKTESTSTATE']._serialized_start=2023
+  _globals['_BACKTESTSTATE']._serialized_end=2212
+  _globals['_BACKTESTPARAMETERS']._serialized_start=173
+  _globals['_BACKTESTPARAMETERS']._serialized_end=503
+  _globals['_BACKTESTRESULT']._serialized_start=506
+  _globals['_BACKTESTRESULT']._serialized_end=670
+  _globals['_BACKTEST']._serialized_start=673
+  _globals['_BACKTEST']._serialized_end=1187
+  _globals['_SUBMITBACKTESTREQUEST']._serialized_start=1190
+  _globals['_SUBMITBACKTESTREQUEST']._serialized_end=1412
+  _globals['_SUBMITBACKTESTRESPONSE']._serialized_start=1414
+  _globals['_SUBMITBACKTESTRESPONSE']._serialized_end=1480
+  _globals['_GETBACKTESTREQUEST']._serialized_start=1482
+  _globals['_GETBACKTESTREQUEST']._serialized_end=1532
+  _globals['_GETBACKTESTRESPONSE']._serialized_start=1534
+  _globals['_GETBACKTESTRESPONSE']._serialized_end=1597
+  _globals['_LISTBACKTESTSREQUEST']._serialized_start=1599
+  _globals['_LISTBACKTESTSREQUEST']._serialized_end=1681
+  _globals['_LISTBACKTESTSRESPONSE']._serialized_start=1683
+  _globals['_LISTBACKTESTSRESPONSE']._serialized_end=1774
+  _globals['_CANCELBACKTESTREQUEST']._serialized_start=1776
+  _globals['_CANCELBACKTESTREQUEST']._serialized_end=1829
+  _globals['_CANCELBACKTESTRESPONSE']._serialized_start=1831
+  _globals['_CANCELBACKTESTRESPONSE']._serialized_end=1897
+  _globals['_STREAMBACKTESTREQUEST']._serialized_start=1899
+  _globals['_STREAMBACKTESTREQUEST']._serialized_end=1952
+  _globals['_STREAMBACKTESTRESPONSE']._serialized_start=1954
+  _globals['_STREAMBACKTESTRESPONSE']._serialized_end=2020
+  _globals['_BACKTESTSERVICE']._serialized_start=2215
+  _globals['_BACKTESTSERVICE']._serialized_end=2697
 # @@protoc_insertion_point(module_scope)

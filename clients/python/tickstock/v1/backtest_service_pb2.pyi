@@ -71,7 +71,7 @@ class BacktestParameters(_message.Message):
     STOP_LOSS_PCT_FIELD_NUMBER: _builtins.int
     TAKE_PROFIT_PCT_FIELD_NUMBER: _builtins.int
     initial_capital: _builtins.float
-    """Starting capital in US dollars (default 100000)."""
+    """Starting capital in US dollars, 0 to 1e12 (default 100000)."""
     commission_rate: _builtins.float
     """Commission as a fraction of traded value, 0 to 0.01 (default 0.001)."""
     slippage_rate: _builtins.float
@@ -249,7 +249,7 @@ class SubmitBacktestRequest(_message.Message):
     PARAMETERS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Symbols, 1 to 50."""
+        """Symbols, 1 to 50, each at most 15 characters."""
 
     @_builtins.property
     def start_date(self) -> _common_pb2.Date:
@@ -261,7 +261,7 @@ class SubmitBacktestRequest(_message.Message):
 
     @_builtins.property
     def patterns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Pattern names, at least one."""
+        """Pattern names, 1 to 50, each at most 64 characters."""
 
     @_builtins.property
     def parameters(self) -> Global___BacktestParameters:
@@ -316,7 +316,7 @@ class GetBacktestRequest(_message.Message):
 
     BACKTEST_ID_FIELD_NUMBER: _builtins.int
     backtest_id: _builtins.str
-    """Id."""
+    """Id, at most 64 characters."""
     def __init__(
         self,
         *,
@@ -363,9 +363,9 @@ class ListBacktestsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum backtests in the response, 1 to 100 (default 20); a larger value is treated as 100."""
+    """Maximum backtests in the response, 1 to 100 (0: the default, 20); larger is INVALID_ARGUMENT."""
     page_token: _builtins.str
-    """Token from a previous response's `next_page_token`."""
+    """Token from a previous response's `next_page_token`, at most 1024 characters."""
     def __init__(
         self,
         *,
@@ -416,7 +416,7 @@ class CancelBacktestRequest(_message.Message):
 
     BACKTEST_ID_FIELD_NUMBER: _builtins.int
     backtest_id: _builtins.str
-    """Id."""
+    """Id, at most 64 characters."""
     def __init__(
         self,
         *,
@@ -462,7 +462,7 @@ class StreamBacktestRequest(_message.Message):
 
     BACKTEST_ID_FIELD_NUMBER: _builtins.int
     backtest_id: _builtins.str
-    """Id."""
+    """Id, at most 64 characters."""
     def __init__(
         self,
         *,

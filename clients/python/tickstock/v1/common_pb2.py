@@ -22,23 +22,34 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tickstock/v1/common.proto\x12\x0ctickstock.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"0\n\x04\x44\x61te\x12\x0c\n\x04year\x18\x01 \x01(\x05\x12\r\n\x05month\x18\x02 \x01(\x05\x12\x0b\n\x03\x64\x61y\x18\x03 \x01(\x05\"+\n\tTimeOfDay\x12\r\n\x05hours\x18\x01 \x01(\x05\x12\x0f\n\x07minutes\x18\x02 \x01(\x05\"\x90\x01\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12+\n\x08\x66\x65\x65\x64_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\r*\\\n\tSortOrder\x12\x1a\n\x16SORT_ORDER_UNSPECIFIED\x10\x00\x12\x18\n\x14SORT_ORDER_ASCENDING\x10\x01\x12\x19\n\x15SORT_ORDER_DESCENDING\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tickstock/v1/common.proto\x12\x0ctickstock.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n\x04\x44\x61te\x12\x19\n\x04year\x18\x01 \x01(\x05\x42\x0b\xbaH\x08\x1a\x06\x18\x8fN(\xec\x0e\x12\x18\n\x05month\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x0c(\x01\x12\x16\n\x03\x64\x61y\x18\x03 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x1f(\x01\"A\n\tTimeOfDay\x12\x18\n\x05hours\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x17(\x00\x12\x1a\n\x07minutes\x18\x02 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18;(\x00\"\x90\x01\n\tHeartbeat\x12/\n\x0bserver_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12+\n\x08\x66\x65\x65\x64_age\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0bqueue_depth\x18\x04 \x01(\r*\\\n\tSortOrder\x12\x1a\n\x16SORT_ORDER_UNSPECIFIED\x10\x00\x12\x18\n\x14SORT_ORDER_ASCENDING\x10\x01\x12\x19\n\x15SORT_ORDER_DESCENDING\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickstock.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SORTORDER']._serialized_start=350
-  _globals['_SORTORDER']._serialized_end=442
-  _globals['_DATE']._serialized_start=108
-  _globals['_DATE']._serialized_end=156
-  _globals['_TIMEOFDAY']._serialized_start=158
-  _globals['_TIMEOFDAY']._serialized_end=201
-  _globals['_HEARTBEAT']._serialized_start=204
-  _globals['_HEARTBEAT']._serialized_end=348
+  _globals['_DATE'].fields_by_name['year']._loaded_options = None
+  _globals['_DATE'].fields_by_name['year']._serialized_options = b'\272H\010\032\006\030\217N(\354\016'
+  _globals['_DATE'].fields_by_name['month']._loaded_options = None
+  _globals['_DATE'].fields_by_name['month']._serialized_options = b'\272H\006\032\004\030\014(\001'
+  _globals['_DATE'].fields_by_name['day']._loaded_options = None
+  _globals['_DATE'].fields_by_name['day']._serialized_options = b'\272H\006\032\004\030\037(\001'
+  _globals['_TIMEOFDAY'].fields_by_name['hours']._loaded_options = None
+  _globals['_TIMEOFDAY'].fields_by_name['hours']._serialized_options = b'\272H\006\032\004\030\027(\000'
+  _globals['_TIMEOFDAY'].fields_by_name['minutes']._loaded_options = None
+  _globals['_TIMEOFDAY'].fields_by_name['minutes']._serialized_options = b'\272H\006\032\004\030;(\000'
+  _globals['_SORTORDER']._serialized_start=436
+  _globals['_SORTORDER']._serialized_end=528
+  _globals['_DATE']._serialized_start=137
+  _globals['_DATE']._serialized_end=220
+  _globals['_TIMEOFDAY']._serialized_start=222
+  _globals['_TIMEOFDAY']._serialized_end=287
+  _globals['_HEARTBEAT']._serialized_start=290
+  _globals['_HEARTBEAT']._serialized_end=434
 # @@protoc_insertion_point(module_scope)

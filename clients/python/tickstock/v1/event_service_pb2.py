@@ -22,69 +22,112 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from tickstock.v1 import common_pb2 as tickstock_dot_v1_dot_common__pb2
 from tickstock.v1 import events_pb2 as tickstock_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tickstock/v1/event_service.proto\x12\x0ctickstock.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tickstock/v1/common.proto\x1a\x19tickstock/v1/events.proto\"\xa5\x04\n\x0b\x45ventFilter\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x11\n\tuniverses\x18\x02 \x03(\t\x12\x15\n\rwatchlist_ids\x18\x03 \x03(\t\x12,\n\x0b\x65vent_types\x18\x04 \x03(\x0e\x32\x17.tickstock.v1.EventType\x12+\n\ndirections\x18\x05 \x03(\x0e\x32\x17.tickstock.v1.Direction\x12\x1d\n\x10min_significance\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x37\n\x12min_trend_strength\x18\x07 \x01(\x0e\x32\x1b.tickstock.v1.TrendStrength\x12\x37\n\x12min_surge_strength\x18\x08 \x01(\x0e\x32\x1b.tickstock.v1.SurgeStrength\x12\x16\n\tmin_price\x18\t \x01(\x01H\x01\x88\x01\x01\x12\x16\n\tmax_price\x18\n \x01(\x01H\x02\x88\x01\x01\x12\x17\n\nmin_volume\x18\x0b \x01(\x03H\x03\x88\x01\x01\x12\x17\n\nmax_volume\x18\x0c \x01(\x03H\x04\x88\x01\x01\x12#\n\x16min_pattern_confidence\x18\r \x01(\x01H\x05\x88\x01\x01\x42\x13\n\x11_min_significanceB\x0c\n\n_min_priceB\x0c\n\n_max_priceB\r\n\x0b_min_volumeB\r\n\x0b_max_volumeB\x19\n\x17_min_pattern_confidence\"\xd6\x01\n\x0f\x44\x65liveryOptions\x12\x16\n\x0emax_batch_size\x18\x01 \x01(\r\x12\x34\n\x11max_batch_latency\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12>\n\x14slow_consumer_policy\x18\x04 \x01(\x0e\x32 .tickstock.v1.SlowConsumerPolicy\")\n\x0bResumeToken\x12\r\n\x05\x65poch\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\"\xd1\x01\n\x13StreamEventsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tickstock.v1.EventFilter\x12\x13\n\x0bpreset_name\x18\x02 \x01(\t\x12/\n\x0cresume_token\x18\x03 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12/\n\x08\x64\x65livery\x18\x04 \x01(\x0b\x32\x1d.tickstock.v1.DeliveryOptions\x12\x18\n\x10include_snapshot\x18\x05 \x01(\x08\"\xc4\x03\n\x14StreamEventsResponse\x12?\n\x13subscription_status\x18\x01 \x01(\x0b\x32 .tickstock.v1.SubscriptionStatusH\x00\x12/\n\x0b\x65vent_batch\x18\x02 \x01(\x0b\x32\x18.tickstock.v1.EventBatchH\x00\x12,\n\theartbeat\x18\x03 \x01(\x0b\x32\x17.tickstock.v1.HeartbeatH\x00\x12-\n\ngap_notice\x18\x04 \x01(\x0b\x32\x17.tickstock.v1.GapNoticeH\x00\x12/\n\x0b\x64rop_notice\x18\x05 \x01(\x0b\x32\x18.tickstock.v1.DropNoticeH\x00\x12/\n\x0brotate_hint\x18\x06 \x01(\x0b\x32\x18.tickstock.v1.RotateHintH\x00\x12\x35\n\x0esnapshot_chunk\x18\x07 \x01(\x0b\x32\x1b.tickstock.v1.SnapshotChunkH\x00\x12\x39\n\x10replay_completed\x18\x08 \x01(\x0b\x32\x1d.tickstock.v1.ReplayCompletedH\x00\x42\t\n\x07payload\"b\n\nEventBatch\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.tickstock.v1.Event\x12/\n\x0cresume_token\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\"\xf3\x01\n\x12SubscriptionStatus\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x13\n\x0b\x61ll_symbols\x18\x03 \x01(\x08\x12/\n\x08\x64\x65livery\x18\x04 \x01(\x0b\x32\x1d.tickstock.v1.DeliveryOptions\x12\x30\n\x06limits\x18\x05 \x01(\x0b\x32 .tickstock.v1.SubscriptionLimits\x12(\n\x05start\x18\x06 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12\x11\n\treplaying\x18\x07 \x01(\x08\"\x92\x02\n\x12SubscriptionLimits\x12$\n\x1cmax_symbols_per_subscription\x18\x01 \x01(\r\x12\x1c\n\x14max_streams_per_user\x18\x02 \x01(\r\x12\x14\n\x0copen_streams\x18\x03 \x01(\r\x12\x16\n\x0equeue_capacity\x18\x04 \x01(\r\x12\x19\n\x11max_replay_events\x18\x05 \x01(\r\x12 \n\x18replay_events_per_second\x18\x06 \x01(\r\x12\x1b\n\x13replay_burst_events\x18\x07 \x01(\r\x12\x30\n\rstall_timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x91\x01\n\tGapNotice\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\x0e\n\x06to_seq\x18\x02 \x01(\x04\x12\x14\n\x0cmissed_count\x18\x03 \x01(\x04\x12\'\n\x06reason\x18\x04 \x01(\x0e\x32\x17.tickstock.v1.GapReason\x12#\n\x1bmissed_count_is_upper_bound\x18\x05 \x01(\x08\"\xa1\x01\n\nDropNotice\x12\x30\n\x06policy\x18\x01 \x01(\x0e\x32 .tickstock.v1.SlowConsumerPolicy\x12\x15\n\rdropped_count\x18\x02 \x01(\x04\x12\x19\n\x11\x66irst_dropped_seq\x18\x03 \x01(\x04\x12\x18\n\x10last_dropped_seq\x18\x04 \x01(\x04\x12\x15\n\rtotal_dropped\x18\x05 \x01(\x04\"\x97\x01\n\nRotateHint\x12*\n\x06reason\x18\x01 \x01(\x0e\x32\x1a.tickstock.v1.RotateReason\x12/\n\x0cresume_token\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12,\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x02\n\x0eSymbolSnapshot\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x12\n\nlast_price\x18\x02 \x01(\x01\x12\x32\n\x0elast_tick_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csession_high\x18\x04 \x01(\x01\x12\x13\n\x0bsession_low\x18\x05 \x01(\x01\x12\x30\n\x0ftrend_direction\x18\x06 \x01(\x0e\x32\x17.tickstock.v1.Direction\x12\x13\n\x0btrend_score\x18\x07 \x01(\x01\x12\x30\n\x0fsurge_direction\x18\x08 \x01(\x0e\x32\x17.tickstock.v1.Direction\x12\x31\n\rmarket_status\x18\t \x01(\x0e\x32\x1a.tickstock.v1.MarketStatus\"v\n\rSnapshotChunk\x12-\n\x07symbols\x18\x01 \x03(\x0b\x32\x1c.tickstock.v1.SymbolSnapshot\x12(\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12\x0c\n\x04last\x18\x03 \x01(\x08\"Z\n\x0fReplayCompleted\x12\x16\n\x0ereplayed_count\x18\x01 \x01(\x04\x12/\n\x0cresume_token\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\"x\n\x0c\x46ilterPreset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.EventFilter\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x17SaveFilterPresetRequest\x12*\n\x06preset\x18\x01 \x01(\x0b\x32\x1a.tickstock.v1.FilterPreset\"F\n\x18SaveFilterPresetResponse\x12*\n\x06preset\x18\x01 \x01(\x0b\x32\x1a.tickstock.v1.FilterPreset\"\x1a\n\x18ListFilterPresetsRequest\"H\n\x19ListFilterPresetsResponse\x12+\n\x07presets\x18\x01 \x03(\x0b\x32\x1a.tickstock.v1.FilterPreset\")\n\x19\x44\x65leteFilterPresetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1c\n\x1a\x44\x65leteFilterPresetResponse*\x82\x01\n\x12SlowConsumerPolicy\x12$\n SLOW_CONSUMER_POLICY_UNSPECIFIED\x10\x00\x12#\n\x1fSLOW_CONSUMER_POLICY_DISCONNECT\x10\x01\x12!\n\x1dSLOW_CONSUMER_POLICY_CONFLATE\x10\x02*\x99\x01\n\tGapReason\x12\x1a\n\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x17\n\x13GAP_REASON_AGED_OUT\x10\x01\x12\x1c\n\x18GAP_REASON_EPOCH_CHANGED\x10\x02\x12\x1c\n\x18GAP_REASON_NOT_PERSISTED\x10\x03\x12\x1b\n\x17GAP_REASON_REPLAY_LIMIT\x10\x04*\x85\x01\n\x0cRotateReason\x12\x1d\n\x19ROTATE_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15ROTATE_REASON_MAX_AGE\x10\x01\x12\x1a\n\x16ROTATE_REASON_SHUTDOWN\x10\x02\x12\x1f\n\x1bROTATE_REASON_LOG_RESTARTED\x10\x03\x32\x9e\x03\n\x0c\x45ventService\x12W\n\x0cStreamEvents\x12!.tickstock.v1.StreamEventsRequest\x1a\".tickstock.v1.StreamEventsResponse0\x01\x12\x61\n\x10SaveFilterPreset\x12%.tickstock.v1.SaveFilterPresetRequest\x1a&.tickstock.v1.SaveFilterPresetResponse\x12i\n\x11ListFilterPresets\x12&.tickstock.v1.ListFilterPresetsRequest\x1a\'.tickstock.v1.ListFilterPresetsResponse\"\x03\x90\x02\x01\x12g\n\x12\x44\x65leteFilterPreset\x12\'.tickstock.v1.DeleteFilterPresetRequest\x1a(.tickstock.v1.DeleteFilterPresetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tickstock/v1/event_service.proto\x12\x0ctickstock.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19tickstock/v1/common.proto\x1a\x19tickstock/v1/events.proto\"\xf9\x05\n\x0b\x45ventFilter\x12 \n\x07symbols\x18\x01 \x03(\tB\x0f\xbaH\x0c\x92\x01\t\x10\x90N\"\x04r\x02\x18\x0f\x12\"\n\tuniverses\x18\x02 \x03(\tB\x0f\xbaH\x0c\x92\x01\t\x10\x64\"\x05r\x03\x18\x8f\x08\x12%\n\rwatchlist_ids\x18\x03 \x03(\tB\x0e\xbaH\x0b\x92\x01\x08\x10\x64\"\x04r\x02\x18@\x12=\n\x0b\x65vent_types\x18\x04 \x03(\x0e\x32\x17.tickstock.v1.EventTypeB\x0f\xbaH\x0c\x92\x01\t\x10\x10\"\x05\x82\x01\x02\x10\x01\x12<\n\ndirections\x18\x05 \x03(\x0e\x32\x17.tickstock.v1.DirectionB\x0f\xbaH\x0c\x92\x01\t\x10\x04\"\x05\x82\x01\x02\x10\x01\x12\x38\n\x10min_significance\x18\x06 \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19\x00\x00\x00\x00\x00\x00Y@)\x00\x00\x00\x00\x00\x00\x00\x00@\x01H\x00\x88\x01\x01\x12\x41\n\x12min_trend_strength\x18\x07 \x01(\x0e\x32\x1b.tickstock.v1.TrendStrengthB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x41\n\x12min_surge_strength\x18\x08 \x01(\x0e\x32\x1b.tickstock.v1.SurgeStrengthB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12(\n\tmin_price\x18\t \x01(\x01\x42\x10\xbaH\r\x12\x0b)\x00\x00\x00\x00\x00\x00\x00\x00@\x01H\x01\x88\x01\x01\x12(\n\tmax_price\x18\n \x01(\x01\x42\x10\xbaH\r\x12\x0b)\x00\x00\x00\x00\x00\x00\x00\x00@\x01H\x02\x88\x01\x01\x12 \n\nmin_volume\x18\x0b \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00H\x03\x88\x01\x01\x12 \n\nmax_volume\x18\x0c \x01(\x03\x42\x07\xbaH\x04\"\x02(\x00H\x04\x88\x01\x01\x12>\n\x16min_pattern_confidence\x18\r \x01(\x01\x42\x19\xbaH\x16\x12\x14\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00@\x01H\x05\x88\x01\x01\x42\x13\n\x11_min_significanceB\x0c\n\n_min_priceB\x0c\n\n_max_priceB\r\n\x0b_min_volumeB\r\n\x0b_max_volumeB\x19\n\x17_min_pattern_confidence\"\x86\x02\n\x0f\x44\x65liveryOptions\x12 \n\x0emax_batch_size\x18\x01 \x01(\rB\x08\xbaH\x05*\x03\x18\xe8\x07\x12\x42\n\x11max_batch_latency\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0c\xbaH\t\xaa\x01\x06\"\x02\x08\x01\x32\x00\x12\x43\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0c\xbaH\t\xaa\x01\x06\"\x02\x08<2\x00\x12H\n\x14slow_consumer_policy\x18\x04 \x01(\x0e\x32 .tickstock.v1.SlowConsumerPolicyB\x08\xbaH\x05\x82\x01\x02\x10\x01\"2\n\x0bResumeToken\x12\x16\n\x05\x65poch\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x0b\n\x03seq\x18\x02 \x01(\x04\"\xda\x01\n\x13StreamEventsRequest\x12)\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x19.tickstock.v1.EventFilter\x12\x1c\n\x0bpreset_name\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12/\n\x0cresume_token\x18\x03 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12/\n\x08\x64\x65livery\x18\x04 \x01(\x0b\x32\x1d.tickstock.v1.DeliveryOptions\x12\x18\n\x10include_snapshot\x18\x05 \x01(\x08\"\xc4\x03\n\x14StreamEventsResponse\x12?\n\x13subscription_status\x18\x01 \x01(\x0b\x32 .tickstock.v1.SubscriptionStatusH\x00\x12/\n\x0b\x65vent_batch\x18\x02 \x01(\x0b\x32\x18.tickstock.v1.EventBatchH\x00\x12,\n\theartbeat\x18\x03 \x01(\x0b\x32\x17.tickstock.v1.HeartbeatH\x00\x12-\n\ngap_notice\x18\x04 \x01(\x0b\x32\x17.tickstock.v1.GapNoticeH\x00\x12/\n\x0b\x64rop_notice\x18\x05 \x01(\x0b\x32\x18.tickstock.v1.DropNoticeH\x00\x12/\n\x0brotate_hint\x18\x06 \x01(\x0b\x32\x18.tickstock.v1.RotateHintH\x00\x12\x35\n\x0esnapshot_chunk\x18\x07 \x01(\x0b\x32\x1b.tickstock.v1.SnapshotChunkH\x00\x12\x39\n\x10replay_completed\x18\x08 \x01(\x0b\x32\x1d.tickstock.v1.ReplayCompletedH\x00\x42\t\n\x07payload\"b\n\nEventBatch\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.tickstock.v1.Event\x12/\n\x0cresume_token\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\"\xf3\x01\n\x12SubscriptionStatus\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12\x13\n\x0b\x61ll_symbols\x18\x03 \x01(\x08\x12/\n\x08\x64\x65livery\x18\x04 \x01(\x0b\x32\x1d.tickstock.v1.DeliveryOptions\x12\x30\n\x06limits\x18\x05 \x01(\x0b\x32 .tickstock.v1.SubscriptionLimits\x12(\n\x05start\x18\x06 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12\x11\n\treplaying\x18\x07 \x01(\x08\"\x92\x02\n\x12SubscriptionLimits\x12$\n\x1cmax_symbols_per_subscription\x18\x01 \x01(\r\x12\x1c\n\x14max_streams_per_user\x18\x02 \x01(\r\x12\x14\n\x0copen_streams\x18\x03 \x01(\r\x12\x16\n\x0equeue_capacity\x18\x04 \x01(\r\x12\x19\n\x11max_replay_events\x18\x05 \x01(\r\x12 \n\x18replay_events_per_second\x18\x06 \x01(\r\x12\x1b\n\x13replay_burst_events\x18\x07 \x01(\r\x12\x30\n\rstall_timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x91\x01\n\tGapNotice\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\x0e\n\x06to_seq\x18\x02 \x01(\x04\x12\x14\n\x0cmissed_count\x18\x03 \x01(\x04\x12\'\n\x06reason\x18\x04 \x01(\x0e\x32\x17.tickstock.v1.GapReason\x12#\n\x1bmissed_count_is_upper_bound\x18\x05 \x01(\x08\"\xa1\x01\n\nDropNotice\x12\x30\n\x06policy\x18\x01 \x01(\x0e\x32 .tickstock.v1.SlowConsumerPolicy\x12\x15\n\rdropped_count\x18\x02 \x01(\x04\x12\x19\n\x11\x66irst_dropped_seq\x18\x03 \x01(\x04\x12\x18\n\x10last_dropped_seq\x18\x04 \x01(\x04\x12\x15\n\rtotal_dropped\x18\x05 \x01(\x04\"\x97\x01\n\nRotateHint\x12*\n\x06reason\x18\x01 \x01(\x0e\x32\x1a.tickstock.v1.RotateReason\x12/\n\x0cresume_token\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12,\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x02\n\x0eSymbolSnapshot\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x12\n\nlast_price\x18\x02 \x01(\x01\x12\x32\n\x0elast_tick_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0csession_high\x18\x04 \x01(\x01\x12\x13\n\x0bsession_low\x18\x05 \x01(\x01\x12\x30\n\x0ftrend_direction\x18\x06 \x01(\x0e\x32\x17.tickstock.v1.Direction\x12\x13\n\x0btrend_score\x18\x07 \x01(\x01\x12\x30\n\x0fsurge_direction\x18\x08 \x01(\x0e\x32\x17.tickstock.v1.Direction\x12\x31\n\rmarket_status\x18\t \x01(\x0e\x32\x1a.tickstock.v1.MarketStatus\"v\n\rSnapshotChunk\x12-\n\x07symbols\x18\x01 \x03(\x0b\x32\x1c.tickstock.v1.SymbolSnapshot\x12(\n\x05\x61s_of\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\x12\x0c\n\x04last\x18\x03 \x01(\x08\"Z\n\x0fReplayCompleted\x12\x16\n\x0ereplayed_count\x18\x01 \x01(\x04\x12/\n\x0cresume_token\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.ResumeToken\"\x81\x01\n\x0c\x46ilterPreset\x12\x15\n\x04name\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12)\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x19.tickstock.v1.EventFilter\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x17SaveFilterPresetRequest\x12*\n\x06preset\x18\x01 \x01(\x0b\x32\x1a.tickstock.v1.FilterPreset\"F\n\x18SaveFilterPresetResponse\x12*\n\x06preset\x18\x01 \x01(\x0b\x32\x1a.tickstock.v1.FilterPreset\"\x1a\n\x18ListFilterPresetsRequest\"H\n\x19ListFilterPresetsResponse\x12+\n\x07presets\x18\x01 \x03(\x0b\x32\x1a.tickstock.v1.FilterPreset\"2\n\x19\x44\x65leteFilterPresetRequest\x12\x15\n\x04name\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x1c\n\x1a\x44\x65leteFilterPresetResponse*\x82\x01\n\x12SlowConsumerPolicy\x12$\n SLOW_CONSUMER_POLICY_UNSPECIFIED\x10\x00\x12#\n\x1fSLOW_CONSUMER_POLICY_DISCONNECT\x10\x01\x12!\n\x1dSLOW_CONSUMER_POLICY_CONFLATE\x10\x02*\x99\x01\n\tGapReason\x12\x1a\n\x16GAP_REASON_UNSPECIFIED\x10\x00\x12\x17\n\x13GAP_REASON_AGED_OUT\x10\x01\x12\x1c\n\x18GAP_REASON_EPOCH_CHANGED\x10\x02\x12\x1c\n\x18GAP_REASON_NOT_PERSISTED\x10\x03\x12\x1b\n\x17GAP_REASON_REPLAY_LIMIT\x10\x04*\x85\x01\n\x0cRotateReason\x12\x1d\n\x19ROTATE_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15ROTATE_REASON_MAX_AGE\x10\x01\x12\x1a\n\x16ROTATE_REASON_SHUTDOWN\x10\x02\x12\x1f\n\x1bROTATE_REASON_LOG_RESTARTED\x10\x03\x32\x9e\x03\n\x0c\x45ventService\x12W\n\x0cStreamEvents\x12!.tickstock.v1.StreamEventsRequest\x1a\".tickstock.v1.StreamEventsResponse0\x01\x12\x61\n\x10SaveFilterPreset\x12%.tickstock.v1.SaveFilterPresetRequest\x1a&.tickstock.v1.SaveFilterPresetResponse\x12i\n\x11ListFilterPresets\x12&.tickstock.v1.ListFilterPresetsRequest\x1a\'.tickstock.v1.ListFilterPresetsResponse\"\x03\x90\x02\x01\x12g\n\x12\x44\x65leteFilterPreset\x12\'.tickstock.v1.DeleteFilterPresetRequest\x1a(.tickstock.v1.DeleteFilterPresetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickstock.v1.event_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['symbols']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['symbols']._serialized_options = b'\272H\014\222\001\t\020\220N\"\004r\002\030\017'
+  _globals['_EVENTFILTER'].fields_by_name['universes']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['universes']._serialized_options = b'\272H\014\222\001\t\020d\"\005r\003\030\217\010'
+  _globals['_EVENTFILTER'].fields_by_name['watchlist_ids']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['watchlist_ids']._serialized_options = b'\272H\013\222\001\010\020d\"\004r\002\030@'
+  _globals['_EVENTFILTER'].fields_by_name['event_types']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['event_types']._serialized_options = b'\272H\014\222\001\t\020\020\"\005\202\001\002\020\001'
+  _globals['_EVENTFILTER'].fields_by_name['directions']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['directions']._serialized_options = b'\272H\014\222\001\t\020\004\"\005\202\001\002\020\001'
+  _globals['_EVENTFILTER'].fields_by_name['min_significance']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['min_significance']._serialized_options = b'\272H\026\022\024\031\000\000\000\000\000\000Y@)\000\000\000\000\000\000\000\000@\001'
+  _globals['_EVENTFILTER'].fields_by_name['min_trend_strength']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['min_trend_strength']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_EVENTFILTER'].fields_by_name['min_surge_strength']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['min_surge_strength']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_EVENTFILTER'].fields_by_name['min_price']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['min_price']._serialized_options = b'\272H\r\022\013)\000\000\000\000\000\000\000\000@\001'
+  _globals['_EVENTFILTER'].fields_by_name['max_price']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['max_price']._serialized_options = b'\272H\r\022\013)\000\000\000\000\000\000\000\000@\001'
+  _globals['_EVENTFILTER'].fields_by_name['min_volume']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['min_volume']._serialized_options = b'\272H\004\"\002(\000'
+  _globals['_EVENTFILTER'].fields_by_name['max_volume']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['max_volume']._serialized_options = b'\272H\004\"\002(\000'
+  _globals['_EVENTFILTER'].fields_by_name['min_pattern_confidence']._loaded_options = None
+  _globals['_EVENTFILTER'].fields_by_name['min_pattern_confidence']._serialized_options = b'\272H\026\022\024\031\000\000\000\000\000\000\360?)\000\000\000\000\000\000\000\000@\001'
+  _globals['_DELIVERYOPTIONS'].fields_by_name['max_batch_size']._loaded_options = None
+  _globals['_DELIVERYOPTIONS'].fields_by_name['max_batch_size']._serialized_options = b'\272H\005*\003\030\350\007'
+  _globals['_DELIVERYOPTIONS'].fields_by_name['max_batch_latency']._loaded_options = None
+  _globals['_DELIVERYOPTIONS'].fields_by_name['max_batch_latency']._serialized_options = b'\272H\t\252\001\006\"\002\010\0012\000'
+  _globals['_DELIVERYOPTIONS'].fields_by_name['heartbeat_interval']._loaded_options = None
+  _globals['_DELIVERYOPTIONS'].fields_by_name['heartbeat_interval']._serialized_options = b'\272H\t\252\001\006\"\002\010<2\000'
+  _globals['_DELIVERYOPTIONS'].fields_by_name['slow_consumer_policy']._loaded_options = None
+  _globals['_DELIVERYOPTIONS'].fields_by_name['slow_consumer_policy']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_RESUMETOKEN'].fields_by_name['epoch']._loaded_options = None
+  _globals['_RESUMETOKEN'].fields_by_name['epoch']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_STREAMEVENTSREQUEST'].fields_by_name['preset_name']._loaded_options = None
+  _globals['_STREAMEVENTSREQUEST'].fields_by_name['preset_name']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_FILTERPRESET'].fields_by_name['name']._loaded_options = None
+  _globals['_FILTERPRESET'].fields_by_name['name']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_DELETEFILTERPRESETREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEFILTERPRESETREQUEST'].fields_by_name['name']._serialized_options = b'\272H\004r\002\030@'
   _globals['_EVENTSERVICE'].methods_by_name['ListFilterPresets']._loaded_options = None
   _globals['_EVENTSERVICE'].methods_by_name['ListFilterPresets']._serialized_options = b'\220\002\001'
-  _globals['_SLOWCONSUMERPOLICY']._serialized_start=3712
-  _globals['_SLOWCONSUMERPOLICY']._serialized_end=3842
-  _globals['_GAPREASON']._serialized_start=3845
-  _globals['_GAPREASON']._serialized_end=3998
-  _globals['_ROTATEREASON']._serialized_start=4001
-  _globals['_ROTATEREASON']._serialized_end=4134
-  _globals['_EVENTFILTER']._serialized_start=170
-  _globals['_EVENTFILTER']._serialized_end=719
-  _globals['_DELIVERYOPTIONS']._serialized_start=722
-  _globals['_DELIVERYOPTIONS']._serialized_end=936
-  _globals['_RESUMETOKEN']._serialized_start=938
-  _globals['_RESUMETOKEN']._serialized_end=979
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=982
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=1191
-  _globals['_STREAMEVENTSRESPONSE']._serialized_start=1194
-  _globals['_STREAMEVENTSRESPONSE']._serialized_end=1646
-  _globals['_EVENTBATCH']._serialized_start=1648
-  _globals['_EVENTBATCH']._serialized_end=1746
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1749
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1992
-  _globals['_SUBSCRIPTIONLIMITS']._serialized_start=1995
-  _globals['_SUBSCRIPTIONLIMITS']._serialized_end=2269
-  _globals['_GAPNOTICE']._serialized_start=2272
-  _globals['_GAPNOTICE']._serialized_end=2417
-  _globals['_DROPNOTICE']._serialized_start=2420
-  _globals['_DROPNOTICE']._serialized_end=2581
-  _globals['_ROTATEHINT']._serialized_start=2584
-  _globals['_ROTATEHINT']._serialized_end=2735
-  _globals['_SYMBOLSNAPSHOT']._serialized_start=2738
-  _globals['_SYMBOLSNAPSHOT']._serialized_end=3057
-  _globals['_SNAPSHOTCHUNK']._serialized_start=3059
-  _globals['_SNAPSHOTCHUNK']._serialized_end=3177
-  _globals['_REPLAYCOMPLETED']._serialized_start=3179
-  _globals['_REPLAYCOMPLETED']._serialized_end=3269
-  _globals['_FILTERPRESET']._serialized_start=3271
-  _globals['_FILTERPRESET']._serialized_end=3391
-  _globals['_SAVEFILTERPRESETREQUEST']._serialized_start=3393
-  _globals['_SAVEFILTERPRESETREQUEST']._serialized_end=3462
-  _globals['_SAVEFILTERPRESETRESPONSE']._serialized_start=3464
-  _globals['_SAVEFILTERPRESETRESPONSE']._serialized_end=3534
-  _globals['_LISTFILTERPRESETSREQUEST']._serialized_start=3536
-  _globals['_LISTFILTERPRESETSREQUEST']._serialized_end=3562
-  _globals['_LISTFILTERPRESETSRESPONSE']._serialized_start=3564
-  _globals['_LISTFILTERPRESETSRESPONSE']._serialized_end=3636
-  _globals['_DELETEFILTERPRESETREQUEST']._serialized_start=3638
-  _globals['_DELETEFILTERPRESETREQUEST']._serialized_end=3679
-  _globals['_DELETEFILTERPRESETRESPONSE']._serialized_start=3681
-  _globals['_DELETEFILTERPRESETRESPONSE']._serialized_end=3709
-  _globals['_EVENTSERVICE']._serialized_start=4137
-  _globals['_EVENTSERVICE']._serialized_end=4551
+  _globals['_SLOWCONSUMERPOLICY']._serialized_start=4038
+  _globals['_SLOWCONSUMERPOLICY']._serialized_end=4168
+  _globals['_GAPREASON']._serialized_start=4171
+  _globals['_GAPREASON']._serialized_end=4324
+  _globals['_ROTATEREASON']._serialized_start=4327
+  _globals['_ROTATEREASON']._serialized_end=4460
+  _globals['_EVENTFILTER']._serialized_start=199
+  _globals['_EVENTFILTER']._serialized_end=960
+  _globals['_DELIVERYOPTIONS']._serialized_start=963
+  _globals['_DELIVERYOPTIONS']._serialized_end=1225
+  _globals['_RESUMETOKEN']._serialized_start=1227
+  _globals['_RESUMETOKEN']._serialized_end=1277
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=1280
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=1498
+  _globals['_STREAMEVENTSRESPONSE']._serialized_start=1501
+  _globals['_STREAMEVENTSRESPONSE']._serialized_end=1953
+  _globals['_EVENTBATCH']._serialized_start=1955
+  _globals['_EVENTBATCH']._serialized_end=2053
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=2056
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=2299
+  _globals['_SUBSCRIPTIONLIMITS']._serialized_start=2302
+  _globals['_SUBSCRIPTIONLIMITS']._serialized_end=2576
+  _globals['_GAPNOTICE']._serialized_start=2579
+  _globals['_GAPNOTICE']._serialized_end=2724
+  _globals['_DROPNOTICE']._serialized_start=2727
+  _globals['_DROPNOTICE']._serialized_end=2888
+  _globals['_ROTATEHINT']._serialized_start=2891
+  _globals['_ROTATEHINT']._serialized_end=3042
+  _globals['_SYMBOLSNAPSHOT']._serialized_start=3045
+  _globals['_SYMBOLSNAPSHOT']._serialized_end=3364
+  _globals['_SNAPSHOTCHUNK']._serialized_start=3366
+  _globals['_SNAPSHOTCHUNK']._serialized_end=3484
+  _globals['_REPLAYCOMPLETED']._serialized_start=3486
+  _globals['_REPLAYCOMPLETED']._serialized_end=3576
+  _globals['_FILTERPRESET']._serialized_start=3579
+  _globals['_FILTERPRESET']._serialized_end=3708
+  _globals['_SAVEFILTERPRESETREQUEST']._serialized_start=3710
+  _globals['_SAVEFILTERPRESETREQUEST']._serialized_end=3779
+  _globals['_SAVEFILTERPRESETRESPONSE']._serialized_start=3781
+  _globals['_SAVEFILTERPRESETRESPONSE']._serialized_end=3851
+  _globals['_LISTFILTERPRESETSREQUEST']._serialized_start=3853
+  _globals['_LISTFILTERPRESETSREQUEST']._serialized_end=3879
+  _globals['_LISTFILTERPRESETSRESPONSE']._serialized_start=3881
+  _globals['_LISTFILTERPRESETSRESPONSE']._serialized_end=3953
+  _globals['_DELETEFILTERPRESETREQUEST']._serialized_start=3955
+  _globals['_DELETEFILTERPRESETREQUEST']._serialized_end=4005
+  _globals['_DELETEFILTERPRESETRESPONSE']._serialized_start=4007
+  _globals['_DELETEFILTERPRESETRESPONSE']._serialized_end=4035
+  _globals['_EVENTSERVICE']._serialized_start=4463
+  _globals['_EVENTSERVICE']._serialized_end=4877
 # @@protoc_insertion_point(module_scope)

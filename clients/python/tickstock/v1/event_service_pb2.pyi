@@ -164,36 +164,38 @@ class EventFilter(_message.Message):
     min_surge_strength: _events_pb2.SurgeStrength.ValueType
     """Minimum strength of SURGE events."""
     min_price: _builtins.float
-    """Minimum event price, inclusive."""
+    """Minimum event price, inclusive; finite, not negative."""
     max_price: _builtins.float
-    """Maximum event price, inclusive."""
+    """Maximum event price, inclusive; finite, not negative."""
     min_volume: _builtins.int
-    """Minimum tick volume, inclusive."""
+    """Minimum tick volume, inclusive; not negative."""
     max_volume: _builtins.int
-    """Maximum tick volume, inclusive."""
+    """Maximum tick volume, inclusive; not negative."""
     min_pattern_confidence: _builtins.float
     """Minimum confidence of PATTERN events, 0 to 1; other types pass it."""
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Ticker symbols, e.g. "AAPL". Upper case; at most the server's per-subscription symbol limit after
-        universes and watchlists are expanded.
+        universes and watchlists are expanded. At most 10,000 entries, each at most 15 characters.
         """
 
     @_builtins.property
     def universes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Universe names, e.g. "sp500" or the union "sp500:nasdaq100"."""
+        """Universe names, e.g. "sp500" or the union "sp500:nasdaq100"; at most 100, each at most 1039
+        characters (16 names of 64 joined by ':').
+        """
 
     @_builtins.property
     def watchlist_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Ids of the caller's watchlists."""
+        """Ids of the caller's watchlists; at most 100, each at most 64 characters."""
 
     @_builtins.property
     def event_types(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.EventType.ValueType]:
-        """Event types; empty means all types (pattern events included)."""
+        """Event types; empty means all types (pattern events included). At most 16 entries."""
 
     @_builtins.property
     def directions(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.Direction.ValueType]:
-        """Directions; empty means both."""
+        """Directions; empty means both. At most 4 entries."""
 
     def __init__(
         self,
@@ -297,7 +299,7 @@ class ResumeToken(_message.Message):
     SEQ_FIELD_NUMBER: _builtins.int
     epoch: _builtins.str
     """Identity of the event log. It changes when the log is recreated from scratch, and on every start of a
-    feed whose history starts over (a replay file, the synthetic session).
+    feed whose history starts over (a replay file, the synthetic session). At most 64 characters.
     """
     seq: _builtins.int
     """The last sequence number the client has received."""
@@ -327,7 +329,7 @@ class StreamEventsRequest(_message.Message):
     DELIVERY_FIELD_NUMBER: _builtins.int
     INCLUDE_SNAPSHOT_FIELD_NUMBER: _builtins.int
     preset_name: _builtins.str
-    """Name of one of the caller's saved presets to start from (optional)."""
+    """Name of one of the caller's saved presets to start from (optional), at most 64 characters."""
     include_snapshot: _builtins.bool
     """Send the current per-symbol detector state for the selected symbols before live events."""
     @_builtins.property
@@ -941,7 +943,7 @@ class DeleteFilterPresetRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Name of the preset."""
+    """Name of the preset, at most 64 characters."""
     def __init__(
         self,
         *,

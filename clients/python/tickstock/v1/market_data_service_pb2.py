@@ -22,26 +22,39 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&tickstock/v1/market_data_service.proto\x12\x0ctickstock.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x01\n\x03\x42\x61r\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04open\x18\x03 \x01(\x01\x12\x0c\n\x04high\x18\x04 \x01(\x01\x12\x0b\n\x03low\x18\x05 \x01(\x01\x12\r\n\x05\x63lose\x18\x06 \x01(\x01\x12\x0e\n\x06volume\x18\x07 \x01(\x03\"\xd2\x01\n\x0eGetBarsRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12+\n\x08interval\x18\x02 \x01(\x0e\x32\x19.tickstock.v1.BarInterval\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"K\n\x0fGetBarsResponse\x12\x1f\n\x04\x62\x61rs\x18\x01 \x03(\x0b\x32\x11.tickstock.v1.Bar\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xb0\x01\n\x0b\x42\x61rInterval\x12\x1c\n\x18\x42\x41R_INTERVAL_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41R_INTERVAL_1_MINUTE\x10\x01\x12\x1a\n\x16\x42\x41R_INTERVAL_5_MINUTES\x10\x02\x12\x1b\n\x17\x42\x41R_INTERVAL_15_MINUTES\x10\x03\x12\x17\n\x13\x42\x41R_INTERVAL_1_HOUR\x10\x04\x12\x16\n\x12\x42\x41R_INTERVAL_1_DAY\x10\x05\x32`\n\x11MarketDataService\x12K\n\x07GetBars\x12\x1c.tickstock.v1.GetBarsRequest\x1a\x1d.tickstock.v1.GetBarsResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&tickstock/v1/market_data_service.proto\x12\x0ctickstock.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x01\n\x03\x42\x61r\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04open\x18\x03 \x01(\x01\x12\x0c\n\x04high\x18\x04 \x01(\x01\x12\x0b\n\x03low\x18\x05 \x01(\x01\x12\r\n\x05\x63lose\x18\x06 \x01(\x01\x12\x0e\n\x06volume\x18\x07 \x01(\x03\"\x9f\x02\n\x0eGetBarsRequest\x12\x17\n\x06symbol\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18\x0f\x12\x35\n\x08interval\x18\x02 \x01(\x0e\x32\x19.tickstock.v1.BarIntervalB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12@\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x10\xbaH\r\xb2\x01\n\x1a\x06\x08\x80\xae\x99\xa4\x0f\x32\x00\x12>\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x10\xbaH\r\xb2\x01\n\x1a\x06\x08\x80\xae\x99\xa4\x0f\x32\x00\x12\x1d\n\tpage_size\x18\x05 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\x90N(\x00\x12\x1c\n\npage_token\x18\x06 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"K\n\x0fGetBarsResponse\x12\x1f\n\x04\x62\x61rs\x18\x01 \x03(\x0b\x32\x11.tickstock.v1.Bar\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xb0\x01\n\x0b\x42\x61rInterval\x12\x1c\n\x18\x42\x41R_INTERVAL_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41R_INTERVAL_1_MINUTE\x10\x01\x12\x1a\n\x16\x42\x41R_INTERVAL_5_MINUTES\x10\x02\x12\x1b\n\x17\x42\x41R_INTERVAL_15_MINUTES\x10\x03\x12\x17\n\x13\x42\x41R_INTERVAL_1_HOUR\x10\x04\x12\x16\n\x12\x42\x41R_INTERVAL_1_DAY\x10\x05\x32`\n\x11MarketDataService\x12K\n\x07GetBars\x12\x1c.tickstock.v1.GetBarsRequest\x1a\x1d.tickstock.v1.GetBarsResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickstock.v1.market_data_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_GETBARSREQUEST'].fields_by_name['symbol']._loaded_options = None
+  _globals['_GETBARSREQUEST'].fields_by_name['symbol']._serialized_options = b'\272H\004r\002\030\017'
+  _globals['_GETBARSREQUEST'].fields_by_name['interval']._loaded_options = None
+  _globals['_GETBARSREQUEST'].fields_by_name['interval']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_GETBARSREQUEST'].fields_by_name['start_time']._loaded_options = None
+  _globals['_GETBARSREQUEST'].fields_by_name['start_time']._serialized_options = b'\272H\r\262\001\n\032\006\010\200\256\231\244\0172\000'
+  _globals['_GETBARSREQUEST'].fields_by_name['end_time']._loaded_options = None
+  _globals['_GETBARSREQUEST'].fields_by_name['end_time']._serialized_options = b'\272H\r\262\001\n\032\006\010\200\256\231\244\0172\000'
+  _globals['_GETBARSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_GETBARSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\220N(\000'
+  _globals['_GETBARSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_GETBARSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\010'
   _globals['_MARKETDATASERVICE'].methods_by_name['GetBars']._loaded_options = None
   _globals['_MARKETDATASERVICE'].methods_by_name['GetBars']._serialized_options = b'\220\002\001'
-  _globals['_BARINTERVAL']._serialized_start=524
-  _globals['_BARINTERVAL']._serialized_end=700
-  _globals['_BAR']._serialized_start=90
-  _globals['_BAR']._serialized_end=231
-  _globals['_GETBARSREQUEST']._serialized_start=234
-  _globals['_GETBARSREQUEST']._serialized_end=444
-  _globals['_GETBARSRESPONSE']._serialized_start=446
-  _globals['_GETBARSRESPONSE']._serialized_end=521
-  _globals['_MARKETDATASERVICE']._serialized_start=702
-  _globals['_MARKETDATASERVICE']._serialized_end=798
+  _globals['_BARINTERVAL']._serialized_start=630
+  _globals['_BARINTERVAL']._serialized_end=806
+  _globals['_BAR']._serialized_start=119
+  _globals['_BAR']._serialized_end=260
+  _globals['_GETBARSREQUEST']._serialized_start=263
+  _globals['_GETBARSREQUEST']._serialized_end=550
+  _globals['_GETBARSRESPONSE']._serialized_start=552
+  _globals['_GETBARSRESPONSE']._serialized_end=627
+  _globals['_MARKETDATASERVICE']._serialized_start=808
+  _globals['_MARKETDATASERVICE']._serialized_end=904
 # @@protoc_insertion_point(module_scope)

@@ -117,18 +117,18 @@ class GetBarsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
-    """Ticker symbol."""
+    """Ticker symbol, at most 15 characters."""
     interval: Global___BarInterval.ValueType
     """Bar width."""
     page_size: _builtins.int
-    """Maximum bars in the response, 1 to 10000 (default 1000)."""
+    """Maximum bars in the response, 1 to 10000 (0: the default, 1000)."""
     page_token: _builtins.str
     """Token from a previous response's `next_page_token`; symbol and interval must be the same. The
     token carries the range the first page resolved, so later pages may omit start and end time.
     """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """Start of the range (inclusive); default `page_size` intervals before the end."""
+        """Start of the range (inclusive), from 1970 to 2099; default `page_size` intervals before the end."""
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:

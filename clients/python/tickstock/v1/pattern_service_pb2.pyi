@@ -115,16 +115,16 @@ class PatternFilter(_message.Message):
     min_confidence: _builtins.float
     """Minimum confidence, 0 to 1 (default 0.5 in ScanPatterns, 0 elsewhere)."""
     min_relative_strength: _builtins.float
-    """Minimum relative strength; patterns without one count as 1.0."""
+    """Minimum relative strength, finite, not negative; patterns without one count as 1.0."""
     min_relative_volume: _builtins.float
-    """Minimum relative volume; patterns without one count as 1.0."""
+    """Minimum relative volume, finite, not negative; patterns without one count as 1.0."""
     min_rsi: _builtins.float
     """Minimum RSI, 0 to 100; patterns without one count as 50."""
     max_rsi: _builtins.float
     """Maximum RSI, 0 to 100; patterns without one count as 50."""
     @_builtins.property
     def pattern_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Pattern names, e.g. "Bull_Flag"; empty means all."""
+        """Pattern names, e.g. "Bull_Flag"; empty means all. At most 100, each at most 64 characters."""
 
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -132,11 +132,11 @@ class PatternFilter(_message.Message):
 
     @_builtins.property
     def universes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Universe names, e.g. "sp500"."""
+        """Universe names, e.g. "sp500"; at most 20, each at most 1039 characters (a union key)."""
 
     @_builtins.property
     def timeframes(self) -> _containers.RepeatedScalarFieldContainer[_events_pb2.PatternTimeframe.ValueType]:
-        """Time frames; empty means all."""
+        """Time frames; empty means all. At most 8 entries."""
 
     def __init__(
         self,
@@ -194,9 +194,11 @@ class ScanPatternsRequest(_message.Message):
     sort_order: _common_pb2.SortOrder.ValueType
     """Sort order (default descending)."""
     page_size: _builtins.int
-    """Maximum patterns in the response, 1 to 100 (default 30)."""
+    """Maximum patterns in the response, 1 to 100 (0: the default, 30)."""
     page_token: _builtins.str
-    """Token from a previous response's `next_page_token`; the other fields must be the same."""
+    """Token from a previous response's `next_page_token` (at most 1024 characters); the other fields
+    must be the same.
+    """
     @_builtins.property
     def filter(self) -> Global___PatternFilter:
         """Which patterns."""
@@ -455,24 +457,26 @@ class AlertSubscription(_message.Message):
     MAX_ALERTS_PER_HOUR_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     subscription_id: _builtins.str
-    """Server-assigned id."""
+    """Server-assigned id (at most 64 characters)."""
     min_confidence: _builtins.float
     """Minimum confidence, 0 to 1."""
     time_zone: _builtins.str
-    """IANA time zone of the quiet hours, e.g. "America/New_York" (default UTC)."""
+    """IANA time zone of the quiet hours, e.g. "America/New_York" (default UTC); at most 64 characters."""
     max_alerts_per_hour: _builtins.int
     """Maximum alerts per rolling hour, 1 to 1000 (default 50)."""
     @_builtins.property
     def pattern_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Pattern names to alert on; empty means all."""
+        """Pattern names to alert on; empty means all. At most 50, each at most 64 characters."""
 
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Ticker symbols; combined with `universes`. Both empty means all symbols."""
+        """Ticker symbols; combined with `universes`. Both empty means all symbols. At most 500, each at
+        most 15 characters.
+        """
 
     @_builtins.property
     def universes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Universe names."""
+        """Universe names; at most 20, each at most 64 characters."""
 
     @_builtins.property
     def quiet_hours(self) -> Global___QuietHours:
@@ -600,7 +604,7 @@ class DeleteAlertSubscriptionRequest(_message.Message):
 
     SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
     subscription_id: _builtins.str
-    """Id of the subscription."""
+    """Id of the subscription, at most 64 characters."""
     def __init__(
         self,
         *,

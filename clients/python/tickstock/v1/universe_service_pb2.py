@@ -22,17 +22,44 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#tickstock/v1/universe_service.proto\x12\x0ctickstock.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x01\n\x06Symbol\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0e\n\x06market\x18\x04 \x01(\t\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x0e\n\x06sector\x18\x06 \x01(\t\x12\x10\n\x08industry\x18\x07 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x08 \x01(\x08\x12\x12\n\nmarket_cap\x18\t \x01(\x03\x12\x10\n\x08\x63urrency\x18\n \x01(\t\"h\n\x12ListSymbolsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"U\n\x13ListSymbolsResponse\x12%\n\x07symbols\x18\x01 \x03(\x0b\x32\x14.tickstock.v1.Symbol\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10GetSymbolRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\"9\n\x11GetSymbolResponse\x12$\n\x06symbol\x18\x01 \x01(\x0b\x32\x14.tickstock.v1.Symbol\"~\n\x08Universe\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.tickstock.v1.UniverseKind\x12\x14\n\x0cmember_count\x18\x04 \x01(\x05\x12\x0f\n\x07symbols\x18\x05 \x03(\t\"\x16\n\x14ListUniversesRequest\"B\n\x15ListUniversesResponse\x12)\n\tuniverses\x18\x01 \x03(\x0b\x32\x16.tickstock.v1.Universe\"\"\n\x12GetUniverseRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x13GetUniverseResponse\x12(\n\x08universe\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Universe\"\xa2\x01\n\tWatchlist\x12\x14\n\x0cwatchlist_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07symbols\x18\x03 \x03(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x16\x43reateWatchlistRequest\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\"E\n\x17\x43reateWatchlistResponse\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\"\x17\n\x15ListWatchlistsRequest\"E\n\x16ListWatchlistsResponse\x12+\n\nwatchlists\x18\x01 \x03(\x0b\x32\x17.tickstock.v1.Watchlist\"+\n\x13GetWatchlistRequest\x12\x14\n\x0cwatchlist_id\x18\x01 \x01(\t\"B\n\x14GetWatchlistResponse\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\"u\n\x16UpdateWatchlistRequest\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"E\n\x17UpdateWatchlistResponse\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\".\n\x16\x44\x65leteWatchlistRequest\x12\x14\n\x0cwatchlist_id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteWatchlistResponse*\xa9\x01\n\x0cUniverseKind\x12\x1d\n\x19UNIVERSE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13UNIVERSE_KIND_INDEX\x10\x01\x12\x15\n\x11UNIVERSE_KIND_ETF\x10\x02\x12\x18\n\x14UNIVERSE_KIND_SECTOR\x10\x03\x12\x17\n\x13UNIVERSE_KIND_THEME\x10\x04\x12\x17\n\x13UNIVERSE_KIND_UNION\x10\x05\x32\xd3\x06\n\x0fUniverseService\x12W\n\x0bListSymbols\x12 .tickstock.v1.ListSymbolsRequest\x1a!.tickstock.v1.ListSymbolsResponse\"\x03\x90\x02\x01\x12Q\n\tGetSymbol\x12\x1e.tickstock.v1.GetSymbolRequest\x1a\x1f.tickstock.v1.GetSymbolResponse\"\x03\x90\x02\x01\x12]\n\rListUniverses\x12\".tickstock.v1.ListUniversesRequest\x1a#.tickstock.v1.ListUniversesResponse\"\x03\x90\x02\x01\x12W\n\x0bGetUniverse\x12 .tickstock.v1.GetUniverseRequest\x1a!.tickstock.v1.GetUniverseResponse\"\x03\x90\x02\x01\x12^\n\x0f\x43reateWatchlist\x12$.tickstock.v1.CreateWatchlistRequest\x1a%.tickstock.v1.CreateWatchlistResponse\x12`\n\x0eListWatchlists\x12#.tickstock.v1.ListWatchlistsRequest\x1a$.tickstock.v1.ListWatchlistsResponse\"\x03\x90\x02\x01\x12Z\n\x0cGetWatchlist\x12!.tickstock.v1.GetWatchlistRequest\x1a\".tickstock.v1.GetWatchlistResponse\"\x03\x90\x02\x01\x12^\n\x0fUpdateWatchlist\x12$.tickstock.v1.UpdateWatchlistRequest\x1a%.tickstock.v1.UpdateWatchlistResponse\x12^\n\x0f\x44\x65leteWatchlist\x12$.tickstock.v1.DeleteWatchlistRequest\x1a%.tickstock.v1.DeleteWatchlistResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#tickstock/v1/universe_service.proto\x12\x0ctickstock.v1\x1a\x1b\x62uf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x01\n\x06Symbol\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0e\n\x06market\x18\x04 \x01(\t\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x0e\n\x06sector\x18\x06 \x01(\t\x12\x10\n\x08industry\x18\x07 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x08 \x01(\x08\x12\x12\n\nmarket_cap\x18\t \x01(\x03\x12\x10\n\x08\x63urrency\x18\n \x01(\t\"\x99\x01\n\x12ListSymbolsRequest\x12\x16\n\x05query\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x17\n\x06market\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x10\x12\x15\n\x04type\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18\x10\x12\x1d\n\tpage_size\x18\x04 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1c\n\npage_token\x18\x05 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x08\"U\n\x13ListSymbolsResponse\x12%\n\x07symbols\x18\x01 \x03(\x0b\x32\x14.tickstock.v1.Symbol\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x10GetSymbolRequest\x12\x17\n\x06symbol\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18\x0f\"9\n\x11GetSymbolResponse\x12$\n\x06symbol\x18\x01 \x01(\x0b\x32\x14.tickstock.v1.Symbol\"~\n\x08Universe\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.tickstock.v1.UniverseKind\x12\x14\n\x0cmember_count\x18\x04 \x01(\x05\x12\x0f\n\x07symbols\x18\x05 \x03(\t\"\x16\n\x14ListUniversesRequest\"B\n\x15ListUniversesResponse\x12)\n\tuniverses\x18\x01 \x03(\x0b\x32\x16.tickstock.v1.Universe\",\n\x12GetUniverseRequest\x12\x16\n\x04name\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x8f\x08\"?\n\x13GetUniverseResponse\x12(\n\x08universe\x18\x01 \x01(\x0b\x32\x16.tickstock.v1.Universe\"\xc5\x01\n\tWatchlist\x12\x1d\n\x0cwatchlist_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\x12\x15\n\x04name\x18\x02 \x01(\tB\x07\xbaH\x04r\x02\x18\x64\x12 \n\x07symbols\x18\x03 \x03(\tB\x0f\xbaH\x0c\x92\x01\t\x10\xf4\x03\"\x04r\x02\x18\x0f\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x16\x43reateWatchlistRequest\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\"E\n\x17\x43reateWatchlistResponse\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\"\x17\n\x15ListWatchlistsRequest\"E\n\x16ListWatchlistsResponse\x12+\n\nwatchlists\x18\x01 \x03(\x0b\x32\x17.tickstock.v1.Watchlist\"4\n\x13GetWatchlistRequest\x12\x1d\n\x0cwatchlist_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\"B\n\x14GetWatchlistResponse\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\"\xda\x01\n\x16UpdateWatchlistRequest\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\x12\x93\x01\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskBb\xbaH_\xba\x01J\n\x15update_mask.max_paths\x12\x19must name at most 2 paths\x1a\x16this.paths.size() <= 2\xe2\x01\x0f\x12\x04name\x12\x07symbols\"E\n\x17UpdateWatchlistResponse\x12*\n\twatchlist\x18\x01 \x01(\x0b\x32\x17.tickstock.v1.Watchlist\"7\n\x16\x44\x65leteWatchlistRequest\x12\x1d\n\x0cwatchlist_id\x18\x01 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\x19\n\x17\x44\x65leteWatchlistResponse*\xa9\x01\n\x0cUniverseKind\x12\x1d\n\x19UNIVERSE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13UNIVERSE_KIND_INDEX\x10\x01\x12\x15\n\x11UNIVERSE_KIND_ETF\x10\x02\x12\x18\n\x14UNIVERSE_KIND_SECTOR\x10\x03\x12\x17\n\x13UNIVERSE_KIND_THEME\x10\x04\x12\x17\n\x13UNIVERSE_KIND_UNION\x10\x05\x32\xd3\x06\n\x0fUniverseService\x12W\n\x0bListSymbols\x12 .tickstock.v1.ListSymbolsRequest\x1a!.tickstock.v1.ListSymbolsResponse\"\x03\x90\x02\x01\x12Q\n\tGetSymbol\x12\x1e.tickstock.v1.GetSymbolRequest\x1a\x1f.tickstock.v1.GetSymbolResponse\"\x03\x90\x02\x01\x12]\n\rListUniverses\x12\".tickstock.v1.ListUniversesRequest\x1a#.tickstock.v1.ListUniversesResponse\"\x03\x90\x02\x01\x12W\n\x0bGetUniverse\x12 .tickstock.v1.GetUniverseRequest\x1a!.tickstock.v1.GetUniverseResponse\"\x03\x90\x02\x01\x12^\n\x0f\x43reateWatchlist\x12$.tickstock.v1.CreateWatchlistRequest\x1a%.tickstock.v1.CreateWatchlistResponse\x12`\n\x0eListWatchlists\x12#.tickstock.v1.ListWatchlistsRequest\x1a$.tickstock.v1.ListWatchlistsResponse\"\x03\x90\x02\x01\x12Z\n\x0cGetWatchlist\x12!.tickstock.v1.GetWatchlistRequest\x1a\".tickstock.v1.GetWatchlistResponse\"\x03\x90\x02\x01\x12^\n\x0fUpdateWatchlist\x12$.tickstock.v1.UpdateWatchlistRequest\x1a%.tickstock.v1.UpdateWatchlistResponse\x12^\n\x0f\x44\x65leteWatchlist\x12$.tickstock.v1.DeleteWatchlistRequest\x1a%.tickstock.v1.DeleteWatchlistResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tickstock.v1.universe_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['query']._loaded_options = None
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['query']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['market']._loaded_options = None
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['market']._serialized_options = b'\272H\004r\002\030\020'
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['type']._loaded_options = None
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['type']._serialized_options = b'\272H\004r\002\030\020'
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSYMBOLSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\010'
+  _globals['_GETSYMBOLREQUEST'].fields_by_name['symbol']._loaded_options = None
+  _globals['_GETSYMBOLREQUEST'].fields_by_name['symbol']._serialized_options = b'\272H\004r\002\030\017'
+  _globals['_GETUNIVERSEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETUNIVERSEREQUEST'].fields_by_name['name']._serialized_options = b'\272H\005r\003\030\217\010'
+  _globals['_WATCHLIST'].fields_by_name['watchlist_id']._loaded_options = None
+  _globals['_WATCHLIST'].fields_by_name['watchlist_id']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_WATCHLIST'].fields_by_name['name']._loaded_options = None
+  _globals['_WATCHLIST'].fields_by_name['name']._serialized_options = b'\272H\004r\002\030d'
+  _globals['_WATCHLIST'].fields_by_name['symbols']._loaded_options = None
+  _globals['_WATCHLIST'].fields_by_name['symbols']._serialized_options = b'\272H\014\222\001\t\020\364\003\"\004r\002\030\017'
+  _globals['_GETWATCHLISTREQUEST'].fields_by_name['watchlist_id']._loaded_options = None
+  _globals['_GETWATCHLISTREQUEST'].fields_by_name['watchlist_id']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_UPDATEWATCHLISTREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATEWATCHLISTREQUEST'].fields_by_name['update_mask']._serialized_options = b'\272H_\272\001J\n\025update_mask.max_paths\022\031must name at most 2 paths\032\026this.paths.size() <= 2\342\001\017\022\004name\022\007symbols'
+  _globals['_DELETEWATCHLISTREQUEST'].fields_by_name['watchlist_id']._loaded_options = None
+  _globals['_DELETEWATCHLISTREQUEST'].fields_by_name['watchlist_id']._serialized_options = b'\272H\004r\002\030@'
   _globals['_UNIVERSESERVICE'].methods_by_name['ListSymbols']._loaded_options = None
   _globals['_UNIVERSESERVICE'].methods_by_name['ListSymbols']._serialized_options = b'\220\002\001'
   _globals['_UNIVERSESERVICE'].methods_by_name['GetSymbol']._loaded_options = None
@@ -45,50 +72,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UNIVERSESERVICE'].methods_by_name['ListWatchlists']._serialized_options = b'\220\002\001'
   _globals['_UNIVERSESERVICE'].methods_by_name['GetWatchlist']._loaded_options = None
   _globals['_UNIVERSESERVICE'].methods_by_name['GetWatchlist']._serialized_options = b'\220\002\001'
-  _globals['_UNIVERSEKIND']._serialized_start=1687
-  _globals['_UNIVERSEKIND']._serialized_end=1856
-  _globals['_SYMBOL']._serialized_start=121
-  _globals['_SYMBOL']._serialized_end=295
-  _globals['_LISTSYMBOLSREQUEST']._serialized_start=297
-  _globals['_LISTSYMBOLSREQUEST']._serialized_end=401
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=403
-  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=488
-  _globals['_GETSYMBOLREQUEST']._serialized_start=490
-  _globals['_GETSYMBOLREQUEST']._serialized_end=524
-  _globals['_GETSYMBOLRESPONSE']._serialized_start=526
-  _globals['_GETSYMBOLRESPONSE']._serialized_end=583
-  _globals['_UNIVERSE']._serialized_start=585
-  _globals['_UNIVERSE']._serialized_end=711
-  _globals['_LISTUNIVERSESREQUEST']._serialized_start=713
-  _globals['_LISTUNIVERSESREQUEST']._serialized_end=735
-  _globals['_LISTUNIVERSESRESPONSE']._serialized_start=737
-  _globals['_LISTUNIVERSESRESPONSE']._serialized_end=803
-  _globals['_GETUNIVERSEREQUEST']._serialized_start=805
-  _globals['_GETUNIVERSEREQUEST']._serialized_end=839
-  _globals['_GETUNIVERSERESPONSE']._serialized_start=841
-  _globals['_GETUNIVERSERESPONSE']._serialized_end=904
-  _globals['_WATCHLIST']._serialized_start=907
-  _globals['_WATCHLIST']._serialized_end=1069
-  _globals['_CREATEWATCHLISTREQUEST']._serialized_start=1071
-  _globals['_CREATEWATCHLISTREQUEST']._serialized_end=1139
-  _globals['_CREATEWATCHLISTRESPONSE']._serialized_start=1141
-  _globals['_CREATEWATCHLISTRESPONSE']._serialized_end=1210
-  _globals['_LISTWATCHLISTSREQUEST']._serialized_start=1212
-  _globals['_LISTWATCHLISTSREQUEST']._serialized_end=1235
-  _globals['_LISTWATCHLISTSRESPONSE']._serialized_start=1237
-  _globals['_LISTWATCHLISTSRESPONSE']._serialized_end=1306
-  _globals['_GETWATCHLISTREQUEST']._serialized_start=1308
-  _globals['_GETWATCHLISTREQUEST']._serialized_end=1351
-  _globals['_GETWATCHLISTRESPONSE']._serialized_start=1353
-  _globals['_GETWATCHLISTRESPONSE']._serialized_end=1419
-  _globals['_UPDATEWATCHLISTREQUEST']._serialized_start=1421
-  _globals['_UPDATEWATCHLISTREQUEST']._serialized_end=1538
-  _globals['_UPDATEWATCHLISTRESPONSE']._serialized_start=1540
-  _globals['_UPDATEWATCHLISTRESPONSE']._serialized_end=1609
-  _globals['_DELETEWATCHLISTREQUEST']._serialized_start=1611
-  _globals['_DELETEWATCHLISTREQUEST']._serialized_end=1657
-  _globals['_DELETEWATCHLISTRESPONSE']._serialized_start=1659
-  _globals['_DELETEWATCHLISTRESPONSE']._serialized_end=1684
-  _globals['_UNIVERSESERVICE']._serialized_start=1859
-  _globals['_UNIVERSESERVICE']._serialized_end=2710
+  _globals['_UNIVERSEKIND']._serialized_start=1940
+  _globals['_UNIVERSEKIND']._serialized_end=2109
+  _globals['_SYMBOL']._serialized_start=150
+  _globals['_SYMBOL']._serialized_end=324
+  _globals['_LISTSYMBOLSREQUEST']._serialized_start=327
+  _globals['_LISTSYMBOLSREQUEST']._serialized_end=480
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_start=482
+  _globals['_LISTSYMBOLSRESPONSE']._serialized_end=567
+  _globals['_GETSYMBOLREQUEST']._serialized_start=569
+  _globals['_GETSYMBOLREQUEST']._serialized_end=612
+  _globals['_GETSYMBOLRESPONSE']._serialized_start=614
+  _globals['_GETSYMBOLRESPONSE']._serialized_end=671
+  _globals['_UNIVERSE']._serialized_start=673
+  _globals['_UNIVERSE']._serialized_end=799
+  _globals['_LISTUNIVERSESREQUEST']._serialized_start=801
+  _globals['_LISTUNIVERSESREQUEST']._serialized_end=823
+  _globals['_LISTUNIVERSESRESPONSE']._serialized_start=825
+  _globals['_LISTUNIVERSESRESPONSE']._serialized_end=891
+  _globals['_GETUNIVERSEREQUEST']._serialized_start=893
+  _globals['_GETUNIVERSEREQUEST']._serialized_end=937
+  _globals['_GETUNIVERSERESPONSE']._serialized_start=939
+  _globals['_GETUNIVERSERESPONSE']._serialized_end=1002
+  _globals['_WATCHLIST']._serialized_start=1005
+  _globals['_WATCHLIST']._serialized_end=1202
+  _globals['_CREATEWATCHLISTREQUEST']._serialized_start=1204
+  _globals['_CREATEWATCHLISTREQUEST']._serialized_end=1272
+  _globals['_CREATEWATCHLISTRESPONSE']._serialized_start=1274
+  _globals['_CREATEWATCHLISTRESPONSE']._serialized_end=1343
+  _globals['_LISTWATCHLISTSREQUEST']._serialized_start=1345
+  _globals['_LISTWATCHLISTSREQUEST']._serialized_end=1368
+  _globals['_LISTWATCHLISTSRESPONSE']._serialized_start=1370
+  _globals['_LISTWATCHLISTSRESPONSE']._serialized_end=1439
+  _globals['_GETWATCHLISTREQUEST']._serialized_start=1441
+  _globals['_GETWATCHLISTREQUEST']._serialized_end=1493
+  _globals['_GETWATCHLISTRESPONSE']._serialized_start=1495
+  _globals['_GETWATCHLISTRESPONSE']._serialized_end=1561
+  _globals['_UPDATEWATCHLISTREQUEST']._serialized_start=1564
+  _globals['_UPDATEWATCHLISTREQUEST']._serialized_end=1782
+  _globals['_UPDATEWATCHLISTRESPONSE']._serialized_start=1784
+  _globals['_UPDATEWATCHLISTRESPONSE']._serialized_end=1853
+  _globals['_DELETEWATCHLISTREQUEST']._serialized_start=1855
+  _globals['_DELETEWATCHLISTREQUEST']._serialized_end=1910
+  _globals['_DELETEWATCHLISTRESPONSE']._serialized_start=1912
+  _globals['_DELETEWATCHLISTRESPONSE']._serialized_end=1937
+  _globals['_UNIVERSESERVICE']._serialized_start=2112
+  _globals['_UNIVERSESERVICE']._serialized_end=2963
 # @@protoc_insertion_point(module_scope)

@@ -135,9 +135,11 @@ class ListSymbolsRequest(_message.Message):
     type: _builtins.str
     """Only this security type (optional), e.g. "CS"."""
     page_size: _builtins.int
-    """Maximum symbols in the response, 1 to 1000 (default 100); a larger value is treated as 1000."""
+    """Maximum symbols in the response, 1 to 1000 (0: the default, 100); larger is INVALID_ARGUMENT."""
     page_token: _builtins.str
-    """Token from a previous response's `next_page_token`; the other fields must be the same."""
+    """Token from a previous response's `next_page_token` (at most 1024 characters); the other fields
+    must be the same.
+    """
     def __init__(
         self,
         *,
@@ -191,7 +193,7 @@ class GetSymbolRequest(_message.Message):
 
     SYMBOL_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
-    """Ticker."""
+    """Ticker, at most 15 characters."""
     def __init__(
         self,
         *,
@@ -318,7 +320,7 @@ class GetUniverseRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Name, or names joined by ':' for their union."""
+    """Name, or up to 16 names joined by ':' for their union; at most 1039 characters."""
     def __init__(
         self,
         *,
@@ -368,12 +370,12 @@ class Watchlist(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     watchlist_id: _builtins.str
-    """Server-assigned id."""
+    """Server-assigned id (at most 64 characters)."""
     name: _builtins.str
     """Name, 1 to 100 characters, unique per user."""
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Ticker symbols, in the user's order; each must exist."""
+        """Ticker symbols, in the user's order; each must exist. At most 500, each at most 15 characters."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -497,7 +499,7 @@ class GetWatchlistRequest(_message.Message):
 
     WATCHLIST_ID_FIELD_NUMBER: _builtins.int
     watchlist_id: _builtins.str
-    """Id."""
+    """Id, at most 64 characters."""
     def __init__(
         self,
         *,
@@ -549,7 +551,7 @@ class UpdateWatchlistRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change ("name", "symbols"); empty means both."""
+        """Fields to change ("name", "symbols"); empty means both. At most those two paths."""
 
     def __init__(
         self,
@@ -597,7 +599,7 @@ class DeleteWatchlistRequest(_message.Message):
 
     WATCHLIST_ID_FIELD_NUMBER: _builtins.int
     watchlist_id: _builtins.str
-    """Id."""
+    """Id, at most 64 characters."""
     def __init__(
         self,
         *,

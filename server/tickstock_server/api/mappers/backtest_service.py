@@ -45,8 +45,6 @@ _PARAMETER_NAMES = tuple(field.name for field in dataclasses.fields(BacktestPara
 
 DEFAULT_PAGE_SIZE = 20
 """Backtests per page when the request gives no page size."""
-MAX_PAGE_SIZE = 100
-"""Most backtests per page; larger requested sizes are reduced to it."""
 _MAX_CURSOR_NS = 4_102_444_800 * NS_PER_S
 """2100-01-01 UTC: a page token's time must be before it (a forged one may not overflow a timestamp)."""
 
@@ -56,7 +54,7 @@ class BacktestListQuery:
     """A valid ListBacktestsRequest."""
 
     limit: int
-    """Backtests in the page, 1 to `MAX_PAGE_SIZE`."""
+    """Backtests in the page, 1 to 100."""
     after: BacktestCursor | None
     """The previous page's last backtest; None for the first page."""
 
@@ -65,12 +63,10 @@ def list_query_from_proto(request: pb.ListBacktestsRequest, user: str) -> Backte
     """Page size and cursor of a request of `user`; a page token only continues the same caller's list.
 
     Raises:
-        InvalidRequestError: A negative page size; else a page token that is malformed, issued to
-            another user, or holds a time outside 1970-2099 or an impossible id.
+        InvalidRequestError: A page token that is malformed, issued to another user, or holds a time
+            outside 1970-2099 or an impossible id.
     """
-    if request.page_size < 0:
-        raise InvalidRequestError([FieldViolation("page_size", "must not be negative")])
-    limit = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    limit = request.page_size or DEFAULT_PAGE_SIZE  # 0 to 100 by the proto's rules
     if not request.page_token:
         return BacktestListQuery(limit=limit, after=None)
     cursor = decode_page_token(request.page_token, request_binding(request, user), (int, str))

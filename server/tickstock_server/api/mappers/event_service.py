@@ -189,13 +189,8 @@ _POLICIES = {
 PRESET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 DEFAULT_BATCH_SIZE = 100
-MAX_BATCH_SIZE = 1000
-MAX_BATCH_LATENCY_S = 1.0
 DEFAULT_HEARTBEAT_S = 15.0
 MIN_HEARTBEAT_S = 1.0
-MAX_HEARTBEAT_S = 60.0
-MAX_LIST_ITEMS = 100
-"""Most universes or watchlists one filter may name."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,8 +250,6 @@ def parse_filter(
             violations.append(FieldViolation(f"{prefix}.symbols[{index}]", f"{raw!r} is not a ticker symbol"))
     for name in ("universes", "watchlist_ids"):
         values = getattr(proto, name)
-        if len(values) > MAX_LIST_ITEMS:
-            violations.append(FieldViolation(f"{prefix}.{name}", f"at most {MAX_LIST_ITEMS} entries"))
         for index, value in enumerate(values):
             if not value.strip():
                 violations.append(FieldViolation(f"{prefix}.{name}[{index}]", "must not be empty"))
@@ -330,14 +323,12 @@ def _check_range(
 def _parse_delivery(
     proto: event_service_pb2.DeliveryOptions, violations: list[FieldViolation]
 ) -> DeliveryOptions:
+    # The proto's rules bound the batch size to 1000, the latency to 0-1 s and the heartbeat to 0-60 s;
+    # left here: a heartbeat between 0 (the default) and 1 s.
     batch_size = proto.max_batch_size or DEFAULT_BATCH_SIZE
-    if batch_size > MAX_BATCH_SIZE:
-        violations.append(FieldViolation("delivery.max_batch_size", f"must be 1 to {MAX_BATCH_SIZE}"))
     latency_s = _seconds(proto.max_batch_latency) if proto.HasField("max_batch_latency") else 0.0
-    if not 0 <= latency_s <= MAX_BATCH_LATENCY_S:
-        violations.append(FieldViolation("delivery.max_batch_latency", "must be 0 to 1 s"))
     heartbeat_s = _seconds(proto.heartbeat_interval) if proto.HasField("heartbeat_interval") else 0.0
-    if heartbeat_s and not MIN_HEARTBEAT_S <= heartbeat_s <= MAX_HEARTBEAT_S:
+    if 0 < heartbeat_s < MIN_HEARTBEAT_S:
         violations.append(FieldViolation("delivery.heartbeat_interval", "must be 1 s to 60 s"))
     policy = _POLICIES.get(proto.slow_consumer_policy)
     if policy is None:

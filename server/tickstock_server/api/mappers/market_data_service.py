@@ -18,7 +18,6 @@ from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.support.time_units import NS_PER_S
 
 DEFAULT_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 10_000
 
 _INTERVALS = {
     market_data_service_pb2.BAR_INTERVAL_1_MINUTE: BarInterval.MINUTE_1,
@@ -53,12 +52,11 @@ def parse_get_bars(request: market_data_service_pb2.GetBarsRequest) -> tuple[str
     interval = _INTERVALS.get(request.interval)
     if interval is None:
         violations.append(FieldViolation("interval", "must be a specific bar interval"))
-    page_size = request.page_size or DEFAULT_PAGE_SIZE
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        violations.append(FieldViolation("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
+    page_size = request.page_size or DEFAULT_PAGE_SIZE  # at most 10,000 by the proto's rules
     times = {name: getattr(request, name) for name in ("start_time", "end_time") if request.HasField(name)}
+    # The proto's rules bound the times to 1970-2099; a Timestamp's nanos must be in range too.
     for name, value in times.items():
-        if not (0 <= value.seconds < _MAX_TIME_S and 0 <= value.nanos < NS_PER_S):
+        if not 0 <= value.nanos < NS_PER_S:
             violations.append(FieldViolation(name, "must be a time from 1970 to 2099"))
     if (
         not violations

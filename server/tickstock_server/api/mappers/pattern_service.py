@@ -38,8 +38,6 @@ _SORT_FIELDS = {
     pattern_service_pb2.PATTERN_SORT_FIELD_RELATIVE_VOLUME: ScanSortField.RELATIVE_VOLUME,
 }
 DEFAULT_PAGE_SIZE = 30
-MAX_PAGE_SIZE = 100
-_SORT_ORDERS = frozenset(common_pb2.SortOrder.values())
 DEFAULT_SCAN_MIN_CONFIDENCE = 0.5
 DEFAULT_STREAM_MIN_CONFIDENCE = 0.0
 """A live pattern stream's lowest confidence when its filter names none."""
@@ -59,36 +57,6 @@ def pattern_to_proto(pattern: Pattern) -> pattern_service_pb2.Pattern:
         detect_time=timestamp_from_ns(pattern.detected_ns),
         details=pattern_details_to_proto(pattern_details(pattern)),
     )
-
-
-MAX_FILTER_SYMBOLS = 2_000
-"""Most symbols a pattern filter may name (its universes expand on top of them)."""
-MAX_FILTER_UNIVERSES = 20
-"""Most universes a pattern filter may name."""
-MAX_FILTER_PATTERN_TYPES = 100
-"""Most pattern types a pattern filter may name."""
-MAX_PATTERN_TYPE_CHARS = 64
-"""Longest pattern type name a filter may give."""
-
-
-def filter_universes_from_proto(proto: pattern_service_pb2.PatternFilter) -> list[str]:
-    """The universes a filter names, once its list sizes are checked (first: nothing large runs).
-
-    Raises:
-        InvalidRequestError: On each list of the filter that is too long.
-    """
-    too_long = [
-        FieldViolation(f"filter.{name}", f"at most {limit} entries (got {len(values)})")
-        for name, values, limit in (
-            ("symbols", proto.symbols, MAX_FILTER_SYMBOLS),
-            ("universes", proto.universes, MAX_FILTER_UNIVERSES),
-            ("pattern_types", proto.pattern_types, MAX_FILTER_PATTERN_TYPES),
-        )
-        if len(values) > limit
-    ]
-    if too_long:
-        raise InvalidRequestError(too_long)
-    return list(proto.universes)
 
 
 def in_filter(error: InvalidRequestError) -> InvalidRequestError:
@@ -111,13 +79,6 @@ def pattern_filter_from_proto(
     """
     prefix = "filter"
     symbols = set()
-    for index, raw in enumerate(proto.pattern_types):
-        if len(raw) > MAX_PATTERN_TYPE_CHARS:
-            violations.append(
-                FieldViolation(
-                    f"{prefix}.pattern_types[{index}]", f"at most {MAX_PATTERN_TYPE_CHARS} characters"
-                )
-            )
     for index, raw in enumerate(proto.symbols):
         symbol = raw.strip().upper()
         if is_symbol(symbol):
@@ -209,16 +170,10 @@ def scan_query_from_proto(
     spec = pattern_filter_from_proto(
         request.filter, universe_symbols, violations, min_confidence=DEFAULT_SCAN_MIN_CONFIDENCE
     )
-    sort_by = _SORT_FIELDS.get(request.sort_by)
-    if sort_by is None:
-        violations.append(FieldViolation("sort_by", "unknown sort field"))
+    # The proto's rules admit only defined sort fields and orders, and page sizes up to 100.
+    sort_by = _SORT_FIELDS[request.sort_by]
     page_size = request.page_size or DEFAULT_PAGE_SIZE
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        violations.append(FieldViolation("page_size", f"must be 1 to {MAX_PAGE_SIZE}"))
-    sort_by = sort_by or ScanSortField.CONFIDENCE
     cursor = _scan_cursor(request, sort_by, violations) if request.page_token else None
-    if request.sort_order not in _SORT_ORDERS:
-        violations.append(FieldViolation("sort_order", "unknown sort order"))
     if violations:
         raise InvalidRequestError(violations)
     descending = request.sort_order != common_pb2.SORT_ORDER_ASCENDING
@@ -242,7 +197,10 @@ def stream_query_from_proto(
 
 
 def heartbeat_s_from_proto(duration: duration_pb2.Duration) -> float:
-    """A stream request's heartbeat interval in seconds: `DEFAULT_HEARTBEAT_S` when unset, else 1 to 60."""
+    """A stream request's heartbeat interval in seconds: `DEFAULT_HEARTBEAT_S` when unset, else 1 to 60.
+
+    The proto's rules bound it to 0 to 60 s; this refuses the gap between 0 (the default) and 1 s.
+    """
     seconds = duration.seconds + duration.nanos / NS_PER_S
     if not seconds:
         return DEFAULT_HEARTBEAT_S

@@ -23,7 +23,7 @@ export const file_tickstock_v1_backtest_service: GenFile = /*@__PURE__*/
  */
 export type BacktestParameters = Message<"tickstock.v1.BacktestParameters"> & {
   /**
-   * Starting capital in US dollars (default 100000).
+   * Starting capital in US dollars, 0 to 1e12 (default 100000).
    *
    * @generated from field: double initial_capital = 1;
    */
@@ -247,7 +247,7 @@ export const BacktestSchema: GenMessage<Backtest> = /*@__PURE__*/
  */
 export type SubmitBacktestRequest = Message<"tickstock.v1.SubmitBacktestRequest"> & {
   /**
-   * Symbols, 1 to 50.
+   * Symbols, 1 to 50, each at most 15 characters.
    *
    * @generated from field: repeated string symbols = 1;
    */
@@ -268,7 +268,7 @@ export type SubmitBacktestRequest = Message<"tickstock.v1.SubmitBacktestRequest"
   endDate?: Date | undefined;
 
   /**
-   * Pattern names, at least one.
+   * Pattern names, 1 to 50, each at most 64 characters.
    *
    * @generated from field: repeated string patterns = 4;
    */
@@ -317,7 +317,7 @@ export const SubmitBacktestResponseSchema: GenMessage<SubmitBacktestResponse> = 
  */
 export type GetBacktestRequest = Message<"tickstock.v1.GetBacktestRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string backtest_id = 1;
    */
@@ -359,14 +359,14 @@ export const GetBacktestResponseSchema: GenMessage<GetBacktestResponse> = /*@__P
  */
 export type ListBacktestsRequest = Message<"tickstock.v1.ListBacktestsRequest"> & {
   /**
-   * Maximum backtests in the response, 1 to 100 (default 20); a larger value is treated as 100.
+   * Maximum backtests in the response, 1 to 100 (0: the default, 20); larger is INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's `next_page_token`.
+   * Token from a previous response's `next_page_token`, at most 1024 characters.
    *
    * @generated from field: string page_token = 2;
    */
@@ -415,7 +415,7 @@ export const ListBacktestsResponseSchema: GenMessage<ListBacktestsResponse> = /*
  */
 export type CancelBacktestRequest = Message<"tickstock.v1.CancelBacktestRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string backtest_id = 1;
    */
@@ -457,7 +457,7 @@ export const CancelBacktestResponseSchema: GenMessage<CancelBacktestResponse> = 
  */
 export type StreamBacktestRequest = Message<"tickstock.v1.StreamBacktestRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string backtest_id = 1;
    */

@@ -28,35 +28,36 @@ export const file_tickstock_v1_event_service: GenFile = /*@__PURE__*/
 export type EventFilter = Message<"tickstock.v1.EventFilter"> & {
   /**
    * Ticker symbols, e.g. "AAPL". Upper case; at most the server's per-subscription symbol limit after
-   * universes and watchlists are expanded.
+   * universes and watchlists are expanded. At most 10,000 entries, each at most 15 characters.
    *
    * @generated from field: repeated string symbols = 1;
    */
   symbols: string[];
 
   /**
-   * Universe names, e.g. "sp500" or the union "sp500:nasdaq100".
+   * Universe names, e.g. "sp500" or the union "sp500:nasdaq100"; at most 100, each at most 1039
+   * characters (16 names of 64 joined by ':').
    *
    * @generated from field: repeated string universes = 2;
    */
   universes: string[];
 
   /**
-   * Ids of the caller's watchlists.
+   * Ids of the caller's watchlists; at most 100, each at most 64 characters.
    *
    * @generated from field: repeated string watchlist_ids = 3;
    */
   watchlistIds: string[];
 
   /**
-   * Event types; empty means all types (pattern events included).
+   * Event types; empty means all types (pattern events included). At most 16 entries.
    *
    * @generated from field: repeated tickstock.v1.EventType event_types = 4;
    */
   eventTypes: EventType[];
 
   /**
-   * Directions; empty means both.
+   * Directions; empty means both. At most 4 entries.
    *
    * @generated from field: repeated tickstock.v1.Direction directions = 5;
    */
@@ -84,28 +85,28 @@ export type EventFilter = Message<"tickstock.v1.EventFilter"> & {
   minSurgeStrength: SurgeStrength;
 
   /**
-   * Minimum event price, inclusive.
+   * Minimum event price, inclusive; finite, not negative.
    *
    * @generated from field: optional double min_price = 9;
    */
   minPrice?: number | undefined;
 
   /**
-   * Maximum event price, inclusive.
+   * Maximum event price, inclusive; finite, not negative.
    *
    * @generated from field: optional double max_price = 10;
    */
   maxPrice?: number | undefined;
 
   /**
-   * Minimum tick volume, inclusive.
+   * Minimum tick volume, inclusive; not negative.
    *
    * @generated from field: optional int64 min_volume = 11;
    */
   minVolume?: bigint | undefined;
 
   /**
-   * Maximum tick volume, inclusive.
+   * Maximum tick volume, inclusive; not negative.
    *
    * @generated from field: optional int64 max_volume = 12;
    */
@@ -180,7 +181,7 @@ export const DeliveryOptionsSchema: GenMessage<DeliveryOptions> = /*@__PURE__*/
 export type ResumeToken = Message<"tickstock.v1.ResumeToken"> & {
   /**
    * Identity of the event log. It changes when the log is recreated from scratch, and on every start of a
-   * feed whose history starts over (a replay file, the synthetic session).
+   * feed whose history starts over (a replay file, the synthetic session). At most 64 characters.
    *
    * @generated from field: string epoch = 1;
    */
@@ -216,7 +217,7 @@ export type StreamEventsRequest = Message<"tickstock.v1.StreamEventsRequest"> & 
   filter?: EventFilter | undefined;
 
   /**
-   * Name of one of the caller's saved presets to start from (optional).
+   * Name of one of the caller's saved presets to start from (optional), at most 64 characters.
    *
    * @generated from field: string preset_name = 2;
    */
@@ -901,7 +902,7 @@ export const ListFilterPresetsResponseSchema: GenMessage<ListFilterPresetsRespon
  */
 export type DeleteFilterPresetRequest = Message<"tickstock.v1.DeleteFilterPresetRequest"> & {
   /**
-   * Name of the preset.
+   * Name of the preset, at most 64 characters.
    *
    * @generated from field: string name = 1;
    */

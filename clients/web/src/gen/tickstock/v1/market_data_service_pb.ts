@@ -84,7 +84,7 @@ export const BarSchema: GenMessage<Bar> = /*@__PURE__*/
  */
 export type GetBarsRequest = Message<"tickstock.v1.GetBarsRequest"> & {
   /**
-   * Ticker symbol.
+   * Ticker symbol, at most 15 characters.
    *
    * @generated from field: string symbol = 1;
    */
@@ -98,7 +98,7 @@ export type GetBarsRequest = Message<"tickstock.v1.GetBarsRequest"> & {
   interval: BarInterval;
 
   /**
-   * Start of the range (inclusive); default `page_size` intervals before the end.
+   * Start of the range (inclusive), from 1970 to 2099; default `page_size` intervals before the end.
    *
    * @generated from field: google.protobuf.Timestamp start_time = 3;
    */
@@ -115,7 +115,7 @@ export type GetBarsRequest = Message<"tickstock.v1.GetBarsRequest"> & {
   endTime?: Timestamp | undefined;
 
   /**
-   * Maximum bars in the response, 1 to 10000 (default 1000).
+   * Maximum bars in the response, 1 to 10000 (0: the default, 1000).
    *
    * @generated from field: int32 page_size = 5;
    */

@@ -67,7 +67,7 @@ export const PatternSchema: GenMessage<Pattern> = /*@__PURE__*/
  */
 export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   /**
-   * Pattern names, e.g. "Bull_Flag"; empty means all.
+   * Pattern names, e.g. "Bull_Flag"; empty means all. At most 100, each at most 64 characters.
    *
    * @generated from field: repeated string pattern_types = 1;
    */
@@ -81,7 +81,7 @@ export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   symbols: string[];
 
   /**
-   * Universe names, e.g. "sp500".
+   * Universe names, e.g. "sp500"; at most 20, each at most 1039 characters (a union key).
    *
    * @generated from field: repeated string universes = 3;
    */
@@ -95,14 +95,14 @@ export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   minConfidence?: number | undefined;
 
   /**
-   * Minimum relative strength; patterns without one count as 1.0.
+   * Minimum relative strength, finite, not negative; patterns without one count as 1.0.
    *
    * @generated from field: optional double min_relative_strength = 5;
    */
   minRelativeStrength?: number | undefined;
 
   /**
-   * Minimum relative volume; patterns without one count as 1.0.
+   * Minimum relative volume, finite, not negative; patterns without one count as 1.0.
    *
    * @generated from field: optional double min_relative_volume = 6;
    */
@@ -123,7 +123,7 @@ export type PatternFilter = Message<"tickstock.v1.PatternFilter"> & {
   maxRsi?: number | undefined;
 
   /**
-   * Time frames; empty means all.
+   * Time frames; empty means all. At most 8 entries.
    *
    * @generated from field: repeated tickstock.v1.PatternTimeframe timeframes = 9;
    */
@@ -165,14 +165,15 @@ export type ScanPatternsRequest = Message<"tickstock.v1.ScanPatternsRequest"> & 
   sortOrder: SortOrder;
 
   /**
-   * Maximum patterns in the response, 1 to 100 (default 30).
+   * Maximum patterns in the response, 1 to 100 (0: the default, 30).
    *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's `next_page_token`; the other fields must be the same.
+   * Token from a previous response's `next_page_token` (at most 1024 characters); the other fields
+   * must be the same.
    *
    * @generated from field: string page_token = 5;
    */
@@ -413,28 +414,29 @@ export const QuietHoursSchema: GenMessage<QuietHours> = /*@__PURE__*/
  */
 export type AlertSubscription = Message<"tickstock.v1.AlertSubscription"> & {
   /**
-   * Server-assigned id.
+   * Server-assigned id (at most 64 characters).
    *
    * @generated from field: string subscription_id = 1;
    */
   subscriptionId: string;
 
   /**
-   * Pattern names to alert on; empty means all.
+   * Pattern names to alert on; empty means all. At most 50, each at most 64 characters.
    *
    * @generated from field: repeated string pattern_types = 2;
    */
   patternTypes: string[];
 
   /**
-   * Ticker symbols; combined with `universes`. Both empty means all symbols.
+   * Ticker symbols; combined with `universes`. Both empty means all symbols. At most 500, each at
+   * most 15 characters.
    *
    * @generated from field: repeated string symbols = 3;
    */
   symbols: string[];
 
   /**
-   * Universe names.
+   * Universe names; at most 20, each at most 64 characters.
    *
    * @generated from field: repeated string universes = 4;
    */
@@ -455,7 +457,7 @@ export type AlertSubscription = Message<"tickstock.v1.AlertSubscription"> & {
   quietHours?: QuietHours | undefined;
 
   /**
-   * IANA time zone of the quiet hours, e.g. "America/New_York" (default UTC).
+   * IANA time zone of the quiet hours, e.g. "America/New_York" (default UTC); at most 64 characters.
    *
    * @generated from field: string time_zone = 7;
    */
@@ -568,7 +570,7 @@ export const ListAlertSubscriptionsResponseSchema: GenMessage<ListAlertSubscript
  */
 export type DeleteAlertSubscriptionRequest = Message<"tickstock.v1.DeleteAlertSubscriptionRequest"> & {
   /**
-   * Id of the subscription.
+   * Id of the subscription, at most 64 characters.
    *
    * @generated from field: string subscription_id = 1;
    */

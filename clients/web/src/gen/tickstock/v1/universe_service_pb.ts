@@ -127,14 +127,15 @@ export type ListSymbolsRequest = Message<"tickstock.v1.ListSymbolsRequest"> & {
   type: string;
 
   /**
-   * Maximum symbols in the response, 1 to 1000 (default 100); a larger value is treated as 1000.
+   * Maximum symbols in the response, 1 to 1000 (0: the default, 100); larger is INVALID_ARGUMENT.
    *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's `next_page_token`; the other fields must be the same.
+   * Token from a previous response's `next_page_token` (at most 1024 characters); the other fields
+   * must be the same.
    *
    * @generated from field: string page_token = 5;
    */
@@ -183,7 +184,7 @@ export const ListSymbolsResponseSchema: GenMessage<ListSymbolsResponse> = /*@__P
  */
 export type GetSymbolRequest = Message<"tickstock.v1.GetSymbolRequest"> & {
   /**
-   * Ticker.
+   * Ticker, at most 15 characters.
    *
    * @generated from field: string symbol = 1;
    */
@@ -310,7 +311,7 @@ export const ListUniversesResponseSchema: GenMessage<ListUniversesResponse> = /*
  */
 export type GetUniverseRequest = Message<"tickstock.v1.GetUniverseRequest"> & {
   /**
-   * Name, or names joined by ':' for their union.
+   * Name, or up to 16 names joined by ':' for their union; at most 1039 characters.
    *
    * @generated from field: string name = 1;
    */
@@ -352,7 +353,7 @@ export const GetUniverseResponseSchema: GenMessage<GetUniverseResponse> = /*@__P
  */
 export type Watchlist = Message<"tickstock.v1.Watchlist"> & {
   /**
-   * Server-assigned id.
+   * Server-assigned id (at most 64 characters).
    *
    * @generated from field: string watchlist_id = 1;
    */
@@ -366,7 +367,7 @@ export type Watchlist = Message<"tickstock.v1.Watchlist"> & {
   name: string;
 
   /**
-   * Ticker symbols, in the user's order; each must exist.
+   * Ticker symbols, in the user's order; each must exist. At most 500, each at most 15 characters.
    *
    * @generated from field: repeated string symbols = 3;
    */
@@ -479,7 +480,7 @@ export const ListWatchlistsResponseSchema: GenMessage<ListWatchlistsResponse> = 
  */
 export type GetWatchlistRequest = Message<"tickstock.v1.GetWatchlistRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string watchlist_id = 1;
    */
@@ -528,7 +529,7 @@ export type UpdateWatchlistRequest = Message<"tickstock.v1.UpdateWatchlistReques
   watchlist?: Watchlist | undefined;
 
   /**
-   * Fields to change ("name", "symbols"); empty means both.
+   * Fields to change ("name", "symbols"); empty means both. At most those two paths.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -570,7 +571,7 @@ export const UpdateWatchlistResponseSchema: GenMessage<UpdateWatchlistResponse> 
  */
 export type DeleteWatchlistRequest = Message<"tickstock.v1.DeleteWatchlistRequest"> & {
   /**
-   * Id.
+   * Id, at most 64 characters.
    *
    * @generated from field: string watchlist_id = 1;
    */
