@@ -168,7 +168,7 @@ def create_server(
             ErrorMappingInterceptor(),
             auth,
             # Inside authentication: only callers with a valid key learn the request limits.
-            RequestValidationInterceptor(),
+            RequestValidationInterceptor(services=SERVICES),
         ),
         options=options,
     )
