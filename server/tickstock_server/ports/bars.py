@@ -39,3 +39,23 @@ class BarSink(Protocol):
     async def put(self, bars: Sequence[Bar]) -> None:
         """Accept bars; waits while the sink is full (backpressure), never drops."""
         ...
+
+
+class MinuteBarHistory(Protocol):
+    """Reads stored one-minute bars of many symbols in time order (what the bars feed replays)."""
+
+    async def minute_bars_page(
+        self,
+        symbols: Sequence[str] | None,
+        start_ns: int,
+        end_ns: int,
+        *,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Bar]:
+        """Up to `limit` stored one-minute bars, ordered by (start, symbol).
+
+        Bars start in [`start_ns`, `end_ns`), belong to `symbols` (None: every symbol) and, when
+        `after` is given (paging), come after that (start_ns, symbol) key.
+        """
+        ...

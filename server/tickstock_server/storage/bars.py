@@ -16,7 +16,7 @@ from tickstock_server.domain.bar_intervals import BarInterval, bucket_start_ns, 
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import datetime_from_ns, ns_from_datetime
 
-__all__ = ["PgBarReader"]
+__all__ = ["PgBarReader", "bar_from_row"]
 
 _DAY_BUCKET = "(date_trunc('day', ts AT TIME ZONE 'America/New_York') AT TIME ZONE 'America/New_York')"
 _MINUTES_BUCKET = "date_bin($6::interval, ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
@@ -51,7 +51,8 @@ WHERE symbol = $1 AND ts >= $2 AND ts < $3 ORDER BY ts
 """
 
 
-def _bar(symbol: str, row: asyncpg.Record, start_key: str) -> Bar:
+def bar_from_row(symbol: str, row: asyncpg.Record, start_key: str) -> Bar:
+    """A bar of `symbol` from a row with open, high, low, close, volume and its start in `start_key`."""
     return Bar(
         symbol=symbol,
         start_ns=ns_from_datetime(row[start_key]),
@@ -128,8 +129,8 @@ class PgBarReader:
                     if cutoff_ns < end_ns
                     else []
                 )
-        bars = [_bar(symbol, row, "bucket") for row in stored]
-        minutes = {bar.start_ns: bar for bar in (_bar(symbol, row, "ts") for row in recent)}
+        bars = [bar_from_row(symbol, row, "bucket") for row in stored]
+        minutes = {bar.start_ns: bar for bar in (bar_from_row(symbol, row, "ts") for row in recent)}
         minutes.update(pending_by_minute)
         tail = merge_into_buckets((minutes[key] for key in sorted(minutes)), interval)
         bars += [bar for bar in tail if bar.start_ns > after]
@@ -152,7 +153,7 @@ class PgBarReader:
             async with self._pool.acquire() as connection:
                 rows = await connection.fetch(_DAILY, *arguments)
         by_day = {bar.start_ns: bar for bar in from_minutes}
-        by_day.update((bar.start_ns, bar) for bar in (_bar(symbol, row, "start") for row in rows))
+        by_day.update((bar.start_ns, bar) for bar in (bar_from_row(symbol, row, "start") for row in rows))
         return [by_day[key] for key in sorted(by_day)]
 
     async def newest_bar_ns(self, symbol: str) -> int | None:

@@ -38,3 +38,30 @@ class MemoryBarReader:
     async def newest_bar_ns(self, symbol: str) -> int | None:
         """Start of the symbol's newest minute; None when it has none."""
         return max((bar.start_ns for bar in self.minutes if bar.symbol == symbol), default=None)
+
+
+class MemoryMinuteBarHistory:
+    """`MinuteBarHistory` over one-minute bars held in a list (a later bar of a minute supersedes)."""
+
+    def __init__(self, minutes: Sequence[Bar] = ()) -> None:
+        """Serve `minutes`, one-minute bars of any symbols."""
+        self.minutes = list(minutes)
+
+    async def minute_bars_page(
+        self,
+        symbols: Sequence[str] | None,
+        start_ns: int,
+        end_ns: int,
+        *,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Bar]:
+        """Up to `limit` bars in [start_ns, end_ns) of `symbols`, by (start, symbol), after `after`."""
+        wanted = None if symbols is None else set(symbols)
+        by_key = {
+            (bar.start_ns, bar.symbol): bar
+            for bar in self.minutes
+            if start_ns <= bar.start_ns < end_ns and (wanted is None or bar.symbol in wanted)
+        }
+        keys = sorted(key for key in by_key if after is None or key > after)
+        return [by_key[key] for key in keys[:limit]]
