@@ -17,7 +17,8 @@ import pytest
 from fake_massive_rest import FakeMassiveRest, ms, serve_history, trading_days
 from rich.console import Console
 
-from tickstock_server.loader.__main__ import run_cli
+from tickstock_server.embedded import EmbeddedPostgres
+from tickstock_server.loader.__main__ import build_parser, run_cli
 from tickstock_server.storage.migrate import apply_migrations
 
 API_KEY = "sk-test-cli-0c1d2e"
@@ -187,3 +188,48 @@ async def test_ctrl_c_then_rerun_ends_with_exactly_the_full_data_set(
         for symbol in SYMBOLS
         for day in _trading_days()
     )
+
+
+async def test_without_database_url_loads_into_the_embedded_database_of_the_data_dir(
+    fake: FakeMassiveRest, tmp_path: Path
+) -> None:
+    # The cluster tickstock-server would have created on its first start; it is not running now.
+    cluster = EmbeddedPostgres(tmp_path / "data" / "postgres")
+    await asyncio.to_thread(cluster.start)
+    await asyncio.to_thread(cluster.stop)
+    _serve_history(fake, ("AAPL",))
+    argv = ["--symbols", "AAPL", "--from", "2025-01-02", "--to", "2025-01-03", "--bars", "daily",
+            "--base-url", fake.base_url]  # fmt: skip
+
+    status = await run_cli(argv, {"MASSIVE_API_KEY": API_KEY, "TICKSTOCK_DATA_DIR": str(tmp_path / "data")})
+
+    assert status == 0
+    cluster = EmbeddedPostgres(tmp_path / "data" / "postgres")
+    await asyncio.to_thread(cluster.start)
+    try:
+        connection = await asyncpg.connect(cluster.url)
+        try:
+            assert await connection.fetchval("SELECT count(*) FROM ohlcv_daily WHERE symbol = 'AAPL'") == 2
+        finally:
+            await connection.close()
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
+async def test_without_database_url_or_embedded_database_exits_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--symbols", "AAPL", "--from", "2025-01-02", "--data-dir", str(tmp_path / "nothing")]
+
+    with pytest.raises(SystemExit) as exit_info:
+        await run_cli(argv, {"MASSIVE_API_KEY": API_KEY})
+
+    assert exit_info.value.code == 2
+    assert "no embedded database in" in capsys.readouterr().err
+
+
+def test_concurrency_defaults_to_four_and_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build_parser({}).parse_args(["--symbols", "AAPL"]).concurrency == 4
+    with pytest.raises(SystemExit):
+        build_parser({}).parse_args(["--symbols", "AAPL", "--concurrency", "0"])
+    assert "not a positive integer: '0'" in capsys.readouterr().err
