@@ -61,7 +61,7 @@ async def _replay(history: PgMinuteBarHistory, symbols: Sequence[str] | None) ->
 
     engine = DetectionEngine(calendar=xnys_calendar())
     source = BarReplayTickSource(
-        history, symbols=chosen, start_ns=DAY_START_NS, end_ns=DAY_END_NS, page_bars=500
+        history, symbols=chosen, start_ns=DAY_START_NS, end_ns=DAY_END_NS, window_minutes=15
     )
     events: list[Event] = []
     async for batch in source.ticks():

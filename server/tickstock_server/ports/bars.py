@@ -44,18 +44,10 @@ class BarSink(Protocol):
 class MinuteBarHistory(Protocol):
     """Reads stored one-minute bars of many symbols in time order (what the bars feed replays)."""
 
-    async def minute_bars_page(
-        self,
-        symbols: Sequence[str] | None,
-        start_ns: int,
-        end_ns: int,
-        *,
-        after: tuple[int, str] | None,
-        limit: int,
-    ) -> list[Bar]:
-        """Up to `limit` stored one-minute bars, ordered by (start, symbol).
+    async def symbols_between(self, start_ns: int, end_ns: int) -> list[str]:
+        """The symbols with a stored bar starting in [`start_ns`, `end_ns`), sorted."""
+        ...
 
-        Bars start in [`start_ns`, `end_ns`), belong to `symbols` (None: every symbol) and, when
-        `after` is given (paging), come after that (start_ns, symbol) key.
-        """
+    async def minute_bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        """The stored bars of `symbols` starting in [`start_ns`, `end_ns`), ordered by (start, symbol)."""
         ...

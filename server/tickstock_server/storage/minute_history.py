@@ -13,13 +13,15 @@ from tickstock_server.storage.timestamps import datetime_from_ns
 
 __all__ = ["PgMinuteBarHistory"]
 
-# Keyset paging on (ts, symbol): a page starts right after the last row of the previous one.
-_PAGE = """
+# symbol = ANY(...) with the ts range lets the (symbol, ts) primary key serve one range per symbol, so a
+# query reads only the window's rows, however long the table's history.
+_WINDOW = """
 SELECT symbol, ts, open, high, low, close, volume FROM ohlcv_1min
-WHERE ts >= $1 AND ts < $2 AND ($3::text[] IS NULL OR symbol = ANY($3::text[]))
-  AND (ts, symbol) > ($4::timestamptz, $5::text)
-ORDER BY ts, symbol LIMIT $6
+WHERE symbol = ANY($1::text[]) AND ts >= $2 AND ts < $3
+ORDER BY ts, symbol
 """
+
+_SYMBOLS = "SELECT DISTINCT symbol FROM ohlcv_1min WHERE ts >= $1 AND ts < $2 ORDER BY symbol"
 
 
 class PgMinuteBarHistory:
@@ -29,29 +31,24 @@ class PgMinuteBarHistory:
         """Read through `pool` (owned by the caller)."""
         self._pool = pool
 
-    async def minute_bars_page(
-        self,
-        symbols: Sequence[str] | None,
-        start_ns: int,
-        end_ns: int,
-        *,
-        after: tuple[int, str] | None,
-        limit: int,
-    ) -> list[Bar]:
-        """Up to `limit` bars in [start_ns, end_ns) of `symbols`, by (start, symbol), after `after`.
+    async def symbols_between(self, start_ns: int, end_ns: int) -> list[str]:
+        """The symbols with a bar starting in [start_ns, end_ns), sorted.
 
         Raises:
             DependencyUnavailableError: PostgreSQL is unreachable.
         """
-        after_ns, after_symbol = after if after is not None else (start_ns - 1, "")
+        with map_asyncpg_errors():
+            rows = await self._pool.fetch(_SYMBOLS, datetime_from_ns(start_ns), datetime_from_ns(end_ns))
+        return [row["symbol"] for row in rows]
+
+    async def minute_bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        """The bars of `symbols` starting in [start_ns, end_ns), ordered by (start, symbol).
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL is unreachable.
+        """
         with map_asyncpg_errors():
             rows = await self._pool.fetch(
-                _PAGE,
-                datetime_from_ns(start_ns),
-                datetime_from_ns(end_ns),
-                None if symbols is None else list(symbols),
-                datetime_from_ns(after_ns),
-                after_symbol,
-                limit,
+                _WINDOW, list(symbols), datetime_from_ns(start_ns), datetime_from_ns(end_ns)
             )
         return [bar_from_row(row["symbol"], row, "ts") for row in rows]

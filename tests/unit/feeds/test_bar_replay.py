@@ -37,15 +37,17 @@ async def _batches(source: BarReplayTickSource) -> list[list[Tick]]:
     return [batch async for batch in source.ticks()]
 
 
-def _source(page_bars: int, symbols: Sequence[str] | None = None, **kwargs: object) -> BarReplayTickSource:
+def _source(
+    window_minutes: int, symbols: Sequence[str] | None = None, **kwargs: object
+) -> BarReplayTickSource:
     return BarReplayTickSource(
         MemoryMinuteBarHistory(BARS), symbols=_symbols(symbols), start_ns=T0, end_ns=T0 + 60 * MINUTE_NS,
-        page_bars=page_bars, **kwargs,  # type: ignore[arg-type]
+        window_minutes=window_minutes, **kwargs,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
 async def test_batches_hold_one_event_time_each_in_symbol_order() -> None:
-    batches = await _batches(_source(page_bars=100))
+    batches = await _batches(_source(window_minutes=100))
 
     assert [(b[0].ts_ns - T0) // NS_PER_S for b in batches] == [
         0, 15, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165, 540, 555, 570, 585,
@@ -55,13 +57,15 @@ async def test_batches_hold_one_event_time_each_in_symbol_order() -> None:
     assert [tick.price for tick in batches[1]] == [199.0, 399.0]  # the lows: both bars close up
 
 
-@pytest.mark.parametrize("page_bars", [1, 2, 3, 5])
-async def test_small_pages_give_the_same_batches(page_bars: int) -> None:
-    assert await _batches(_source(page_bars=page_bars)) == await _batches(_source(page_bars=100))
+@pytest.mark.parametrize("window_minutes", [1, 2, 7, 9])
+async def test_small_windows_give_the_same_batches(window_minutes: int) -> None:
+    assert await _batches(_source(window_minutes=window_minutes)) == await _batches(
+        _source(window_minutes=100)
+    )
 
 
 async def test_symbols_limit_the_replay() -> None:
-    batches = await _batches(_source(page_bars=2, symbols=["NVDA", "MSFT"]))
+    batches = await _batches(_source(window_minutes=2, symbols=["NVDA", "MSFT"]))
 
     assert {tick.symbol for batch in batches for tick in batch} == {"MSFT", "NVDA"}
     assert sum(len(batch) for batch in batches) == 4 * 3
@@ -69,7 +73,7 @@ async def test_symbols_limit_the_replay() -> None:
 
 async def test_paced_replay_sleeps_event_time_over_speed_and_stamps_release_time() -> None:
     time = FakeTime()
-    source = _source(page_bars=100, speed=60.0, sleep=time.sleep, monotonic_ns=time.monotonic_ns,
+    source = _source(window_minutes=100, speed=60.0, sleep=time.sleep, monotonic_ns=time.monotonic_ns,
                      clock_ns=time.wall_ns)  # fmt: skip
 
     batches = await _batches(source)
@@ -82,6 +86,6 @@ async def test_paced_replay_sleeps_event_time_over_speed_and_stamps_release_time
 
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="speed"):
-        _source(page_bars=1, speed=0.0)
-    with pytest.raises(ValueError, match="page_bars"):
-        _source(page_bars=0)
+        _source(window_minutes=1, speed=0.0)
+    with pytest.raises(ValueError, match="window_minutes"):
+        _source(window_minutes=0)

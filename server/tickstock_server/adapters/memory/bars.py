@@ -47,21 +47,16 @@ class MemoryMinuteBarHistory:
         """Serve `minutes`, one-minute bars of any symbols."""
         self.minutes = list(minutes)
 
-    async def minute_bars_page(
-        self,
-        symbols: Sequence[str] | None,
-        start_ns: int,
-        end_ns: int,
-        *,
-        after: tuple[int, str] | None,
-        limit: int,
-    ) -> list[Bar]:
-        """Up to `limit` bars in [start_ns, end_ns) of `symbols`, by (start, symbol), after `after`."""
-        wanted = None if symbols is None else set(symbols)
+    async def symbols_between(self, start_ns: int, end_ns: int) -> list[str]:
+        """The symbols with a bar starting in [start_ns, end_ns), sorted."""
+        return sorted({bar.symbol for bar in self.minutes if start_ns <= bar.start_ns < end_ns})
+
+    async def minute_bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        """The bars of `symbols` starting in [start_ns, end_ns), ordered by (start, symbol)."""
+        wanted = set(symbols)
         by_key = {
             (bar.start_ns, bar.symbol): bar
             for bar in self.minutes
-            if start_ns <= bar.start_ns < end_ns and (wanted is None or bar.symbol in wanted)
+            if start_ns <= bar.start_ns < end_ns and bar.symbol in wanted
         }
-        keys = sorted(key for key in by_key if after is None or key > after)
-        return [by_key[key] for key in keys[:limit]]
+        return [by_key[key] for key in sorted(by_key)]
