@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -82,13 +83,39 @@ class ReplayFeedSettings(BaseModel):
     """Event-time speed-up (1 = as recorded, 10 = ten times faster); unset replays as fast as possible."""
 
 
+class BarsFeedSettings(BaseModel):
+    """Replay of stored one-minute bars (``ohlcv_1min``, e.g. loaded by tickstock-load) as ticks."""
+
+    model_config = _SECTION
+
+    symbols: str | None = Field(default=None, max_length=100_000)
+    """Comma-separated tickers to replay, e.g. "AAPL,MSFT"; give this or universe (neither: every symbol)."""
+    universe: str | None = Field(default=None, max_length=200)
+    """Universe key whose members are replayed, e.g. "dow30" or "sp500:dow30"."""
+    first_day: dt.date | None = None
+    """First US/Eastern trading day replayed, YYYY-MM-DD; required when feed.kind is "bars"."""
+    last_day: dt.date | None = None
+    """Last US/Eastern trading day replayed (inclusive), YYYY-MM-DD; default first_day."""
+    speed: float | None = Field(default=None, gt=0, le=10_000)
+    """Event-time speed-up (1 = real time, 60 = a minute per second); unset replays as fast as possible."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BarsFeedSettings:
+        if self.symbols is not None and self.universe is not None:
+            raise ValueError("give feed.bars.symbols or feed.bars.universe, not both")
+        if self.first_day is not None and self.last_day is not None and self.last_day < self.first_day:
+            raise ValueError("feed.bars.last_day is before feed.bars.first_day")
+        return self
+
+
 class FeedSettings(BaseModel):
     """Where ticks come from."""
 
     model_config = _SECTION
 
-    kind: Literal["synthetic", "massive", "replay"] = "synthetic"
-    """Tick source: "synthetic" (seeded random-walk market), "massive" (live WebSocket), "replay" (a file)."""
+    kind: Literal["synthetic", "massive", "replay", "bars"] = "synthetic"
+    """Tick source: "synthetic" (seeded random-walk market), "massive" (live WebSocket), "replay" (a file),
+    "bars" (stored one-minute bars replayed as ticks; see docs/replay.md)."""
     seed: int = 42
     """Seed of the synthetic market; the same seed gives the same prices."""
     symbols: int = Field(default=4000, ge=1, le=20000)
@@ -100,6 +127,7 @@ class FeedSettings(BaseModel):
     demo at any hour shows the open and the regular session; false stamps ticks with the wall clock."""
     massive: MassiveFeedSettings = MassiveFeedSettings()
     replay: ReplayFeedSettings = ReplayFeedSettings()
+    bars: BarsFeedSettings = BarsFeedSettings()
 
     @model_validator(mode="after")
     def _source_configured(self) -> FeedSettings:
@@ -107,6 +135,8 @@ class FeedSettings(BaseModel):
             raise ValueError('feed.massive.api_key is required when feed.kind is "massive"')
         if self.kind == "replay" and self.replay.path is None:
             raise ValueError('feed.replay.path is required when feed.kind is "replay"')
+        if self.kind == "bars" and self.bars.first_day is None:
+            raise ValueError('feed.bars.first_day is required when feed.kind is "bars"')
         return self
 
 

@@ -10,7 +10,8 @@ import base64
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +49,8 @@ class FakeMassiveData:
     """Retry-After header value of the 429 answers; None for no header."""
     fail: Callable[[str], int | None] = lambda _path: None
     """Status to answer a request path with for good (e.g. 404 or 500); None to answer normally."""
+    delay_s: float = 0.0
+    """Seconds every answer waits before it is sent (so that concurrent requests overlap)."""
 
 
 def ms(when: dt.datetime) -> int:
@@ -62,6 +65,10 @@ class FakeMassiveRest:
         self.api_key = api_key
         self.data = FakeMassiveData()
         self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        """Requests being answered now."""
+        self.max_in_flight = 0
+        """Most requests answered at the same time so far."""
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -159,9 +166,17 @@ class FakeMassiveRest:
 
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
-                status, body, headers = fake._answer(
-                    url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization")
-                )
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    time.sleep(fake.data.delay_s)
+                    status, body, headers = fake._answer(
+                        url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization")
+                    )
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
                 payload = json.dumps(body).encode()
                 self.send_response(status, HTTPStatus(status).phrase)
                 self.send_header("Content-Type", "application/json")
@@ -183,3 +198,31 @@ def iter_days(first: dt.date, last: dt.date) -> Iterator[dt.date]:
     while day <= last:
         yield day
         day += dt.timedelta(days=1)
+
+
+def trading_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Weekdays from `first` to `last`, inclusive (holidays are not special here)."""
+    return [day for day in iter_days(first, last) if day.weekday() < 5]
+
+
+def serve_history(fake: FakeMassiveRest, symbols: Sequence[str], first: dt.date, last: dt.date) -> None:
+    """Serve one daily bar and three minute bars (10:00-10:02 ET) per weekday and symbol.
+
+    Prices differ per symbol (the i-th symbol's open is 100 + 10 i) and the daily close and volume per
+    day (close = open + day of month, volume = 1000 x day of month); a day's minute volumes do not add
+    up to its daily volume, so a test can tell which of the two a day bar came from.
+    """
+    for index, symbol in enumerate(symbols):
+        base = 100.0 + 10 * index
+        fake.data.daily[symbol] = [
+            {"t": ms(dt.datetime(day.year, day.month, day.day, tzinfo=_EASTERN)), "o": base, "h": base + 2,
+             "l": base - 2, "c": base + day.day, "v": 1_000 * day.day, "vw": base, "n": 9}
+            for day in trading_days(first, last)
+        ]  # fmt: skip
+        fake.data.minute[symbol] = [
+            {"t": ms(dt.datetime(day.year, day.month, day.day, 10, minute, tzinfo=_EASTERN)), "o": base,
+             "h": base + 1, "l": base - 1, "c": base + minute / 10, "v": 10 * day.day + minute, "vw": base,
+             "n": 2}
+            for day in trading_days(first, last)
+            for minute in range(3)
+        ]  # fmt: skip

@@ -43,6 +43,33 @@ def test_invalid_feed_setting_error_does_not_echo_the_api_key() -> None:
     assert "sk-live-123" not in str(caught.value)
 
 
+def test_bars_feed_without_first_day_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="feed.bars.first_day is required"):
+        FeedSettings(kind="bars")
+
+
+@pytest.mark.parametrize(
+    ("bars", "message"),
+    [
+        ({"symbols": "AAPL", "universe": "dow30"}, "not both"),
+        ({"first_day": "2025-01-03", "last_day": "2025-01-02"}, "before feed.bars.first_day"),
+    ],
+)
+def test_inconsistent_bars_feed_is_rejected(bars: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        FeedSettings.model_validate({"kind": "bars", "bars": {"first_day": "2025-01-02", **bars}})
+
+
+def test_bars_feed_from_the_environment_style_values_is_accepted() -> None:
+    feed = FeedSettings.model_validate(
+        {"kind": "bars", "bars": {"universe": "dow30", "first_day": "2025-01-02", "speed": "60"}}
+    )
+
+    assert (feed.bars.universe, str(feed.bars.first_day), feed.bars.last_day, feed.bars.speed) == (
+        "dow30", "2025-01-02", None, 60.0,
+    )  # fmt: skip
+
+
 def test_replay_speed_must_be_positive() -> None:
     with pytest.raises(ValidationError):
         FeedSettings(kind="replay", replay={"path": Path("session.jsonl"), "speed": 0})  # type: ignore[arg-type]

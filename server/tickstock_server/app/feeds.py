@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
+from collections.abc import Sequence
 
-from tickstock_server.config import FeedSettings
+import asyncpg
+
+from tickstock_server.config import BarsFeedSettings, FeedSettings
 from tickstock_server.domain.market_calendar import MarketCalendar
+from tickstock_server.domain.market_session import EASTERN
+from tickstock_server.feeds.bar_replay import BarReplayTickSource
 from tickstock_server.feeds.replay import ReplayTickSource
 from tickstock_server.feeds.synthetic import SyntheticTickSource
 from tickstock_server.ports.feeds import TickSource
+from tickstock_server.storage.minute_history import PgMinuteBarHistory
+from tickstock_server.storage.universes import PgUniverseStore
+from tickstock_server.support.time_units import NS_PER_S
+from tickstock_server.universes.service import UniverseCatalog
 
 
 def restarts_history(feed: FeedSettings) -> bool:
-    """True when the feed's events start over on every start: a replay file, the synthetic session clock.
+    """True when the feed's events start over on every start: a replay (file or bars), the session clock.
 
     Their log begins a new epoch at each start (resuming clients get EPOCH_CHANGED rather than the
     same events again under new seqs); a live feed, or synthetic ticks on the wall clock, continue it.
     """
-    return feed.kind == "replay" or (feed.kind == "synthetic" and feed.session_clock)
+    return feed.kind in ("replay", "bars") or (feed.kind == "synthetic" and feed.session_clock)
 
 
-def create_tick_source(feed: FeedSettings, calendar: MarketCalendar) -> TickSource:
+def create_tick_source(feed: FeedSettings, calendar: MarketCalendar, pool: asyncpg.Pool) -> TickSource:
     """The tick source `feed.kind` selects (settings validation guarantees its required fields).
 
     The synthetic market follows `calendar`: its session clock starts at the latest trading day's open.
+    The bars feed reads the stored bars (and resolves its universe) through `pool`.
     """
     if feed.kind == "massive":
         # Imported only when used: the massive client is a heavy import the other feeds do not need.
@@ -43,6 +54,8 @@ def create_tick_source(feed: FeedSettings, calendar: MarketCalendar) -> TickSour
             record_path=massive.record_path,
             jitter_rng=random.Random(),
         )
+    if feed.kind == "bars":
+        return _bar_replay(feed.bars, pool)
     if feed.kind == "replay":
         assert feed.replay.path is not None
         return ReplayTickSource(feed.replay.path, speed=feed.replay.speed)
@@ -54,3 +67,27 @@ def create_tick_source(feed: FeedSettings, calendar: MarketCalendar) -> TickSour
         session_start_ns=calendar.latest_open_ns(time.time_ns()) if feed.session_clock else None,
         calendar=calendar,
     )
+
+
+def _bar_replay(bars: BarsFeedSettings, pool: asyncpg.Pool) -> BarReplayTickSource:
+    assert bars.first_day is not None
+    last_day = bars.last_day if bars.last_day is not None else bars.first_day
+
+    async def symbols() -> Sequence[str] | None:
+        if bars.universe is not None:
+            return sorted(await UniverseCatalog(PgUniverseStore(pool)).resolve([bars.universe]))
+        if bars.symbols is not None:
+            return sorted({s.strip().upper() for s in bars.symbols.split(",") if s.strip()})
+        return None
+
+    return BarReplayTickSource(
+        PgMinuteBarHistory(pool),
+        symbols=symbols,
+        start_ns=_eastern_midnight_ns(bars.first_day),
+        end_ns=_eastern_midnight_ns(last_day + dt.timedelta(days=1)),
+        speed=bars.speed,
+    )
+
+
+def _eastern_midnight_ns(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(0), tzinfo=EASTERN).timestamp()) * NS_PER_S

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -49,7 +49,9 @@ class IngestSide:
         self.writer = PgBarWriter(pool)
         self.feed_status = FeedStatus()
         self.detection_latency = DetectionLatency()
-        self.source = create_tick_source(settings.feed, calendar)
+        self.source = create_tick_source(settings.feed, calendar, pool)
+        # The bars feed replays ohlcv_1min itself: writing its minutes back would only rewrite them.
+        self.bar_store: BarSink = _NotStoredAgain() if settings.feed.kind == "bars" else self.writer
         delivery = settings.delivery
         self.event_store = RedisEventStore(
             redis_client,
@@ -118,6 +120,7 @@ class IngestSide:
             bars: Where completed bars go; the bar writer when None.
         """
         store, writer, log = self.event_store, self.writer, self.log
+        bar_store = self.bar_store
         async with contextlib.AsyncExitStack() as stack:
             # Every event reached the stream when it stops: a restart continues this epoch with no gap.
             await stack.enter_async_context(
@@ -130,14 +133,21 @@ class IngestSide:
                 log,
                 hub,
                 self.feed_status,
-                bars=writer if bars is None else bars,
+                bars=bar_store if bars is None else bars,
                 persist=store.add,
                 latency=self.detection_latency,
             )
             await stack.enter_async_context(
-                feeding(tasks, pipeline, final_bars=lambda: writer.put(self.engine.flush_bars()))
+                feeding(tasks, pipeline, final_bars=lambda: bar_store.put(self.engine.flush_bars()))
             )
             yield
+
+
+class _NotStoredAgain:
+    """The bar sink of the bars feed: its minutes come from storage, so they are not written again."""
+
+    async def put(self, bars: Sequence[Bar]) -> None:
+        """Drop `bars` (they are the stored bars being replayed)."""
 
 
 class EngineSnapshots:

@@ -140,7 +140,7 @@ async def _all_in_one(
     stop_pattern_events = patterns.patterns.cache.add_listener(ingest.pattern_events(hub).append)
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     await stack.enter_async_context(patterns.running(tasks))
-    bars = FallbackBarSink(ingest.writer, patterns.patterns)
+    bars = FallbackBarSink(ingest.bar_store, patterns.patterns)
     await stack.enter_async_context(ingest.running(tasks, hub=hub, bars=bars))
     stack.callback(stop_pattern_events)  # before the event stream records the log's end
     health_checks = {

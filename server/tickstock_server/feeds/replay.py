@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tickstock_server.domain.tick import Tick
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
-from tickstock_server.support.time_units import NS_PER_S
+from tickstock_server.feeds.pacing import EventTimePacer
 
 __all__ = ["ReplayTickSource"]
 
@@ -99,17 +99,11 @@ class ReplayTickSource:
                     await asyncio.sleep(0)  # let the rest of the service run between batches
                 self._log_totals()
                 return
-            first_ts_ns: int | None = None
-            start_mono_ns = 0
+            pacer = EventTimePacer(
+                speed, clock_ns=self._clock_ns, sleep=self._sleep, monotonic_ns=self._monotonic_ns
+            )
             for batch in batches:
-                latest_ts_ns = max(tick.ts_ns for tick in batch)
-                if first_ts_ns is None:
-                    first_ts_ns = latest_ts_ns
-                    start_mono_ns = self._monotonic_ns()
-                due_mono_ns = start_mono_ns + (latest_ts_ns - first_ts_ns) / speed
-                await self._sleep(max(due_mono_ns - self._monotonic_ns(), 0.0) / NS_PER_S)
-                received_ns = self._clock_ns()
-                yield [_received_at(tick, received_ns) for tick in batch]
+                yield await pacer.release(batch, max(tick.ts_ns for tick in batch))
             self._log_totals()
         finally:
             batches.close()
@@ -143,16 +137,3 @@ class ReplayTickSource:
                         batch = []
         if batch:
             yield batch
-
-
-def _received_at(tick: Tick, received_ns: int) -> Tick:
-    return Tick(
-        symbol=tick.symbol,
-        price=tick.price,
-        volume=tick.volume,
-        ts_ns=tick.ts_ns,
-        received_ns=received_ns,
-        vwap=tick.vwap,
-        open_price=tick.open_price,
-        accumulated_volume=tick.accumulated_volume,
-    )

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,6 +17,7 @@ from tickstock_server.domain.market_session import EASTERN
 from tickstock_server.errors import LoadError, TickstockError
 from tickstock_server.loader.chunks import Chunk, ChunkKind, plan_chunks
 from tickstock_server.loader.massive_rest import DailyBar, TickerReference
+from tickstock_server.loader.progress import LoadProgress, LogProgress
 from tickstock_server.storage.bar_writer import PgBarWriter
 from tickstock_server.storage.database import map_asyncpg_errors
 
@@ -158,12 +159,14 @@ class BackfillSummary:
 class Backfill:
     """Loads historical bars and reference data from a `HistoricalSource` into PostgreSQL.
 
-    Chunks run one after another. A chunk completed by an earlier run (recorded in ``load_progress``,
-    migration 0004) is skipped. A failed chunk is logged and counted, and the run goes on with the
-    next; a re-run retries it. Daily bars are upserted (replacing the stored day) in one transaction
-    with the chunk's progress row. Minute bars go through `PgBarWriter` (its merge is idempotent, so a
-    chunk written again after a crash before its progress row leaves the rows unchanged) and the
-    progress row follows once they are durable.
+    Up to `concurrency` chunks run at once (each one's REST requests in a worker thread, one request at
+    a time per chunk); every request still honours the API's 429 answers (Retry-After, else exponential
+    backoff; see `MassiveRestClient`). A chunk completed by an earlier run (recorded in
+    ``load_progress``, migration 0004) is skipped. A failed chunk is logged and counted, and the run
+    goes on with the next; a re-run retries it. Daily bars are upserted (replacing the stored day) in
+    one transaction with the chunk's progress row. Minute bars go through `PgBarWriter` (its merge is
+    idempotent, so a chunk written again after a crash before its progress row leaves the rows
+    unchanged) and the progress row follows once they are durable.
     """
 
     def __init__(
@@ -173,6 +176,8 @@ class Backfill:
         *,
         today: dt.date | None = None,
         write_timeout_s: float = 60.0,
+        concurrency: int = 4,
+        progress: LoadProgress | None = None,
     ) -> None:
         """Create a backfill.
 
@@ -183,14 +188,20 @@ class Backfill:
                 later are loaded but not recorded as complete, because their data still grows.
             write_timeout_s: Seconds to keep retrying the write of a chunk's minute bars while
                 PostgreSQL is unavailable before the chunk fails.
+            concurrency: Chunks loaded at once, >= 1.
+            progress: Told about every chunk (default: a log line per chunk).
         """
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self._pool = pool
         self._source = source
         self._today = today if today is not None else dt.datetime.now(EASTERN).date()
         self._write_timeout_s = write_timeout_s
+        self._concurrency = concurrency
+        self._progress: LoadProgress = progress if progress is not None else LogProgress()
 
     async def run(self, request: BackfillRequest) -> BackfillSummary:
-        """Load what `request` names; log one INFO line per chunk and a summary.
+        """Load what `request` names; report every chunk to the progress and log a summary.
 
         Raises:
             DependencyUnavailableError: PostgreSQL was unreachable while reading the progress.
@@ -200,25 +211,14 @@ class Backfill:
         if request.reference:
             await self._load_references(request.symbols, summary)
         if request.kinds:
-            assert request.first is not None and request.last is not None  # checked by BackfillRequest
-            chunks = plan_chunks(
-                request.symbols,
-                request.first,
-                request.last,
-                kinds=request.kinds,
-                minute_chunk_days=request.minute_chunk_days,
-            )
-            done = await self._completed(request.symbols, request.first, request.last)
-            todo = [chunk for chunk in chunks if chunk not in done]
+            chunks, todo = await self.plan(request)
             summary.chunks_skipped = len(chunks) - len(todo)
-            _logger.info(
-                "%d chunks planned: %d completed by an earlier run, %d to load",
-                len(chunks),
-                summary.chunks_skipped,
-                len(todo),
-            )
-            for index, chunk in enumerate(todo, start=1):
-                await self._load_chunk(chunk, f"[{index}/{len(todo)}]", summary)
+            self._progress.planned(chunks=len(chunks), skipped=summary.chunks_skipped)
+            # Workers share one iterator: chunks start in plan order, at most `concurrency` at a time.
+            pending = iter(todo)
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self._concurrency, len(todo))):
+                    group.create_task(self._work(pending, summary))
         summary.elapsed_s = time.monotonic() - started_s
         _logger.info(
             "backfill finished in %.1f s: %d rows, %d chunks loaded, %d skipped, %d failed;"
@@ -233,6 +233,29 @@ class Backfill:
         )
         return summary
 
+    async def plan(
+        self, request: BackfillRequest, *, with_progress: bool = True
+    ) -> tuple[list[Chunk], list[Chunk]]:
+        """The chunks of `request`'s bars, and those of them no earlier run completed (to load).
+
+        `with_progress` False plans without reading ``load_progress`` (a database not migrated yet).
+
+        Raises:
+            DependencyUnavailableError: PostgreSQL was unreachable while reading the progress.
+        """
+        if not request.kinds:
+            return [], []
+        assert request.first is not None and request.last is not None  # checked by BackfillRequest
+        chunks = plan_chunks(
+            request.symbols,
+            request.first,
+            request.last,
+            kinds=request.kinds,
+            minute_chunk_days=request.minute_chunk_days,
+        )
+        done = await self._completed(request.symbols, request.first, request.last) if with_progress else set()
+        return chunks, [chunk for chunk in chunks if chunk not in done]
+
     async def _completed(self, symbols: Sequence[str], first: dt.date, last: dt.date) -> set[Chunk]:
         with map_asyncpg_errors():
             rows = await self._pool.fetch(_COMPLETED_CHUNKS, list(symbols), first, last)
@@ -241,7 +264,11 @@ class Backfill:
             for row in rows
         }
 
-    async def _load_chunk(self, chunk: Chunk, position: str, summary: BackfillSummary) -> None:
+    async def _work(self, pending: Iterator[Chunk], summary: BackfillSummary) -> None:
+        for chunk in pending:
+            await self._load_chunk(chunk, summary)
+
+    async def _load_chunk(self, chunk: Chunk, summary: BackfillSummary) -> None:
         started_s = time.monotonic()
         try:
             if chunk.kind == "daily":
@@ -250,24 +277,21 @@ class Backfill:
                 rows = await self._load_minute(chunk)
         except TickstockError as exc:
             summary.chunks_failed.append(f"{chunk}: {exc}")
-            _logger.error("%s %s failed: %s", position, chunk, exc)
+            self._progress.chunk_failed(chunk, str(exc))
             return
         summary.chunks_loaded += 1
         summary.rows += rows
-        _logger.info(
-            "%s %s: %d rows in %.1f s%s",
-            position,
-            chunk,
-            rows,
-            time.monotonic() - started_s,
-            "" if self._recordable(chunk) else " (reaches today: not recorded as complete)",
+        self._progress.chunk_done(
+            chunk, rows=rows, elapsed_s=time.monotonic() - started_s, recorded=self._recordable(chunk)
         )
 
     def _recordable(self, chunk: Chunk) -> bool:
         return chunk.last < self._today
 
     async def _load_daily(self, chunk: Chunk) -> int:
+        self._progress.chunk_phase(chunk, "fetching")
         bars = await asyncio.to_thread(self._source.daily_bars, chunk.symbol, chunk.first, chunk.last)
+        self._progress.chunk_phase(chunk, "writing")
         columns = (
             [bar.symbol for bar in bars],
             [bar.date for bar in bars],
@@ -286,7 +310,9 @@ class Backfill:
         return len(bars)
 
     async def _load_minute(self, chunk: Chunk) -> int:
+        self._progress.chunk_phase(chunk, "fetching")
         bars = await asyncio.to_thread(self._source.minute_bars, chunk.symbol, chunk.first, chunk.last)
+        self._progress.chunk_phase(chunk, "writing")
         if bars:
             # A writer per chunk, sized to hold the whole chunk: close() writes it all and returns once
             # it is durable (or the timeout ran out), which is when the chunk may be recorded.

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Chunk", "ChunkKind", "plan_chunks"]
+__all__ = ["Chunk", "ChunkKind", "estimated_requests", "plan_chunks"]
 
 ChunkKind = Literal["daily", "minute"]
 """What a chunk loads: daily bars into ``ohlcv_daily`` or one-minute bars into ``ohlcv_1min``."""
@@ -87,3 +87,22 @@ def _fixed_ranges(first: dt.date, last: dt.date, days: int) -> Iterator[tuple[dt
         end = min(start + dt.timedelta(days=days - 1), last)
         yield start, end
         start = end + dt.timedelta(days=1)
+
+
+# Minute aggregates per page (the API's maximum) and per day at most: 04:00-20:00 ET, the extended
+# session Massive reports minutes for.
+_PAGE_ROWS = 50_000
+_MINUTES_PER_DAY = 16 * 60
+
+
+def estimated_requests(chunk: Chunk) -> int:
+    """REST requests `chunk` needs at most (without retries): one per page of aggregates.
+
+    A daily chunk is one calendar year at most, a single page. A minute chunk's pages are counted
+    from every calendar day being a full extended session, so weekends and holidays make it an upper
+    bound.
+    """
+    if chunk.kind == "daily":
+        return 1
+    days = (chunk.last - chunk.first).days + 1
+    return max(1, -(-days * _MINUTES_PER_DAY // _PAGE_ROWS))

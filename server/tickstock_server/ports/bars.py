@@ -39,3 +39,15 @@ class BarSink(Protocol):
     async def put(self, bars: Sequence[Bar]) -> None:
         """Accept bars; waits while the sink is full (backpressure), never drops."""
         ...
+
+
+class MinuteBarHistory(Protocol):
+    """Reads stored one-minute bars of many symbols in time order (what the bars feed replays)."""
+
+    async def symbols_between(self, start_ns: int, end_ns: int) -> list[str]:
+        """The symbols with a stored bar starting in [`start_ns`, `end_ns`), sorted."""
+        ...
+
+    async def minute_bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        """The stored bars of `symbols` starting in [`start_ns`, `end_ns`), ordered by (start, symbol)."""
+        ...

@@ -1,4 +1,8 @@
-"""Reading bars: stored one-minute bars bucketed by PostgreSQL, merged with bars not stored yet."""
+"""Reading bars: stored one-minute bars bucketed by PostgreSQL, merged with bars not stored yet.
+
+Day bars prefer the loader's ``ohlcv_daily`` rows: a day with a stored daily row is served from it,
+a day without one is aggregated from its one-minute bars.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from tickstock_server.domain.bar_intervals import BarInterval, bucket_start_ns, 
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import datetime_from_ns, ns_from_datetime
 
-__all__ = ["PgBarReader"]
+__all__ = ["PgBarReader", "bar_from_row"]
 
 _DAY_BUCKET = "(date_trunc('day', ts AT TIME ZONE 'America/New_York') AT TIME ZONE 'America/New_York')"
 _MINUTES_BUCKET = "date_bin($6::interval, ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
@@ -28,6 +32,17 @@ WHERE bucket > $4
 GROUP BY bucket ORDER BY bucket LIMIT $5
 """
 
+# Loaded daily bars; a row's bar starts at US/Eastern midnight of its date, like a minute-built day,
+# and the day holding the range's start counts, as its minutes do.
+_DAILY = """
+SELECT start, open, high, low, close, volume
+FROM (SELECT (date::timestamp AT TIME ZONE 'America/New_York') AS start, open, high, low, close, volume
+      FROM ohlcv_daily
+      WHERE symbol = $1 AND date >= ($2::timestamptz AT TIME ZONE 'America/New_York')::date) AS days
+WHERE start < $3 AND start > $4
+ORDER BY start LIMIT $5
+"""
+
 _NEWEST = "SELECT max(ts) FROM ohlcv_1min WHERE symbol = $1"
 
 _MINUTES = """
@@ -36,7 +51,8 @@ WHERE symbol = $1 AND ts >= $2 AND ts < $3 ORDER BY ts
 """
 
 
-def _bar(symbol: str, row: asyncpg.Record, start_key: str) -> Bar:
+def bar_from_row(symbol: str, row: asyncpg.Record, start_key: str) -> Bar:
+    """A bar of `symbol` from a row with open, high, low, close, volume and its start in `start_key`."""
     return Bar(
         symbol=symbol,
         start_ns=ns_from_datetime(row[start_key]),
@@ -58,6 +74,10 @@ class PgBarReader:
     that also has a pending revision is replaced by it, so a client never sees a hole or a stale minute
     while bars wait for their flush. Buckets before the first pending minute's bucket are aggregated by
     PostgreSQL; from there on, stored and pending minutes are merged here.
+
+    Day bars (`BarInterval.DAY_1`) prefer ``ohlcv_daily``: where the historical loader wrote a day's
+    row, that row is the day's bar (the API's official daily bar, which also counts trades outside
+    the minutes stored here); days without a row are aggregated from minutes as above.
     """
 
     def __init__(self, pool: asyncpg.Pool, pending: Callable[[str], Awaitable[Sequence[Bar]]]) -> None:
@@ -109,12 +129,32 @@ class PgBarReader:
                     if cutoff_ns < end_ns
                     else []
                 )
-        bars = [_bar(symbol, row, "bucket") for row in stored]
-        minutes = {bar.start_ns: bar for bar in (_bar(symbol, row, "ts") for row in recent)}
+        bars = [bar_from_row(symbol, row, "bucket") for row in stored]
+        minutes = {bar.start_ns: bar for bar in (bar_from_row(symbol, row, "ts") for row in recent)}
         minutes.update(pending_by_minute)
         tail = merge_into_buckets((minutes[key] for key in sorted(minutes)), interval)
         bars += [bar for bar in tail if bar.start_ns > after]
+        if interval is BarInterval.DAY_1:
+            bars = await self._with_daily_rows(
+                symbol, bars, [symbol, datetime_from_ns(start_ns), datetime_from_ns(end_ns), *arguments[3:5]]
+            )
         return bars[:limit], len(bars) > limit
+
+    async def _with_daily_rows(
+        self, symbol: str, from_minutes: list[Bar], arguments: list[object]
+    ) -> list[Bar]:
+        """`from_minutes` with the range's ``ohlcv_daily`` rows merged in, replacing their days.
+
+        `arguments` are the query's: symbol, start, end, after, limit + 1.
+        Both inputs are the first limit + 1 days of their source after the page's start, so the first
+        limit + 1 days of their union are among them: paging stays exact.
+        """
+        with map_asyncpg_errors():
+            async with self._pool.acquire() as connection:
+                rows = await connection.fetch(_DAILY, *arguments)
+        by_day = {bar.start_ns: bar for bar in from_minutes}
+        by_day.update((bar.start_ns, bar) for bar in (bar_from_row(symbol, row, "start") for row in rows))
+        return [by_day[key] for key in sorted(by_day)]
 
     async def newest_bar_ns(self, symbol: str) -> int | None:
         """Start of the symbol's newest one-minute bar, in memory or stored; None when it has none.

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from factories import REGULAR_TS_NS
+from replay_time import WALL_NS, FakeTime
 
 from tickstock_server.domain.tick import Tick
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
@@ -14,25 +15,6 @@ from tickstock_server.feeds.replay import ReplayTickSource
 
 SAMPLE = Path(__file__).parents[2] / "data" / "massive_sample.jsonl"
 TS_MS = REGULAR_TS_NS // 1_000_000  # 2026-01-06 10:00:00 ET in epoch milliseconds
-WALL_NS = 1_800_000_000_000_000_000
-
-
-class FakeTime:
-    """A monotonic and a wall clock that only move when the replay sleeps."""
-
-    def __init__(self) -> None:
-        self.mono_ns = 5_000_000_000
-        self.sleeps_s: list[float] = []
-
-    async def sleep(self, delay_s: float) -> None:
-        self.sleeps_s.append(delay_s)
-        self.mono_ns += round(delay_s * 1e9)
-
-    def monotonic_ns(self) -> int:
-        return self.mono_ns
-
-    def wall_ns(self) -> int:
-        return WALL_NS + self.mono_ns
 
 
 def aggregate(sym: str, end_ms: int, close: float = 100.0) -> dict[str, Any]:

@@ -37,7 +37,12 @@ class _BarIntervalEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BarInterv
     BAR_INTERVAL_1_HOUR: _BarInterval.ValueType  # 4
     """One hour."""
     BAR_INTERVAL_1_DAY: _BarInterval.ValueType  # 5
-    """One day."""
+    """One US/Eastern calendar day (the trading day), starting at its midnight. A day loaded by the
+    historical loader (`tickstock-load --bars daily`) is served as loaded: the data provider's official
+    daily bar, which may differ from the sum of the stored minutes (it counts trades the minutes do
+    not). A day without a loaded daily bar is aggregated from its one-minute bars, stored or still
+    forming. Pages merge both kinds of days in time order.
+    """
 
 class BarInterval(_BarInterval, metaclass=_BarIntervalEnumTypeWrapper):
     """Width of a bar."""
@@ -53,7 +58,12 @@ BAR_INTERVAL_15_MINUTES: BarInterval.ValueType  # 3
 BAR_INTERVAL_1_HOUR: BarInterval.ValueType  # 4
 """One hour."""
 BAR_INTERVAL_1_DAY: BarInterval.ValueType  # 5
-"""One day."""
+"""One US/Eastern calendar day (the trading day), starting at its midnight. A day loaded by the
+historical loader (`tickstock-load --bars daily`) is served as loaded: the data provider's official
+daily bar, which may differ from the sum of the stored minutes (it counts trades the minutes do
+not). A day without a loaded daily bar is aggregated from its one-minute bars, stored or still
+forming. Pages merge both kinds of days in time order.
+"""
 Global___BarInterval: _TypeAlias = BarInterval  # noqa: Y015
 
 @_typing.final

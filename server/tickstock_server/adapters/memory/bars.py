@@ -38,3 +38,25 @@ class MemoryBarReader:
     async def newest_bar_ns(self, symbol: str) -> int | None:
         """Start of the symbol's newest minute; None when it has none."""
         return max((bar.start_ns for bar in self.minutes if bar.symbol == symbol), default=None)
+
+
+class MemoryMinuteBarHistory:
+    """`MinuteBarHistory` over one-minute bars held in a list (a later bar of a minute supersedes)."""
+
+    def __init__(self, minutes: Sequence[Bar] = ()) -> None:
+        """Serve `minutes`, one-minute bars of any symbols."""
+        self.minutes = list(minutes)
+
+    async def symbols_between(self, start_ns: int, end_ns: int) -> list[str]:
+        """The symbols with a bar starting in [start_ns, end_ns), sorted."""
+        return sorted({bar.symbol for bar in self.minutes if start_ns <= bar.start_ns < end_ns})
+
+    async def minute_bars(self, symbols: Sequence[str], start_ns: int, end_ns: int) -> list[Bar]:
+        """The bars of `symbols` starting in [start_ns, end_ns), ordered by (start, symbol)."""
+        wanted = set(symbols)
+        by_key = {
+            (bar.start_ns, bar.symbol): bar
+            for bar in self.minutes
+            if start_ns <= bar.start_ns < end_ns and bar.symbol in wanted
+        }
+        return [by_key[key] for key in sorted(by_key)]

@@ -207,7 +207,11 @@ export enum BarInterval {
   BAR_INTERVAL_1_HOUR = 4,
 
   /**
-   * One day.
+   * One US/Eastern calendar day (the trading day), starting at its midnight. A day loaded by the
+   * historical loader (`tickstock-load --bars daily`) is served as loaded: the data provider's official
+   * daily bar, which may differ from the sum of the stored minutes (it counts trades the minutes do
+   * not). A day without a loaded daily bar is aggregated from its one-minute bars, stored or still
+   * forming. Pages merge both kinds of days in time order.
    *
    * @generated from enum value: BAR_INTERVAL_1_DAY = 5;
    */
