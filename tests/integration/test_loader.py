@@ -157,21 +157,23 @@ async def test_daily_backfill_values_land_exactly_per_year_chunk(
     ]
 
 
-async def test_daily_rerun_replaces_changed_day(
+async def test_daily_rerun_replaces_changed_day_and_never_stores_today(
     fake: FakeMassiveRest, client: MassiveRestClient, pool: asyncpg.Pool
 ) -> None:
-    fake.data.daily["AAPL"] = [daily_agg(d("2024-01-02"), 10.0, 12.0, 9.0, 11.0, 100)]
-    backfill = Backfill(pool, client, today=d("2024-01-02"))  # the chunk reaches today: never recorded
-    request = BackfillRequest(symbols=("AAPL",), first=d("2024-01-02"), last=d("2024-01-02"))
+    today = daily_agg(d("2024-01-03"), 11.0, 11.5, 10.5, 11.2, 40)  # still forming
+    fake.data.daily["AAPL"] = [daily_agg(d("2024-01-02"), 10.0, 12.0, 9.0, 11.0, 100), today]
+    backfill = Backfill(pool, client, today=d("2024-01-03"))  # the chunk reaches today: never recorded
+    request = BackfillRequest(symbols=("AAPL",), first=d("2024-01-02"), last=d("2024-01-03"))
     await backfill.run(request)
-    fake.data.daily["AAPL"] = [daily_agg(d("2024-01-02"), 10.0, 13.0, 8.5, 12.5, 250)]
+    fake.data.daily["AAPL"] = [daily_agg(d("2024-01-02"), 10.0, 13.0, 8.5, 12.5, 250), today]
 
     summary = await backfill.run(request)
 
     assert (summary.chunks_loaded, summary.chunks_skipped) == (1, 0)
-    row = await pool.fetchrow("SELECT open, high, low, close, volume FROM ohlcv_daily")
-    assert row is not None
-    assert tuple(row) == (Decimal("10.0"), Decimal("13.0"), Decimal("8.5"), Decimal("12.5"), 250)
+    rows = await pool.fetch("SELECT date, open, high, low, close, volume FROM ohlcv_daily")
+    assert [tuple(row) for row in rows] == [
+        (d("2024-01-02"), Decimal("10.0"), Decimal("13.0"), Decimal("8.5"), Decimal("12.5"), 250)
+    ]
     assert await pool.fetchval("SELECT count(*) FROM load_progress") == 0
 
 

@@ -185,7 +185,8 @@ class Backfill:
             pool: Pool on a database migrated to at least version 0004; the caller closes it.
             source: Where the data comes from; its blocking calls run in a worker thread.
             today: The current US Eastern trading day (default: from the clock). Chunks reaching it or
-                later are loaded but not recorded as complete, because their data still grows.
+                later are loaded but not recorded as complete, because their data still grows; daily
+                bars of it (or later) are not stored at all: GetBars builds today from its minutes.
             write_timeout_s: Seconds to keep retrying the write of a chunk's minute bars while
                 PostgreSQL is unavailable before the chunk fails.
             concurrency: Chunks loaded at once, >= 1.
@@ -290,7 +291,9 @@ class Backfill:
 
     async def _load_daily(self, chunk: Chunk) -> int:
         self._progress.chunk_phase(chunk, "fetching")
-        bars = await asyncio.to_thread(self._source.daily_bars, chunk.symbol, chunk.first, chunk.last)
+        fetched = await asyncio.to_thread(self._source.daily_bars, chunk.symbol, chunk.first, chunk.last)
+        # Today's bar is still forming: stored, GetBars would serve it instead of today's minutes.
+        bars = [bar for bar in fetched if bar.date < self._today]
         self._progress.chunk_phase(chunk, "writing")
         columns = (
             [bar.symbol for bar in bars],
