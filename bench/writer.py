@@ -1,7 +1,7 @@
 """PgBarWriter throughput and flush lag on a real PostgreSQL, optionally across an outage.
 
 Usage: .venv/bin/python bench/writer.py [--symbols 4000] [--minutes 60] [--lag-minutes 10]
-       [--minute-s 3.0] [--outage-s N] [--database-url URL]
+       [--minute-s 3.0] [--outage-s N] [--methods copy,unnest] [--database-url URL]
 
 Without `--database-url` an embedded PostgreSQL runs in a temporary directory; with it (an admin URL
 allowed to CREATE DATABASE) a scratch database is created and dropped. Three phases, each on an
@@ -9,7 +9,9 @@ empty ``ohlcv_1min`` and at the writer's default configuration:
 
 - throughput: `--minutes` minutes of bars for `--symbols` symbols put as fast as the writer takes them
   (backpressure paces the producer), then ``close``; rows/s = rows / seconds from the first put to the
-  last commit. Then the same bars again as revisions (every row an ON CONFLICT update).
+  last commit. Then the same bars again as revisions (every row an ON CONFLICT update). Once per
+  `--methods` entry: COPY into a staging table (the writer's default), or one array per column into
+  ``INSERT ... SELECT FROM unnest(...)`` (``copy=False``); the unnest figures are ``writer_unnest_*``.
 - lag: `--lag-minutes` minutes in real-time shape, each compressed to `--minute-s` seconds: at each
   minute start a burst of one bar per symbol (put in chunks of 200 over about 0.5 s, as the aggregator
   emits them when each symbol's first tick of the next minute arrives), then revisions of 5% of them
@@ -75,9 +77,9 @@ def _print(name: str, value: float, unit: str) -> None:
     print(f"{name}: {value:.3f} {unit}" if isinstance(value, float) else f"{name}: {value} {unit}")
 
 
-async def _throughput(pool: asyncpg.Pool, symbols: int, minutes: int) -> None:
+async def _throughput(pool: asyncpg.Pool, symbols: int, minutes: int, method: str) -> None:
     for phase in ("insert", "update"):
-        writer = PgBarWriter(pool)
+        writer = PgBarWriter(pool, copy=method == "copy")
         runner = asyncio.create_task(writer.run())
         revision = 0 if phase == "insert" else 1
         batches = [_bars(symbols, minute, revision) for minute in range(minutes)]
@@ -89,10 +91,11 @@ async def _throughput(pool: asyncpg.Pool, symbols: int, minutes: int) -> None:
         elapsed_s = time.perf_counter() - started_s
         stats = writer.stats()
         rows = symbols * minutes
-        _print(f"writer_{phase}_rows", rows, "rows")
-        _print(f"writer_{phase}_throughput", rows / elapsed_s, "rows/s")
-        _print(f"writer_{phase}_flushes", stats.flushes, "flushes")
-        _print(f"writer_{phase}_backpressure_waits", stats.backpressure_waits, "waits")
+        prefix = f"writer_{phase}" if method == "copy" else f"writer_{method}_{phase}"
+        _print(f"{prefix}_rows", rows, "rows")
+        _print(f"{prefix}_throughput", rows / elapsed_s, "rows/s")
+        _print(f"{prefix}_flushes", stats.flushes, "flushes")
+        _print(f"{prefix}_backpressure_waits", stats.backpressure_waits, "waits")
 
 
 async def _stream(
@@ -234,8 +237,9 @@ async def _phases(url: str, args: argparse.Namespace) -> None:
     try:
         await apply_migrations(pool)
         _print("writer_symbols", args.symbols, "symbols")
-        await _throughput(pool, args.symbols, args.minutes)
-        await pool.execute("TRUNCATE ohlcv_1min")
+        for method in args.methods.split(","):
+            await _throughput(pool, args.symbols, args.minutes, method)
+            await pool.execute("TRUNCATE ohlcv_1min")
         await _lag(pool, args.symbols, args.lag_minutes, args.minute_s)
     finally:
         await pool.close()
@@ -248,6 +252,11 @@ def main() -> None:
     parser.add_argument("--lag-minutes", type=int, default=10, help="minutes of bars in the lag phase")
     parser.add_argument("--minute-s", type=float, default=3.0, help="wall seconds per minute of bars")
     parser.add_argument("--outage-s", type=float, default=0.0, help="stop PostgreSQL this long mid-run")
+    parser.add_argument(
+        "--methods",
+        default="copy",
+        help="comma-separated throughput runs: copy (the writer's default), unnest (arrays, no COPY)",
+    )
     parser.add_argument("--database-url", help="admin URL of a server to use instead of an embedded one")
     args = parser.parse_args()
     if args.outage_s and args.database_url:

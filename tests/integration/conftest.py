@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from databases import fresh_database
+from timescale_bridge import running_bridge, schema_pool
 
 from tickstock_server.embedded import EmbeddedPostgres, EmbeddedRedis
 from tickstock_server.storage.database import create_pool
@@ -69,3 +70,22 @@ async def pg_pool(pg_database_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture(scope="session")
+def pglite_timescale_url() -> Iterator[str]:
+    """URL of PGlite with the TimescaleDB extension installed, for the session (see timescale_bridge)."""
+    with running_bridge() as url:
+        yield url
+
+
+@pytest.fixture
+async def timescale_pool(pglite_timescale_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """One-connection pool on a fresh schema of PGlite with TimescaleDB installed."""
+    connection = await asyncpg.connect(pglite_timescale_url)
+    try:
+        await connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    finally:
+        await connection.close()
+    async with schema_pool(pglite_timescale_url) as pool:
+        yield pool

@@ -116,11 +116,11 @@ async def test_without_timescaledb_bar_tables_stay_plain(pg_pool: asyncpg.Pool) 
 
 
 async def test_with_timescaledb_minute_bars_are_compressed_hypertable_with_hourly_aggregate(
-    pg_pool: asyncpg.Pool,
+    timescale_pool: asyncpg.Pool,
 ) -> None:
-    # Arrange: "TimescaleDB where present": no installable package ships it, so CI takes the plain path.
-    if not await timescale_available(pg_pool):
-        pytest.skip("TimescaleDB is not available on this PostgreSQL server")
+    # Arrange: PGlite with the extension installed, as a database administrator would have done.
+    pg_pool = timescale_pool
+    assert await timescale_available(pg_pool)
 
     # Act
     await apply_migrations(pg_pool)

@@ -71,6 +71,9 @@ tickstock_event_store_pending 2.0
 # HELP tickstock_bars_written_total Bar rows written to PostgreSQL.
 # TYPE tickstock_bars_written_total counter
 tickstock_bars_written_total 0.0
+# HELP tickstock_bars_quarantined_total Bars rejected by PostgreSQL for their data (quarantined).
+# TYPE tickstock_bars_quarantined_total counter
+tickstock_bars_quarantined_total 0.0
 # HELP tickstock_bar_flushes_total Successful bar flushes.
 # TYPE tickstock_bar_flushes_total counter
 tickstock_bar_flushes_total 0.0
@@ -146,6 +149,7 @@ async def test_the_existing_series_keep_their_names_help_types_labels_and_values
 def test_bar_writer_flush_lag_is_exported_once_a_flush_succeeded() -> None:
     stats = BarWriterStats(
         rows_written=11,
+        quarantined=3,
         flushes=4,
         failed_flushes=1,
         pending=2,
@@ -160,6 +164,7 @@ def test_bar_writer_flush_lag_is_exported_once_a_flush_succeeded() -> None:
 
     assert samples == {
         "tickstock_bars_written": 11,
+        "tickstock_bars_quarantined": 3,
         "tickstock_bar_flushes": 4,
         "tickstock_bar_flush_failures": 1,
         "tickstock_bars_pending": 2,

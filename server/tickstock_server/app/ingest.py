@@ -46,7 +46,8 @@ class IngestSide:
         self._calendar = calendar
         self.aggregator = BarAggregator()
         self.engine = DetectionEngine(bars=self.aggregator, calendar=calendar)
-        self.writer = PgBarWriter(pool)
+        # A live feed's ticks continue across a restart, so the minute in progress keeps its stored part.
+        self.writer = PgBarWriter(pool, continues_stored_minutes=not restarts_history(settings.feed))
         self.feed_status = FeedStatus()
         self.detection_latency = DetectionLatency()
         self.source = create_tick_source(settings.feed, calendar, pool)
@@ -84,10 +85,13 @@ class IngestSide:
         )
 
     def unstored_bars(self, symbol: str) -> list[Bar]:
-        """The symbol's bars not stored yet: the writer's buffer, then the aggregator's open minute."""
+        """The symbol's bars not stored yet: the writer's buffer, then the aggregator's open minute.
+
+        Each as it will read once written (a minute in progress at a restart includes its stored part).
+        """
         bars = [bar for bar in self.writer.pending_bars() if bar.symbol == symbol]
         open_bar = self.aggregator.open_bar(symbol)
-        return bars if open_bar is None else [*bars, open_bar]
+        return self.writer.as_stored(bars if open_bar is None else [*bars, open_bar])
 
     def take_snapshot(self, symbols: list[str] | None) -> tuple[LogPoint, list[SymbolSnapshot]]:
         """The detectors' state and the log position it reflects, in one step."""

@@ -1,4 +1,4 @@
-"""One write of one-minute bars to ``ohlcv_1min``: COPY into a staging table, then one upsert."""
+"""One write of one-minute bars to ``ohlcv_1min``: COPY (or arrays) into one upsert."""
 
 from __future__ import annotations
 
@@ -29,11 +29,13 @@ FLUSH_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-# The staging table lives for one transaction. Prices travel as float8, the cheapest binary encoding,
-# and become numeric in SQL: PostgreSQL's float8 -> numeric cast keeps 15 significant digits (123.45
-# stays 123.45), whereas asyncpg would encode a Python float into numeric with its full binary
-# expansion (123.4500000000000028421709430404007434844970703125). Start times travel as integer
-# microseconds and become timestamptz exactly.
+# Two ways in, measured in docs/performance.md ("COPY or unnest"): binary COPY into a staging table
+# that lives for one transaction (the faster on PostgreSQL 18 for new rows), or one array per column
+# into unnest() (for servers without COPY: PGlite, whose WASM backend crashes on it). Prices travel
+# as float8, the cheapest binary encoding, and become numeric in SQL: PostgreSQL's float8 -> numeric
+# cast keeps 15 significant digits (123.45 stays 123.45), whereas asyncpg would encode a Python float
+# into numeric with its full binary expansion (123.4500000000000028421709430404007434844970703125).
+# Start times travel as integer microseconds and become timestamptz exactly.
 _CREATE_STAGING = """
 CREATE TEMP TABLE ohlcv_1min_staging (
     symbol   text   NOT NULL,
@@ -45,7 +47,9 @@ CREATE TEMP TABLE ohlcv_1min_staging (
     volume   bigint NOT NULL
 ) ON COMMIT DROP
 """
-_STAGING_COLUMNS = ("symbol", "start_us", "open", "high", "low", "close", "volume")
+_COLUMNS = ("symbol", "start_us", "open", "high", "low", "close", "volume")
+_ARRAYS = """unnest($1::text[], $2::bigint[], $3::float8[], $4::float8[], $5::float8[], $6::float8[],
+              $7::bigint[]) AS rows (symbol, start_us, open, high, low, close, volume)"""
 
 # Bars are cumulative revisions, so merging a revision into the stored row keeps the first open,
 # widens high and low, and REPLACES close and volume: writing the same revision twice (a flush retried
@@ -59,29 +63,41 @@ SELECT symbol,
        low::numeric,
        close::numeric,
        volume
-FROM ohlcv_1min_staging
+FROM {rows}
 ON CONFLICT (symbol, ts) DO UPDATE SET
     high   = GREATEST(stored.high, EXCLUDED.high),
     low    = LEAST(stored.low, EXCLUDED.low),
     close  = EXCLUDED.close,
     volume = EXCLUDED.volume
 """
+_UPSERT_STAGED = _UPSERT.format(rows="ohlcv_1min_staging")
+_UPSERT_ARRAYS = _UPSERT.format(rows=_ARRAYS)
 
 
-async def upsert_bars(pool: asyncpg.Pool, bars: Iterable[Bar], timeout_s: float) -> None:
+async def upsert_bars(pool: asyncpg.Pool, bars: Iterable[Bar], timeout_s: float, *, copy: bool) -> None:
     """Merge `bars` (cumulative revisions) into ``ohlcv_1min`` in one transaction of at most `timeout_s`.
 
+    Args:
+        pool: Pool on the database.
+        bars: Distinct (symbol, start_ns) bars.
+        timeout_s: Time limit in seconds.
+        copy: Send the bars by COPY into a staging table; else as arrays into ``unnest``.
+
     Raises:
-        One of FLUSH_ERRORS when PostgreSQL is down, restarting or unreachable, or the timeout passes.
+        One of FLUSH_ERRORS when PostgreSQL is down, restarting or unreachable, rejects a bar, or the
+        timeout passes.
     """
     records = [
         (bar.symbol, bar.start_ns // NS_PER_US, bar.open, bar.high, bar.low, bar.close, bar.volume)
         for bar in bars
     ]
     async with asyncio.timeout(timeout_s), pool.acquire() as conn, conn.transaction():
-        await conn.execute(_CREATE_STAGING)
-        await conn.copy_records_to_table("ohlcv_1min_staging", records=records, columns=_STAGING_COLUMNS)
-        await conn.execute(_UPSERT)
+        if copy:
+            await conn.execute(_CREATE_STAGING)
+            await conn.copy_records_to_table("ohlcv_1min_staging", records=records, columns=_COLUMNS)
+            await conn.execute(_UPSERT_STAGED)
+        else:
+            await conn.execute(_UPSERT_ARRAYS, *([list(column) for column in zip(*records, strict=True)]))
 
 
 def partition_bars(batch: list[Bar], max_parts: int) -> list[list[Bar]]:

@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 import asyncpg
 
 from tickstock_server.domain.bar import Bar
-from tickstock_server.storage.bar_upsert import FLUSH_ERRORS, MIN_PART_ROWS, partition_bars, upsert_bars
+from tickstock_server.storage.bar_quarantine import Rejected, upsert_or_quarantine
+from tickstock_server.storage.bar_restart import RestartVolumes
+from tickstock_server.storage.bar_upsert import FLUSH_ERRORS, MIN_PART_ROWS, partition_bars
 from tickstock_server.storage.bar_writer_stats import BarWriterStats
 from tickstock_server.support.backoff import Backoff
 from tickstock_server.support.metric_samples import MetricSample
@@ -32,8 +34,11 @@ class PgBarWriter:
 
     The buffer holds the newest revision of each (symbol, start_ns) bar, so it is bounded by distinct
     bars and a flush never writes one row twice. A flush copies the buffer (at most half of
-    ``max_pending`` bars, oldest first) into a temporary staging table and merges it with one
-    ``INSERT ... ON CONFLICT`` in one transaction; bars leave the buffer only when that commits. A
+    ``max_pending`` bars, oldest first) into a temporary staging table (or sends it as column arrays)
+    and merges it with one ``INSERT ... ON CONFLICT`` in one transaction; bars leave the buffer only
+    when that commits.
+    Bars PostgreSQL rejects for their data (not for being unreachable) are isolated by splitting the
+    write, moved to ``ohlcv_1min_quarantine`` (migration 0011), counted and logged; the rest is written. A
     failed flush (PostgreSQL down or restarting) is retried with capped exponential backoff, with
     newer revisions that arrived meanwhile replacing the ones it held, so nothing is lost. When
     ``max_pending`` bars are waiting, `put` waits for room (backpressure on ingest) instead of
@@ -55,6 +60,8 @@ class PgBarWriter:
         flush_timeout_s: float = 30.0,
         flush_connections: int = 2,
         on_written: Callable[[Sequence[Bar]], None] | None = None,
+        continues_stored_minutes: bool = False,
+        copy: bool = True,
     ) -> None:
         """Create a writer with an empty buffer; nothing is written until `run` or `close`.
 
@@ -72,6 +79,9 @@ class PgBarWriter:
                 one transaction each); batches under 1,000 bars per connection use fewer.
             on_written: Called after each successful flush with the bars it made durable (metrics,
                 benchmarks); it must not block.
+            continues_stored_minutes: The bars continue where an earlier process's stopped (a live
+                feed): each symbol's first minute adds the volume stored before (see RestartVolumes).
+            copy: Send bars by COPY; False sends them as arrays, for servers without COPY (PGlite).
         """
         if max_pending < 1 or flush_rows < 1 or flush_connections < 1:
             raise ValueError("max_pending, flush_rows and flush_connections must be at least 1")
@@ -89,6 +99,8 @@ class PgBarWriter:
         self._flush_timeout_s = flush_timeout_s
         self._flush_connections = flush_connections
         self._on_written = on_written
+        self._restart_volumes = RestartVolumes() if continues_stored_minutes else None
+        self._copy = copy
         # A flush writes at most half the buffer, so puts can fill the other half while it runs
         # (pipelining) instead of waiting for a flush of the whole buffer to commit.
         self._max_batch = max(flush_rows, max_pending // 2)
@@ -108,6 +120,7 @@ class PgBarWriter:
         self._closed = False
 
         self._rows_written = 0
+        self._quarantined = 0
         self._flushes = 0
         self._failed_flushes = 0
         self._consecutive_failures = 0
@@ -146,10 +159,16 @@ class PgBarWriter:
         """Return the bars not yet known to be durable, newest revision of each; a snapshot."""
         return list(self._pending.values())
 
+    def as_stored(self, bars: Sequence[Bar]) -> list[Bar]:
+        """`bars` (pending, or the aggregator's open minute) with what their writes add to them."""
+        restart = self._restart_volumes
+        return list(bars) if restart is None else [restart.with_stored(bar) for bar in bars]
+
     def stats(self) -> BarWriterStats:
         """Return a snapshot of the counters and health."""
         return BarWriterStats(
             rows_written=self._rows_written,
+            quarantined=self._quarantined,
             flushes=self._flushes,
             failed_flushes=self._failed_flushes,
             pending=len(self._pending),
@@ -306,7 +325,7 @@ class PgBarWriter:
             parts = partition_bars(batch, self._flush_connections)
             try:
                 results = await asyncio.gather(
-                    *(upsert_bars(self._pool, part, self._flush_timeout_s) for part in parts),
+                    *(self._write(part) for part in parts),
                     return_exceptions=True,
                 )
             except BaseException:
@@ -318,8 +337,10 @@ class PgBarWriter:
             written: list[Bar] = []
             pending = self._pending
             for part, result in zip(parts, results, strict=True):
-                if result is None:
-                    written.extend(part)
+                if not isinstance(result, BaseException):
+                    self._quarantined += len(result)
+                    rejected = {(item.bar.symbol, item.bar.start_ns) for item in result}
+                    written.extend(bar for bar in part if (bar.symbol, bar.start_ns) not in rejected)
                     # Only bars not replaced by a newer revision during the flush leave the buffer.
                     for bar in part:
                         key = (bar.symbol, bar.start_ns)
@@ -359,6 +380,11 @@ class PgBarWriter:
         self._retry.reset()
         self._last_error = None
         return True
+
+    async def _write(self, part: list[Bar]) -> list[Rejected]:
+        if self._restart_volumes is not None:
+            part = await self._restart_volumes.adjusted(self._pool, part, self._flush_timeout_s)
+        return await upsert_or_quarantine(self._pool, part, self._flush_timeout_s, copy=self._copy)
 
     def _log_retry(self) -> float:
         """Log the failure of the latest flush; return the backoff before the next attempt in seconds."""

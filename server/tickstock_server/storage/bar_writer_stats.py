@@ -13,6 +13,8 @@ class BarWriterStats:
 
     rows_written: int
     """Bar rows upserted by successful flushes (a bar flushed again after a newer revision counts twice)."""
+    quarantined: int
+    """Bars PostgreSQL rejected for their data, moved to ``ohlcv_1min_quarantine`` instead."""
     flushes: int
     """Successful flushes."""
     failed_flushes: int
@@ -34,6 +36,11 @@ class BarWriterStats:
         """These counters and health as metric samples (the flush lag only once a flush succeeded)."""
         samples = [
             counter("tickstock_bars_written", "Bar rows written to PostgreSQL.", self.rows_written),
+            counter(
+                "tickstock_bars_quarantined",
+                "Bars rejected by PostgreSQL for their data (quarantined).",
+                self.quarantined,
+            ),
             counter("tickstock_bar_flushes", "Successful bar flushes.", self.flushes),
             counter("tickstock_bar_flush_failures", "Failed bar flushes.", self.failed_flushes),
             gauge("tickstock_bars_pending", "Bars buffered, not yet durable.", self.pending),

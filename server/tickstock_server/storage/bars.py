@@ -13,24 +13,12 @@ import asyncpg
 
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.bar_intervals import BarInterval, bucket_start_ns, merge_into_buckets
+from tickstock_server.storage.bar_buckets import bucketed_query
 from tickstock_server.storage.database import map_asyncpg_errors
 from tickstock_server.storage.timestamps import datetime_from_ns, ns_from_datetime
+from tickstock_server.support.time_units import NS_PER_S
 
 __all__ = ["PgBarReader", "bar_from_row"]
-
-_DAY_BUCKET = "(date_trunc('day', ts AT TIME ZONE 'America/New_York') AT TIME ZONE 'America/New_York')"
-_MINUTES_BUCKET = "date_bin($6::interval, ts, TIMESTAMPTZ '2000-01-03 00:00:00+00')"
-
-# Stored minutes bucketed in SQL. First open and last close by time (plain PostgreSQL has no first/last
-# aggregate; TimescaleDB's would do the same).
-_BUCKETED = """
-SELECT bucket, (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,
-       (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume)::bigint AS volume
-FROM (SELECT {bucket} AS bucket, ts, open, high, low, close, volume
-      FROM ohlcv_1min WHERE symbol = $1 AND ts >= $2 AND ts < $3) AS minutes
-WHERE bucket > $4
-GROUP BY bucket ORDER BY bucket LIMIT $5
-"""
 
 # Loaded daily bars; a row's bar starts at US/Eastern midnight of its date, like a minute-built day,
 # and the day holding the range's start counts, as its minutes do.
@@ -44,6 +32,10 @@ ORDER BY start LIMIT $5
 """
 
 _NEWEST = "SELECT max(ts) FROM ohlcv_1min WHERE symbol = $1"
+
+# The hourly continuous aggregate exists exactly where ohlcv_1min is a TimescaleDB hypertable.
+_TIMESCALE_SCHEMA = "SELECT to_regclass('ohlcv_1hour') IS NOT NULL"
+_HOUR_NS = 3600 * NS_PER_S
 
 _MINUTES = """
 SELECT ts, open, high, low, close, volume FROM ohlcv_1min
@@ -73,7 +65,8 @@ class PgBarReader:
     earlier one). A stored minute
     that also has a pending revision is replaced by it, so a client never sees a hole or a stale minute
     while bars wait for their flush. Buckets before the first pending minute's bucket are aggregated by
-    PostgreSQL; from there on, stored and pending minutes are merged here.
+    PostgreSQL (with TimescaleDB: time_bucket, and the hourly continuous aggregate for 1h and 1d over
+    whole hours); from there on, stored and pending minutes are merged here.
 
     Day bars (`BarInterval.DAY_1`) prefer ``ohlcv_daily``: where the historical loader wrote a day's
     row, that row is the day's bar (the API's official daily bar, which also counts trades outside
@@ -84,6 +77,8 @@ class PgBarReader:
         """Use `pool` (owned by the caller) and the in-memory source `pending`."""
         self._pool = pool
         self._pending = pending
+        self._timescale: bool | None = None
+        """Whether the schema is the TimescaleDB one; looked up by the first read."""
 
     async def get_bars(
         self,
@@ -109,7 +104,6 @@ class PgBarReader:
         if pending_by_minute:
             cutoff_ns = max(start_ns, bucket_start_ns(min(pending_by_minute), interval))
         after = after_ns if after_ns is not None else -1
-        bucket = _DAY_BUCKET if interval is BarInterval.DAY_1 else _MINUTES_BUCKET
         arguments: list[object] = [
             symbol,
             datetime_from_ns(start_ns),
@@ -121,7 +115,11 @@ class PgBarReader:
             arguments.append(dt.timedelta(seconds=interval.seconds))
         with map_asyncpg_errors():
             async with self._pool.acquire() as connection:
-                stored = await connection.fetch(_BUCKETED.format(bucket=bucket), *arguments)
+                if self._timescale is None:
+                    self._timescale = bool(await connection.fetchval(_TIMESCALE_SCHEMA))
+                whole_hours = start_ns % _HOUR_NS == 0 and cutoff_ns % _HOUR_NS == 0
+                query = bucketed_query(interval, timescale=self._timescale, whole_hours=whole_hours)
+                stored = await connection.fetch(query, *arguments)
                 recent = (
                     await connection.fetch(
                         _MINUTES, symbol, datetime_from_ns(cutoff_ns), datetime_from_ns(end_ns)

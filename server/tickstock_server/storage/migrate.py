@@ -11,6 +11,7 @@ import asyncpg
 
 from tickstock_server.errors import MigrationError
 from tickstock_server.storage.database import map_asyncpg_errors
+from tickstock_server.storage.timescale import convert_when_available
 
 _logger = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ def load_migrations() -> list[Migration]:
 async def apply_migrations(pool: asyncpg.Pool) -> list[int]:
     """Apply the packaged migrations the database lacks, each in its own transaction.
 
+    Then, where TimescaleDB has become usable since the bar tables were created plain, converts them
+    (see `convert_when_available`).
+
     Concurrent callers (several servers starting at once) are serialised with an advisory lock, so each
     migration runs exactly once.
 
@@ -115,4 +119,6 @@ async def _apply_locked(conn: asyncpg.Connection, migrations: list[Migration]) -
             )
         _logger.info("applied schema migration %04d_%s", migration.version, migration.name)
         applied_now.append(migration.version)
+    if 2 in applied or 2 in applied_now:
+        await convert_when_available(conn)
     return applied_now
