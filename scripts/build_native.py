@@ -1,0 +1,95 @@
+"""Compile the detection core with mypyc, next to its sources, when its sources changed since the last build.
+
+Run by scripts/bootstrap (so by scripts/test, scripts/check and CI). The modules and the staleness rule
+are in tickstock_server/native.py. Without a C compiler or the Python headers it prints one line and
+leaves the core interpreted; a compile that fails for any other reason fails the script.
+Usage: .venv/bin/python scripts/build_native.py [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from tickstock_server import native
+
+_SERVER_DIR = native.PACKAGE_DIR.parent
+
+
+def _missing_toolchain() -> str | None:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        return f"no C compiler ({compiler})"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():
+        return "no Python headers (Python.h)"
+    return None
+
+
+def _remove_build() -> None:
+    native.MANIFEST.unlink(missing_ok=True)
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    for library in [
+        *native.PACKAGE_DIR.rglob("*" + suffix),
+        _SERVER_DIR / (native.GROUP + "__mypyc" + suffix),
+    ]:
+        library.unlink(missing_ok=True)
+
+
+def _compile() -> None:
+    from mypyc.build import mypycify
+    from setuptools import setup
+
+    sources = [str(native.source_path(module).relative_to(_SERVER_DIR)) for module in native.COMPILED_MODULES]
+    with tempfile.TemporaryDirectory() as work, contextlib.chdir(_SERVER_DIR):
+        log = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                extensions = mypycify(sources, group_name=native.GROUP, target_dir=work, multi_file=True)
+                setup(
+                    name="tickstock-native-core",
+                    ext_modules=extensions,
+                    script_args=[
+                        "build_ext",
+                        "--inplace",
+                        "--parallel",
+                        str(os.cpu_count() or 1),
+                        "--build-temp",
+                        work,
+                        "--build-lib",
+                        work,
+                    ],
+                )
+        except BaseException:
+            sys.stderr.write(log.getvalue())
+            raise
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="rebuild even when the build is fresh")
+    args = parser.parse_args()
+    digest = native.source_digest()
+    if not args.force and native.built_digest() == digest:
+        return
+    _remove_build()
+    missing = _missing_toolchain()
+    if missing is not None:
+        print(f"tickstock: {missing}: the detection core runs interpreted (pure Python)")
+        return
+    started = time.monotonic()
+    _compile()
+    native.MANIFEST.write_text(json.dumps({"digest": digest, "python": sys.version}) + "\n")
+    print(f"tickstock: compiled the detection core with mypyc in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
