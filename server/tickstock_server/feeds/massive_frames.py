@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from tickstock_server.domain.tick import Tick
 from tickstock_server.support.time_units import NS_PER_MS
 
@@ -20,6 +22,8 @@ __all__ = ["OK_STATUSES", "MassiveFrameParser", "RejectReason"]
 _logger = logging.getLogger(__name__)
 
 _EXCERPT_CHARS = 200
+
+_decode = msgspec.json.Decoder().decode
 
 OK_STATUSES = frozenset({"connected", "auth_success", "success"})
 """Status values that mean things are working (as in the massive client); others are logged as warnings."""
@@ -203,10 +207,15 @@ class MassiveFrameParser:
         """
         self.frames_parsed += 1
         try:
-            events = json.loads(frame)
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError
-            self._reject(RejectReason.INVALID_JSON, frame)
-            return []
+            events = _decode(frame)
+        except ValueError:  # msgspec's DecodeError and ValidationError
+            # msgspec is strict JSON; `json` also reads NaN, Infinity and out-of-range numbers, which
+            # must reach the field checks (BAD_VALUE, not INVALID_JSON). It is the final word on a frame.
+            try:
+                events = json.loads(frame)
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError
+                self._reject(RejectReason.INVALID_JSON, frame)
+                return []
         if type(events) is not list:
             self._reject(RejectReason.NOT_AN_ARRAY, frame)
             return []
