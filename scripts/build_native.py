@@ -34,22 +34,23 @@ def _missing_toolchain() -> str | None:
     return None
 
 
-def _remove_build() -> None:
-    native.MANIFEST.unlink(missing_ok=True)
+def _remove_build(server_dir: Path) -> None:
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    (server_dir / native.MANIFEST.relative_to(_SERVER_DIR)).unlink(missing_ok=True)
     for library in [
-        *native.PACKAGE_DIR.rglob("*" + suffix),
-        _SERVER_DIR / (native.GROUP + "__mypyc" + suffix),
+        *(server_dir / "tickstock_server").rglob("*" + suffix),
+        server_dir / f"{native.GROUP}__mypyc{suffix}",
     ]:
         library.unlink(missing_ok=True)
 
 
-def _compile() -> None:
+def _compile(server_dir: Path) -> None:
     from mypyc.build import mypycify
     from setuptools import setup
 
     sources = [str(native.source_path(module).relative_to(_SERVER_DIR)) for module in native.COMPILED_MODULES]
-    with tempfile.TemporaryDirectory() as work, contextlib.chdir(_SERVER_DIR):
+    jobs = str(os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory() as work, contextlib.chdir(server_dir):
         log = io.StringIO()
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -61,7 +62,7 @@ def _compile() -> None:
                         "build_ext",
                         "--inplace",
                         "--parallel",
-                        str(os.cpu_count() or 1),
+                        jobs,
                         "--build-temp",
                         work,
                         "--build-lib",
@@ -73,22 +74,33 @@ def _compile() -> None:
             raise
 
 
+def build(server_dir: Path = _SERVER_DIR, *, force: bool = False) -> str | None:
+    """Compile the core in `server_dir` (a tree holding `tickstock_server`) unless its build is fresh.
+
+    Returns the line to print, or None when the build was fresh. The sources must be those of this
+    checkout (their digest is the one recorded).
+    """
+    digest = native.source_digest()
+    manifest = server_dir / native.MANIFEST.relative_to(_SERVER_DIR)
+    recorded = json.loads(manifest.read_text()).get("digest") if manifest.is_file() else None
+    if not force and recorded == digest:
+        return None
+    _remove_build(server_dir)
+    missing = _missing_toolchain()
+    if missing is not None:
+        return f"tickstock: {missing}: the detection core runs interpreted (pure Python)"
+    started = time.monotonic()
+    _compile(server_dir)
+    manifest.write_text(json.dumps({"digest": digest, "python": sys.version}) + "\n")
+    return f"tickstock: compiled the detection core with mypyc in {time.monotonic() - started:.0f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild even when the build is fresh")
-    args = parser.parse_args()
-    digest = native.source_digest()
-    if not args.force and native.built_digest() == digest:
-        return
-    _remove_build()
-    missing = _missing_toolchain()
-    if missing is not None:
-        print(f"tickstock: {missing}: the detection core runs interpreted (pure Python)")
-        return
-    started = time.monotonic()
-    _compile()
-    native.MANIFEST.write_text(json.dumps({"digest": digest, "python": sys.version}) + "\n")
-    print(f"tickstock: compiled the detection core with mypyc in {time.monotonic() - started:.0f} s")
+    line = build(force=parser.parse_args().force)
+    if line is not None:
+        print(line)
 
 
 if __name__ == "__main__":
