@@ -43,7 +43,8 @@ _OPEN_NS = DEFAULT_START_NS + 5 * 60 * 1_000_000_000  # 09:30 ET
 _CHUNK_TICKS = 100_000
 
 
-def _chunks(symbols: int, count: int, rate: float, seed: int, start_ns: int) -> Iterator[list[Tick]]:
+def tick_chunks(symbols: int, count: int, rate: float, seed: int, start_ns: int) -> Iterator[list[Tick]]:
+    """`count` synthetic ticks at `rate` per s of event time from `start_ns`, in chunks (ingest.py too)."""
     market = SyntheticMarket(seed, SyntheticMarketConfig(symbols=symbols))
     batch = max(1, int(rate / 50))  # 20 ms of event time per batch
     step_ns = int(batch / rate * 1e9)
@@ -107,7 +108,7 @@ def main() -> None:
     samples: list[int] = []
     elapsed = 0.0
     clock = time.perf_counter_ns
-    for chunk in _chunks(args.symbols, count, args.rate, args.seed, start_ns):
+    for chunk in tick_chunks(args.symbols, count, args.rate, args.seed, start_ns):
         gc.collect()
         gc.freeze()
         process = engine.process

@@ -22,15 +22,16 @@ import statistics
 import time
 from collections.abc import Iterator
 
+from detect import tick_chunks  # bench/, the script's directory
+
 from tickstock_server import native
 from tickstock_server.detection.engine import DetectionEngine
 from tickstock_server.domain.tick import Tick
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
-from tickstock_server.simulation.market import DEFAULT_START_NS, SyntheticMarket, SyntheticMarketConfig
+from tickstock_server.simulation.market import DEFAULT_START_NS
 from tickstock_server.support.time_units import NS_PER_MS
 
 _OPEN_NS = DEFAULT_START_NS + 5 * 60 * 1_000_000_000  # 09:30 ET
-_CHUNK_TICKS = 100_000
 
 
 def _event(kind: str, tick: Tick) -> dict[str, object]:
@@ -66,23 +67,14 @@ def _event(kind: str, tick: Tick) -> dict[str, object]:
     }
 
 
-def _chunks(args: argparse.Namespace, count: int, rate: float) -> Iterator[tuple[list[str], int]]:
-    market = SyntheticMarket(args.seed, SyntheticMarketConfig(symbols=args.symbols))
-    batch = max(1, int(rate / 50))  # 20 ms of event time per batch
-    step_ns = int(batch / rate * 1e9)
-    ts_ns = _OPEN_NS + int(args.start_minutes * 60e9)
-    produced = 0
-    while produced < count:
-        ticks: list[Tick] = []
-        while len(ticks) < _CHUNK_TICKS and produced + len(ticks) < count:
-            ticks.extend(market.next_ticks(min(batch, count - produced - len(ticks)), ts_ns))
-            ts_ns += step_ns
-        produced += len(ticks)
-        per = args.events_per_frame
-        frames = [
-            json.dumps([_event(args.kind, t) for t in ticks[i : i + per]]) for i in range(0, len(ticks), per)
+def _frame_chunks(args: argparse.Namespace, count: int, rate: float) -> Iterator[list[str]]:
+    start_ns = _OPEN_NS + int(args.start_minutes * 60e9)
+    per = args.events_per_frame
+    for ticks in tick_chunks(args.symbols, count, rate, args.seed, start_ns):
+        yield [
+            json.dumps([_event(args.kind, tick) for tick in ticks[i : i + per]])
+            for i in range(0, len(ticks), per)
         ]
-        yield frames, len(ticks)
 
 
 def main() -> None:
@@ -104,7 +96,7 @@ def main() -> None:
     samples: list[float] = []
     elapsed = 0.0
     clock = time.perf_counter_ns
-    for frames, _ in _chunks(args, count, rate):
+    for frames in _frame_chunks(args, count, rate):
         gc.collect()
         gc.freeze()
         parse, process = frames_parser.parse, engine.process
