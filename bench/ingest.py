@@ -1,11 +1,13 @@
 """Ingest throughput: raw Massive frames through the frame parser and every detector, frames to events.
 
-Usage: .venv/bin/python bench/ingest.py [--kind A|T] [--symbols 4000] [--rate RATE] [--seconds 120]
+Usage: .venv/bin/python bench/ingest.py [--kind A|T] [--symbols 4000] [--rate RATE] [--seconds 300]
        [--events-per-frame 100] [--start-minutes 10] [--seed 1]
 
 The synthetic market's ticks become Massive WebSocket frames (the text of JSON arrays, as the feed
 sends them): `A` per-second aggregates (default rate: one per symbol per second, the shape of the
 `A.*` subscription) or `T` trades (default rate 100,000/s), `--events-per-frame` events per frame.
+The default 300 s of event time, as in detect.py, take the trend detectors past their warm-up; a
+shorter run measures mostly the cheaper warm-up.
 Frames are generated in chunks outside the timed sections. Each chunk runs through one parser and
 engine timed as a whole (throughput) and another timed per frame (latency per tick: a frame's time
 over its ticks). Prints `name: value unit` lines, including the process's peak RSS and the build of
@@ -82,7 +84,7 @@ def main() -> None:
     parser.add_argument("--kind", choices=("A", "T"), default="A")
     parser.add_argument("--symbols", type=int, default=4000)
     parser.add_argument("--rate", type=float, default=None, help="ticks/s of event time (A: one per symbol)")
-    parser.add_argument("--seconds", type=float, default=120.0, help="seconds of event time")
+    parser.add_argument("--seconds", type=float, default=300.0, help="seconds of event time")
     parser.add_argument("--events-per-frame", type=int, default=100)
     parser.add_argument("--start-minutes", type=float, default=10.0, help="event time start after 09:30 ET")
     parser.add_argument("--seed", type=int, default=1)
