@@ -1,4 +1,4 @@
-"""Child process of test_native_builds.py: replay a recorded Massive feed through the detectors, print the events.
+"""Child of test_native_builds.py: replay a recorded Massive feed through the detectors, print the events.
 
 Usage: python replay_events.py FEED.jsonl
 The first line is the detection core's build (`tickstock_server.native.mode()`), then one line per
