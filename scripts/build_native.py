@@ -26,7 +26,8 @@ _SERVER_DIR = native.PACKAGE_DIR.parent
 
 
 def _missing_toolchain() -> str | None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    # The compiler setuptools will call: $CC when set, else the one Python was built with.
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
         return f"no C compiler ({compiler})"
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():

@@ -54,3 +54,29 @@ def test_an_edited_source_runs_interpreted_never_against_the_old_binary(tmp_path
     edited.write_text(edited.read_text() + "\n# edited after the build\n")
 
     assert _probe(None, server_dir) == ["interpreted: the compiled build is stale", "True"]
+
+
+def test_without_a_compiler_the_build_says_so_once_and_the_core_runs_interpreted(tmp_path: Path) -> None:
+    server_dir = tmp_path / "server"
+    shutil.copytree(native.PACKAGE_DIR.parent, server_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    script = native.PACKAGE_DIR.parents[1] / "scripts" / "build_native.py"
+    env = {**os.environ, "PYTHONPATH": str(server_dir), "CC": str(tmp_path / "no-such-cc")}
+
+    result = subprocess.run(
+        [sys.executable, str(script), "--force"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    missing = tmp_path / "no-such-cc"
+    assert result.stdout.splitlines() == [
+        f"tickstock: no C compiler ({missing}): the detection core runs interpreted (pure Python)"
+    ]
+    assert not list(server_dir.rglob("*.so"))
+    assert _probe(None, server_dir) == [
+        "interpreted: no compiled build (scripts/bootstrap builds it where a C compiler exists)",
+        "True",
+    ]
