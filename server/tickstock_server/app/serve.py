@@ -25,6 +25,7 @@ from collections.abc import Callable
 import asyncpg
 import redis.asyncio as aioredis
 
+from tickstock_server import native
 from tickstock_server.api.auth import AuthInterceptor, create_auth_interceptor
 from tickstock_server.api.mappers.events import encode_event
 from tickstock_server.api.rpc_metrics import RpcMetrics
@@ -191,7 +192,7 @@ async def _ingest(
     patterns = ingest_pattern_consumer(settings, redis_client, ingest.pattern_events(hub=None))
     await stack.enter_async_context(cancelled_on_exit(tasks, "pattern-events", patterns.run()))
     _metrics(settings, stack, [*ingest.instruments(), queries, patterns], _ingest_health(ingest))
-    _logger.info("ingesting", extra={"epoch": log.epoch})
+    _logger.info("ingesting; detection core %s", native.mode(), extra={"epoch": log.epoch})
     return 0
 
 

@@ -23,7 +23,9 @@ def config_hash(config: Any) -> str:
     """Return a short hex SHA-256 of every field of a frozen dataclass configuration.
 
     Equal configurations give equal hashes across processes and versions of Python: fields are
-    serialised as sorted-key JSON (enums by value, dict keys as strings, infinities as `Infinity`).
+    serialised as sorted-key JSON (enums by value, dict keys as strings, infinities as `Infinity`,
+    an integral float as the integer: a float field given `50` holds the int 50 when interpreted and the
+    float 50.0 when compiled by mypyc, and both builds must give one hash).
 
     Args:
         config: A frozen (hashable) dataclass instance, possibly nesting dataclasses, tuples, dicts and enums.
@@ -41,4 +43,6 @@ def _stringify_keys(value: Any) -> Any:
         }
     if isinstance(value, list | tuple):
         return [_stringify_keys(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value

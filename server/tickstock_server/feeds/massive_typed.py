@@ -1,0 +1,101 @@
+"""The typed fast path of the Massive frame parser: frames whose every event is a valid A, AM, T or Q.
+
+msgspec decodes such a frame straight into the structs below (no dict per event) and `typed_ticks`
+checks the ranges the structs' types leave open. Any other frame (a status event, an unknown or
+malformed event, a value out of type or range, NaN or Infinity) makes `typed_ticks` return None, and
+the parser then takes its general path, which counts and logs every rejection by reason; so the fast
+path never changes what a frame yields.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from tickstock_server.domain.tick import Tick
+from tickstock_server.support.time_units import NS_PER_MS
+
+__all__ = ["typed_ticks"]
+
+
+class _Aggregate(msgspec.Struct, tag_field="ev", tag="A"):
+    sym: str
+    c: float
+    v: int
+    e: int
+    a: float | None = None
+    op: float | None = None
+    av: int | None = None
+
+
+class _MinuteAggregate(_Aggregate, tag="AM"):
+    pass
+
+
+class _Trade(msgspec.Struct, tag_field="ev", tag="T"):
+    sym: str
+    p: float
+    s: int
+    t: int
+
+
+class _Quote(msgspec.Struct, tag_field="ev", tag="Q"):
+    sym: str
+    bp: float
+    ap: float
+    t: int
+
+
+_decode: Final = msgspec.json.Decoder(list[_Aggregate | _MinuteAggregate | _Trade | _Quote]).decode
+
+
+def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | None:
+    """The frame's ticks when every event is a valid A, AM, T or Q event, else None (see the module docs).
+
+    The mapping is `MassiveFrameParser`'s; a float from msgspec is always finite (strict JSON).
+    """
+    try:
+        events = _decode(frame)
+    except msgspec.DecodeError:  # also ValidationError
+        return None
+    ticks: list[Tick] = []
+    append = ticks.append
+    for event in events:
+        symbol = event.sym
+        if not symbol:
+            return None
+        if isinstance(event, _Aggregate):
+            ts_ms, price, volume = event.e, event.c, event.v
+            vwap, open_price, day_volume = event.a, event.op, event.av
+            # A zero (or absent) day statistic means unknown; a negative one is bad.
+            if (vwap is not None and vwap < 0.0) or (open_price is not None and open_price < 0.0):
+                return None
+            if day_volume is not None and day_volume < 0:
+                return None
+        else:
+            vwap = open_price = None
+            day_volume = None
+            ts_ms = event.t
+            if isinstance(event, _Trade):
+                price, volume = event.p, event.s
+            else:
+                if not (event.bp > 0.0 and event.ap > 0.0):
+                    return None
+                price, volume = (event.bp + event.ap) / 2.0, 0
+        if not (price > 0.0 and volume >= 0 and ts_ms > 0):
+            return None
+        ts_ns = ts_ms * NS_PER_MS
+        append(
+            Tick(
+                symbol=symbol.upper(),
+                price=price,
+                volume=volume,
+                ts_ns=ts_ns,
+                received_ns=ts_ns if received_ns is None else received_ns,
+                vwap=vwap or None,
+                open_price=open_price or None,
+                accumulated_volume=day_volume,
+            )
+        )
+    return ticks
