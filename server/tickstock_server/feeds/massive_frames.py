@@ -14,8 +14,9 @@ from typing import Any
 
 import msgspec
 
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.domain.tick import Tick
-from tickstock_server.feeds.massive_typed import typed_ticks
+from tickstock_server.feeds.massive_typed import MAX_VOLUME, typed_ticks
 from tickstock_server.support.time_units import NS_PER_MS
 
 __all__ = ["OK_STATUSES", "MassiveFrameParser", "RejectReason"]
@@ -23,6 +24,8 @@ __all__ = ["OK_STATUSES", "MassiveFrameParser", "RejectReason"]
 _logger = logging.getLogger(__name__)
 
 _EXCERPT_CHARS = 200
+_FLOAT_LIMIT = 2**1023
+"""Integers from here up may overflow a float (json reads integer literals of any length)."""
 
 _decode = msgspec.json.Decoder().decode
 
@@ -34,7 +37,8 @@ class RejectReason(enum.StrEnum):
     """Why a frame or an event was skipped; the keys of `MassiveFrameParser.rejected`."""
 
     INVALID_JSON = "invalid_json"
-    """The frame is not valid JSON (or not UTF-8): the whole frame is skipped."""
+    """The frame is not valid JSON (or not UTF-8, or nested too deeply to decode): the whole frame is
+    skipped."""
     NOT_AN_ARRAY = "not_an_array"
     """The frame is valid JSON but not an array of events: the whole frame is skipped."""
     NOT_AN_OBJECT = "not_an_object"
@@ -44,8 +48,10 @@ class RejectReason(enum.StrEnum):
     MISSING_FIELD = "missing_field"
     """A required field of the event type is absent."""
     BAD_VALUE = "bad_value"
-    """A field has the wrong type or range: a price that is not a finite number > 0, a negative or
-    fractional volume, a time stamp that is not an integer > 0, an empty symbol."""
+    """A field has the wrong type or range: a price that is not a finite number > 0, a volume that is
+    negative, fractional or above 2**63 - 1, a time stamp that is not an integer > 0, a symbol that is
+    not a ticker (`is_symbol` once upper-cased: no empty, overlong or non-ASCII symbols, which no later
+    layer can carry)."""
 
 
 class _BadValueError(Exception):
@@ -57,7 +63,7 @@ def _price(value: Any) -> float:
     if type(value) is float:
         if 0.0 < value < math.inf:  # also false for NaN
             return value
-    elif type(value) is int and value > 0:
+    elif type(value) is int and 0 < value < _FLOAT_LIMIT:  # larger ints have no float
         return float(value)
     raise _BadValueError
 
@@ -70,10 +76,11 @@ def _optional_price(value: Any) -> float | None:
 
 
 def _volume(value: Any) -> int:
+    # At most int64's largest value: volumes end up in PostgreSQL bigint columns and protobuf int64s.
     if type(value) is int:
-        if value >= 0:
+        if 0 <= value <= MAX_VOLUME:
             return value
-    elif type(value) is float and value >= 0.0 and value.is_integer():  # is_integer is false for inf, NaN
+    elif type(value) is float and 0.0 <= value <= MAX_VOLUME and value.is_integer():  # false for NaN
         return int(value)
     raise _BadValueError
 
@@ -92,8 +99,10 @@ def _ts_ns(value_ms: Any) -> int:
 
 
 def _symbol(value: Any) -> str:
-    if type(value) is str and value:
-        return value.upper()
+    if type(value) is str:
+        upper = value.upper()
+        if is_symbol(upper):
+            return upper
     raise _BadValueError
 
 
@@ -220,12 +229,14 @@ class MassiveFrameParser:
         """
         try:
             events = _decode(frame)
-        except ValueError:  # msgspec's DecodeError and ValidationError
+        except (ValueError, RecursionError):  # msgspec's DecodeError and ValidationError; deep nesting
             # msgspec is strict JSON; `json` also reads NaN, Infinity and out-of-range numbers, which
             # must reach the field checks (BAD_VALUE, not INVALID_JSON). It is the final word on a frame.
             try:
                 events = json.loads(frame)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            except (ValueError, RecursionError):
+                # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is an array or
+                # object nested about a thousand deep, which must not end the feed like any other bad frame.
                 self._reject(RejectReason.INVALID_JSON, frame)
                 return []
         if type(events) is not list:

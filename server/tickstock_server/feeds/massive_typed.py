@@ -13,10 +13,14 @@ from typing import Final
 
 import msgspec
 
+from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.domain.tick import Tick
 from tickstock_server.support.time_units import NS_PER_MS
 
-__all__ = ["typed_ticks"]
+__all__ = ["MAX_VOLUME", "typed_ticks"]
+
+MAX_VOLUME: Final = 2**63 - 1
+"""The largest volume a tick may carry: it goes to bigint columns and protobuf int64 fields."""
 
 
 class _Aggregate(msgspec.Struct, tag_field="ev", tag="A"):
@@ -57,13 +61,13 @@ def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | Non
     """
     try:
         events = _decode(frame)
-    except msgspec.DecodeError:  # also ValidationError
+    except (msgspec.DecodeError, RecursionError):  # also ValidationError; RecursionError: deep nesting
         return None
     ticks: list[Tick] = []
     append = ticks.append
     for event in events:
-        symbol = event.sym
-        if not symbol:
+        symbol = event.sym.upper()
+        if not is_symbol(symbol):
             return None
         if isinstance(event, _Aggregate):
             ts_ms, price, volume = event.e, event.c, event.v
@@ -83,12 +87,14 @@ def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | Non
                 if not (event.bp > 0.0 and event.ap > 0.0):
                     return None
                 price, volume = (event.bp + event.ap) / 2.0, 0
-        if not (price > 0.0 and volume >= 0 and ts_ms > 0):
+        if not (price > 0.0 and 0 <= volume <= MAX_VOLUME and ts_ms > 0):
+            return None
+        if day_volume is not None and day_volume > MAX_VOLUME:
             return None
         ts_ns = ts_ms * NS_PER_MS
         append(
             Tick(
-                symbol=symbol.upper(),
+                symbol=symbol,
                 price=price,
                 volume=volume,
                 ts_ns=ts_ns,

@@ -144,6 +144,8 @@ def test_events_keep_their_frame_order() -> None:
         (b'[{"ev":"A","sym":"\xff"}]', RejectReason.INVALID_JSON),  # not UTF-8
         ('{"ev":"A","sym":"AAPL"}', RejectReason.NOT_AN_ARRAY),
         ("null", RejectReason.NOT_AN_ARRAY),
+        ("[" * 100_000 + "]" * 100_000, RejectReason.INVALID_JSON),  # deeper than the decoder recurses
+        ('[{"a":' * 5_000 + "1" + "}]" * 5_000, RejectReason.INVALID_JSON),
     ],
 )
 def test_malformed_frame_is_skipped_whole_and_counted(bad_frame: str | bytes, reason: RejectReason) -> None:
@@ -177,9 +179,14 @@ def test_malformed_frame_is_skipped_whole_and_counted(bad_frame: str | bytes, re
         (aggregate(c=float("inf")), RejectReason.BAD_VALUE),
         (aggregate(c="242.66"), RejectReason.BAD_VALUE),
         (aggregate(c=True), RejectReason.BAD_VALUE),
+        (aggregate(c=10**400), RejectReason.BAD_VALUE),  # an integer literal too large for a float
+        (quote(bp=2**1024), RejectReason.BAD_VALUE),
         (aggregate(c=None), RejectReason.BAD_VALUE),
         (aggregate(v=-1), RejectReason.BAD_VALUE),
         (aggregate(v=10.5), RejectReason.BAD_VALUE),
+        (aggregate(v=2**63), RejectReason.BAD_VALUE),  # past int64: no bigint column or proto takes it
+        (aggregate(v=1e300), RejectReason.BAD_VALUE),
+        (aggregate(av=2**64), RejectReason.BAD_VALUE),
         (aggregate(av=-5), RejectReason.BAD_VALUE),
         (aggregate(a=-242.5), RejectReason.BAD_VALUE),
         (aggregate(op="241.9"), RejectReason.BAD_VALUE),
@@ -188,6 +195,10 @@ def test_malformed_frame_is_skipped_whole_and_counted(bad_frame: str | bytes, re
         (aggregate(e=0), RejectReason.BAD_VALUE),
         (aggregate(sym=""), RejectReason.BAD_VALUE),
         (aggregate(sym=123), RejectReason.BAD_VALUE),
+        (aggregate(sym="\ud800"), RejectReason.BAD_VALUE),  # a lone surrogate: no encoder takes it
+        (aggregate(sym="AAPL\0"), RejectReason.BAD_VALUE),
+        (aggregate(sym="A" * 16), RejectReason.BAD_VALUE),
+        (aggregate(sym="X:BTCUSD"), RejectReason.BAD_VALUE),
         (trade(p=0), RejectReason.BAD_VALUE),
         (trade(s=-100), RejectReason.BAD_VALUE),
         (quote(bp=0), RejectReason.BAD_VALUE),
