@@ -28,6 +28,7 @@ from tickstock_server.api.interceptors import Context, ErrorMappingInterceptor, 
 from tickstock_server.api.reflection import REFLECTION_SERVICES, enable_reflection
 from tickstock_server.api.rpc_metrics import RpcMetrics
 from tickstock_server.api.tls import ServerTls, server_credentials
+from tickstock_server.api.undecodable import tolerant_deserializer
 from tickstock_server.api.validation import RequestValidationInterceptor
 from tickstock_server.errors import NotSupportedError
 
@@ -85,7 +86,7 @@ def _unimplemented(method: MethodDescriptor) -> Any:
 
 
 def _method_handler(method: MethodDescriptor, behaviour: Any) -> grpc.RpcMethodHandler[Any, Any]:
-    deserialize = message_factory.GetMessageClass(method.input_type).FromString
+    deserialize = tolerant_deserializer(message_factory.GetMessageClass(method.input_type))
     if method.client_streaming:
         raise ValueError(f"{method.full_name}: client streaming is not browser-compatible; not supported")
     factory = (

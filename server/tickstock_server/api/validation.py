@@ -23,6 +23,7 @@ from tickstock_server.api.interceptors import (
     WrappingInterceptor,
     call_unary,
 )
+from tickstock_server.api.undecodable import UndecodableRequest
 from tickstock_server.errors import FieldViolation, InvalidRequestError
 
 MAX_ECHO_CHARS = 64
@@ -79,6 +80,8 @@ class RequestValidationInterceptor(WrappingInterceptor):
                 self._validator.collect_violations(message_factory.GetMessageClass(method.input_type)())
 
     def _check(self, request: Any) -> None:
+        if isinstance(request, UndecodableRequest):
+            raise request.error()
         if not isinstance(request, message.Message):
             # A client-streaming call (server reflection) gets an iterator of requests; no tickstock.v1
             # method streams its requests (browsers cannot), so there is nothing of ours to check.
