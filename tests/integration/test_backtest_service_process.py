@@ -161,9 +161,16 @@ async def test_submit_publishes_the_job_and_returns_it_queued(harness: Harness) 
     assert stored.backtest == backtest
 
 
-@pytest.mark.parametrize("backtest_id", ["backtest_1_\x00ff", "x" * 10_000, ""])
-async def test_an_id_no_backtest_can_have_is_not_found_not_internal(
-    harness: Harness, backtest_id: str
+@pytest.mark.parametrize(
+    ("backtest_id", "code"),
+    [
+        ("backtest_1_\x00ff", grpc.StatusCode.NOT_FOUND),
+        ("", grpc.StatusCode.NOT_FOUND),
+        ("x" * 10_000, grpc.StatusCode.INVALID_ARGUMENT),  # past the id's documented 64 characters
+    ],
+)
+async def test_an_id_no_backtest_can_have_is_refused_not_internal(
+    harness: Harness, backtest_id: str, code: grpc.StatusCode
 ) -> None:
     # NUL bytes once reached PostgreSQL, which refused them: INTERNAL.
     for call in (
@@ -174,7 +181,7 @@ async def test_an_id_no_backtest_can_have_is_not_found_not_internal(
     ):
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await call
-        assert raised.value.code() is grpc.StatusCode.NOT_FOUND
+        assert raised.value.code() is code
         assert len(raised.value.details() or "") < 200
 
 

@@ -334,12 +334,6 @@ async def test_page_token_with_other_filters_raises_invalid_request(catalog: Uni
         await _list_symbols(catalog, symbol_type="ETF", page_size=10, page_token=first.next_page_token)
 
 
-async def test_negative_page_size_raises_invalid_request(catalog: UniverseCatalog) -> None:
-    # Act / Assert
-    with pytest.raises(InvalidRequestError):
-        await _list_symbols(catalog, page_size=-1)
-
-
 async def test_get_symbol_returns_reference_data(catalog: UniverseCatalog) -> None:
     # Act
     symbol = await catalog.get_symbol("BRK.B")
