@@ -40,7 +40,7 @@ async def test_grpcurl_streams_filtered_events_with_a_created_key(
         grpcurl = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
         assert grpcurl is not None
         process = await asyncio.create_subprocess_exec(
-            grpcurl, "-plaintext", "-max-time", "6", "-H", f"authorization: Bearer {token}",
+            grpcurl, "-plaintext", "-max-time", "10", "-H", f"authorization: Bearer {token}",
             "-d", '{"filter": {"symbols": ["AAPL", "MSFT", "NVDA", "AMZN"]}}',
             f"127.0.0.1:{port}", "tickstock.v1.EventService/StreamEvents",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -56,7 +56,7 @@ async def test_grpcurl_streams_filtered_events_with_a_created_key(
         messages.append(message)
     assert "subscription_status" in messages[0]
     events = [e for m in messages if "event_batch" in m for e in m["event_batch"]["events"]]
-    assert events, "no events within 6 s"
+    assert events, "no events within 10 s"
     assert {e["symbol"] for e in events} <= {"AAPL", "MSFT", "NVDA", "AMZN"}
     seqs = [int(e["seq"]) for e in events]
     assert seqs == sorted(seqs)
