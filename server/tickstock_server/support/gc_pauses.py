@@ -9,11 +9,11 @@ fixed buckets per generation, exported as the histogram ``tickstock_gc_pause_sec
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Self
 
+from tickstock_server.support.gc_hook import GcHook
 from tickstock_server.support.histograms import Histogram
 from tickstock_server.support.metric_samples import MetricSample
 
@@ -27,7 +27,7 @@ _GENERATIONS = 3
 _NS_PER_S = 1_000_000_000
 
 
-class GcPauseRecorder:
+class GcPauseRecorder(GcHook):
     """Counts garbage-collection pauses by generation; `Instrumented` for the metrics collector.
 
     The recorder is the callback: `install()` (or ``with recorder:``) adds it to `gc.callbacks`,
@@ -59,15 +59,9 @@ class GcPauseRecorder:
         self._started_ns = None
         self._pauses[info["generation"]].observe((now_ns - started_ns) / _NS_PER_S)
 
-    def install(self) -> None:
-        """Start recording: add the hook to `gc.callbacks` (once, however often this is called)."""
-        if self not in gc.callbacks:
-            gc.callbacks.append(self)
-
     def uninstall(self) -> None:
         """Stop recording: remove the hook from `gc.callbacks`; the counts so far stay."""
-        if self in gc.callbacks:
-            gc.callbacks.remove(self)
+        super().uninstall()
         self._started_ns = None
 
     def __enter__(self) -> Self:

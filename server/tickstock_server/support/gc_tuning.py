@@ -12,6 +12,8 @@ import gc
 import time
 from collections.abc import Callable
 
+from tickstock_server.support.gc_hook import GcHook
+
 __all__ = ["SurvivorFreezer", "freeze_startup_heap"]
 
 THAW_INTERVAL_S = 600.0
@@ -37,7 +39,7 @@ def freeze_startup_heap() -> int:
     return gc.get_freeze_count()
 
 
-class SurvivorFreezer:
+class SurvivorFreezer(GcHook):
     """A `gc.callbacks` hook: freezes what each full collection leaves, and thaws it every 10 minutes.
 
     A full (generation 2) collection rescans every object not frozen. In a gateway with 1,000 open
@@ -78,13 +80,3 @@ class SurvivorFreezer:
         elif phase == "stop":
             gc.freeze()
             self.freezes += 1
-
-    def install(self) -> None:
-        """Add the hook to `gc.callbacks` (once)."""
-        if self not in gc.callbacks:
-            gc.callbacks.append(self)
-
-    def uninstall(self) -> None:
-        """Remove the hook; what is frozen stays frozen."""
-        if self in gc.callbacks:
-            gc.callbacks.remove(self)
