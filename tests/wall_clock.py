@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     global _traveller
     value = config.getoption("--wall-clock")
-    if not value:
+    if not value or _is_xdist_controller(config):
         return
     instant = dt.datetime.fromisoformat(value)
     if instant.tzinfo is None:
@@ -58,6 +58,14 @@ def pytest_configure(config: pytest.Config) -> None:
     _traveller = time_machine.travel(time.time() + offset_s, tick=True)
     _traveller.start()
     _give_grpc_the_real_clock()
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process only hands tests to pytest-xdist's workers. Each worker moves its own clock:
+    moved here, the workers would inherit libfaketime and measure their offset on an already moved clock.
+    """
+    workers = config.getoption("numprocesses", default=None)
+    return bool(workers) and not hasattr(config, "workerinput")
 
 
 def _give_grpc_the_real_clock() -> None:

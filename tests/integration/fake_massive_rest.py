@@ -51,6 +51,9 @@ class FakeMassiveData:
     """Status to answer a request path with for good (e.g. 404 or 500); None to answer normally."""
     delay_s: float = 0.0
     """Seconds every answer waits before it is sent (so that concurrent requests overlap)."""
+    hold_after: int | None = None
+    """Answer this many requests, then hold every later one until `FakeMassiveRest.release` is set (so
+    that a client can be interrupted in the middle however fast it runs); None holds nothing."""
 
 
 def ms(when: dt.datetime) -> int:
@@ -69,6 +72,9 @@ class FakeMassiveRest:
         """Requests being answered now."""
         self.max_in_flight = 0
         """Most requests answered at the same time so far."""
+        self.release = threading.Event()
+        """Lets the requests `FakeMassiveData.hold_after` holds go on."""
+        self._arrived = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -169,7 +175,11 @@ class FakeMassiveRest:
                 with fake._lock:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                    arrived, fake._arrived = fake._arrived, fake._arrived + 1
                 try:
+                    hold_after = fake.data.hold_after
+                    if hold_after is not None and arrived >= hold_after:
+                        fake.release.wait(120)
                     time.sleep(fake.data.delay_s)
                     status, body, headers = fake._answer(
                         url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization")

@@ -82,7 +82,8 @@ async def test_watch_keeps_its_table_going_across_a_server_restart(
                 await eventually(lambda: _after_restart(terminal.statuses()[-1], before), 30, 0.2)
         finally:
             watch.send_signal(signal.SIGINT)
-            code = await asyncio.wait_for(watch.wait(), 15)
+            # Two test workers on two cores: once took over 15 s (the stream's cleanup, not reproduced).
+            code = await asyncio.wait_for(watch.wait(), 45)
         await asyncio.sleep(0.2)  # the last frame
         text, statuses = terminal.text(), terminal.statuses()
     finally:

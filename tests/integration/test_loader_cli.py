@@ -151,7 +151,7 @@ async def test_ctrl_c_then_rerun_ends_with_exactly_the_full_data_set(
     fake: FakeMassiveRest, pool: asyncpg.Pool, pg_database_url: str, tmp_path: Path
 ) -> None:
     _serve_history(fake, SYMBOLS)
-    fake.data.delay_s = 0.05
+    fake.data.hold_after = 20  # the first run cannot finish before it is interrupted, however fast
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTOCK_")}
     env.update(MASSIVE_API_KEY=API_KEY, TICKSTOCK_DATABASE_URL=pg_database_url)
     command = [sys.executable, "-m", "tickstock_server.loader", *_argv(fake)]
@@ -160,6 +160,7 @@ async def test_ctrl_c_then_rerun_ends_with_exactly_the_full_data_set(
         await asyncio.wait_for(_wait_for_progress_rows(pool, 12, first), 60)
         first.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(first.wait(), 30) == 130
+    fake.release.set()
     interrupted_at = await pool.fetchval("SELECT count(*) FROM load_progress")
     assert 12 <= interrupted_at < 60, (tmp_path / "first.log").read_text()
     assert "interrupted; completed chunks are kept" in (tmp_path / "first.log").read_text()
