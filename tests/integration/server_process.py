@@ -45,6 +45,14 @@ def free_ports_in_a_row(count: int) -> int:
         return first
 
 
+def sigint_as_in_a_terminal() -> None:
+    """`preexec_fn` of a child that a test interrupts: SIGINT unblocked and at its default, as a shell's
+    foreground job has it. A test worker process may have it ignored or blocked, which a child inherits:
+    then a Ctrl-C test waits forever."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def server_env(port: int, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTOCK_")}
     env.update(

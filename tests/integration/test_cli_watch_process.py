@@ -17,7 +17,15 @@ import termios
 from pathlib import Path
 
 from polling import eventually
-from server_process import free_port, run_admin, server_env, serving, started, topology_settings
+from server_process import (
+    free_port,
+    run_admin,
+    server_env,
+    serving,
+    sigint_as_in_a_terminal,
+    started,
+    topology_settings,
+)
 
 _STATUS = re.compile(r"(\w+) \| resume (\S+) \| ([\d,]+) events")
 _TERMINAL_CODES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
@@ -68,6 +76,7 @@ async def test_watch_keeps_its_table_going_across_a_server_restart(
                 tickstock, "--target", f"127.0.0.1:{port}", "watch", "--symbols", "AAPL,MSFT",
                 "--resume-file", str(tmp_path / "watch.token"),
                 env=cli_env, stdin=terminal.child, stdout=terminal.child, stderr=terminal.child,
+                preexec_fn=sigint_as_in_a_terminal,
             )  # fmt: skip
             try:
                 await eventually(
@@ -82,8 +91,7 @@ async def test_watch_keeps_its_table_going_across_a_server_restart(
                 await eventually(lambda: _after_restart(terminal.statuses()[-1], before), 30, 0.2)
         finally:
             watch.send_signal(signal.SIGINT)
-            # Two test workers on two cores: once took over 15 s (the stream's cleanup, not reproduced).
-            code = await asyncio.wait_for(watch.wait(), 45)
+            code = await asyncio.wait_for(watch.wait(), 15)
         await asyncio.sleep(0.2)  # the last frame
         text, statuses = terminal.text(), terminal.statuses()
     finally:

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from fake_massive_rest import FakeMassiveRest, ms, serve_history, trading_days
 from rich.console import Console
+from server_process import sigint_as_in_a_terminal
 
 from tickstock_server.embedded import EmbeddedPostgres
 from tickstock_server.loader.__main__ import build_parser, run_cli
@@ -156,11 +157,13 @@ async def test_ctrl_c_then_rerun_ends_with_exactly_the_full_data_set(
     env.update(MASSIVE_API_KEY=API_KEY, TICKSTOCK_DATABASE_URL=pg_database_url)
     command = [sys.executable, "-m", "tickstock_server.loader", *_argv(fake)]
     with (tmp_path / "first.log").open("wb") as log:
-        first = await asyncio.create_subprocess_exec(*command, env=env, stdout=log, stderr=log)
+        first = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=log, stderr=log, preexec_fn=sigint_as_in_a_terminal
+        )
         await asyncio.wait_for(_wait_for_progress_rows(pool, 12, first), 60)
         first.send_signal(signal.SIGINT)
+        fake.release.set()  # held requests would keep the interrupted loader's HTTP threads waiting
         assert await asyncio.wait_for(first.wait(), 30) == 130
-    fake.release.set()
     interrupted_at = await pool.fetchval("SELECT count(*) FROM load_progress")
     assert 12 <= interrupted_at < 60, (tmp_path / "first.log").read_text()
     assert "interrupted; completed chunks are kept" in (tmp_path / "first.log").read_text()
