@@ -9,8 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tickstock_server.domain.shards import Shard
 
 _SECTION = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
@@ -343,6 +353,10 @@ def _check_scheme(value: SecretStr | None, schemes: tuple[str, ...]) -> SecretSt
     return value
 
 
+def _shard(value: object) -> object:
+    return Shard.parse(value) if isinstance(value, str) else value
+
+
 class Settings(BaseSettings):
     """All settings of the server."""
 
@@ -357,6 +371,10 @@ class Settings(BaseSettings):
     role: Literal["all", "ingest", "gateway"] = "all"
     """What `serve` runs. all: everything in one process. ingest: the feed, detection, bars and the event
     stream's writer. gateway: the gRPC services, following the event stream from Redis."""
+    shard: Annotated[Shard, NoDecode, BeforeValidator(_shard)] = Shard()
+    """K/N: this ingest process detects the symbols of shard K of N (CRC-32 of the symbol modulo N), and
+    its events join the other shards' in one order in Redis. 0/1, the default, detects every symbol.
+    More than one shard needs role ingest; every shard of a log must use the same N."""
     data_dir: Path = Path(".tickstock")
     """Directory for the embedded Redis and PostgreSQL data, used when no URLs are set."""
     redis_url: SecretStr | None = None
@@ -371,6 +389,12 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     supervisor: SupervisorSettings = SupervisorSettings()
     log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _shards_ingest(self) -> Settings:
+        if self.shard.count > 1 and self.role != "ingest":
+            raise ValueError(f"shard {self.shard} needs role ingest: only ingest processes detect")
+        return self
 
     @field_validator("redis_url")
     @classmethod

@@ -31,6 +31,15 @@ def restarts_history(feed: FeedSettings) -> bool:
     return feed.kind in ("replay", "bars") or (feed.kind == "synthetic" and feed.session_clock)
 
 
+def replays_history(feed: FeedSettings) -> bool:
+    """True when the feed gives the same ticks on every start: a replay of a file or of stored bars.
+
+    A restarted ingest shard regenerates their events, and leaves out the ones the log already has. (The
+    synthetic session clock starts its day again too, but at the wall clock's pace, so its ticks differ.)
+    """
+    return feed.kind in ("replay", "bars")
+
+
 def create_tick_source(feed: FeedSettings, calendar: MarketCalendar, pool: asyncpg.Pool) -> TickSource:
     """The tick source `feed.kind` selects (settings validation guarantees its required fields).
 

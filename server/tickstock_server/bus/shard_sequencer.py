@@ -184,8 +184,10 @@ class ShardSequencer:
         return _outcome(await self._append(keys=keys, args=args))
 
     async def skip(self, epoch: str, *, floor: int, count: int, recover: bool) -> Outcome:
-        """Move the log's seq to max(seq, floor) + count, recording the skipped range; "OK" carries how
-        many seqs were skipped."""
+        """Move the log's seq to max(seq, floor) + count, recording the skipped range.
+
+        "OK" carries how many seqs were skipped.
+        """
         keys = [self._meta, skipped_key(self._prefix, epoch)]
         return _outcome(await self._skip(keys=keys, args=[epoch, floor, count, int(recover)]))
 
@@ -195,7 +197,8 @@ class ShardSequencer:
 
     async def mark_shard(self, epoch: str, **fields: int) -> None:
         """Set fields of this shard's record (and its epoch)."""
-        await self._client.hset(self.shard_key, mapping={"epoch": epoch, **fields})
+        mapping: dict[str, str | int] = {"epoch": epoch, **fields}
+        await self._client.hset(self.shard_key, mapping=mapping)  # type: ignore[arg-type]
 
 
 def _outcome(raw: object) -> Outcome:

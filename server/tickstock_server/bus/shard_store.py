@@ -7,7 +7,7 @@ fail, so that no event is lost silently and no seq names two events:
 - **The shard crashes.** Entries detected but not appended never got seqs. The shard records, before it
   detects more, the highest ordinal it may reach (`reserve_ordinals`), so a restart knows at most how
   many it lost: it skips that many seqs, recorded as NOT_PERSISTED with an upper-bound count. A feed
-  that starts its history again on every start (a replay) regenerates the same events instead: the
+  that gives the same ticks on every start (a replay) regenerates the same events instead: the
   restarted shard leaves out the ones the stream already has, and nothing is lost.
 - **Redis is unreachable.** Entries wait (bounded: the shard stops reading its feed at the ordinal it
   reserved), and `run` retries with capped backoff.
@@ -53,7 +53,7 @@ class ShardEventStore(RedisStreamHistory):
         config: EventStoreConfig,
         shard: Shard,
         *,
-        restarts_history: bool,
+        replays_history: bool,
         marks: LogMarks | None,
         ordinal_allowance: int = 4000,
         clock: Callable[[], float] = time.monotonic,
@@ -61,15 +61,19 @@ class ShardEventStore(RedisStreamHistory):
         """Write through `client` as `shard`.
 
         Args:
-            restarts_history: The feed starts its history again on every start (see the module docstring).
+            client: The Redis client.
+            config: The stream's key prefix, bounds and batch size.
+            shard: This shard.
+            replays_history: The feed gives the same ticks on every start (see the module docstring).
             marks: The durable reservation of the log's seqs; None only in tests of Redis alone.
-            ordinal_allowance: Most entries the shard may hold unappended: it stops reading its feed
-                there, and a crash skips at most this many seqs (plus one feed batch).
+            ordinal_allowance: Entries the shard may hold unwritten before it stops reading its feed. A
+                crash skips at most about twice this many seqs (plus one feed batch's events).
+            clock: Monotonic clock for trimming the stream by age.
         """
         super().__init__(client, config.key_prefix)
         self._config = config
         self._sequencer = ShardSequencer(client, config.key_prefix, shard.index, shard.count)
-        self._restarts_history = restarts_history
+        self._replays_history = replays_history
         self._marks = marks
         self._allowance = ordinal_allowance
         self._clock = clock
@@ -79,6 +83,9 @@ class ShardEventStore(RedisStreamHistory):
         self._written = asyncio.Event()
         self._closing = False
         self._suppress = 0
+        self._replayable: set[int] = set()
+        self._replayable_issued = 0
+        self._replayable_appended = 0
         self._issued = 0
         self._appended = 0
         self._reserved = 0
@@ -112,7 +119,7 @@ class ShardEventStore(RedisStreamHistory):
             self._use_epoch(epoch)
             if record.created:
                 await self._start_epoch(record.previous_epoch)
-            elif record.shard_epoch == epoch and self._restarts_history:
+            elif record.shard_epoch == epoch and self._replays_history:
                 self._suppress = record.appended
             elif record.shard_epoch == epoch and not record.clean and record.reserved > record.appended:
                 lost = record.reserved - record.appended
@@ -123,10 +130,9 @@ class ShardEventStore(RedisStreamHistory):
                     self._sequencer.shard_key,
                     lost,
                 )
-            self._appended = self._suppress
-            self._issued = self._suppress
-            self._reserved = self._suppress + self._allowance
-            await self._sequencer.mark_shard(epoch, appended=self._appended, reserved=self._reserved, clean=0)
+            self._replayable_appended = self._suppress
+            self._reserved = self._allowance
+            await self._sequencer.mark_shard(epoch, appended=self._suppress, reserved=self._reserved, clean=0)
         except RedisError as exc:
             raise DependencyUnavailableError("Redis is unreachable: cannot open the event log") from exc
         return epoch
@@ -146,21 +152,36 @@ class ShardEventStore(RedisStreamHistory):
         self.skipped_seqs += int(outcome.value)
 
     def add(self, entries: Iterable[LogEntry]) -> None:
-        """Queue entries for writing (synchronous); those a restarted replay already stored are left out."""
+        """Queue the feed's entries for writing (synchronous).
+
+        Those a restarted replay already stored are left out.
+        """
         for entry in entries:
             self._issued = entry.seq
-            if entry.seq <= self._suppress:
+            self._replayable_issued += 1
+            if self._replayable_issued <= self._suppress:
                 self.suppressed += 1
                 continue
+            self._buffer.append(entry)
+            self._replayable.add(entry.seq)
+        self._wakeup.set()
+
+    def add_live(self, entries: Iterable[LogEntry]) -> None:
+        """Queue entries that a replay does not regenerate (the producer's patterns) for writing."""
+        for entry in entries:
+            self._issued = entry.seq
             self._buffer.append(entry)
         self._wakeup.set()
 
     async def reserve_ordinals(self, count: int) -> None:
-        """Wait until the shard may detect `count` more entries: record the new bound first (durably,
-        in Redis) and wait for appends once `ordinal_allowance` entries are unwritten."""
+        """Wait until the shard may detect `count` more entries.
+
+        The new bound is recorded first (durably, in Redis); once `ordinal_allowance` entries are
+        unwritten, it waits for appends.
+        """
         while self._issued + count > self._reserved:
-            if self._issued - self._appended < self._allowance:
-                reserved = max(self._issued + count, self._appended + self._allowance)
+            if len(self._buffer) < self._allowance:
+                reserved = self._issued + count + self._allowance
                 try:
                     await self._sequencer.mark_shard(self._epoch, reserved=reserved)
                 except RedisError:
@@ -202,7 +223,7 @@ class ShardEventStore(RedisStreamHistory):
                 continue
             if self._closing:
                 with contextlib.suppress(RedisError):
-                    await self._sequencer.mark_shard(self._epoch, appended=self._appended, clean=1)
+                    await self._sequencer.mark_shard(self._epoch, clean=1)
                 return
             self._wakeup.clear()
             await self._wakeup.wait()
@@ -229,16 +250,21 @@ class ShardEventStore(RedisStreamHistory):
 
     async def _write_batch(self) -> None:
         batch = [self._buffer[i] for i in range(min(len(self._buffer), self._config.batch_size))]
+        replayable = sum(entry.seq in self._replayable for entry in batch)
         outcome = await self._sequencer.append(
             self._epoch,
             [(entry.encoded, pack_fields(entry)) for entry in batch],
-            last_ordinal=batch[-1].seq,
+            # What a restart needs: how many of a replay's entries are stored; else the last ordinal.
+            last_ordinal=self._replayable_appended + replayable if self._replays_history else batch[-1].seq,
             max_entries=self._config.max_entries,
             trim_seq=self._age_trim_seq(),
         )
         if outcome.status == "OK":
             for _ in batch:
-                self._buffer.popleft()
+                seq = self._buffer.popleft().seq
+                if seq in self._replayable:
+                    self._replayable.remove(seq)
+                    self._replayable_appended += 1
             self._appended = batch[-1].seq
             self._last_seq = int(outcome.value)
             self.appended += len(batch)
@@ -266,7 +292,8 @@ class ShardEventStore(RedisStreamHistory):
         mark = None if self._marks is None else await self._marks.get(self._key_prefix, self._epoch)
         floor = 0 if mark is None else mark.reserved
         await self._skip(floor=floor, count=0, recover=True)
-        await self._sequencer.mark_shard(self._epoch, appended=self._appended, reserved=self._reserved)
+        appended = self._replayable_appended if self._replays_history else self._appended
+        await self._sequencer.mark_shard(self._epoch, appended=appended, reserved=self._reserved)
         _logger.warning(
             "Redis restarted under the event log: it continues after seq %d, the durable reservation; "
             "what Redis lost is reported as a gap",

@@ -74,11 +74,11 @@ async def _open(
     marks: PgLogMarks,
     index: int,
     *,
-    restarts_history: bool = False,
+    replays_history: bool = False,
 ) -> _Shard:
     shard = _Shard(
         ShardEventStore(
-            client, config, Shard(index, 2), restarts_history=restarts_history, marks=marks,
+            client, config, Shard(index, 2), replays_history=replays_history, marks=marks,
             ordinal_allowance=50,
         )
     )  # fmt: skip
@@ -169,12 +169,12 @@ async def test_a_cleanly_stopped_shard_continues_with_no_gap(
 async def test_a_restarted_replay_shard_leaves_out_what_the_stream_already_has(
     client: aioredis.Redis, config: EventStoreConfig, marks: PgLogMarks
 ) -> None:
-    first = await _open(client, config, marks, 1, restarts_history=True)
+    first = await _open(client, config, marks, 1, replays_history=True)
     await first.detect("MSFT", 12)
     await first.written()
     await first.crash()
 
-    restarted = await _open(client, config, marks, 1, restarts_history=True)
+    restarted = await _open(client, config, marks, 1, replays_history=True)
     await restarted.detect("MSFT", 20)  # the replay from its start: the first 12 are stored already
     last = await restarted.written()
 
@@ -220,7 +220,7 @@ async def test_a_shard_count_change_starts_a_new_epoch(
     await first.stop()
     old_epoch = first.store.epoch
 
-    alone = ShardEventStore(client, config, Shard(0, 3), restarts_history=False, marks=marks)
+    alone = ShardEventStore(client, config, Shard(0, 3), replays_history=False, marks=marks)
     new_epoch = await alone.open()
 
     assert new_epoch != old_epoch
