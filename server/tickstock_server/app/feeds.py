@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from tickstock_server.config import BarsFeedSettings, FeedSettings
 from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import EASTERN
+from tickstock_server.feed_settings import BarsFeedSettings, FeedSettings
 from tickstock_server.feeds.bar_replay import BarReplayTickSource
 from tickstock_server.feeds.replay import ReplayTickSource
 from tickstock_server.feeds.synthetic import SyntheticTickSource

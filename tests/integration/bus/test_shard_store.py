@@ -12,7 +12,7 @@ from event_factories import TS_NS, make_event
 
 from tickstock.v1 import events_pb2
 from tickstock_server.api.mappers.events import encode_event
-from tickstock_server.bus.event_stream import EventStoreConfig
+from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
 from tickstock_server.bus.shard_store import ShardEventStore
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.domain.log_entry import LogEntry
@@ -225,3 +225,19 @@ async def test_a_shard_count_change_starts_a_new_epoch(
 
     assert new_epoch != old_epoch
     assert await client.exists(f"{config.key_prefix}stream:{old_epoch}") == 0
+
+
+async def test_a_single_writer_after_shards_starts_a_new_epoch_without_the_shards_meta(
+    client: aioredis.Redis, config: EventStoreConfig, marks: PgLogMarks
+) -> None:
+    first = await _open(client, config, marks, 0)
+    await first.detect("AAPL", 3)
+    await first.written()
+    await first.stop()
+
+    single = RedisEventStore(client, config, marks=marks)
+    position = await single.open()
+
+    assert position.epoch != first.store.epoch
+    assert position.last_seq == 0
+    assert await client.hget(f"{config.key_prefix}meta", "shards") is None
