@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         help="what this process runs (overrides TICKSTOCK_ROLE): all (one process, the default), ingest "
         "(feed, detection, bars, the event stream's writer) or gateway (the gRPC services)",
     )
+    serve_parser.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="with --role ingest: detect only the symbols of shard K of N (overrides TICKSTOCK_SHARD)",
+    )
     commands.add_parser(
         "supervise",
         help="run it as an ingest process and several gateways on this host, restarting them",
@@ -116,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tickstock-server`."""
     args = _parser().parse_args(argv)
     try:
-        role = getattr(args, "role", None)
-        settings = Settings() if role is None else Settings(role=role)
+        overrides = {name: getattr(args, name, None) for name in ("role", "shard")}
+        settings = Settings(**{name: value for name, value in overrides.items() if value is not None})
     except ValidationError as exc:
         # Without the input values: a URL may carry a password.
         for error in exc.errors(include_input=False, include_url=False):

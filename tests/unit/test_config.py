@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tickstock_server.config import FeedSettings, GrpcSettings, PatternSettings, describe_settings
+from tickstock_server.config import GrpcSettings, PatternSettings, describe_settings
+from tickstock_server.feed_settings import FeedSettings
 
 
 def test_default_feed_is_the_synthetic_market_on_a_session_clock() -> None:

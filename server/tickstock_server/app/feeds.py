@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from tickstock_server.config import BarsFeedSettings, FeedSettings
 from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import EASTERN
+from tickstock_server.feed_settings import BarsFeedSettings, FeedSettings
 from tickstock_server.feeds.bar_replay import BarReplayTickSource
 from tickstock_server.feeds.replay import ReplayTickSource
 from tickstock_server.feeds.synthetic import SyntheticTickSource
@@ -29,6 +29,15 @@ def restarts_history(feed: FeedSettings) -> bool:
     same events again under new seqs); a live feed, or synthetic ticks on the wall clock, continue it.
     """
     return feed.kind in ("replay", "bars") or (feed.kind == "synthetic" and feed.session_clock)
+
+
+def replays_history(feed: FeedSettings) -> bool:
+    """True when the feed gives the same ticks on every start: a replay of a file or of stored bars.
+
+    A restarted ingest shard regenerates their events, and leaves out the ones the log already has. (The
+    synthetic session clock starts its day again too, but at the wall clock's pace, so its ticks differ.)
+    """
+    return feed.kind in ("replay", "bars")
 
 
 def create_tick_source(feed: FeedSettings, calendar: MarketCalendar, pool: asyncpg.Pool) -> TickSource:

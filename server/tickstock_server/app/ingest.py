@@ -16,10 +16,12 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from tickstock_server.api.mappers.events import encode_event
-from tickstock_server.app.feeds import create_tick_source, restarts_history
+from tickstock_server.app.feeds import create_tick_source, replays_history, restarts_history
 from tickstock_server.app.lifecycle import feeding, running
 from tickstock_server.app.pattern_events import PatternEventLog
+from tickstock_server.app.shard_feed import ShardTicks
 from tickstock_server.bus.event_stream import EventStoreConfig, RedisEventStore
+from tickstock_server.bus.shard_store import ShardEventStore
 from tickstock_server.config import Settings
 from tickstock_server.delivery.event_log import EventLog
 from tickstock_server.delivery.hub import SubscriptionHub
@@ -31,6 +33,7 @@ from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.pipeline import DetectionLatency, FeedMetrics, FeedStatus, run_pipeline
 from tickstock_server.ports.bars import BarSink
 from tickstock_server.ports.events import LogPoint, SnapshotView
+from tickstock_server.ports.feeds import TickSource
 from tickstock_server.storage.bar_writer import PgBarWriter
 from tickstock_server.storage.log_marks import PgLogMarks
 from tickstock_server.support.metric_samples import Instrumented
@@ -50,36 +53,51 @@ class IngestSide:
         self.writer = PgBarWriter(pool, continues_stored_minutes=not restarts_history(settings.feed))
         self.feed_status = FeedStatus()
         self.detection_latency = DetectionLatency()
-        self.source = create_tick_source(settings.feed, calendar, pool)
+        self.source: TickSource = create_tick_source(settings.feed, calendar, pool)
         # The bars feed replays ohlcv_1min itself: writing its minutes back would only rewrite them.
         self.bar_store: BarSink = _NotStoredAgain() if settings.feed.kind == "bars" else self.writer
         delivery = settings.delivery
-        self.event_store = RedisEventStore(
-            redis_client,
-            EventStoreConfig(
-                key_prefix=delivery.stream_key_prefix,
-                max_entries=delivery.stream_max_entries,
-                max_age_s=delivery.stream_max_age_s,
-            ),
-            marks=PgLogMarks(pool),
+        config = EventStoreConfig(
+            key_prefix=delivery.stream_key_prefix,
+            max_entries=delivery.stream_max_entries,
+            max_age_s=delivery.stream_max_age_s,
         )
+        self.event_store: RedisEventStore | ShardEventStore
+        if settings.shard.count > 1:
+            self.event_store = ShardEventStore(
+                redis_client,
+                config,
+                settings.shard,
+                replays_history=replays_history(settings.feed),
+                marks=PgLogMarks(pool),
+            )
+            self.source = ShardTicks(self.source, settings.shard, self.event_store)
+        else:
+            self.event_store = RedisEventStore(redis_client, config, marks=PgLogMarks(pool))
         self.log: EventLog
 
     async def open(self) -> EventLog:
-        """Continue the event log where the stream left it (or start a new epoch); return it."""
-        delivery = self._settings.delivery
+        """Continue the event log where the stream left it (or start a new epoch); return it.
+
+        A shard's log numbers its entries from 1 at each start (the store gives them the log's seqs).
+        """
+        capacity = self._settings.delivery.log_capacity
+        if isinstance(self.event_store, ShardEventStore):
+            epoch = await self.event_store.open()
+            self.log = EventLog(encode_event, capacity=capacity, epoch=epoch)
+            return self.log
         position = await self.event_store.open(new_epoch=restarts_history(self._settings.feed))
-        self.log = EventLog(
-            encode_event, capacity=delivery.log_capacity, epoch=position.epoch, last_seq=position.last_seq
-        )
+        self.log = EventLog(encode_event, capacity=capacity, epoch=position.epoch, last_seq=position.last_seq)
         return self.log
 
     def pattern_events(self, hub: SubscriptionHub | None) -> PatternEventLog:
         """What appends patterns to this side's log (after `open`), published to `hub` and persisted."""
+        store = self.event_store
         return PatternEventLog(
             self.log,
             hub=hub,
-            persist=self.event_store.add,
+            persist=store.add_live if isinstance(store, ShardEventStore) else store.add,
+            owns=self._settings.shard.owns,
             calendar=self._calendar,
             remember=self._settings.patterns.max_cached,
         )
@@ -93,9 +111,17 @@ class IngestSide:
         open_bar = self.aggregator.open_bar(symbol)
         return self.writer.as_stored(bars if open_bar is None else [*bars, open_bar])
 
-    def take_snapshot(self, symbols: list[str] | None) -> tuple[LogPoint, list[SymbolSnapshot]]:
-        """The detectors' state and the log position it reflects, in one step."""
-        return LogPoint(self.log.epoch, self.log.last_seq), self.engine.snapshot(symbols)
+    async def take_snapshot(self, symbols: list[str] | None) -> tuple[LogPoint, list[SymbolSnapshot]]:
+        """The detectors' state and the log position it reflects, taken in one step.
+
+        A shard's own seqs are not the log's: it waits for a moment when all its entries are written,
+        and takes the state in the same step as the log's seq of its last one.
+        """
+        if isinstance(self.event_store, ShardEventStore):
+            point = await self.event_store.quiescent_point()
+        else:
+            point = LogPoint(self.log.epoch, self.log.last_seq)
+        return point, self.engine.snapshot(symbols)
 
     def feed_pulse(self) -> tuple[int, int]:
         """When ticks last arrived (wall clock) and the newest tick's event time, UTC epoch ns."""
@@ -128,7 +154,7 @@ class IngestSide:
         async with contextlib.AsyncExitStack() as stack:
             # Every event reached the stream when it stops: a restart continues this epoch with no gap.
             await stack.enter_async_context(
-                running(tasks, "event-store", store.run(), stopping=lambda: store.close(log.last_seq))
+                running(tasks, "event-store", store.run(), stopping=lambda: _close(store, log))
             )
             await stack.enter_async_context(running(tasks, "bar-writer", writer.run(), stopping=writer.close))
             pipeline = run_pipeline(
@@ -145,6 +171,13 @@ class IngestSide:
                 feeding(tasks, pipeline, final_bars=lambda: bar_store.put(self.engine.flush_bars()))
             )
             yield
+
+
+def _close(store: RedisEventStore | ShardEventStore, log: EventLog) -> None:
+    if isinstance(store, ShardEventStore):
+        store.close()
+    else:
+        store.close(log.last_seq)
 
 
 class _NotStoredAgain:

@@ -47,6 +47,7 @@ class PatternEventLog:
         persist: Callable[[list[LogEntry]], None],
         calendar: MarketCalendar,
         remember: int,
+        owns: Callable[[str], bool] = lambda _symbol: True,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         """Append to `log`.
@@ -57,6 +58,7 @@ class PatternEventLog:
             persist: The event stream's buffer (`RedisEventStore.add`).
             calendar: Trading days, for the market status and period of a pattern's detection time.
             remember: Pattern ids kept to recognise a pattern seen before (the oldest is forgotten first).
+            owns: Whether this process logs a symbol's patterns: an ingest shard logs its own symbols'.
             clock_ns: Wall clock, UTC epoch ns.
         """
         self._log = log
@@ -65,6 +67,7 @@ class PatternEventLog:
         self._market = MarketClock(calendar)
         self._remember = remember
         self._clock_ns = clock_ns
+        self._owns = owns
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def append(self, pattern: Pattern) -> None:
@@ -74,7 +77,7 @@ class PatternEventLog:
         pattern is one event.
         """
         seen = self._seen
-        if pattern.pattern_id in seen:
+        if pattern.pattern_id in seen or not self._owns(pattern.symbol):
             return
         if len(seen) >= self._remember:
             seen.popitem(last=False)

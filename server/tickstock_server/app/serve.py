@@ -176,6 +176,7 @@ async def _ingest(
         snapshot=ingest.take_snapshot,
         pending_bars=ingest.unstored_bars,
         config=IngestQueriesConfig(key_prefix=prefix),
+        shard=settings.shard,
     )
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     background = {
@@ -183,7 +184,7 @@ async def _ingest(
         "feed-pulse": publish_feed_pulse(redis_client, prefix, ingest.feed_pulse),
     }
     simulator = simulator_config(settings)
-    if simulator is not None:  # the producer's stand-in runs once per deployment, here
+    if simulator is not None and settings.shard.index == 0:  # the producer's stand-in: once, here
         background["pl-simulator"] = run_simulator(redis_client, simulator)
     for name, work in background.items():
         await stack.enter_async_context(cancelled_on_exit(tasks, name, work))

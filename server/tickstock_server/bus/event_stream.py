@@ -166,12 +166,17 @@ class RedisEventStore(RedisStreamHistory):
             meta = cast(dict[bytes, bytes], await self._client.hgetall(self._meta))
             stored = meta.get(b"epoch")
             previous = stored.decode() if stored else None
-            position = None if previous is None or new_epoch else await self._continued(previous, meta)
+            # A log that ingest shards wrote (`bus/shard_sequencer.py`) is not continued by one writer.
+            sharded = b"shards" in meta
+            continued = previous is not None and not new_epoch and not sharded
+            position = await self._continued(previous, meta) if continued and previous else None
             if position is None:
                 position = LogPosition(secrets.token_hex(8), 0)
                 if previous is not None:
                     prefix = self._config.key_prefix
-                    await self._client.delete(stream_key(prefix, previous), skipped_key(prefix, previous))
+                    await self._client.delete(
+                        stream_key(prefix, previous), skipped_key(prefix, previous), self._meta
+                    )
                     _logger.info("epoch %s follows %s", position.epoch, previous)
             self._use_epoch(position.epoch)
             self._reserved = position.last_seq + self._config.reserve_block

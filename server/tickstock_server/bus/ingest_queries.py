@@ -7,7 +7,9 @@ one event-loop step, with the log position it reflects) and costs the ingest not
 
 - ``{prefix}queries``: a list of requests (msgpack), bounded to `max_waiting`: at the bound the oldest
   waiting requests are dropped, and their callers time out with UNAVAILABLE. Each carries a deadline;
-  the ingest skips requests whose caller has given up.
+  the ingest skips requests whose caller has given up. With several ingest shards (the ``shards`` field
+  of the log's meta hash), each has its own list, ``{prefix}queries:{index}``: a gateway asks the shard
+  of a symbol for its bars, and every shard holding a wanted symbol for a snapshot, merging the parts.
 - ``{prefix}reply:{id}``: the one reply, which expires after `reply_ttl_s` if nobody takes it.
 """
 
@@ -17,7 +19,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -25,8 +27,10 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tickstock_server.bus.event_stream import meta_key
 from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.events import Direction, MarketStatus
+from tickstock_server.domain.shards import Shard, shard_of
 from tickstock_server.domain.snapshot import SymbolSnapshot
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.ports.events import LogPoint, SnapshotView
@@ -76,26 +80,59 @@ class IngestQueriesConfig:
     """A reply nobody took is deleted after this."""
 
 
+def queue_key(key_prefix: str, shard: Shard) -> str:
+    """The list of requests to `shard`."""
+    return key_prefix + ("queries" if shard.count == 1 else f"queries:{shard.index}")
+
+
 class RedisIngestQueries:
     """The gateway's side: a `SnapshotSource` and the pending bars of a symbol, asked of the ingest."""
 
     def __init__(self, client: aioredis.Redis, config: IngestQueriesConfig | None = None) -> None:
         self._client = client
         self._config = config if config is not None else IngestQueriesConfig()
-        self._queue = self._config.key_prefix + "queries"
+        self._meta = meta_key(self._config.key_prefix)
 
     async def snapshot(self, symbols: Iterable[str] | None = None) -> SnapshotView:
         """The detectors' state of `symbols` (all when None) as of the ingest's log position."""
         wanted = None if symbols is None else sorted(set(symbols))
-        reply = _snapshot_decoder.decode(await self._ask("snapshot", wanted))
-        return SnapshotView([_snapshot(row) for row in reply.rows], LogPoint(reply.epoch, reply.seq))
+        count = await self._shard_count()
+        if count == 1:
+            reply = _snapshot_decoder.decode(await self._ask(Shard(), "snapshot", wanted))
+            return SnapshotView([_snapshot(row) for row in reply.rows], LogPoint(reply.epoch, reply.seq))
+        parts: dict[int, list[str] | None] = dict.fromkeys(range(count))
+        if wanted is not None:
+            parts = {}
+            for symbol in wanted:
+                part = parts.setdefault(shard_of(symbol, count), [])
+                assert part is not None
+                part.append(symbol)
+        asked = await asyncio.gather(
+            *(self._ask(Shard(index, count), "snapshot", part) for index, part in parts.items())
+        )
+        replies = dict(zip(parts, (_snapshot_decoder.decode(raw) for raw in asked), strict=True))
+        if len({reply.epoch for reply in replies.values()}) > 1:
+            raise DependencyUnavailableError("the ingest shards answered from different epochs; retry")
+        first = next(iter(replies.values()))
+        rows = sorted((_snapshot(row) for reply in replies.values() for row in reply.rows), key=_by_symbol)
+        seqs = tuple(replies[index].seq if index in replies else 0 for index in range(count))
+        point = LogPoint(first.epoch, min(reply.seq for reply in replies.values()))
+        return SnapshotView(rows, point, seqs)
 
     async def pending_bars(self, symbol: str) -> list[Bar]:
         """The symbol's one-minute bars not stored yet (the writer's buffer, then the open minute)."""
-        reply = _bars_decoder.decode(await self._ask("bars", [symbol]))
+        count = await self._shard_count()
+        reply = _bars_decoder.decode(await self._ask(Shard(shard_of(symbol, count), count), "bars", [symbol]))
         return [_bar(row) for row in reply.rows]
 
-    async def _ask(self, kind: Literal["snapshot", "bars"], symbols: list[str] | None) -> bytes:
+    async def _shard_count(self) -> int:
+        try:
+            raw = await self._client.hget(self._meta, "shards")
+        except RedisError as exc:
+            raise DependencyUnavailableError("Redis is unreachable: cannot ask the ingest") from exc
+        return 1 if raw is None else int(raw)
+
+    async def _ask(self, shard: Shard, kind: Literal["snapshot", "bars"], symbols: list[str] | None) -> bytes:
         config = self._config
         request = _Request(
             id=secrets.token_hex(8),
@@ -105,9 +142,10 @@ class RedisIngestQueries:
         )
         reply_key = f"{config.key_prefix}reply:{request.id}"
         try:
+            queue = queue_key(config.key_prefix, shard)
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.lpush(self._queue, _encoder.encode(request))
-                pipe.ltrim(self._queue, 0, config.max_waiting - 1)
+                pipe.lpush(queue, _encoder.encode(request))
+                pipe.ltrim(queue, 0, config.max_waiting - 1)
                 await pipe.execute()
             reply = await self._client.blpop([reply_key], timeout=config.timeout_s)
         except RedisError as exc:
@@ -119,7 +157,7 @@ class RedisIngestQueries:
         return cast(bytes, reply[1])
 
 
-SnapshotTaker = Callable[[list[str] | None], tuple[LogPoint, list[SymbolSnapshot]]]
+SnapshotTaker = Callable[[list[str] | None], Awaitable[tuple[LogPoint, list[SymbolSnapshot]]]]
 """Takes the detectors' state of the symbols (all when None) and the log position it reflects, in one
 event-loop step."""
 
@@ -134,10 +172,12 @@ class IngestQueryServer:
         snapshot: SnapshotTaker,
         pending_bars: Callable[[str], Sequence[Bar]],
         config: IngestQueriesConfig | None = None,
+        shard: Shard | None = None,
     ) -> None:
+        """Answer the requests to `shard` (the only one when None)."""
         self._client = client
         self._config = config if config is not None else IngestQueriesConfig()
-        self._queue = self._config.key_prefix + "queries"
+        self._queue = queue_key(self._config.key_prefix, shard or Shard())
         self._snapshot = snapshot
         self._pending_bars = pending_bars
         self._log_limiter = LogLimiter(60.0, time.time_ns)
@@ -154,7 +194,7 @@ class IngestQueryServer:
             popped = await self._client.brpop([self._queue], timeout=1)
             if popped is None:
                 continue
-            reply = self._answer(cast(bytes, popped[1]))
+            reply = await self._answer(cast(bytes, popped[1]))
             if reply is None:
                 continue
             key, payload = reply
@@ -182,7 +222,7 @@ class IngestQueryServer:
             counter(name, text, self.rejected, outcome="rejected"),
         ]
 
-    def _answer(self, raw: bytes) -> tuple[str, bytes] | None:
+    async def _answer(self, raw: bytes) -> tuple[str, bytes] | None:
         try:
             request = _request_decoder.decode(raw)
         except msgspec.DecodeError as exc:
@@ -195,12 +235,16 @@ class IngestQueryServer:
             return None
         key = f"{self._config.key_prefix}reply:{request.id}"
         if request.kind == "snapshot":
-            point, symbols = self._snapshot(request.symbols)
+            point, symbols = await self._snapshot(request.symbols)
             return key, _encoder.encode(
                 _SnapshotReply(point.epoch, point.seq, [_snapshot_row(s) for s in symbols])
             )
         bars = [bar for symbol in request.symbols or () for bar in self._pending_bars(symbol)]
         return key, _encoder.encode(_BarsReply([_bar_row(bar) for bar in bars]))
+
+
+def _by_symbol(snapshot: SymbolSnapshot) -> str:
+    return snapshot.symbol
 
 
 def _snapshot_row(s: SymbolSnapshot) -> _SnapshotRow:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from tickstock_server.delivery.event_log import EventLog
@@ -185,9 +185,11 @@ async def stream_events(
                 yield Rotate(EndReason.LOG_RESTARTED, start_seq)
                 return
             yield ReplayDone(replayed, start_seq)
-        elif as_of_seq < start_seq:
-            # A snapshot the ingest published before this gateway's position: the events after it.
-            async for item in _replay(sources, user, event_filter, options, as_of_seq, start_seq):
+        elif view is not None and as_of_seq < start_seq:
+            # A snapshot the ingest took before this gateway's position: the events it does not reflect.
+            async for item in _replay(
+                sources, user, event_filter, options, as_of_seq, start_seq, reflected=view.reflects
+            ):
                 yield item
         while True:
             delivery = await subscriber.receive()
@@ -228,10 +230,12 @@ async def _replay(
     options: DeliveryOptions,
     after: int,
     until: int,
+    reflected: Callable[[int, str], bool] | None = None,
 ) -> AsyncIterator[Batch | Gap]:
     """The selected entries `after < seq <= until` in batches, and gaps; stops if the log restarts.
 
     Reads at most `max_replay_events` entries, paced by the user's replay budget (module docstring).
+    Entries a snapshot already `reflected` (by seq and symbol) are left out.
     """
     log = sources.log
     epoch = log.epoch
@@ -248,7 +252,12 @@ async def _replay(
             yield sources.gaps.counted(item)
             continue
         await sources.replay_budget.spend(user, len(item))
-        selected = [entry for entry in item if event_filter.matches(entry.fields)]
+        selected = [
+            entry
+            for entry in item
+            if event_filter.matches(entry.fields)
+            and (reflected is None or not reflected(entry.seq, entry.fields.symbol))
+        ]
         for index in range(0, len(selected), options.max_batch_size):
             yield Batch(selected[index : index + options.max_batch_size])
 
@@ -259,7 +268,9 @@ async def _snapshot(sources: StreamSources, event_filter: EventFilter) -> Snapsh
         return SnapshotView([], None)
     view = await sources.snapshots.snapshot(event_filter.symbols or None)
     if view.as_of is not None:
-        await _reach(sources.log, view.as_of, timeout_s=max(sources.follow_wait_s, 1.0))
+        # With several shards, the log must reach the newest part: replay starts at the oldest.
+        newest = LogPoint(view.as_of.epoch, max(view.shard_seqs, default=view.as_of.seq))
+        await _reach(sources.log, newest, timeout_s=max(sources.follow_wait_s, 1.0))
     return view
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tickstock_server.domain.log_entry import LogEntry
+from tickstock_server.domain.shards import shard_of
 from tickstock_server.domain.snapshot import SymbolSnapshot
 
 
@@ -57,7 +58,17 @@ class SnapshotView:
     """Symbols that have seen a tick, sorted by symbol."""
     as_of: LogPoint | None
     """The log position the state reflects; None: the log's end at the moment the view was taken (the
-    detectors run in this process and the view is taken without yielding to the event loop)."""
+    detectors run in this process and the view is taken without yielding to the event loop). With
+    several ingest shards, the lowest of their positions."""
+    shard_seqs: tuple[int, ...] = ()
+    """With several ingest shards, the position each shard's part reflects, by shard index (0 for a
+    shard that was not asked: none of its symbols was wanted); empty with one."""
+
+    def reflects(self, seq: int, symbol: str) -> bool:
+        """Whether the state already reflects the log entry `seq` of `symbol`."""
+        if self.shard_seqs:
+            return seq <= self.shard_seqs[shard_of(symbol, len(self.shard_seqs))]
+        return self.as_of is None or seq <= self.as_of.seq
 
 
 class SnapshotSource(Protocol):

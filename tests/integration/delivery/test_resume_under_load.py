@@ -25,12 +25,12 @@ from tickstock_server.app.serve import serve
 from tickstock_server.bus.event_follower import RedisEventFollower
 from tickstock_server.config import (
     DeliverySettings,
-    FeedSettings,
     GrpcSettings,
     MetricsSettings,
     Settings,
     WebSettings,
 )
+from tickstock_server.feed_settings import FeedSettings
 from tickstock_server.storage.api_keys import PgApiKeyStore
 
 SYMBOL_COUNT = 100

@@ -17,6 +17,7 @@ from tickstock_server.delivery.filters import EventFilter
 from tickstock_server.delivery.hub import DeliveryOptions, SlowConsumerPolicy, SubscriptionHub
 from tickstock_server.domain.events import EventType
 from tickstock_server.domain.market_calendar import MarketCalendar
+from tickstock_server.domain.shards import Shard, shard_of
 from tickstock_server.producer.channels import ProducerChannels
 
 CHANNELS = ProducerChannels()
@@ -63,6 +64,21 @@ async def test_each_pattern_is_sequenced_once_at_the_wall_clock_and_reaches_hub_
     assert stored[0].pattern.confidence == 0.8
     assert [entry.seq for entry in await subscriber.receive()] == [42, 43]  # type: ignore[union-attr]
     assert log.last_seq == 43
+
+
+async def test_an_ingest_shard_logs_only_its_own_symbols_patterns() -> None:
+    log, history = EventLog(encode_event, capacity=100), MemoryEventHistory()
+    shard = Shard(shard_of("AAPL", 2), 2)
+    events = PatternEventLog(
+        log, hub=None, persist=history.add, calendar=WEEKDAYS, remember=100, owns=shard.owns,
+        clock_ns=lambda: PATTERN_NOW_NS,
+    )  # fmt: skip
+
+    events.append(make_pattern("a", symbol="AAPL"))
+    events.append(make_pattern("m", symbol="MSFT"))  # the other shard's symbol
+
+    assert shard_of("MSFT", 2) != shard.index
+    assert [e.event_id for e in await _stored(history)] == ["a"]
 
 
 async def test_an_id_forgotten_beyond_the_remembered_ones_is_a_new_event() -> None:

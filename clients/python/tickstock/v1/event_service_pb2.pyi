@@ -767,7 +767,9 @@ class SnapshotChunk(_message.Message):
 
     @_builtins.property
     def as_of(self) -> Global___ResumeToken:
-        """The snapshot reflects every event up to this position; live events follow it."""
+        """The snapshot reflects every event up to this position, and the events after it that are not sent:
+        with several ingest shards each part may reflect a few more. Every event it does not reflect follows.
+        """
 
     def __init__(
         self,

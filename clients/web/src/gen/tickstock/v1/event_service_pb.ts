@@ -733,7 +733,8 @@ export type SnapshotChunk = Message<"tickstock.v1.SnapshotChunk"> & {
   symbols: SymbolSnapshot[];
 
   /**
-   * The snapshot reflects every event up to this position; live events follow it.
+   * The snapshot reflects every event up to this position, and the events after it that are not sent:
+   * with several ingest shards each part may reflect a few more. Every event it does not reflect follows.
    *
    * @generated from field: tickstock.v1.ResumeToken as_of = 2;
    */
