@@ -38,7 +38,6 @@ from tickstock_server.domain.shards import Shard
 from tickstock_server.embedded import EmbeddedRedis
 from tickstock_server.simulation.market import SyntheticMarket, SyntheticMarketConfig
 
-
 _DISTINCT_EVENTS = 500
 
 
