@@ -15,7 +15,9 @@ from api_server import ApiServer, ServerFactory
 
 from tickstock.v1 import backtest_service_pb2_grpc
 from tickstock_server.adapters.memory.backtests import MemoryBacktestRequests, MemoryBacktestStore
+from tickstock_server.adapters.memory.bars import MemoryBarReader
 from tickstock_server.api.backtest_service import BacktestServiceServicer
+from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.jobs import BacktestJobs
 
@@ -82,3 +84,19 @@ async def running_backtests(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def running_every_service(
+    start_api_server: ServerFactory, **server_options: Any
+) -> AsyncIterator[Harness]:
+    """`running_backtests` with every other service too: events, patterns, universes and bars."""
+    bars = MarketDataServiceServicer(bars=MemoryBarReader([]), market_clock_ns=lambda: 1_767_700_800 * 10**9)
+    async with running_backtests(
+        start_api_server,
+        patterns=True,
+        universe_service=True,
+        extra_servicers={"tickstock.v1.MarketDataService": bars},
+        **server_options,
+    ) as harness:
+        yield harness

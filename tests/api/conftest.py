@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from api_server import ApiServer, ServerFactory, start_server, stop_server
+from backtest_api import Harness, running_every_service
 
 
 @pytest.fixture
@@ -29,3 +30,10 @@ async def api(start_api_server: ServerFactory) -> ApiServer:
     """A server with default limits."""
     server: ApiServer = await start_api_server()
     return server
+
+
+@pytest.fixture
+async def every_service(start_api_server: ServerFactory) -> AsyncIterator[Harness]:
+    """A server with every service: events, patterns, universes, bars and backtests."""
+    async with running_every_service(start_api_server) as harness:
+        yield harness

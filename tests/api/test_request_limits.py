@@ -7,25 +7,20 @@ without touching this file, and a string or list field added without a maximum f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import protovalidate
 import pytest
-from api_server import ServerFactory
-from backtest_api import Harness, running_backtests
+from backtest_api import Harness
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from request_limits import LimitCase, documented_limits, limit_cases, request_methods, unbounded_fields
 
-from tickstock_server.adapters.memory.bars import MemoryBarReader
-from tickstock_server.api.market_data_service import MarketDataServiceServicer
 from tickstock_server.api.validation import request_violations
 
-MARKET_DATA = "tickstock.v1.MarketDataService"
 _STREAM_WAIT_S = 1.0
 """How long a stream at its limits is read: its first message, or an error status, or nothing yet."""
 # Codes a request with every field within its limits may get from the test server: served, or refused
@@ -121,13 +116,8 @@ def _violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
 
 
 @pytest.fixture
-async def backtests(start_api_server: ServerFactory) -> AsyncIterator[Harness]:
-    """A server with every service: events, patterns, universes, bars and backtests."""
-    bars = MarketDataServiceServicer(bars=MemoryBarReader([]), market_clock_ns=lambda: 1_767_700_800 * 10**9)
-    async with running_backtests(
-        start_api_server, patterns=True, universe_service=True, extra_servicers={MARKET_DATA: bars}
-    ) as harness:
-        yield harness
+def backtests(every_service: Harness) -> Harness:
+    return every_service
 
 
 async def test_every_field_at_its_limit_is_served_and_past_it_is_invalid_argument(backtests: Harness) -> None:
