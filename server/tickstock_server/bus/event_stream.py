@@ -36,6 +36,7 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tickstock_server.bus.age_trim import AgeTrim
 from tickstock_server.bus.stream_history import (
     RedisStreamHistory,
     pack_fields,
@@ -107,9 +108,8 @@ class RedisEventStore(RedisStreamHistory):
         self._marks = marks
         self._log_limiter = LogLimiter(60.0, time.monotonic_ns)
         self._meta = meta_key(self._config.key_prefix)
-        self._clock = clock
         self._buffer: deque[LogEntry] = deque()
-        self._checkpoints: deque[tuple[float, int]] = deque()
+        self._age_trim = AgeTrim(self._config.max_age_s, clock)
         self._wakeup = asyncio.Event()
         self._closed = asyncio.Event()
         self._final_seq = 0
@@ -234,9 +234,7 @@ class RedisEventStore(RedisStreamHistory):
                 self.dropped += 1
             buffer.append(entry)
             self._issued = entry.seq
-        now = self._clock()
-        if not self._checkpoints or now - self._checkpoints[-1][0] >= 1.0:
-            self._checkpoints.append((now, self._issued))
+        self._age_trim.note(self._issued)
         self._wakeup.set()
 
     async def run(self) -> None:
@@ -326,7 +324,7 @@ class RedisEventStore(RedisStreamHistory):
             if reserving:
                 self._reserved = self._issued + config.reserve_block
                 pipe.hset(self._meta, "reserved", self._reserved)
-            trim_seq = self._age_trim_seq()
+            trim_seq = self._age_trim.trim_seq()
             if trim_seq:
                 pipe.xtrim(self._stream, minid=f"{trim_seq}-0", approximate=True)
             await pipe.execute()
@@ -342,11 +340,3 @@ class RedisEventStore(RedisStreamHistory):
                 self.mark_failures += 1
                 if self._log_limiter.allow("mark"):
                     _logger.warning("could not advance the event log's mark in PostgreSQL; it lags")
-
-    def _age_trim_seq(self) -> int:
-        """The oldest seq to keep by age (0 when nothing is old enough yet)."""
-        horizon = self._clock() - self._config.max_age_s
-        trim = 0
-        while self._checkpoints and self._checkpoints[0][0] < horizon:
-            trim = self._checkpoints.popleft()[1] + 1
-        return trim

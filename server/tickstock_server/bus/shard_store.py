@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tickstock_server.bus.age_trim import AgeTrim
 from tickstock_server.bus.event_stream import EventStoreConfig
 from tickstock_server.bus.shard_sequencer import ShardSequencer
 from tickstock_server.bus.stream_history import RedisStreamHistory, pack_fields, skipped_key, stream_key
@@ -76,9 +77,8 @@ class ShardEventStore(RedisStreamHistory):
         self._replays_history = replays_history
         self._marks = marks
         self._allowance = ordinal_allowance
-        self._clock = clock
         self._buffer: deque[LogEntry] = deque()
-        self._checkpoints: deque[tuple[float, int]] = deque()
+        self._age_trim = AgeTrim(self._config.max_age_s, clock)
         self._wakeup = asyncio.Event()
         self._written = asyncio.Event()
         self._closing = False
@@ -257,7 +257,7 @@ class ShardEventStore(RedisStreamHistory):
             # What a restart needs: how many of a replay's entries are stored; else the last ordinal.
             last_ordinal=self._replayable_appended + replayable if self._replays_history else batch[-1].seq,
             max_entries=self._config.max_entries,
-            trim_seq=self._age_trim_seq(),
+            trim_seq=self._age_trim.trim_seq(),
         )
         if outcome.status == "OK":
             for _ in batch:
@@ -268,9 +268,7 @@ class ShardEventStore(RedisStreamHistory):
             self._appended = batch[-1].seq
             self._last_seq = int(outcome.value)
             self.appended += len(batch)
-            now = self._clock()
-            if not self._checkpoints or now - self._checkpoints[-1][0] >= 1.0:
-                self._checkpoints.append((now, self._last_seq))
+            self._age_trim.note(self._last_seq)
             self._written.set()
         elif outcome.status == "RESERVE":
             await self._raise_reservation(int(outcome.value))
@@ -299,14 +297,6 @@ class ShardEventStore(RedisStreamHistory):
             "what Redis lost is reported as a gap",
             floor,
         )
-
-    def _age_trim_seq(self) -> int:
-        """The oldest seq to keep by age (0 when nothing is old enough yet)."""
-        horizon = self._clock() - self._config.max_age_s
-        trim = 0
-        while self._checkpoints and self._checkpoints[0][0] < horizon:
-            trim = self._checkpoints.popleft()[1] + 1
-        return trim
 
     def metric_samples(self) -> list[MetricSample]:
         """Entries written, left out, waiting and the seqs skipped, and failed writes."""
