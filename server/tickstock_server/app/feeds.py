@@ -11,6 +11,7 @@ import asyncpg
 
 from tickstock_server.domain.market_calendar import MarketCalendar
 from tickstock_server.domain.market_session import EASTERN
+from tickstock_server.domain.shards import Shard
 from tickstock_server.feed_settings import BarsFeedSettings, FeedSettings
 from tickstock_server.feeds.bar_replay import BarReplayTickSource
 from tickstock_server.feeds.replay import ReplayTickSource
@@ -40,11 +41,15 @@ def replays_history(feed: FeedSettings) -> bool:
     return feed.kind in ("replay", "bars")
 
 
-def create_tick_source(feed: FeedSettings, calendar: MarketCalendar, pool: asyncpg.Pool) -> TickSource:
+def create_tick_source(
+    feed: FeedSettings, calendar: MarketCalendar, pool: asyncpg.Pool, shard: Shard | None = None
+) -> TickSource:
     """The tick source `feed.kind` selects (settings validation guarantees its required fields).
 
     The synthetic market follows `calendar`: its session clock starts at the latest trading day's open.
-    The bars feed reads the stored bars (and resolves its universe) through `pool`.
+    The bars feed reads the stored bars (and resolves its universe) through `pool`. An ingest `shard`
+    subscribes to Massive's channels of single symbols only for its own symbols (a wildcard channel such
+    as "A.*" stays: the shard keeps its symbols' ticks, `app/shard_feed.py`).
     """
     if feed.kind == "massive":
         # Imported only when used: the massive client is a heavy import the other feeds do not need.
@@ -52,8 +57,9 @@ def create_tick_source(feed: FeedSettings, calendar: MarketCalendar, pool: async
 
         massive = feed.massive
         assert massive.api_key is not None
-        subscriptions = tuple(
-            channel.strip() for channel in massive.subscriptions.split(",") if channel.strip()
+        subscriptions = shard_channels(
+            [channel.strip() for channel in massive.subscriptions.split(",") if channel.strip()],
+            shard or Shard(),
         )
         return MassiveTickSource(
             massive.api_key.get_secret_value(),
@@ -75,6 +81,15 @@ def create_tick_source(feed: FeedSettings, calendar: MarketCalendar, pool: async
         realtime=True,
         session_start_ns=calendar.latest_open_ns(time.time_ns()) if feed.session_clock else None,
         calendar=calendar,
+    )
+
+
+def shard_channels(channels: list[str], shard: Shard) -> tuple[str, ...]:
+    """The Massive channels ("T.AAPL", "A.*") a shard subscribes to: wildcards, and its own symbols'."""
+    return tuple(
+        channel
+        for channel in channels
+        if channel.partition(".")[2] in ("", "*") or shard.owns(channel.partition(".")[2])
     )
 
 

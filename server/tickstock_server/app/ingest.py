@@ -53,7 +53,7 @@ class IngestSide:
         self.writer = PgBarWriter(pool, continues_stored_minutes=not restarts_history(settings.feed))
         self.feed_status = FeedStatus()
         self.detection_latency = DetectionLatency()
-        self.source: TickSource = create_tick_source(settings.feed, calendar, pool)
+        self.source: TickSource = create_tick_source(settings.feed, calendar, pool, settings.shard)
         # The bars feed replays ohlcv_1min itself: writing its minutes back would only rewrite them.
         self.bar_store: BarSink = _NotStoredAgain() if settings.feed.kind == "bars" else self.writer
         delivery = settings.delivery
