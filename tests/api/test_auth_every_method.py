@@ -73,13 +73,19 @@ def test_the_methods_come_from_the_served_services() -> None:
     assert paths <= set(served_methods())
 
 
-@pytest.mark.parametrize("key", list(_BAD_KEYS))
+def _wrong_secret(token: str) -> tuple[tuple[str, str], ...]:
+    """An existing key's id with another secret."""
+    key_id, secret = token.removeprefix("tsk_").split("_", 1)
+    return (("authorization", f"Bearer tsk_{key_id}_{'A' * len(secret)}"),)
+
+
+@pytest.mark.parametrize("key", [*_BAD_KEYS, "wrong-secret"])
 async def test_every_method_without_a_valid_key_is_unauthenticated(lenient: Harness, key: str) -> None:
     channel = lenient.api.channel
+    metadata = _wrong_secret(lenient.api.token) if key == "wrong-secret" else _BAD_KEYS[key]
 
     answered = {
-        path: await _code(channel, path, (client, server), _BAD_KEYS[key])
-        for path, client, server in _methods()
+        path: await _code(channel, path, (client, server), metadata) for path, client, server in _methods()
     }
 
     assert {
