@@ -23,6 +23,7 @@ from server_process import free_port, run_admin, server_env, topology_settings
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.bus.event_stream import meta_key
 from tickstock_server.bus.stream_history import StreamRows, unpack_rows
+from tickstock_server.support.cancellation import cancel_and_wait, raise_if_cancelling
 
 _RETRY_S = 0.2
 _EVENT_SERVICE = "tickstock.v1.EventService"
@@ -84,6 +85,7 @@ class StreamingClient:
             try:
                 await self._stream(port)
             except grpc.aio.AioRpcError:
+                raise_if_cancelling()  # grpc may turn a cancelled read into a CANCELLED status
                 self.cuts += 1
             await asyncio.sleep(_RETRY_S)
 
@@ -130,6 +132,7 @@ class StreamRecorder:
             while True:
                 with contextlib.suppress(RedisError, OSError):
                     await self.read_once(client)
+                raise_if_cancelling()
                 await asyncio.sleep(0.05)
 
     async def read_once(self, client: aioredis.Redis) -> None:
@@ -215,6 +218,7 @@ async def _grpc_health(port: int | None) -> str:
             response = await stub.Check(health_pb2.HealthCheckRequest(service=_EVENT_SERVICE), timeout=1)
             return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
     except grpc.aio.AioRpcError:
+        raise_if_cancelling()
         return "UNREACHABLE"
 
 
@@ -235,8 +239,8 @@ async def background(*runners: object) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # Re-cancels a task whose library lost the cancellation, so the test cannot hang here.
+        await cancel_and_wait(tasks)
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
