@@ -4,9 +4,9 @@ Usage: .venv/bin/python bench/fanout.py [--subscribers 1000] [--seconds 60] [--w
        [--clients N] [--topology supervise|all] [--gateways 0] [--rate 4000] [--symbols 4000]
        [--channels 10] [--seed 7] [--redis-url URL --database-url URL]
 
-Starts the real server as a child process: `--topology supervise` (the default) runs
-`python -m tickstock_server supervise` (one ingest process and `--gateways` gateway processes sharing
-the gRPC port, 0 for one per core), `--topology all` runs `python -m tickstock_server` (everything in one
+Starts the real server as a child process: `--topology supervise` (the default) runs `python -m
+tickstock_server supervise` (one ingest process and `--gateways` gateway processes sharing the gRPC port,
+0 for one per core but one), `--topology all` runs `python -m tickstock_server` (everything in one
 process). The synthetic feed runs at `--rate` ticks/s over `--symbols` symbols, the embedded Redis and
 PostgreSQL in a temporary directory unless URLs are given. Then `--clients` load-generator processes
 (default: one per core, see `fanout_worker.py`) open `--subscribers` streams over `--channels`
@@ -32,12 +32,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import time
 from multiprocessing.connection import Connection
 
 import fanout_worker
-from service_proc import Service, cpu_s, pss_mb, receive_from, rss_mb, running_service, service_pids, share
+from service_proc import (
+    Service,
+    add_service_arguments,
+    cpu_s,
+    pss_mb,
+    receive_from,
+    rss_mb,
+    running_service,
+    service_pids,
+    share,
+)
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -135,15 +144,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup-s", type=float, default=15.0)
-    parser.add_argument("--clients", type=int, default=os.cpu_count() or 1, help="load-generator processes")
-    parser.add_argument("--topology", choices=["supervise", "all"], default="supervise")
-    parser.add_argument("--gateways", type=int, default=0, help="gateways of `supervise`; 0: one per core")
-    parser.add_argument("--rate", type=float, default=4000.0)
-    parser.add_argument("--symbols", type=int, default=4000)
-    parser.add_argument("--channels", type=int, default=10, help="connections over all clients")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--redis-url")
-    parser.add_argument("--database-url")
+    add_service_arguments(parser)
     parser.add_argument(
         "--metrics-port", type=int, default=0,
         help="serve metrics from this port (gateways above it) to watch the run; 0: metrics off",

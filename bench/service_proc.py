@@ -163,6 +163,20 @@ async def wait_ready(port: int, process: asyncio.subprocess.Process) -> None:
     raise SystemExit("the server did not become SERVING")
 
 
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of the started service and of the load generator that `running_service` and the
+    benchmarks' workers read."""
+    parser.add_argument("--clients", type=int, default=os.cpu_count() or 1, help="load-generator processes")
+    parser.add_argument("--topology", choices=["supervise", "all"], default="supervise")
+    parser.add_argument("--gateways", type=int, default=0, help="gateways of `supervise`; 0: cores - 1")
+    parser.add_argument("--rate", type=float, default=4000.0)
+    parser.add_argument("--symbols", type=int, default=4000)
+    parser.add_argument("--channels", type=int, default=10, help="connections over all clients")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--redis-url")
+    parser.add_argument("--database-url")
+
+
 @dataclass(frozen=True)
 class Service:
     """A started server: its gRPC port, a key of user "bench", that user's watchlists, and its processes."""

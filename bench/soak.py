@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 import soak_worker
 from service_proc import (
     Service,
+    add_service_arguments,
     free_port,
     open_fds,
     pss_mb,
@@ -161,15 +162,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="exit 1 if a check fails")
     parser.add_argument("--max-growth-pct", type=float, default=10.0)
     parser.add_argument("--baseline-window", type=int, help="default: 0 from 10 minutes on, else 1")
-    parser.add_argument("--clients", type=int, default=os.cpu_count() or 1, help="load-generator processes")
-    parser.add_argument("--topology", choices=["supervise", "all"], default="supervise")
-    parser.add_argument("--gateways", type=int, default=0, help="gateways of `supervise`; 0: cores - 1")
-    parser.add_argument("--rate", type=float, default=4000.0)
-    parser.add_argument("--symbols", type=int, default=4000)
-    parser.add_argument("--channels", type=int, default=10, help="connections over all clients")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--redis-url")
-    parser.add_argument("--database-url")
+    add_service_arguments(parser)
     args = parser.parse_args()
     args.metrics_port = free_port()  # ingest's; the gateways' follow it
     import uvloop

@@ -16,22 +16,16 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import grpc
-from fanout_worker import filters
+from fanout_worker import WorkerConfig, filters
 from soak_windows import ClientCounts
 
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc
 
 
 @dataclass(frozen=True)
-class SoakConfig:
-    """One worker's share of subscribers and channels, its seed and the streams' mean lifetime."""
+class SoakConfig(WorkerConfig):
+    """`fanout_worker`'s share of subscribers and channels and seed, and the streams' mean lifetime."""
 
-    port: int
-    token: str
-    watchlists: list[str]
-    subscribers: int
-    channels: int
-    seed: int
     lifetime_s: float
 
 
