@@ -59,6 +59,7 @@ from tickstock_server.ports.events import EventHistory, SnapshotSource
 from tickstock_server.producer_sim.simulator import run_simulator
 from tickstock_server.storage.api_keys import PgApiKeyStore
 from tickstock_server.support.gc_pauses import GcPauseRecorder
+from tickstock_server.support.loop_tasks import LoopTasks
 from tickstock_server.support.metric_samples import Instrumented
 from tickstock_server.support.stall_report import report_slow_shutdown
 from tickstock_server.support.token_bucket import UserTokenBuckets
@@ -338,7 +339,8 @@ def _metrics(
     # Last to start, so a supervisor can take an answering /metrics as "this process serves".
     if settings.metrics.enabled:
         gc_pauses = stack.enter_context(GcPauseRecorder())  # unhooked after the metrics server stops
-        collector = ServiceCollector([*components, gc_pauses], constant_labels={"role": settings.role})
+        tasks = LoopTasks(asyncio.get_running_loop())
+        collector = ServiceCollector([*components, gc_pauses, tasks], constant_labels={"role": settings.role})
         stack.enter_context(metrics_server(settings.metrics.host, settings.metrics.port, collector, health))
 
 
