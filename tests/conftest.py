@@ -11,7 +11,7 @@ import pytest
 # never use gRPC across a fork.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
-pytest_plugins = ["wall_clock", "real_servers"]
+pytest_plugins = ["wall_clock", "real_servers", "fault_figures"]
 
 # Port contract suites are plain modules the test modules import: have pytest explain their asserts too.
 pytest.register_assert_rewrite(*(path.stem for path in Path(__file__).parent.glob("*_contract.py")))

@@ -1,8 +1,8 @@
 """The fault suite: real processes on loopback, killed, paused and restarted while clients stream.
 
 Every test here is marked `integration`. A test reports its figures (time to recover, health
-transitions) with the `figure` fixture; they are printed at the end of the run, with or without `-s`
-and under pytest-xdist (they travel with the test's report).
+transitions) with the `figure` fixture; `tests/fault_figures.py` prints them at the end of the run, with
+or without `-s` and under pytest-xdist (they travel with the test's report).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 from databases import with_database
+from fault_figures import FIGURE
 from fault_run import Figure
 from owned_servers import OwnedRedis
 
 from tickstock_server.embedded import EmbeddedPostgres
 
 _HERE = Path(__file__).parent
-_FIGURE = "fault-figure"
 FAULT_TEST_TIMEOUT_S = 300
 
 
@@ -33,27 +33,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(FAULT_TEST_TIMEOUT_S))
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    lines = [
-        str(value)
-        for reports in terminalreporter.stats.values()
-        for report in reports
-        if getattr(report, "when", "") == "call"
-        for key, value in getattr(report, "user_properties", [])
-        if key == _FIGURE
-    ]
-    if lines:
-        terminalreporter.section("fault suite figures")
-        for line in lines:
-            terminalreporter.write_line(line)
-
-
 @pytest.fixture
 def figure(request: pytest.FixtureRequest) -> Figure:
     """Record a `name: value unit` line for the run's summary."""
 
     def record(name: str, value: float, unit: str) -> None:
-        request.node.user_properties.append((_FIGURE, f"{name}: {value:.2f} {unit}"))
+        request.node.user_properties.append((FIGURE, f"{name}: {value:.2f} {unit}"))
 
     return record
 

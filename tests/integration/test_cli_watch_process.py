@@ -67,7 +67,10 @@ async def test_watch_keeps_its_table_going_across_a_server_restart(
     ingest_env = server_env(0, TICKSTOCK_ROLE="ingest", **common)
     env = server_env(port, TICKSTOCK_ROLE="gateway", **common)
     key = await run_admin("create-key", "--user", "alice", env=env)
-    cli_env = {**os.environ, "TICKSTOCK_API_KEY": key}
+    # The size comes from the terminal: pytest-xdist's workers set COLUMNS=80 and LINES=24, which rich
+    # would prefer, and the table's 12 columns do not fit 80 characters.
+    cli_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    cli_env["TICKSTOCK_API_KEY"] = key
     tickstock = str(Path(sys.executable).parent / "tickstock")
     terminal = Terminal()
     try:
