@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import time
-from multiprocessing.connection import Connection
 
 import fanout_worker
 from service_proc import (
     Service,
+    Worker,
     add_service_arguments,
     cpu_s,
     pss_mb,
@@ -46,6 +45,7 @@ from service_proc import (
     running_service,
     service_pids,
     share,
+    start_workers,
 )
 
 
@@ -57,12 +57,11 @@ async def _run(args: argparse.Namespace) -> None:
 async def _measure(args: argparse.Namespace, service: Service) -> None:
     port, token, watchlists = service.port, service.token, service.watchlists
     server_pid, data_dir = service.server_pid, service.data_dir
-    context = multiprocessing.get_context("spawn")
     count = max(1, min(args.clients, args.subscribers))
-    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    workers: list[Worker] = []
     try:
-        for index in range(count):
-            config = fanout_worker.WorkerConfig(
+        configs = [
+            fanout_worker.WorkerConfig(
                 port=port,
                 token=token,
                 watchlists=watchlists,
@@ -70,13 +69,9 @@ async def _measure(args: argparse.Namespace, service: Service) -> None:
                 channels=max(1, share(args.channels, count, index)),
                 seed=args.seed * 1000 + index + 1,
             )
-            ours, theirs = context.Pipe()
-            worker = context.Process(target=fanout_worker.run, args=(config, theirs), daemon=True)
-            worker.start()
-            theirs.close()
-            workers.append((worker, ours))
-        for index, (_, conn) in enumerate(workers):
-            await receive_from(conn, index, wait_s=600)  # "ready": every stream of the worker is open
+            for index in range(count)
+        ]
+        await start_workers(fanout_worker.run, configs, workers)
         start = time.monotonic() + args.warmup_s
         end = start + args.seconds
         for _, conn in workers:

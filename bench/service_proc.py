@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import random
 import re
@@ -17,7 +18,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -256,3 +257,23 @@ async def receive_from(conn: Connection, index: int, wait_s: float) -> Any:
             raise SystemExit(f"load-generator worker {index} exited early") from None
 
     return await asyncio.to_thread(receive)
+
+
+Worker = tuple[multiprocessing.process.BaseProcess, Connection]
+"""A load-generator process and this side of its pipe."""
+
+
+async def start_workers(
+    target: Callable[[Any, Connection], None], configs: list[Any], workers: list[Worker]
+) -> None:
+    """Start one spawned process per config running `target(config, pipe)`, added to `workers` as it
+    starts (so the caller stops every one, even if a later one fails), then wait until each is ready."""
+    context = multiprocessing.get_context("spawn")
+    for config in configs:
+        ours, theirs = context.Pipe()
+        worker = context.Process(target=target, args=(config, theirs), daemon=True)
+        worker.start()
+        theirs.close()
+        workers.append((worker, ours))
+    for index, (_, conn) in enumerate(workers):
+        await receive_from(conn, index, wait_s=600)  # "ready": every stream of the worker is open

@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import re
 import sys
 import time
 import urllib.request
-from multiprocessing.connection import Connection
 
 import soak_worker
 from service_proc import (
     Service,
+    Worker,
     add_service_arguments,
     free_port,
     open_fds,
@@ -45,6 +44,7 @@ from service_proc import (
     running_service,
     service_pids,
     share,
+    start_workers,
 )
 from soak_windows import ClientCounts, Window, check, window_lines
 
@@ -88,13 +88,12 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _soak(args: argparse.Namespace, service: Service) -> list[Window]:
-    context = multiprocessing.get_context("spawn")
     count = max(1, min(args.clients, args.subscribers))
-    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    workers: list[Worker] = []
     windows: list[Window] = []
     try:
-        for index in range(count):
-            config = soak_worker.SoakConfig(
+        configs = [
+            soak_worker.SoakConfig(
                 port=service.port,
                 token=service.token,
                 watchlists=service.watchlists,
@@ -103,13 +102,9 @@ async def _soak(args: argparse.Namespace, service: Service) -> list[Window]:
                 seed=args.seed * 1000 + index + 1,
                 lifetime_s=args.churn_every_s / args.churn_fraction,
             )
-            ours, theirs = context.Pipe()
-            worker = context.Process(target=soak_worker.run, args=(config, theirs), daemon=True)
-            worker.start()
-            theirs.close()
-            workers.append((worker, ours))
-        for index, (_, conn) in enumerate(workers):
-            await receive_from(conn, index, wait_s=600)
+            for index in range(count)
+        ]
+        await start_workers(soak_worker.run, configs, workers)
         started = time.monotonic()
         for index in range(max(1, round(args.minutes * 60 / args.window_s))):
             await asyncio.sleep(started + (index + 1) * args.window_s - time.monotonic())
@@ -133,7 +128,7 @@ async def _window(
     args: argparse.Namespace,
     service: Service,
     index: int,
-    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]],
+    workers: list[Worker],
 ) -> Window:
     for _, conn in workers:
         conn.send("window")

@@ -84,6 +84,7 @@ class ShardEventStore(RedisStreamHistory):
         self._closing = False
         self._suppress = 0
         self._replayable: set[int] = set()
+        """Ordinals of a replay's queued entries (empty for a live feed)."""
         self._replayable_issued = 0
         self._replayable_appended = 0
         self._issued = 0
@@ -163,7 +164,8 @@ class ShardEventStore(RedisStreamHistory):
                 self.suppressed += 1
                 continue
             self._buffer.append(entry)
-            self._replayable.add(entry.seq)
+            if self._replays_history:
+                self._replayable.add(entry.seq)
         self._wakeup.set()
 
     def add_live(self, entries: Iterable[LogEntry]) -> None:
@@ -250,21 +252,21 @@ class ShardEventStore(RedisStreamHistory):
 
     async def _write_batch(self) -> None:
         batch = [self._buffer[i] for i in range(min(len(self._buffer), self._config.batch_size))]
-        replayable = sum(entry.seq in self._replayable for entry in batch)
+        # What a restart needs: how many of a replay's entries are stored; else the last ordinal.
+        replayable = sum(entry.seq in self._replayable for entry in batch) if self._replays_history else 0
+        last_ordinal = self._replayable_appended + replayable if self._replays_history else batch[-1].seq
         outcome = await self._sequencer.append(
             self._epoch,
             [(entry.encoded, pack_fields(entry)) for entry in batch],
-            # What a restart needs: how many of a replay's entries are stored; else the last ordinal.
-            last_ordinal=self._replayable_appended + replayable if self._replays_history else batch[-1].seq,
+            last_ordinal=last_ordinal,
             max_entries=self._config.max_entries,
             trim_seq=self._age_trim.trim_seq(),
         )
         if outcome.status == "OK":
-            for _ in batch:
-                seq = self._buffer.popleft().seq
-                if seq in self._replayable:
-                    self._replayable.remove(seq)
-                    self._replayable_appended += 1
+            for entry in batch:
+                self._buffer.popleft()
+                self._replayable.discard(entry.seq)
+            self._replayable_appended += replayable
             self._appended = batch[-1].seq
             self._last_seq = int(outcome.value)
             self.appended += len(batch)
