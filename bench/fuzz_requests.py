@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -324,37 +325,66 @@ def _with_forged_tokens(
     return forge
 
 
+ACCEPTED, UNDECODABLE, LIMITS = "OK", "undecodable", "limits"
+"""Answers that are no status of a servicer: accepted, refused by gRPC's decoding or by the proto's limits."""
+
+
+class RequestPath:
+    """What the server runs on one RPC's requests: decoding, the proto's limits, then the servicer's path.
+
+    Each input's answer is `ACCEPTED`, `UNDECODABLE`, `LIMITS` or the name of the status its error maps
+    to; rejections are counted by answer. An error the product's table maps to INTERNAL is raised.
+    """
+
+    def __init__(
+        self,
+        request_type: type[Message],
+        handle: Callable[[Any], Awaitable[None]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._request_type = request_type
+        self._handle = handle
+        self._loop = loop
+        self._validator = protovalidate.Validator()
+        self.rejected: Counter[str] = Counter()
+        """Rejected inputs by answer."""
+
+    def answer(self, raw: bytes) -> tuple[Message | None, str]:
+        """The decoded request (None when it does not decode) and its answer."""
+        try:
+            request = self._request_type.FromString(raw)
+        except DecodeError:
+            return self._refused(None, UNDECODABLE)  # gRPC refuses it before the servicer
+        try:
+            # The interceptor's check of the limits the proto declares, then what the servicer runs.
+            if request_violations(self._validator, request):
+                return self._refused(request, LIMITS)
+            self._loop.run_until_complete(self._handle(request))
+        except Exception as exc:
+            status = status_for(exc)
+            if status.code is grpc.StatusCode.INTERNAL:
+                raise
+            return self._refused(request, status.code.name)
+        return request, ACCEPTED
+
+    def _refused(self, request: Message | None, answer: str) -> tuple[Message | None, str]:
+        self.rejected[answer] += 1
+        return request, answer
+
+
 def request_target(rpc: str) -> Callable[[], Target]:
     """Requests of one RPC through the parsers and validators its servicer runs."""
     request_type = type(CORPUS[rpc][0])
 
     def build() -> Target:
         loop = asyncio.new_event_loop()
-        handle = _handlers(_Stores())[rpc]
-        validator = protovalidate.Validator()
-
-        def run(raw: bytes) -> int:
-            try:
-                request = request_type.FromString(raw)
-            except DecodeError:
-                return 1  # gRPC refuses it before the servicer
-            try:
-                # The interceptor's check of the limits the proto declares, then what the servicer runs.
-                if request_violations(validator, request):
-                    return 1
-                loop.run_until_complete(handle(request))
-            except Exception as exc:
-                status = status_for(exc)
-                if status.code is grpc.StatusCode.INTERNAL:
-                    raise
-                return 1
-            return 0
-
+        path = RequestPath(request_type, _handlers(_Stores())[rpc], loop)
         return Target(
             generate=_with_forged_tokens(rpc, proto_generator(CORPUS[rpc])),
-            run=run,
+            run=lambda raw: int(path.answer(raw)[1] != ACCEPTED),
             counted=None,
             close=loop.close,
+            reasons=lambda: path.rejected,
         )
 
     return build
