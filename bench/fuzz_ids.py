@@ -153,46 +153,30 @@ class IdRpc:
         return self.request_type(**{self.field: resource_id})
 
 
+_IDS: dict[str, dict[str, str]] = {
+    "watchlist_id": {user: w.watchlist_id for user, w in _WATCHLISTS.items()},
+    "subscription_id": {user: s.subscription_id for user, s in _SUBSCRIPTIONS.items()},
+    "backtest_id": {user: b.backtest_id for user, b in _BACKTESTS.items()},
+}
+"""Each user's id of each resource type, by the id field's name."""
+
+
+def _rpc(
+    request_type: type[Message], handle: Callable[[_Stores, str], Awaitable[None]], **options: bool
+) -> IdRpc:
+    (field,) = request_type.DESCRIPTOR.fields
+    return IdRpc(request_type, field.name, _IDS[field.name], handle, **options)
+
+
 ID_RPCS: dict[str, IdRpc] = {
-    "GetWatchlist": IdRpc(
-        universe_service_pb2.GetWatchlistRequest,
-        "watchlist_id",
-        {user: w.watchlist_id for user, w in _WATCHLISTS.items()},
-        _get_watchlist,
+    "GetWatchlist": _rpc(universe_service_pb2.GetWatchlistRequest, _get_watchlist),
+    "DeleteWatchlist": _rpc(universe_service_pb2.DeleteWatchlistRequest, _delete_watchlist, changes=True),
+    "DeleteAlertSubscription": _rpc(
+        pattern_service_pb2.DeleteAlertSubscriptionRequest, _delete_alert_subscription, changes=True
     ),
-    "DeleteWatchlist": IdRpc(
-        universe_service_pb2.DeleteWatchlistRequest,
-        "watchlist_id",
-        {user: w.watchlist_id for user, w in _WATCHLISTS.items()},
-        _delete_watchlist,
-        changes=True,
-    ),
-    "DeleteAlertSubscription": IdRpc(
-        pattern_service_pb2.DeleteAlertSubscriptionRequest,
-        "subscription_id",
-        {user: s.subscription_id for user, s in _SUBSCRIPTIONS.items()},
-        _delete_alert_subscription,
-        changes=True,
-    ),
-    "GetBacktest": IdRpc(
-        backtest_service_pb2.GetBacktestRequest,
-        "backtest_id",
-        {user: b.backtest_id for user, b in _BACKTESTS.items()},
-        _get_backtest,
-    ),
-    "CancelBacktest": IdRpc(
-        backtest_service_pb2.CancelBacktestRequest,
-        "backtest_id",
-        {user: b.backtest_id for user, b in _BACKTESTS.items()},
-        _cancel_backtest,
-        changes=True,
-    ),
-    "StreamBacktest": IdRpc(
-        backtest_service_pb2.StreamBacktestRequest,
-        "backtest_id",
-        {user: b.backtest_id for user, b in _BACKTESTS.items()},
-        _stream_backtest,
-    ),
+    "GetBacktest": _rpc(backtest_service_pb2.GetBacktestRequest, _get_backtest),
+    "CancelBacktest": _rpc(backtest_service_pb2.CancelBacktestRequest, _cancel_backtest, changes=True),
+    "StreamBacktest": _rpc(backtest_service_pb2.StreamBacktestRequest, _stream_backtest),
 }
 """Every RPC whose request has one field, an id looked up in a per-user store."""
 

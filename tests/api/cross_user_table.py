@@ -75,6 +75,15 @@ class Entry:
         return f"{self.method}:{self.field}"
 
 
+def _by_id(service: str, request_type: type[Message], subject: Callable[[Owned], str]) -> Entry:
+    """The method of a request whose only field names the resource: any other user gets NOT_FOUND."""
+    (field,) = request_type.DESCRIPTOR.fields
+    method = f"{service}/{request_type.DESCRIPTOR.name.removesuffix('Request')}"
+    return Entry(
+        method, field.name, subject, lambda v, _: request_type(**{field.name: v}), other=NOT_FOUND, owner=OK
+    )
+
+
 def _watchlist(**fields: object) -> universe_service_pb2.Watchlist:
     return universe_service_pb2.Watchlist(**fields)  # type: ignore[arg-type]
 
@@ -126,14 +135,7 @@ ENTRIES: tuple[Entry, ...] = (
         other=INVALID,
         owner=OK,
     ),
-    Entry(
-        "EventService/DeleteFilterPreset",
-        "name",
-        lambda o: o.preset_name,
-        lambda v, _: event_service_pb2.DeleteFilterPresetRequest(name=v),
-        other=NOT_FOUND,
-        owner=OK,
-    ),
+    _by_id("EventService", event_service_pb2.DeleteFilterPresetRequest, lambda o: o.preset_name),
     Entry(
         "PatternService/CreateAlertSubscription",
         "subscription.subscription_id",
@@ -146,14 +148,7 @@ ENTRIES: tuple[Entry, ...] = (
         other=OK,  # the id is assigned by the server: the caller gets a new subscription of its own
         owner=OK,
     ),
-    Entry(
-        "PatternService/DeleteAlertSubscription",
-        "subscription_id",
-        lambda o: o.subscription_id,
-        lambda v, _: pattern_service_pb2.DeleteAlertSubscriptionRequest(subscription_id=v),
-        other=NOT_FOUND,
-        owner=OK,
-    ),
+    _by_id("PatternService", pattern_service_pb2.DeleteAlertSubscriptionRequest, lambda o: o.subscription_id),
     Entry(
         "UniverseService/CreateWatchlist",
         "watchlist.watchlist_id",
@@ -174,14 +169,7 @@ ENTRIES: tuple[Entry, ...] = (
         other=OK,  # names are unique per user, so another user's name is free (and its use leaks nothing)
         owner=grpc.StatusCode.ALREADY_EXISTS,
     ),
-    Entry(
-        "UniverseService/GetWatchlist",
-        "watchlist_id",
-        lambda o: o.watchlist_id,
-        lambda v, _: universe_service_pb2.GetWatchlistRequest(watchlist_id=v),
-        other=NOT_FOUND,
-        owner=OK,
-    ),
+    _by_id("UniverseService", universe_service_pb2.GetWatchlistRequest, lambda o: o.watchlist_id),
     Entry(
         "UniverseService/UpdateWatchlist",
         "watchlist.watchlist_id",
@@ -202,38 +190,10 @@ ENTRIES: tuple[Entry, ...] = (
         other=OK,  # renames the caller's own watchlist: names are unique per user
         owner=OK,  # the name it already has
     ),
-    Entry(
-        "UniverseService/DeleteWatchlist",
-        "watchlist_id",
-        lambda o: o.watchlist_id,
-        lambda v, _: universe_service_pb2.DeleteWatchlistRequest(watchlist_id=v),
-        other=NOT_FOUND,
-        owner=OK,
-    ),
-    Entry(
-        "BacktestService/GetBacktest",
-        "backtest_id",
-        lambda o: o.backtest_id,
-        lambda v, _: backtest_service_pb2.GetBacktestRequest(backtest_id=v),
-        other=NOT_FOUND,
-        owner=OK,
-    ),
-    Entry(
-        "BacktestService/CancelBacktest",
-        "backtest_id",
-        lambda o: o.backtest_id,
-        lambda v, _: backtest_service_pb2.CancelBacktestRequest(backtest_id=v),
-        other=NOT_FOUND,
-        owner=OK,
-    ),
-    Entry(
-        "BacktestService/StreamBacktest",
-        "backtest_id",
-        lambda o: o.backtest_id,
-        lambda v, _: backtest_service_pb2.StreamBacktestRequest(backtest_id=v),
-        other=NOT_FOUND,
-        owner=OK,
-    ),
+    _by_id("UniverseService", universe_service_pb2.DeleteWatchlistRequest, lambda o: o.watchlist_id),
+    _by_id("BacktestService", backtest_service_pb2.GetBacktestRequest, lambda o: o.backtest_id),
+    _by_id("BacktestService", backtest_service_pb2.CancelBacktestRequest, lambda o: o.backtest_id),
+    _by_id("BacktestService", backtest_service_pb2.StreamBacktestRequest, lambda o: o.backtest_id),
 )
 """Every request field naming a per-user resource, with the answers it gets."""
 
