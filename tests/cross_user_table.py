@@ -12,17 +12,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf import field_mask_pb2, message_factory, text_format
+from google.protobuf import field_mask_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from tickstock.v1 import (
-    backtest_service_pb2,
-    common_pb2,
-    event_service_pb2,
-    pattern_service_pb2,
-    universe_service_pb2,
-)
+from tickstock.v1 import backtest_service_pb2, event_service_pb2, pattern_service_pb2, universe_service_pb2
 from tickstock_server.api.server import SERVICES
 
 OK, NOT_FOUND, INVALID = grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT
@@ -222,7 +216,7 @@ def _string_fields(message: Descriptor, prefix: str = "") -> Iterator[str]:
 
 
 def resource_fields() -> set[str]:
-    """ "Service/Method:field.path" of every request field that names a per-user resource.
+    """The "Service/Method:field.path" of every request field that names a per-user resource.
 
     The rule: a string field, at any depth of the request's tickstock.v1 messages, whose name is `id`,
     `ids` or `name` or ends in `_id`, `_ids` or `_name` (`watchlist_id`, `watchlist_ids`, `preset_name`,
@@ -245,68 +239,6 @@ def list_methods() -> list[str]:
     )
 
 
-def empty_request(name: str) -> Message:
-    """An empty request of a method."""
-    return message_factory.GetMessageClass(methods()[name].input_type)()
-
-
 def made_up(value: str) -> str:
     """A value of the same shape and length that names nothing: its last character changed."""
     return value[:-1] + ("0" if value[-1] != "0" else "1")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What a call answered: its code, everything it said as text, and the response message if any."""
-
-    code: grpc.StatusCode
-    text: str
-    message: Message | None = None
-
-
-async def call(channel: grpc.aio.Channel, name: str, request: Message, metadata: Metadata) -> Reply:
-    """Call one method; a stream's answer is its first message (or its error), then it is cancelled."""
-    method = methods()[name]
-    path = f"/{method.containing_service.full_name}/{method.name}"
-    response_type = message_factory.GetMessageClass(method.output_type)
-    serialize, deserialize = type(request).SerializeToString, response_type.FromString
-    try:
-        if method.server_streaming:
-            stream = channel.unary_stream(
-                path, request_serializer=serialize, response_deserializer=deserialize
-            )(request, metadata=metadata, timeout=10)
-            response = await stream.read()
-            stream.cancel()
-        else:
-            response = await channel.unary_unary(
-                path, request_serializer=serialize, response_deserializer=deserialize
-            )(request, metadata=metadata, timeout=10)
-    except grpc.aio.AioRpcError as exc:
-        return Reply(exc.code(), f"{exc.details()} {exc.trailing_metadata()!r}")
-    assert isinstance(response, Message), f"{name} ended without a message"
-    return Reply(OK, text_format.MessageToString(response, as_utf8=True), response)
-
-
-def ids_in(message: Message | None) -> set[str]:
-    """The values of every string field named like an id, at any depth of `message`."""
-    found: set[str] = set()
-    if message is None:
-        return found
-    for field, value in message.ListFields():
-        values = value if field.is_repeated else [value]
-        for item in values:
-            if isinstance(item, Message):
-                found |= ids_in(item)
-            elif isinstance(item, str) and re.search(r"(^|_)ids?$", field.name):
-                found.add(item)
-    return found
-
-
-def backtest_request(symbols: list[str], patterns: list[str]) -> backtest_service_pb2.SubmitBacktestRequest:
-    """A valid backtest submission (dates before the test jobs' clock)."""
-    return backtest_service_pb2.SubmitBacktestRequest(
-        symbols=symbols,
-        start_date=common_pb2.Date(year=2025, month=1, day=2),
-        end_date=common_pb2.Date(year=2025, month=12, day=31),
-        patterns=patterns,
-    )
