@@ -210,7 +210,9 @@ def _odd_id(rng: random.Random, rpc: IdRpc) -> bytes:
     elif choice == 2:
         value = own[:at] + "\0" + own[at:]
     elif choice == 3:
-        value = (own * 3)[: rng.choice((_MAX_ID_CHARS - 1, _MAX_ID_CHARS, _MAX_ID_CHARS + 1))]
+        value = (own * (_MAX_ID_CHARS // len(own) + 2))[
+            : rng.choice((_MAX_ID_CHARS - 1, _MAX_ID_CHARS, _MAX_ID_CHARS + 1))
+        ]
     elif choice == 4:
         value = _code_points(rng, rng.choice(_ID_LENGTHS))
     elif choice == 5:
