@@ -22,11 +22,12 @@ from typing import Any
 import grpc
 import protovalidate
 from fuzz_inputs import ODD_INTS, ODD_STRINGS, proto_generator
-from fuzz_target import Target
+from fuzz_target import Target, TargetBroken
 from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.message import DecodeError, Message
 
 from tickstock.v1 import (
+    auth_service_pb2,
     backtest_service_pb2,
     common_pb2,
     event_service_pb2,
@@ -37,23 +38,28 @@ from tickstock.v1 import (
 )
 from tickstock_server.adapters.memory.universes import MemoryUniverses, MemoryWatchlists
 from tickstock_server.api.errors import status_for
+from tickstock_server.api.mappers import auth_service as auth_mappers
 from tickstock_server.api.mappers import backtest_service as backtest_mappers
 from tickstock_server.api.mappers import event_service as event_mappers
 from tickstock_server.api.mappers import market_data_service as bar_mappers
 from tickstock_server.api.mappers import pattern_service as pattern_mappers
 from tickstock_server.api.mappers import universe_service as universe_mappers
-from tickstock_server.api.mappers._common import encode_page_token, request_binding
+from tickstock_server.api.mappers._common import encode_page_token, request_binding, timestamp_from_ns
 from tickstock_server.api.validation import request_violations
 from tickstock_server.delivery.resolve import resolve_filter
 from tickstock_server.domain.alerts import AlertLimits, validate_alert_subscription
 from tickstock_server.domain.backtest_requests import validate_submission
 from tickstock_server.domain.filter_spec import FilterSpec
+from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token, read_session_token
 from tickstock_server.domain.universes import SymbolInfo, Watchlist
 from tickstock_server.errors import FieldViolation, InvalidRequestError
+from tickstock_server.support.time_units import NS_PER_S
 from tickstock_server.universes.service import UniverseCatalog, Watchlists
 
 _USER = "alice"
 _TODAY = dt.date(2026, 1, 6)
+_NOW_S = 1_767_700_800  # 2026-01-06T12:00:00Z
+_SESSION_SECRET = bytes(range(32))
 _UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
 _SYMBOLS = [SymbolInfo(symbol=s, name=s, exchange="XNAS") for s in ("AAPL", "AMD", "IBM", "MSFT", "NVDA")]
 _WATCHLIST = Watchlist(
@@ -159,6 +165,18 @@ def _handlers(stores: _Stores) -> dict[str, Handler]:
     async def list_backtests(request: backtest_service_pb2.ListBacktestsRequest) -> None:
         backtest_mappers.list_query_from_proto(request, _USER)
 
+    async def create_session_token(request: auth_service_pb2.CreateSessionTokenRequest) -> None:
+        now_ns = _NOW_S * NS_PER_S
+        claims = SessionClaims(
+            user=_USER,
+            key_id="0123456789ab",
+            expires_ns=now_ns + auth_mappers.ttl_s_from_proto(request) * NS_PER_S,
+        )
+        token = issue_session_token(claims, _SESSION_SECRET)
+        timestamp_from_ns(claims.expires_ns)
+        if read_session_token(token, _SESSION_SECRET, now_ns) != claims:
+            raise TargetBroken(f"the token issued for {claims} does not read back")
+
     return {
         "StreamEvents": stream_events,
         "SaveFilterPreset": save_filter_preset,
@@ -175,6 +193,7 @@ def _handlers(stores: _Stores) -> dict[str, Handler]:
         "GetBars": get_bars,
         "SubmitBacktest": submit_backtest,
         "ListBacktests": list_backtests,
+        "CreateSessionToken": create_session_token,
     }
 
 
@@ -282,6 +301,10 @@ CORPUS: dict[str, list[Message]] = {
         )
     ],
     "ListBacktests": [backtest_service_pb2.ListBacktestsRequest(page_size=10)],
+    "CreateSessionToken": [
+        auth_service_pb2.CreateSessionTokenRequest(),
+        auth_service_pb2.CreateSessionTokenRequest(ttl=duration_pb2.Duration(seconds=900)),
+    ],
 }
 """Valid requests of each RPC whose request has fields to validate."""
 
