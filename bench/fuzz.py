@@ -4,7 +4,8 @@ Usage: nice -n 10 .venv/bin/python bench/fuzz.py [--inputs 1000000] [--seed 1] [
 
 Targets (see fuzz_feeds.py and fuzz_requests.py): the four producer channels through the pattern
 consumer, Massive frames, recorded-frame replay files, and the request parsers and validators of every
-RPC with fields (page tokens included, forged ones too). Inputs are seeded mutations of valid inputs
+RPC with fields (page tokens included, forged ones too; ids of the caller, of another user and of
+nothing). Inputs are seeded mutations of valid inputs
 (fuzz_inputs.py: byte flips, truncations, splices, odd values, NaN/Inf, NUL, deep nesting, huge
 strings) and pure random bytes: the same seed gives the same inputs.
 
@@ -24,10 +25,11 @@ import sys
 from collections.abc import Callable
 
 from fuzz_feeds import FEED_TARGETS
+from fuzz_ids import ID_TARGETS
 from fuzz_requests import REQUEST_TARGETS
 from fuzz_target import Outcome, Target, run_target
 
-TARGETS: dict[str, Callable[[], Target]] = {**FEED_TARGETS, **REQUEST_TARGETS}
+TARGETS: dict[str, Callable[[], Target]] = {**FEED_TARGETS, **REQUEST_TARGETS, **ID_TARGETS}
 """Every fuzz target by name."""
 
 
@@ -41,6 +43,10 @@ def report(name: str, outcome: Outcome) -> list[str]:
         f"fuzz_{name}_crashes: {outcome.crashes} crashes",
         f"fuzz_{name}_uncounted: {outcome.uncounted} rejections",
         f"fuzz_{name}_rate: {rate:.0f} inputs/s",
+    ]
+    lines += [
+        f"fuzz_{name}_rejected_{reason}: {count} inputs"
+        for reason, count in outcome.rejected_by_reason.items()
     ]
     if outcome.crash:
         lines.append(f"fuzz_{name}_crash: {outcome.crash}")

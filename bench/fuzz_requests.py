@@ -15,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 import protovalidate
 from fuzz_inputs import ODD_INTS, ODD_STRINGS, proto_generator
-from fuzz_target import Target
+from fuzz_target import Target, TargetBroken
 from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.message import DecodeError, Message
 
 from tickstock.v1 import (
+    auth_service_pb2,
     backtest_service_pb2,
     common_pb2,
     event_service_pb2,
@@ -36,23 +38,28 @@ from tickstock.v1 import (
 )
 from tickstock_server.adapters.memory.universes import MemoryUniverses, MemoryWatchlists
 from tickstock_server.api.errors import status_for
+from tickstock_server.api.mappers import auth_service as auth_mappers
 from tickstock_server.api.mappers import backtest_service as backtest_mappers
 from tickstock_server.api.mappers import event_service as event_mappers
 from tickstock_server.api.mappers import market_data_service as bar_mappers
 from tickstock_server.api.mappers import pattern_service as pattern_mappers
 from tickstock_server.api.mappers import universe_service as universe_mappers
-from tickstock_server.api.mappers._common import encode_page_token, request_binding
+from tickstock_server.api.mappers._common import encode_page_token, request_binding, timestamp_from_ns
 from tickstock_server.api.validation import request_violations
 from tickstock_server.delivery.resolve import resolve_filter
 from tickstock_server.domain.alerts import AlertLimits, validate_alert_subscription
 from tickstock_server.domain.backtest_requests import validate_submission
 from tickstock_server.domain.filter_spec import FilterSpec
+from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token, read_session_token
 from tickstock_server.domain.universes import SymbolInfo, Watchlist
 from tickstock_server.errors import FieldViolation, InvalidRequestError
+from tickstock_server.support.time_units import NS_PER_S
 from tickstock_server.universes.service import UniverseCatalog, Watchlists
 
 _USER = "alice"
 _TODAY = dt.date(2026, 1, 6)
+_NOW_S = 1_767_700_800  # 2026-01-06T12:00:00Z
+_SESSION_SECRET = bytes(range(32))
 _UNIVERSES = {"dow3": ("AAPL", "MSFT", "IBM"), "chips": ("NVDA", "AMD")}
 _SYMBOLS = [SymbolInfo(symbol=s, name=s, exchange="XNAS") for s in ("AAPL", "AMD", "IBM", "MSFT", "NVDA")]
 _WATCHLIST = Watchlist(
@@ -158,6 +165,18 @@ def _handlers(stores: _Stores) -> dict[str, Handler]:
     async def list_backtests(request: backtest_service_pb2.ListBacktestsRequest) -> None:
         backtest_mappers.list_query_from_proto(request, _USER)
 
+    async def create_session_token(request: auth_service_pb2.CreateSessionTokenRequest) -> None:
+        now_ns = _NOW_S * NS_PER_S
+        claims = SessionClaims(
+            user=_USER,
+            key_id="0123456789ab",
+            expires_ns=now_ns + auth_mappers.ttl_s_from_proto(request) * NS_PER_S,
+        )
+        token = issue_session_token(claims, _SESSION_SECRET)
+        timestamp_from_ns(claims.expires_ns)
+        if read_session_token(token, _SESSION_SECRET, now_ns) != claims:
+            raise TargetBroken(f"the token issued for {claims} does not read back")
+
     return {
         "StreamEvents": stream_events,
         "SaveFilterPreset": save_filter_preset,
@@ -174,6 +193,7 @@ def _handlers(stores: _Stores) -> dict[str, Handler]:
         "GetBars": get_bars,
         "SubmitBacktest": submit_backtest,
         "ListBacktests": list_backtests,
+        "CreateSessionToken": create_session_token,
     }
 
 
@@ -281,6 +301,10 @@ CORPUS: dict[str, list[Message]] = {
         )
     ],
     "ListBacktests": [backtest_service_pb2.ListBacktestsRequest(page_size=10)],
+    "CreateSessionToken": [
+        auth_service_pb2.CreateSessionTokenRequest(),
+        auth_service_pb2.CreateSessionTokenRequest(ttl=duration_pb2.Duration(seconds=900)),
+    ],
 }
 """Valid requests of each RPC whose request has fields to validate."""
 
@@ -324,37 +348,66 @@ def _with_forged_tokens(
     return forge
 
 
+ACCEPTED, UNDECODABLE, LIMITS = "OK", "undecodable", "limits"
+"""Answers that are no status of a servicer: accepted, refused by gRPC's decoding or by the proto's limits."""
+
+
+class RequestPath:
+    """What the server runs on one RPC's requests: decoding, the proto's limits, then the servicer's path.
+
+    Each input's answer is `ACCEPTED`, `UNDECODABLE`, `LIMITS` or the name of the status its error maps
+    to; rejections are counted by answer. An error the product's table maps to INTERNAL is raised.
+    """
+
+    def __init__(
+        self,
+        request_type: type[Message],
+        handle: Callable[[Any], Awaitable[None]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._request_type = request_type
+        self._handle = handle
+        self._loop = loop
+        self._validator = protovalidate.Validator()
+        self.rejected: Counter[str] = Counter()
+        """Rejected inputs by answer."""
+
+    def answer(self, raw: bytes) -> tuple[Message | None, str]:
+        """The decoded request (None when it does not decode) and its answer."""
+        try:
+            request = self._request_type.FromString(raw)
+        except DecodeError:
+            return self._refused(None, UNDECODABLE)  # gRPC refuses it before the servicer
+        try:
+            # The interceptor's check of the limits the proto declares, then what the servicer runs.
+            if request_violations(self._validator, request):
+                return self._refused(request, LIMITS)
+            self._loop.run_until_complete(self._handle(request))
+        except Exception as exc:
+            status = status_for(exc)
+            if status.code is grpc.StatusCode.INTERNAL:
+                raise
+            return self._refused(request, status.code.name)
+        return request, ACCEPTED
+
+    def _refused(self, request: Message | None, answer: str) -> tuple[Message | None, str]:
+        self.rejected[answer] += 1
+        return request, answer
+
+
 def request_target(rpc: str) -> Callable[[], Target]:
     """Requests of one RPC through the parsers and validators its servicer runs."""
     request_type = type(CORPUS[rpc][0])
 
     def build() -> Target:
         loop = asyncio.new_event_loop()
-        handle = _handlers(_Stores())[rpc]
-        validator = protovalidate.Validator()
-
-        def run(raw: bytes) -> int:
-            try:
-                request = request_type.FromString(raw)
-            except DecodeError:
-                return 1  # gRPC refuses it before the servicer
-            try:
-                # The interceptor's check of the limits the proto declares, then what the servicer runs.
-                if request_violations(validator, request):
-                    return 1
-                loop.run_until_complete(handle(request))
-            except Exception as exc:
-                status = status_for(exc)
-                if status.code is grpc.StatusCode.INTERNAL:
-                    raise
-                return 1
-            return 0
-
+        path = RequestPath(request_type, _handlers(_Stores())[rpc], loop)
         return Target(
             generate=_with_forged_tokens(rpc, proto_generator(CORPUS[rpc])),
-            run=run,
+            run=lambda raw: int(path.answer(raw)[1] != ACCEPTED),
             counted=None,
             close=loop.close,
+            reasons=lambda: path.rejected,
         )
 
     return build

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from fuzz_inputs import Generator
 
@@ -35,6 +35,8 @@ class Target:
     """The product's own count of rejections so far (its metrics), or None where it keeps none."""
     close: Callable[[], None] = lambda: None
     """Releases what the target holds (an event loop, a file)."""
+    reasons: Callable[[], Mapping[str, int]] | None = None
+    """Rejected inputs by reason (for requests: the status), where the target tells them apart."""
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Outcome:
     seconds: float = 0.0
     crash: str = ""
     """The crash's exception and the minimal input that reproduces it."""
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    """Rejected inputs by reason, where the target tells them apart."""
 
 
 def signature(exc: BaseException) -> str:
@@ -115,5 +119,7 @@ def run_target(name: str, build: Callable[[], Target], inputs: int, seed: int) -
     outcome.seconds = time.perf_counter() - started
     if target.counted is not None and not outcome.crashes:
         outcome.uncounted = outcome.rejections - target.counted()
+    if target.reasons is not None:
+        outcome.rejected_by_reason = dict(sorted(target.reasons().items()))
     target.close()
     return outcome

@@ -172,12 +172,15 @@ async def start_server(
     max_replay_events: int = 100_000,
     replay_budget: UserTokenBuckets | None = None,
     stall_timeout_s: float = 5.0,
+    shared_watchlists: bool = False,
 ) -> ApiServer:
     """Start a server with chosen limits and extra servicers; stop it with `stop_server`.
 
     With `patterns` it also serves PatternService, and with `universe_service` UniverseService over
     `SYMBOLS`, `UNIVERSES` and watchlists of its own (none at the start). Both are off by default, so
-    tests of unimplemented services keep one to call.
+    tests of unimplemented services keep one to call. EventService resolves `watchlist_ids` in
+    `ALICE_TECH` and `BOB_BANKS`; with `shared_watchlists` it resolves them in UniverseService's store
+    instead (empty at the start), as the server does, so watchlists created by a test are visible there.
     """
     keys = MemoryApiKeyStore()
     key_cache = KeyCache(keys, clock_ns=clock_ns)
@@ -187,6 +190,7 @@ async def start_server(
     hub = SubscriptionHub(max_streams_per_user=max_streams, queue_capacity=queue_capacity)
     history = MemoryEventHistory()
     presets = MemoryFilterPresetStore(max_per_user=3)
+    watchlists = MemoryWatchlists(clock_ns=clock_ns) if shared_watchlists else None
     events = EventServiceServicer(
         sources=StreamSources(
             hub=hub,
@@ -200,7 +204,7 @@ async def start_server(
         ),
         limits=StreamLimits(max_symbols=100, max_streams=max_streams),
         universes=MemoryUniverses(UNIVERSES),
-        watchlists=MemoryWatchlists([ALICE_TECH, BOB_BANKS]),
+        watchlists=watchlists or MemoryWatchlists([ALICE_TECH, BOB_BANKS]),
         presets=presets,
         feed_age_ns=lambda: 1_500_000_000,
         shutdown_grace_s=5.0,
@@ -212,7 +216,7 @@ async def start_server(
             AUTH_SERVICE: AuthServiceServicer(keys=key_cache, clock_ns=clock_ns),
             EVENT_SERVICE: events,
             **({PATTERN_SERVICE: pattern_service} if patterns else {}),
-            **({UNIVERSE_SERVICE: _universe_servicer(clock_ns)} if universe_service else {}),
+            **({UNIVERSE_SERVICE: _universe_servicer(clock_ns, watchlists)} if universe_service else {}),
             **(extra_servicers or {}),
         },
         auth=auth,
@@ -245,9 +249,11 @@ async def start_server(
     return api
 
 
-def _universe_servicer(clock_ns: Callable[[], int]) -> UniverseServiceServicer:
+def _universe_servicer(
+    clock_ns: Callable[[], int], store: MemoryWatchlists | None
+) -> UniverseServiceServicer:
     universes = MemoryUniverses(UNIVERSES, symbols=SYMBOLS)
-    watchlists = Watchlists(MemoryWatchlists(clock_ns=clock_ns), symbols=universes)
+    watchlists = Watchlists(store or MemoryWatchlists(clock_ns=clock_ns), symbols=universes)
     return UniverseServiceServicer(universes=UniverseCatalog(universes), watchlists=watchlists)
 
 

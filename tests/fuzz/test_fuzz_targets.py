@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from fuzz import TARGETS
+from fuzz_ids import ID_RPCS
 from fuzz_requests import CORPUS
 from fuzz_target import run_target
 
@@ -49,3 +50,18 @@ def test_every_request_of_the_corpus_is_accepted(rpc: str) -> None:
         target.close()
 
     assert rejections == [0] * len(CORPUS[rpc])
+
+
+@pytest.mark.parametrize("rpc", sorted(ID_RPCS))
+def test_an_id_target_accepts_the_callers_id_and_refuses_the_other_users(rpc: str) -> None:
+    # The target's own check of each answer raises for a wrong one; both ids must get past it.
+    target = TARGETS[f"request_{rpc}"]()
+    ids = ID_RPCS[rpc].ids
+    try:
+        rejections = [
+            target.run(ID_RPCS[rpc].request(ids[user]).SerializeToString()) for user in ("alice", "bob")
+        ]
+    finally:
+        target.close()
+
+    assert rejections == [0, 1]

@@ -10,14 +10,9 @@ from tickstock_server.api.auth import current_principal
 from tickstock_server.api.interceptors import Context
 from tickstock_server.api.key_cache import KeyCache
 from tickstock_server.api.mappers._common import timestamp_from_ns
+from tickstock_server.api.mappers.auth_service import ttl_s_from_proto
 from tickstock_server.domain.session_tokens import SessionClaims, issue_session_token
-from tickstock_server.errors import FieldViolation, InvalidRequestError
 from tickstock_server.support.time_units import NS_PER_S
-
-DEFAULT_TTL_S = 3600
-"""Lifetime of a token when the request names none."""
-MIN_TTL_S = 60
-MAX_TTL_S = 12 * 3600
 
 
 class AuthServiceServicer:
@@ -32,15 +27,7 @@ class AuthServiceServicer:
         self, request: auth_service_pb2.CreateSessionTokenRequest, context: Context
     ) -> auth_service_pb2.CreateSessionTokenResponse:
         """A token for the caller's user and key: sign-in with an API key, renewal with a live token."""
-        ttl_s = DEFAULT_TTL_S
-        if request.HasField("ttl"):
-            ttl = request.ttl
-            # The proto's rules bound it to 60 s to 12 h; whole seconds are checked here.
-            if ttl.nanos != 0:
-                raise InvalidRequestError(
-                    [FieldViolation("ttl", f"must be whole seconds from {MIN_TTL_S} s to {MAX_TTL_S} s")]
-                )
-            ttl_s = ttl.seconds
+        ttl_s = ttl_s_from_proto(request)
         principal = current_principal()
         expires_ns = (self._clock_ns() // NS_PER_S + ttl_s) * NS_PER_S
         claims = SessionClaims(user=principal.user, key_id=principal.key_id, expires_ns=expires_ns)

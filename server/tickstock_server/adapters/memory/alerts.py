@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from tickstock_server.domain.alerts import (
     AlertSubscription,
@@ -21,10 +21,12 @@ class MemoryAlertStore:
     Creation times are `clock_ns` cut to microseconds, the precision PostgreSQL keeps.
     """
 
-    def __init__(self, *, clock_ns: Callable[[], int] = time.time_ns) -> None:
-        """Start empty; `clock_ns` (UTC epoch ns) stamps new subscriptions."""
+    def __init__(
+        self, subscriptions: Iterable[AlertSubscription] = (), *, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        """Hold `subscriptions` (they keep their ids); `clock_ns` (UTC epoch ns) stamps new ones."""
         self._clock_ns = clock_ns
-        self._subscriptions: dict[str, AlertSubscription] = {}
+        self._subscriptions = {stored.subscription_id: stored for stored in subscriptions}
 
     async def create_within_limit(
         self, subscription: AlertSubscription, *, max_per_user: int
