@@ -1,4 +1,4 @@
-"""Event fields every detector computes the same way: session change, VWAP divergence, usable feed prices."""
+"""What every detector does the same way: session change, VWAP divergence, usable prices, stored volumes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from tickstock_server.domain.events import MarketStatus
 from tickstock_server.domain.market_session import MarketSession
 from tickstock_server.domain.tick import Tick
 
-__all__ = ["session_percent_change", "usable_price", "vwap_divergence"]
+__all__ = ["MAX_STORED_VOLUME", "session_percent_change", "usable_price", "vwap_divergence"]
+
+MAX_STORED_VOLUME = 2**63 - 1
+"""Detectors keep volumes in packed signed 64-bit arrays: a larger (one-second) volume is stored as this."""
 
 
 def usable_price(optional_price: float | None) -> float | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import deque
 from dataclasses import dataclass
 
 from tickstock_server.detection.config_hash import config_hash
 from tickstock_server.detection.event_fields import session_percent_change, usable_price, vwap_divergence
+from tickstock_server.detection.volume_ring import VolumeRing
 from tickstock_server.domain.events import (
     Direction,
     Event,
@@ -159,9 +159,7 @@ class HighLowDetector:
         "_low_count",
         "_session_key",
         "_tiers",
-        "_volume_cap",
         "_volume_min",
-        "_volume_sum",
         "_volumes",
         "config",
         "symbol",
@@ -178,12 +176,10 @@ class HighLowDetector:
         self.config = config = config if config is not None else HighLowConfig()
         self._config_hash = config.config_hash
         self._tiers = _resolve_tiers(config)
-        self._volume_cap = config.volume_history_size
         self._volume_min = config.volume_history_min
-        self._volumes: deque[int] = deque(maxlen=config.volume_history_size)
-        self._volume_sum = 0
-        # The last three event types are all the W-bottom/M-top shapes look at.
-        self._event_types: deque[EventType] = deque(maxlen=3)
+        self._volumes = VolumeRing(config.volume_history_size)
+        # The last three event types, oldest first: all the W-bottom/M-top shapes look at.
+        self._event_types: tuple[EventType, ...] = ()
         self._session_key: int | None = None
         self._high = self._low = self._base_price = 0.0
         self._ceiling = self._floor = 0.0
@@ -195,7 +191,6 @@ class HighLowDetector:
     def reset(self) -> None:
         """Forget everything: the next tick starts a new session as if it were the first."""
         self._volumes.clear()
-        self._volume_sum = 0
         self._start(None, 0.0, 0.0, 0.0)
 
     @property
@@ -215,7 +210,7 @@ class HighLowDetector:
     @property
     def retained_items(self) -> int:
         """History entries held (volumes and recent event types); bounded by the configuration."""
-        return len(self._volumes) + len(self._event_types)
+        return self._volumes.count + len(self._event_types)
 
     def _start(self, session_key: int | None, high: float, low: float, base_price: float) -> None:
         self._session_key = session_key
@@ -227,7 +222,7 @@ class HighLowDetector:
         self._last_event_ns = None
         self._last_event_type = None
         self._last_event_price = 0.0
-        self._event_types.clear()
+        self._event_types = ()
 
     def update(
         self,
@@ -246,11 +241,7 @@ class HighLowDetector:
         """
         volume = tick.volume
         if volume > 0:
-            volumes = self._volumes
-            if len(volumes) == self._volume_cap:
-                self._volume_sum -= volumes[0]
-            volumes.append(volume)
-            self._volume_sum += volume
+            self._volumes.add(volume)
 
         price = tick.price
         if session.key != self._session_key:
@@ -319,13 +310,13 @@ class HighLowDetector:
         self._last_event_ns = ts_ns
         self._last_event_type = event_type
         self._last_event_price = price
-        self._event_types.append(event_type)
+        self._event_types = (*self._event_types[-2:], event_type)
 
         percent_change = session_percent_change(tick, session, self._base_price)
 
         volume = tick.volume
-        volumes = len(self._volumes)
-        average_volume = self._volume_sum / volumes if volumes >= self._volume_min else 0.0
+        volumes = self._volumes
+        average_volume = volumes.total / volumes.count if volumes.count >= self._volume_min else 0.0
         relative_volume = volume / average_volume if average_volume > 0 else 0.0
         weight = self.config.significance_volume_weight
         price_score = min(abs(percent_change) * 10.0, 50.0)

@@ -169,12 +169,10 @@ class SurgeDetector:
         row = rules.row
         points = self._points
         points.add(tick.ts_ns // NS_PER_S, price, tick.volume, row.interval_s)
-        old = points.old
-        new = points.new
-        count = len(old) + len(new)
+        count = points.count()
         if count < row.min_points:
             return None
-        base = old[-1][1] if old else new[0][1]
+        base = points.baseline_price()
         move = price - base
         if move == 0.0:
             return None

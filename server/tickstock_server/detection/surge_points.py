@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 
+from tickstock_server.detection.event_fields import MAX_STORED_VOLUME
 from tickstock_server.detection.price_bucket import VolatilityClass, volatility_class
 
 __all__ = ["SurgePoints"]
 
-Point = tuple[int, float, int]
-"""A committed one-second point: (epoch second, last price, summed volume)."""
+# Expired points at the head of the arrays are deleted in batches of at least this many.
+_COMPACT_POINTS = 32
 
 
 class SurgePoints:
@@ -18,18 +19,21 @@ class SurgePoints:
 
     Ticks fold into a point per second of event time: the last price and the summed volume. The
     current second's point is open (`open_*`) and accumulates; a tick of a later second commits it.
-    Committed points of the last `history_s` seconds are kept (so at most `history_s`), split at the
-    baseline cutoff (second <= current second - interval): `old` holds the points at or before it,
-    `new` the later ones. The baseline point is then `old[-1]`, or `new[0]` when `old` is empty, and
-    the split only ever moves points at the deque ends. The points of the last `volatility_window_s`
-    seconds are also kept with shifted sums of their prices, for the coefficient of variation.
+    Committed points are stored packed, in flat arrays of seconds, prices and volumes (24 bytes a
+    point, no Python objects for the garbage collector to scan), time-ordered. Three positions in them
+    mark the windows:
 
-    The detector reads the attributes directly on its hot path; only this class writes them.
+    - the history: points of the last `history_s` seconds, from `head`; it is split at the baseline
+      cutoff (second <= current second - interval) at `split`: points before it are at or before the
+      cutoff. The baseline point is the last one before the split, or the first after it when none
+      is; the split only ever moves by whole points;
+    - the volatility window: points of the last `volatility_window_s` seconds, with shifted sums of
+      their prices for the coefficient of variation.
+
+    Expired points are deleted from the arrays in batches.
 
     Attributes:
-        old: Committed points at or before the baseline cutoff, oldest first.
-        new: Committed points after the baseline cutoff, oldest first.
-        volume_sum: Summed volume of the committed points.
+        volume_sum: Summed volume of the history's points.
         open_second: Epoch second of the open point; -1 before the first tick.
         open_price: Last price of the open point.
         open_volume: Summed volume of the open point.
@@ -37,19 +41,22 @@ class SurgePoints:
     """
 
     __slots__ = (
+        "_head",
+        "_prices",
+        "_seconds",
+        "_split",
+        "_vol_head",
+        "_vol_shift",
+        "_vol_sum",
+        "_vol_sum_sq",
+        "_volumes",
         "history_s",
-        "new",
-        "old",
         "open_price",
         "open_second",
         "open_volume",
         "split_interval_s",
         "volatility_window_s",
         "volume_sum",
-        "_vol_points",
-        "_vol_shift",
-        "_vol_sum",
-        "_vol_sum_sq",
     )
 
     def __init__(self, history_s: int, volatility_window_s: int) -> None:
@@ -61,16 +68,17 @@ class SurgePoints:
         """
         self.history_s = history_s
         self.volatility_window_s = volatility_window_s
-        self.old: deque[Point] = deque()
-        self.new: deque[Point] = deque()
-        self._vol_points: deque[Point] = deque()
+        self._seconds: array[int] = array("q")
+        self._prices: array[float] = array("d")
+        self._volumes: array[int] = array("q")
         self.clear()
 
     def clear(self) -> None:
         """Drop every point."""
-        self.old.clear()
-        self.new.clear()
-        self._vol_points.clear()
+        del self._seconds[:]
+        del self._prices[:]
+        del self._volumes[:]
+        self._head = self._split = self._vol_head = 0
         self.volume_sum = 0
         self.split_interval_s = 0
         self.open_second = -1
@@ -79,8 +87,26 @@ class SurgePoints:
         self._vol_shift = self._vol_sum = self._vol_sum_sq = 0.0
 
     def __len__(self) -> int:
-        """Points held: committed points and volatility-window points."""
-        return len(self.old) + len(self.new) + len(self._vol_points)
+        """Points in the windows: the history's and the volatility window's (a point in both counts twice).
+
+        The arrays hold these and fewer than a compaction batch of expired points.
+        """
+        end = len(self._seconds)
+        return 2 * end - self._head - self._vol_head
+
+    @property
+    def held_points(self) -> int:
+        """Points in the arrays."""
+        return len(self._seconds)
+
+    def count(self) -> int:
+        """Committed points in the history."""
+        return len(self._seconds) - self._head
+
+    def baseline_price(self) -> float:
+        """Price of the baseline point: the newest at or before the cutoff, else the oldest (count >= 1)."""
+        split = self._split
+        return self._prices[split - 1 if split > self._head else split]
 
     def add(self, second: int, price: float, volume: int, interval_s: int) -> None:
         """Fold a tick into the open point, committing the previous one when the second changes.
@@ -100,60 +126,82 @@ class SurgePoints:
             self.open_price = price
             self.open_volume += volume
             if interval_s != self.split_interval_s:
-                self._split(second - interval_s)
+                self._split_at(second - interval_s)
                 self.split_interval_s = interval_s
 
     def _advance(self, second: int, interval_s: int) -> None:
-        old = self.old
-        new = self.new
-        vol_points = self._vol_points
-        open_second = self.open_second
-        if open_second >= 0:
+        seconds = self._seconds
+        prices = self._prices
+        if self.open_second >= 0:
             price = self.open_price
             volume = self.open_volume
-            point = (open_second, price, volume)
-            new.append(point)
+            if volume > MAX_STORED_VOLUME:
+                volume = MAX_STORED_VOLUME
             self.volume_sum += volume
-            if vol_points:
+            if self._vol_head < len(seconds):
                 shifted = price - self._vol_shift
                 self._vol_sum += shifted
                 self._vol_sum_sq += shifted * shifted
             else:
                 self._vol_shift = price
                 self._vol_sum = self._vol_sum_sq = 0.0
-            vol_points.append(point)
+            seconds.append(self.open_second)
+            prices.append(price)
+            self._volumes.append(volume)
+        end = len(seconds)
 
         oldest = second - self.history_s
-        while old and old[0][0] < oldest:
-            self.volume_sum -= old.popleft()[2]
-        if not old:  # after a gap in the ticks, points not yet split off may be too old as well
-            while new and new[0][0] < oldest:
-                self.volume_sum -= new.popleft()[2]
+        head = self._head
+        if head < end and seconds[head] < oldest:
+            volumes = self._volumes
+            while head < end and seconds[head] < oldest:
+                self.volume_sum -= volumes[head]
+                head += 1
+            self._head = head
+            if self._split < head:
+                self._split = head
 
         oldest = second - self.volatility_window_s
-        if vol_points and vol_points[0][0] < oldest:
+        vol_head = self._vol_head
+        if vol_head < end and seconds[vol_head] < oldest:
             shift = self._vol_shift
-            while vol_points and vol_points[0][0] < oldest:
-                shifted = vol_points.popleft()[1] - shift
+            while vol_head < end and seconds[vol_head] < oldest:
+                shifted = prices[vol_head] - shift
                 self._vol_sum -= shifted
                 self._vol_sum_sq -= shifted * shifted
-            if not vol_points:
+                vol_head += 1
+            self._vol_head = vol_head
+            if vol_head == end:
                 self._vol_sum = self._vol_sum_sq = 0.0
 
         cutoff = second - interval_s
-        while new and new[0][0] <= cutoff:  # the forward half of _split, inlined: it runs for most ticks
-            old.append(new.popleft())
+        split = self._split
+        while split < end and seconds[split] <= cutoff:  # the forward half of _split_at, inlined
+            split += 1
+        self._split = split
         if interval_s != self.split_interval_s:
-            self._split(cutoff)
+            self._split_at(cutoff)
             self.split_interval_s = interval_s
+        if head >= _COMPACT_POINTS and vol_head >= _COMPACT_POINTS:
+            self._compact(min(head, vol_head))
 
-    def _split(self, cutoff: int) -> None:
-        old = self.old
-        new = self.new
-        while new and new[0][0] <= cutoff:
-            old.append(new.popleft())
-        while old and old[-1][0] > cutoff:  # only after the interval grew (a period change)
-            new.appendleft(old.pop())
+    def _split_at(self, cutoff: int) -> None:
+        seconds = self._seconds
+        end = len(seconds)
+        split = self._split
+        while split < end and seconds[split] <= cutoff:
+            split += 1
+        while split > self._head and seconds[split - 1] > cutoff:  # only after the interval grew
+            split -= 1
+        self._split = split
+
+    def _compact(self, head: int) -> None:
+        del self._seconds[:head]
+        del self._prices[:head]
+        del self._volumes[:head]
+        self._head -= head
+        self._split -= head
+        self._vol_head -= head
 
     def volatility(self, price: float) -> VolatilityClass:
         """Classify the sample coefficient of variation of the window's point prices and `price`.
@@ -161,7 +209,7 @@ class SurgePoints:
         Fewer than two prices are NORMAL (original: `calculate_surge_volatility`, which used the sample
         standard deviation too).
         """
-        count = len(self._vol_points) + 1
+        count = len(self._seconds) - self._vol_head + 1
         if count < 2:
             return VolatilityClass.NORMAL
         shifted = price - self._vol_shift

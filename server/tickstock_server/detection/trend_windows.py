@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import functools
 import math
+from array import array
 
+from tickstock_server.detection.event_fields import MAX_STORED_VOLUME
 from tickstock_server.detection.trend_config import TrendConfig
+from tickstock_server.detection.trend_series import SeriesSums
 
 __all__ = ["TrendWindows"]
 
-Point = tuple[int, float, float, float, float, float, int, int, int]
-"""A committed one-second point and the series-wide running sums as of it.
-
-(second, price, price total before, squared price total before, change sum, flow sum, volume total
-before, volume-point count before, ratio count before). Price totals are relative to the series shift;
-the change and flow sums are the decayed sums just after this point; the rest count what came before it.
-"""
-
 _CountRow = tuple[float, float, float, float]
-
-RatioPoint = tuple[float, float, float]
-"""A committed point with a VWAP: (ratio, ratio sum before it, ratio change sum after it)."""
 
 # Expired points at the head of the point lists are deleted in batches of at least this many.
 _COMPACT_POINTS = 32
@@ -71,17 +63,23 @@ def _score_tables(config: TrendConfig) -> tuple[tuple[_CountRow, ...], tuple[_Co
 class TrendWindows:
     """The committed one-second points of one symbol and the running sums that score its windows.
 
-    Every window is a suffix of one time-ordered point sequence, so a window is only an offset into one
-    list, advanced as points expire; its sums are differences of series-wide running sums:
+    Every window is a suffix of one time-ordered point sequence, so a window is a head position in that
+    sequence, advanced as points expire; its sums are differences of series-wide running sums:
 
     - Plain sums (prices, squared prices, volumes, counts) are prefix totals; the window's sum is the
       total now minus the total before its oldest point. Volumes are exact integers; prices are taken
-      relative to a shift that is re-anchored to the newest price every few long windows (the held
-      points are rebuilt then), so the totals never grow large enough to lose precision.
+      relative to a shift that is re-anchored to the newest price every few long windows (the totals at
+      the heads are rebuilt then), so the totals never grow large enough to lose precision.
     - The decayed weighted mean of x_0..x_{m-1} (oldest first) is sum(d^(m-1-i) x_i) / sum(d^(m-1-i)).
       Its numerator over a suffix comes from one series-wide decayed sum G (G = d G + x per value):
       suffix sum = G_now - d^m G_before_suffix. G stays bounded because old values and their rounding
       errors decay by d per value.
+
+    Packed state: a point is stored as its inputs only, in flat arrays (second, price, volume, and the
+    VWAP ratio of the points that have one), about 33 bytes. The running sums exist once for the series
+    and once per window head (`SeriesSums`); a head replays the points it passes with the series' own
+    arithmetic, so its sums are bit for bit those the series had at that point. Arrays hold no Python
+    objects, so the cyclic garbage collector never scans the points.
 
     The current, uncommitted point is included arithmetically at scoring, without storing it. The
     price change and flow (sign(change) x volume) of a point are against the previous committed
@@ -91,28 +89,21 @@ class TrendWindows:
     __slots__ = (
         "_by_count",
         "_by_ratio_count",
-        "_change_sum",
         "_decay",
         "_expired",
-        "_flow_sum",
-        "_last_price",
-        "_last_ratio",
+        "_has_ratio",
+        "_heads",
         "_min_volume_points",
-        "_offsets",
-        "_points",
-        "_price_sq_total",
-        "_price_total",
+        "_prices",
         "_ratio_base",
-        "_ratio_change_sum",
-        "_ratio_count",
-        "_ratio_sum",
         "_ratios",
         "_reanchor_every",
+        "_seconds",
+        "_series",
         "_shift",
         "_shortest_span",
         "_spans",
-        "_volume_points",
-        "_volume_total",
+        "_volumes",
         "_weights",
     )
 
@@ -122,7 +113,7 @@ class TrendWindows:
         self._by_count, self._by_ratio_count = _score_tables(config)
         self._weights = (config.price_weight, config.volume_weight, config.vwap_weight)
         self._min_volume_points = config.min_volume_points
-        # Short, medium, long and volatility windows, seconds; `_offsets` holds where each starts.
+        # Short, medium, long and volatility windows, seconds; `_heads` holds where each starts.
         self._spans = (
             config.short_window_s,
             config.medium_window_s,
@@ -130,34 +121,39 @@ class TrendWindows:
             config.volatility_window_s,
         )
         self._shortest_span = min(self._spans)
-        self._offsets = (0, 0, 0, 0)
         self._reanchor_every = _REANCHOR_WINDOWS * max(config.long_window_s, config.volatility_window_s)
-        self._points: list[Point] = []
-        self._ratios: list[RatioPoint] = []
+        self._seconds: array[int] = array("q")
+        self._prices: array[float] = array("d")
+        self._volumes: array[int] = array("q")
+        self._has_ratio = bytearray()
+        self._ratios: array[float] = array("d")
+        self._series = SeriesSums()
+        self._heads = (SeriesSums(), SeriesSums(), SeriesSums(), SeriesSums())
         self.clear()
 
     def clear(self) -> None:
         """Drop every point."""
-        self._points.clear()
-        self._ratios.clear()
-        self._offsets = (0, 0, 0, 0)
-        self._shift = self._price_total = self._price_sq_total = 0.0
-        self._change_sum = self._flow_sum = self._ratio_sum = self._ratio_change_sum = 0.0
-        self._volume_total = self._volume_points = self._ratio_count = self._ratio_base = self._expired = 0
-        self._last_price = 0.0
-        self._last_ratio: float | None = None
+        del self._seconds[:]
+        del self._prices[:]
+        del self._volumes[:]
+        del self._has_ratio[:]
+        del self._ratios[:]
+        self._series = SeriesSums()
+        self._heads = (SeriesSums(), SeriesSums(), SeriesSums(), SeriesSums())
+        self._shift = 0.0
+        self._ratio_base = self._expired = 0
 
     @property
     def held_points(self) -> int:
         """Points in memory: the longest window's plus fewer than a compaction batch of expired ones."""
-        return len(self._points)
+        return len(self._seconds)
 
     def long_mean_volume(self, volume: int) -> float:
         """Mean point volume of the long window with a current point of `volume` as the newest."""
-        points = self._points
-        offset = self._offsets[2]
-        before = points[offset][6] if offset < len(points) else self._volume_total
-        return (self._volume_total + volume - before) / (len(points) - offset + 1)
+        head = self._heads[2]
+        return (self._series.volume_total + volume - head.volume_total) / (
+            len(self._seconds) - head.offset + 1
+        )
 
     def advance(
         self,
@@ -188,102 +184,85 @@ class TrendWindows:
             None while warming up; else the short, medium and long window scores and the coefficient
             of variation of the volatility window's prices (None with fewer than two).
         """
-        decay = self._decay
-        points = self._points
         if point is not None:
             self._commit(point)
-        count = len(points)
-        short_offset, medium_offset, long_offset, spread_offset = self._offsets
+        seconds = self._seconds
+        count = len(seconds)
+        short, medium, long, spread = heads = self._heads
         short_span, medium_span, long_span, spread_span = self._spans
-        if count and second - points[-1][0] < self._shortest_span:
-            # Every window still holds the newest point, which stops each scan.
-            cutoff = second - short_span
-            while points[short_offset][0] <= cutoff:
-                short_offset += 1
-            cutoff = second - medium_span
-            while points[medium_offset][0] <= cutoff:
-                medium_offset += 1
-            cutoff = second - long_span
-            while points[long_offset][0] <= cutoff:
-                long_offset += 1
-            cutoff = second - spread_span
-            while points[spread_offset][0] <= cutoff:
-                spread_offset += 1
-        else:  # after a gap: windows may empty completely
-            short_offset = self._expire(short_offset, second - short_span)
-            medium_offset = self._expire(medium_offset, second - medium_span)
-            long_offset = self._expire(long_offset, second - long_span)
-            spread_offset = self._expire(spread_offset, second - spread_span)
-        if long_offset >= _COMPACT_POINTS and spread_offset >= _COMPACT_POINTS:
-            head = min(long_offset, spread_offset)
-            self._compact(head)
-            short_offset -= head
-            medium_offset -= head
-            long_offset -= head
-            spread_offset -= head
-            count = len(points)
-        self._offsets = (short_offset, medium_offset, long_offset, spread_offset)
-        if count - long_offset + 1 < 3 * min_points or second - points[long_offset][0] < min_age_s:
+        self._pass(short, second - short_span)
+        self._pass(medium, second - medium_span)
+        self._pass(long, second - long_span)
+        self._pass(spread, second - spread_span)
+        if long.offset >= _COMPACT_POINTS and spread.offset >= _COMPACT_POINTS:
+            self._compact(min(long.offset, spread.offset))
+            count = len(seconds)
+        long_offset = long.offset
+        if count - long_offset + 1 < 3 * min_points or second - seconds[long_offset] < min_age_s:
             return None
 
         # Series-wide sums with the current point pushed (never stored).
+        decay = self._decay
+        series = self._series
         shift = self._shift
-        last_price = self._last_price
-        change_sum = decay * self._change_sum + (price - last_price)
-        flow_sum = decay * self._flow_sum + (
+        last_price = series.last_price
+        change_sum = decay * series.change_sum + (price - last_price)
+        flow_sum = decay * series.flow_sum + (
             volume if price > last_price else -volume if price < last_price else 0
         )
         shifted = price - shift
-        price_total = self._price_total + shifted
-        volume_total = self._volume_total + volume
-        volume_points = self._volume_points + 1 if volume > 0 else self._volume_points
-        ratio_count = self._ratio_count
-        ratio_sum = self._ratio_sum
-        ratio_change_sum = self._ratio_change_sum
+        price_total = series.price_total + shifted
+        volume_total = series.volume_total + volume
+        volume_points = series.volume_points + 1 if volume > 0 else series.volume_points
+        ratio_count = series.ratio_count
+        ratio_sum = series.ratio_sum
+        ratio_change_sum = series.ratio_change_sum
         if ratio is not None:
-            last_ratio = self._last_ratio
             ratio_sum = decay * ratio_sum + ratio
-            ratio_change_sum = decay * ratio_change_sum + (0.0 if last_ratio is None else ratio - last_ratio)
+            ratio_change_sum = series.ratio_change_after(ratio, decay)
             ratio_count += 1
 
         by_count = self._by_count
         by_ratio_count = self._by_ratio_count
         price_weight, flow_weight, vwap_weight = self._weights
         min_volume_points = self._min_volume_points
+        prices = self._prices
         ratios = self._ratios
         ratio_base = self._ratio_base
         min_committed = min_points - 1 if min_points > 1 else 1
         scores = []
-        for offset in (short_offset, medium_offset, long_offset):
-            committed = count - offset
+        for head in heads[:3]:
+            committed = count - head.offset
             if committed < min_committed:
                 scores.append(0.0)
                 continue
-            _, _, price_before, _, change_before, flow_before, volume_before, points_before, ratios_before = (
-                points[offset]
-            )
+            # The head's sums are those before the window's oldest point; the change and flow sums are
+            # taken just after it, as its own change is against a point outside the window.
+            first_price = prices[head.offset]
             # The window holds committed + 1 points, hence `committed` changes and flows; the tables fold
             # the normaliser of the decayed mean together with the component's scale.
             weight, price_factor, inverse_size, flow_factor = by_count[committed]
-            value = (change_sum - weight * change_before) * price_factor
-            value /= shift + (price_total - price_before) * inverse_size
+            value = (change_sum - weight * head.change_after(first_price, decay)) * price_factor
+            value /= shift + (price_total - head.price_total) * inverse_size
             if value > 1.0:
                 value = 1.0
             elif value < -1.0:
                 value = -1.0
             score = price_weight * value
-            if volume_points - points_before >= min_volume_points:
-                value = (flow_sum - weight * flow_before) * flow_factor / (volume_total - volume_before)
+            if volume_points - head.volume_points >= min_volume_points:
+                flow_before = head.flow_after(first_price, self._volumes[head.offset], decay)
+                value = (flow_sum - weight * flow_before) * flow_factor / (volume_total - head.volume_total)
                 if value > 1.0:
                     value = 1.0
                 elif value < -1.0:
                     value = -1.0
                 score += flow_weight * value
-            held = ratio_count - ratios_before
+            held = ratio_count - head.ratio_count
             if held >= 2:
-                _, first_sum_before, first_change_sum = ratios[ratios_before - ratio_base]
+                # The window's first ratio is the next one the head takes.
+                first_change_sum = head.ratio_change_after(ratios[head.ratio_count - ratio_base], decay)
                 weight, ratio_factor, change_weight, change_factor = by_ratio_count[held]
-                value = (ratio_sum - weight * first_sum_before) * ratio_factor + (
+                value = (ratio_sum - weight * head.ratio_sum) * ratio_factor + (
                     ratio_change_sum - change_weight * first_change_sum
                 ) * change_factor
                 if value > 1.0:
@@ -293,76 +272,63 @@ class TrendWindows:
                 score += vwap_weight * value
             scores.append(score)
 
-        size = count - spread_offset + 1
+        size = count - spread.offset + 1
         coefficient = None
         if size >= 2:
-            _, _, price_before, price_sq_before, *_ = points[spread_offset]
-            mean_shifted = (price_total - price_before) / size
-            variance = (self._price_sq_total + shifted * shifted - price_sq_before) / size - mean_shifted**2
+            mean_shifted = (price_total - spread.price_total) / size
+            variance = (
+                series.price_sq_total + shifted * shifted - spread.price_sq_total
+            ) / size - mean_shifted**2
             coefficient = math.sqrt(variance) / (shift + mean_shifted) if variance > 0.0 else 0.0
         return (scores[0], scores[1], scores[2], coefficient)
 
     def _commit(self, point: tuple[int, float, int, float | None]) -> None:
         second, price, volume, vwap = point
-        decay = self._decay
-        points = self._points
-        if not points:  # nothing held: restart the price totals at this price
+        if not self._seconds:  # nothing held: restart the price totals at this price
             self._shift = price
-            self._price_total = self._price_sq_total = 0.0
-        change = price - self._last_price if self._last_price else 0.0
-        change_sum = self._change_sum = decay * self._change_sum + change
-        flow_sum = self._flow_sum = decay * self._flow_sum + (
-            volume if change > 0 else -volume if change < 0 else 0
-        )
-        price_total = self._price_total
-        price_sq_total = self._price_sq_total
-        volume_total = self._volume_total
-        volume_points = self._volume_points
-        ratio_count = self._ratio_count
-        points.append(
-            (
-                second,
-                price,
-                price_total,
-                price_sq_total,
-                change_sum,
-                flow_sum,
-                volume_total,
-                volume_points,
-                ratio_count,
-            )
-        )
-        shifted = price - self._shift
-        self._price_total = price_total + shifted
-        self._price_sq_total = price_sq_total + shifted * shifted
-        self._volume_total = volume_total + volume
-        if volume > 0:
-            self._volume_points = volume_points + 1
-        self._last_price = price
-        if vwap is not None:
-            ratio = (price - vwap) / vwap
-            ratio_sum = self._ratio_sum
-            self._ratio_sum = decay * ratio_sum + ratio
-            last_ratio = self._last_ratio
-            ratio_change_sum = self._ratio_change_sum = decay * self._ratio_change_sum + (
-                0.0 if last_ratio is None else ratio - last_ratio
-            )
-            self._ratios.append((ratio, ratio_sum, ratio_change_sum))
-            self._ratio_count = ratio_count + 1
-            self._last_ratio = ratio
+            for sums in (self._series, *self._heads):  # every head is at the series' end
+                sums.price_total = sums.price_sq_total = 0.0
+        if volume > MAX_STORED_VOLUME:
+            volume = MAX_STORED_VOLUME
+        ratio = None if vwap is None else (price - vwap) / vwap
+        self._seconds.append(second)
+        self._prices.append(price)
+        self._volumes.append(volume)
+        if ratio is None:
+            self._has_ratio.append(0)
+        else:
+            self._has_ratio.append(1)
+            self._ratios.append(ratio)
+        self._series.take(price, volume, ratio, self._shift, self._decay)
 
-    def _expire(self, offset: int, cutoff: int) -> int:
-        points = self._points
-        count = len(points)
-        while offset < count and points[offset][0] <= cutoff:
+    def _pass(self, head: SeriesSums, cutoff: int) -> None:
+        """Move `head` past the points of seconds <= `cutoff`."""
+        seconds = self._seconds
+        count = len(seconds)
+        if head.offset >= count or seconds[head.offset] > cutoff:
+            return
+        prices = self._prices
+        volumes = self._volumes
+        has_ratio = self._has_ratio
+        ratios = self._ratios
+        shift = self._shift
+        decay = self._decay
+        offset = head.offset
+        while offset < count and seconds[offset] <= cutoff:
+            ratio = ratios[head.ratio_count - self._ratio_base] if has_ratio[offset] else None
+            head.take(prices[offset], volumes[offset], ratio, shift, decay)
             offset += 1
-        return offset
 
     def _compact(self, head: int) -> None:
-        points = self._points
-        # Ratio points before the first held point's are in no window either.
-        ratio_head = (points[head][8] if head < len(points) else self._ratio_count) - self._ratio_base
-        del points[:head]  # the caller shifts the window offsets
+        # Ratios before the first held point's are taken by no head either.
+        heads = self._heads
+        ratio_head = min(heads[2].ratio_count, heads[3].ratio_count) - self._ratio_base
+        del self._seconds[:head]
+        del self._prices[:head]
+        del self._volumes[:head]
+        del self._has_ratio[:head]
+        for sums in (self._series, *heads):
+            sums.offset -= head
         if ratio_head >= _COMPACT_POINTS:
             del self._ratios[:ratio_head]
             self._ratio_base += ratio_head
@@ -371,16 +337,22 @@ class TrendWindows:
             self._reanchor()
 
     def _reanchor(self) -> None:
+        """Restart the price totals from the newest price, rebuilt at every head and the series' end."""
         self._expired = 0
-        shift = self._shift = self._last_price
+        shift = self._shift = self._series.last_price
+        prices = self._prices
+        by_offset = sorted((*self._heads, self._series), key=_offset)
         price_total = price_sq_total = 0.0
-        rebuilt: list[Point] = []
-        for point in self._points:
-            # Only the price totals change: they restart from the new shift.
-            rebuilt.append((point[0], point[1], price_total, price_sq_total, *point[4:]))
-            shifted = point[1] - shift
-            price_total += shifted
-            price_sq_total += shifted * shifted
-        self._points[:] = rebuilt
-        self._price_total = price_total
-        self._price_sq_total = price_sq_total
+        index = 0
+        for sums in by_offset:
+            while index < sums.offset:
+                shifted = prices[index] - shift
+                price_total += shifted
+                price_sq_total += shifted * shifted
+                index += 1
+            sums.price_total = price_total
+            sums.price_sq_total = price_sq_total
+
+
+def _offset(sums: SeriesSums) -> int:
+    return sums.offset
