@@ -17,16 +17,16 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
-import redis.asyncio as aioredis
 from polling import eventually
 from resuming_client import ResumingClient
 from server_process import Started, free_port, run_admin, server_env, serving, started, topology_settings
+from topology_streams import read_stream, stored_events
 
-from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
-from tickstock_server.bus.event_follower import RedisEventFollower
+from tickstock.v1 import event_service_pb2, events_pb2
 from tickstock_server.domain.shards import shard_of
 from tickstock_server.feeds.synthetic import SyntheticTickSource
 from tickstock_server.simulation.market import synthetic_symbols
@@ -41,6 +41,7 @@ class Shards:
     shard_envs: list[dict[str, str]]
     shards: list[Started]
     gateway_ports: list[int]
+    gateways: list[asyncio.subprocess.Process]
     prefix: str
     metadata: tuple[tuple[str, str], ...]
 
@@ -59,12 +60,14 @@ async def _shards(pg_database_url: str, redis_url: str) -> AsyncIterator[Shards]
     ports = [free_port(), free_port()]
     async with contextlib.AsyncExitStack() as stack:
         shards = [await stack.enter_async_context(started(env)) for env in shard_envs]
-        for port in ports:
+        gateways = [
             await stack.enter_async_context(
                 serving(server_env(port, TICKSTOCK_ROLE="gateway", **common), port)
             )
+            for port in ports
+        ]
         token = await run_admin("create-key", "--user", "alice", env=shard_envs[0])
-        yield Shards(shard_envs, shards, ports, prefix, (("authorization", f"Bearer {token}"),))
+        yield Shards(shard_envs, shards, ports, gateways, prefix, (("authorization", f"Bearer {token}"),))
 
 
 @pytest.fixture
@@ -74,44 +77,16 @@ async def sharded(pg_database_url: str, redis_url: str) -> AsyncIterator[Shards]
 
 
 async def _read(
-    topology: Shards,
-    port: int,
-    client: ResumingClient,
-    *,
-    events: int = 0,
-    until: str = "",
-    timeout_s: float = 30,
-    snapshot: bool = False,
+    topology: Shards, port: int, client: ResumingClient, **options: Any
 ) -> list[event_service_pb2.StreamEventsResponse]:
-    """Stream `SYMBOLS` from the gateway on `port` until `events` more events or a message of `until`."""
-    request = event_service_pb2.StreamEventsRequest(
-        filter=event_service_pb2.EventFilter(symbols=SYMBOLS), include_snapshot=snapshot
-    )
-    if client.token is not None:
-        request.resume_token.epoch, request.resume_token.seq = client.token
-    messages = []
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
-            request, metadata=topology.metadata
-        )
-        wanted = len(client.seqs) + events
-        async with asyncio.timeout(timeout_s):
-            while (response := await call.read()) is not grpc.aio.EOF:
-                messages.append(response)
-                kind = client.take(response)
-                if kind == until or (events and len(client.seqs) >= wanted):
-                    break
-        call.cancel()
-    return messages
+    """Stream `SYMBOLS` from the gateway on `port` (options: see `read_stream`)."""
+    event_filter = event_service_pb2.EventFilter(symbols=SYMBOLS)
+    return await read_stream(port, topology.metadata, client, event_filter, **options)
 
 
 async def _stored(redis_url: str, prefix: str) -> list[events_pb2.Event]:
     """Every stored event of the log under `prefix`, in seq order."""
-    async with aioredis.from_url(redis_url) as redis_client:
-        follower = RedisEventFollower(redis_client, key_prefix=prefix)
-        await follower.open()
-        entries = await follower.read(0, 2**62, limit=10_000_000)
-    return [events_pb2.Event.FromString(entry.encoded) for entry in entries]
+    return [events_pb2.Event.FromString(entry.encoded) for entry in await stored_events(redis_url, prefix)]
 
 
 def _selected(events: list[events_pb2.Event], after: int, until: int) -> list[int]:
@@ -138,6 +113,28 @@ async def test_a_client_resumes_on_the_other_gateway_with_both_shards_events_exa
     assert client.first is not None and client.gaps == []
     stored = await _stored(redis_url, sharded.prefix)
     assert client.seqs == _selected(stored, client.first[1], client.seqs[-1])
+    assert {shard_of(e.symbol, 2) for e in client.events} == {0, 1}
+
+
+async def test_a_client_of_a_killed_gateway_resumes_on_the_other_with_both_shards_events_and_zero_loss(
+    sharded: Shards, redis_url: str
+) -> None:
+    client = ResumingClient()
+    await _read(sharded, sharded.gateway_ports[0], client, events=20)
+    reading = asyncio.create_task(
+        _read(sharded, sharded.gateway_ports[0], client, events=100_000, timeout_s=60)
+    )
+    await asyncio.sleep(0.5)  # the stream is open and delivering
+    sharded.gateways[0].send_signal(signal.SIGKILL)
+    with pytest.raises(grpc.aio.AioRpcError) as cut:
+        await reading
+    assert cut.value.code() is grpc.StatusCode.UNAVAILABLE
+    await _read(sharded, sharded.gateway_ports[1], client, until="replay_completed")
+    await _read(sharded, sharded.gateway_ports[1], client, events=20)
+
+    assert client.first is not None and client.gaps == []
+    stored = await _stored(redis_url, sharded.prefix)
+    assert client.seqs == _selected(stored, client.first[1], client.seqs[-1])  # exactly once, in order
     assert {shard_of(e.symbol, 2) for e in client.events} == {0, 1}
 
 

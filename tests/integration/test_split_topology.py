@@ -16,16 +16,16 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
-import redis.asyncio as aioredis
 from polling import eventually
 from resuming_client import ResumingClient
 from server_process import free_port, run_admin, server_env, serving, started, topology_settings
+from topology_streams import read_stream, stored_events
 
-from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
-from tickstock_server.bus.event_follower import RedisEventFollower
+from tickstock.v1 import event_service_pb2, events_pb2
 from tickstock_server.simulation.market import synthetic_symbols
 
 FEED_SYMBOLS = 400
@@ -96,52 +96,26 @@ async def simulated_topology(pg_database_url: str, redis_url: str) -> AsyncItera
         yield topology
 
 
-def _request(
-    token: tuple[str, int] | None, event_filter: event_service_pb2.EventFilter | None = None
-) -> event_service_pb2.StreamEventsRequest:
-    request = event_service_pb2.StreamEventsRequest(
-        filter=event_service_pb2.EventFilter(symbols=SYMBOLS) if event_filter is None else event_filter
-    )
-    if token is not None:
-        request.resume_token.epoch, request.resume_token.seq = token
-    return request
-
-
 async def _read(
     topology: Topology,
     port: int,
     client: ResumingClient,
     *,
-    events: int = 0,
-    until: str = "",
-    timeout_s: float = 20,
     event_filter: event_service_pb2.EventFilter | None = None,
+    **options: Any,
 ) -> None:
-    """Stream from the gateway on `port` until `events` more events arrived or a message of kind `until`.
-
-    The filter selects `SYMBOLS` unless `event_filter` is given.
-    """
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        call = event_service_pb2_grpc.EventServiceStub(channel).StreamEvents(
-            _request(client.token, event_filter), metadata=topology.metadata
-        )
-        wanted = len(client.seqs) + events
-        async with asyncio.timeout(timeout_s):
-            while (response := await call.read()) is not grpc.aio.EOF:
-                kind = client.take(response)
-                if kind == until or (events and len(client.seqs) >= wanted):
-                    break
-        call.cancel()
+    """Stream from the gateway on `port` (options: see `read_stream`); the filter selects `SYMBOLS`
+    unless `event_filter` is given."""
+    if event_filter is None:
+        event_filter = event_service_pb2.EventFilter(symbols=SYMBOLS)
+    await read_stream(port, topology.metadata, client, event_filter, **options)
 
 
 async def _stored_seqs(
     topology: Topology, redis_url: str, after: int, until: int, *, patterns: bool = False
 ) -> list[int]:
     """Seqs of the stored events `_read` selects: of `SYMBOLS` and the detectors' types, or every pattern."""
-    async with aioredis.from_url(redis_url) as redis_client:
-        follower = RedisEventFollower(redis_client, key_prefix=topology.prefix)
-        await follower.open()
-        stored = await follower.read(after, until, limit=10_000_000)
+    stored = await stored_events(redis_url, topology.prefix, after, until)
     if patterns:
         return [e.seq for e in stored if e.fields.type == "pattern"]
     return [e.seq for e in stored if e.fields.symbol in SYMBOLS and e.fields.type in TYPES]
