@@ -14,7 +14,7 @@ __all__ = ["TrendWindows"]
 
 _CountRow = tuple[float, float, float, float]
 
-# Expired points at the head of the point lists are deleted in batches of at least this many.
+# Expired points at the head of the point arrays are deleted in batches of at least this many.
 _COMPACT_POINTS = 32
 
 # The price totals are re-anchored to the newest price once this many long windows' worth of points
