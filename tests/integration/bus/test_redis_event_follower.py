@@ -94,6 +94,23 @@ async def test_stored_entries_reach_the_log_and_the_hub_in_order(client: aioredi
         assert await following.follower.read(0, 4, 10) != []
 
 
+async def test_one_stored_write_is_one_read_and_one_batch_per_stream(
+    client: aioredis.Redis, prefix: str
+) -> None:
+    store = RedisEventStore(client, EventStoreConfig(key_prefix=prefix))
+    position = await store.open()
+    writer_log = EventLog(_encode, capacity=100, epoch=position.epoch)
+    async with _follow(client, prefix) as following:
+        subscriber = following.subscribe()
+        await _written(store, _entries(writer_log, 3))
+
+        batch = await asyncio.wait_for(subscriber.receive(), 5)
+
+        assert isinstance(batch, list)
+        assert [entry.seq for entry in batch] == [1, 2, 3]
+        assert following.follower.reads == 1
+
+
 async def test_a_hole_ends_open_streams_before_the_entries_after_it(
     client: aioredis.Redis, prefix: str
 ) -> None:
