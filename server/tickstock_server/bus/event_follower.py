@@ -79,6 +79,9 @@ class RedisEventFollower(RedisStreamHistory):
         self._epoch_poll_s = epoch_poll_s
         self.followed = 0
         """Entries taken from the stream."""
+        self.reads = 0
+        """Reads of the stream that returned entries: each is published to the streams in one step (up to
+        `STEP_ENTRIES` entries), so their rate bounds how often one stream is sent a batch."""
         self.restarts = 0
         """Times the log restarted (a new epoch or a hole) and every stream was asked to resume."""
         self.full_reads = 0
@@ -137,6 +140,9 @@ class RedisEventFollower(RedisStreamHistory):
         return [
             counter("tickstock_follower_entries", "Log entries taken from the event stream.", self.followed),
             counter(
+                "tickstock_follower_reads", "Reads of the event stream that returned entries.", self.reads
+            ),
+            counter(
                 "tickstock_follower_restarts",
                 "Times the followed log restarted (new epoch or hole) and every stream was asked to resume.",
                 self.restarts,
@@ -155,6 +161,7 @@ class RedisEventFollower(RedisStreamHistory):
             pipe.hget(self._meta, "epoch")
             result, epoch = await pipe.execute()
         rows: StreamRows = result[0][1] if result else []
+        self.reads += bool(rows)
         self.full_reads += len(rows) == self._batch
         return rows, None if epoch is None else epoch.decode()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import itertools
 from collections import deque
@@ -159,7 +158,7 @@ class Subscriber(Mailbox[LogEntry]):
 
     async def receive(self) -> Delivery:
         """Wait for the next batch, a drop notice, a heartbeat, or the end."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop()
         linger_s = self.options.max_batch_latency_s
         max_batch_size = self.options.max_batch_size
         while True:
@@ -181,7 +180,7 @@ class Subscriber(Mailbox[LogEntry]):
     def _overloaded(self) -> None:
         # An open mailbox overflowed, so no other reason was given: the subscription is over.
         self._end = EndReason.OVERLOADED
-        self.overloaded_at_s = asyncio.get_running_loop().time()
+        self.overloaded_at_s = self.loop().time()
 
     def _conflate(self, queue: deque[LogEntry]) -> tuple[deque[LogEntry], list[LogEntry]]:
         """Shrink an over-full queue: keep the newest entry per (symbol, type), then drop the oldest.

@@ -20,8 +20,6 @@ two attribute stores per message, no timer. Something outside the stream checks 
 
 from __future__ import annotations
 
-import asyncio
-
 from tickstock_server.delivery.hub import SlowConsumerPolicy, Subscriber
 
 
@@ -50,7 +48,7 @@ class StallGuard:
         conflate = subscriber.options.slow_consumer_policy is SlowConsumerPolicy.CONFLATE
         if conflate and subscriber.ended is None:
             return None
-        return asyncio.get_running_loop().time() + self.timeout_s
+        return subscriber.loop().time() + self.timeout_s
 
     def writing(self) -> None:
         """A message is handed to the transport now: its deadline runs."""
@@ -82,5 +80,6 @@ class StallGuard:
 
     def _ended(self) -> None:
         # A write that was allowed to wait (CONFLATE) may not any more: the stream is over.
-        if self._writing and self._deadline is None:
-            self._deadline = asyncio.get_running_loop().time() + self.timeout_s
+        subscriber = self._subscriber
+        if self._writing and self._deadline is None and subscriber is not None:
+            self._deadline = subscriber.loop().time() + self.timeout_s

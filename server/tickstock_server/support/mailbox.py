@@ -53,12 +53,15 @@ class Mailbox(Generic[T]):
     reader asleep, which is what lets a burst leave as one batch. `batch_start_s` then records when the
     current batch began (event-loop time), for the reader's linger.
 
-    Not thread-safe: use it from the event loop only.
+    Not thread-safe: use it from one event loop only. The mailbox keeps that loop from its first use:
+    `asyncio.get_running_loop` makes a `getpid` system call on every call in CPython 3.11, and the fan-out
+    would otherwise make four of them per message (about 16,000 a second at 1,000 streams).
     """
 
     __slots__ = (
         "_batch_size",
         "_compact",
+        "_loop",
         "_on_drop",
         "_on_overload",
         "_queue",
@@ -115,6 +118,7 @@ class Mailbox(Generic[T]):
         self._queue: deque[T] = deque()
         self._waiter: asyncio.Future[bool] | None = None
         self._refusing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -134,7 +138,7 @@ class Mailbox(Generic[T]):
         size = len(queue)
         if size == 1:
             if self._batch_size is not None:
-                self.batch_start_s = asyncio.get_running_loop().time()
+                self.batch_start_s = self.loop().time()
             self._wake()
         elif size == self._batch_size:
             self._wake()
@@ -187,7 +191,7 @@ class Mailbox(Generic[T]):
         queue = self._queue
         batch = [queue.popleft() for _ in range(min(len(queue), max_size))]
         if self._batch_size is not None:
-            self.batch_start_s = asyncio.get_running_loop().time()
+            self.batch_start_s = self.loop().time()
         return batch
 
     def clear(self) -> None:
@@ -204,7 +208,7 @@ class Mailbox(Generic[T]):
         Returns:
             False when the time ran out with nothing waking the reader: time for a heartbeat.
         """
-        loop = asyncio.get_running_loop()
+        loop = self.loop()
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiter = waiter
         timer = None if timeout_s is None else loop.call_later(timeout_s, _time_up, waiter)
@@ -220,6 +224,13 @@ class Mailbox(Generic[T]):
         while not self._queue:
             await self.wait(None)
         return self._queue.popleft()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the mailbox is used from: the running one at its first use."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     # --- internals -------------------------------------------------------------------------------------
 

@@ -41,6 +41,13 @@ async def _written(store: RedisEventStore, entries: list[LogEntry]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
+async def _opened_store(client: aioredis.Redis, prefix: str) -> tuple[RedisEventStore, EventLog]:
+    """The ingest's side: the stream's writer, opened, and the log that hands out its seqs."""
+    store = RedisEventStore(client, EventStoreConfig(key_prefix=prefix))
+    position = await store.open()
+    return store, EventLog(_encode, capacity=100, epoch=position.epoch)
+
+
 class _Following:
     def __init__(self, follower: RedisEventFollower, log: EventLog, hub: SubscriptionHub) -> None:
         self.follower, self.log, self.hub = follower, log, hub
@@ -81,9 +88,7 @@ async def _received(subscriber: Subscriber) -> list[int | Ended]:
 
 
 async def test_stored_entries_reach_the_log_and_the_hub_in_order(client: aioredis.Redis, prefix: str) -> None:
-    store = RedisEventStore(client, EventStoreConfig(key_prefix=prefix))
-    position = await store.open()
-    writer_log = EventLog(_encode, capacity=100, epoch=position.epoch)
+    store, writer_log = await _opened_store(client, prefix)
     await _written(store, _entries(writer_log, 2))
     async with _follow(client, prefix) as following:
         subscriber = following.subscribe()
@@ -94,12 +99,25 @@ async def test_stored_entries_reach_the_log_and_the_hub_in_order(client: aioredi
         assert await following.follower.read(0, 4, 10) != []
 
 
+async def test_one_stored_write_is_one_read_and_one_batch_per_stream(
+    client: aioredis.Redis, prefix: str
+) -> None:
+    store, writer_log = await _opened_store(client, prefix)
+    async with _follow(client, prefix) as following:
+        subscriber = following.subscribe()
+        await _written(store, _entries(writer_log, 3))
+
+        batch = await asyncio.wait_for(subscriber.receive(), 5)
+
+        assert isinstance(batch, list)
+        assert [entry.seq for entry in batch] == [1, 2, 3]
+        assert following.follower.reads == 1
+
+
 async def test_a_hole_ends_open_streams_before_the_entries_after_it(
     client: aioredis.Redis, prefix: str
 ) -> None:
-    store = RedisEventStore(client, EventStoreConfig(key_prefix=prefix))
-    position = await store.open()
-    writer_log = EventLog(_encode, capacity=100, epoch=position.epoch)
+    store, writer_log = await _opened_store(client, prefix)
     async with _follow(client, prefix) as following:
         subscriber = following.subscribe()
         first, _lost, after = _entries(writer_log, 2), _entries(writer_log, 2), _entries(writer_log, 2)
