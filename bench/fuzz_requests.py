@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 import protovalidate
-from fuzz_inputs import ODD_INTS, ODD_STRINGS, proto_generator
+from fuzz_inputs import proto_generator
+from fuzz_page_tokens import with_forged_tokens
 from fuzz_target import Target, TargetBroken
 from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.message import DecodeError, Message
@@ -44,7 +44,7 @@ from tickstock_server.api.mappers import event_service as event_mappers
 from tickstock_server.api.mappers import market_data_service as bar_mappers
 from tickstock_server.api.mappers import pattern_service as pattern_mappers
 from tickstock_server.api.mappers import universe_service as universe_mappers
-from tickstock_server.api.mappers._common import encode_page_token, request_binding, timestamp_from_ns
+from tickstock_server.api.mappers._common import timestamp_from_ns
 from tickstock_server.api.validation import request_violations
 from tickstock_server.delivery.resolve import resolve_filter
 from tickstock_server.domain.alerts import AlertLimits, validate_alert_subscription
@@ -308,46 +308,6 @@ CORPUS: dict[str, list[Message]] = {
 }
 """Valid requests of each RPC whose request has fields to validate."""
 
-_TOKEN_BINDING: dict[str, tuple[str, ...]] = {
-    "ListSymbols": (),
-    "GetBars": (),
-    "ScanPatterns": (),
-    "ListBacktests": (_USER,),
-}
-"""Paged RPCs, and what their page tokens are bound to besides the request."""
-
-
-def _odd_cursor(rng: random.Random) -> list[int | str]:
-    values: list[int | str] = []
-    for _ in range(rng.choice((0, 1, 1, 2, 2, 3, 3, 4))):
-        odd_number = rng.choice(("nan", "inf", "-inf", "1e999", "-0.0", "0.5", repr(rng.random())))
-        values.append(rng.choice((rng.choice(ODD_INTS), rng.choice(ODD_STRINGS), odd_number)))
-    return values
-
-
-def _with_forged_tokens(
-    rpc: str, generate: Callable[[random.Random], bytes]
-) -> Callable[[random.Random], bytes]:
-    context = _TOKEN_BINDING.get(rpc)
-    if context is None:
-        return generate
-    request_type = type(CORPUS[rpc][0])
-
-    def forge(rng: random.Random) -> bytes:
-        raw = generate(rng)
-        if rng.random() < 0.7:
-            return raw
-        try:
-            request = request_type.FromString(raw)
-        except DecodeError:
-            return raw
-        binding = request_binding(request, *context)
-        request.page_token = encode_page_token(binding, tuple(_odd_cursor(rng)))
-        return request.SerializeToString()
-
-    return forge
-
-
 ACCEPTED, UNDECODABLE, LIMITS = "OK", "undecodable", "limits"
 """Answers that are no status of a servicer: accepted, refused by gRPC's decoding or by the proto's limits."""
 
@@ -403,7 +363,7 @@ def request_target(rpc: str) -> Callable[[], Target]:
         loop = asyncio.new_event_loop()
         path = RequestPath(request_type, _handlers(_Stores())[rpc], loop)
         return Target(
-            generate=_with_forged_tokens(rpc, proto_generator(CORPUS[rpc])),
+            generate=with_forged_tokens(rpc, type(CORPUS[rpc][0]), proto_generator(CORPUS[rpc])),
             run=lambda raw: int(path.answer(raw)[1] != ACCEPTED),
             counted=None,
             close=loop.close,
