@@ -125,9 +125,12 @@ class Watch:
 
 
 @contextlib.asynccontextmanager
-async def watched(database_url: str, redis_url: str, *, warm_events: int = 20) -> AsyncIterator[Watch]:
-    """The topology on these servers, its clients streaming (warmed up) and everything recorded."""
-    async with running_topology(database_url, redis_url) as topology:
+async def watched(
+    database_url: str, redis_url: str, *, warm_events: int = 20, continued_feed: bool = False
+) -> AsyncIterator[Watch]:
+    """The topology on these servers (`running_topology`), its clients streaming (warmed up) and
+    everything recorded."""
+    async with running_topology(database_url, redis_url, continued_feed=continued_feed) as topology:
         clients = [StreamingClient(topology), StreamingClient(topology)]
         watch = Watch(topology, clients, StreamRecorder(redis_url, topology.prefix), HealthWatcher(topology))
         async with background(watch.recorder, watch.health, *clients):

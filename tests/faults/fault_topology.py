@@ -39,10 +39,20 @@ class Topology:
 
 @contextlib.asynccontextmanager
 async def running_topology(
-    database_url: str, redis_url: str, *, gateways: int = 2
+    database_url: str, redis_url: str, *, gateways: int = 2, continued_feed: bool = False
 ) -> AsyncIterator[Topology]:
+    """Start the ingest, then `gateways` gateways, on these servers.
+
+    The synthetic feed runs its session clock: it starts a trading day at every start, so a restarted
+    ingest begins a new epoch. `continued_feed` stamps its ticks with the wall clock instead, so a
+    restarted ingest continues the stored epoch after the seqs its predecessor may have issued: the
+    path that must never reuse a seq. Ticks flow at every hour either way (thinner volume when the
+    market is closed), and the tests assert only what the stream and the clients hold.
+    """
     prefix = f"fault-{uuid.uuid4().hex[:8]}:"
     common = topology_settings(database_url, redis_url, prefix)
+    if continued_feed:
+        common["TICKSTOCK_FEED__SESSION_CLOCK"] = "false"
     ingest = Role(server_env(0, TICKSTOCK_ROLE="ingest", **common))
     ports = [free_port() for _ in range(gateways)]
     roles = [Role(server_env(port, TICKSTOCK_ROLE="gateway", **common), grpc_port=port) for port in ports]
