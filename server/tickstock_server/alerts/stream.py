@@ -76,7 +76,9 @@ class AlertStream:
         self._on_close = on_close
         self._on_overflow = on_overflow
         self._on_sent = on_sent
-        self._mailbox: Mailbox[Alert | AlertsSuppressed] = Mailbox(capacity, on_overload=self._overloaded)
+        # No `on_overload` callback: a bound method of the stream kept in its mailbox would be a reference
+        # cycle; `offer` notices the overflow itself.
+        self._mailbox: Mailbox[Alert | AlertsSuppressed] = Mailbox(capacity)
         self._pending: dict[str, list[int]] = {}  # subscription id -> [quiet hours, rate limited]
         self._end: AlertStreamEnd | None = None
         self._closed = False
@@ -98,8 +100,12 @@ class AlertStream:
 
     def offer(self, alert: Alert) -> None:
         """Queue an alert after any pending notices; on overflow, end the stream (called by the router)."""
-        if self._mailbox.put_after(self._notices(), alert):
+        mailbox = self._mailbox
+        was_overloaded = mailbox.overloaded
+        if mailbox.put_after(self._notices(), alert):
             self._pending.clear()
+        elif mailbox.overloaded and not was_overloaded:
+            self._overloaded()
 
     def note_suppressed(self, subscription_id: str, *, quiet_hours: int = 0, rate_limited: int = 0) -> None:
         """Count withheld alerts of a subscription for the next notice (called by the router)."""

@@ -101,14 +101,17 @@ class EventServiceServicer:
             include_snapshot=parsed.include_snapshot,
         )
         with self.stalls.watching(guard, context):
-            async with contextlib.aclosing(session) as messages:
-                async for message in messages:
-                    if isinstance(message, Started):
-                        guard.watch(message.subscriber)
-                    response = self._response(message, user, epoch)
-                    guard.writing()
-                    yield response  # gRPC writes it; the generator resumes once the client took it
-                    guard.written()
+            try:
+                async with contextlib.aclosing(session) as messages:
+                    async for message in messages:
+                        if isinstance(message, Started):
+                            guard.watch(message.subscriber)
+                        response = self._response(message, user, epoch)
+                        guard.writing()
+                        yield response  # gRPC writes it; the generator resumes once the client took it
+                        guard.written()
+            finally:
+                guard.release()
 
     def _response(self, message: StreamMessage, user: str, epoch: str) -> Any:
         """The message as a response (pre-serialised bytes for a batch)."""

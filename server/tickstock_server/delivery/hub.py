@@ -112,9 +112,6 @@ class Subscriber(Mailbox[LogEntry]):
         super().__init__(
             capacity,
             OverflowPolicy.CONFLATE if conflate else OverflowPolicy.END,
-            compact=self._conflate if conflate else None,
-            on_drop=self._note_drops,
-            on_overload=self._overloaded,
             batch_size=options.max_batch_size,
         )
         self.subscription_id = f"sub-{next(_ids)}"
@@ -177,12 +174,12 @@ class Subscriber(Mailbox[LogEntry]):
             if not woken and not self and self._end is None and not self._pending_drops:
                 return Heartbeat()
 
-    def _overloaded(self) -> None:
+    def _report_overload(self) -> None:
         # An open mailbox overflowed, so no other reason was given: the subscription is over.
         self._end = EndReason.OVERLOADED
         self.overloaded_at_s = self.loop().time()
 
-    def _conflate(self, queue: deque[LogEntry]) -> tuple[deque[LogEntry], list[LogEntry]]:
+    def _compact_queue(self, queue: deque[LogEntry]) -> tuple[deque[LogEntry], list[LogEntry]]:
         """Shrink an over-full queue: keep the newest entry per (symbol, type), then drop the oldest.
 
         Compaction is O(queue), so it also makes headroom: when keeping one entry per key still leaves
@@ -201,7 +198,7 @@ class Subscriber(Mailbox[LogEntry]):
         dropped.sort(key=_seq)
         return compacted, dropped
 
-    def _note_drops(self, entries: Sequence[LogEntry]) -> None:
+    def _report_drops(self, entries: Sequence[LogEntry]) -> None:
         for entry in entries:
             if self._pending_drops == 0:
                 self._first_dropped_seq = entry.seq

@@ -38,6 +38,18 @@ class StallGuard:
         self._subscriber = subscriber
         subscriber.on_end = self._ended
 
+    def release(self) -> None:
+        """Stop watching, once the stream is over: unlink the guard and its subscriber.
+
+        Each refers to the other (`on_end` is the guard's method), a reference cycle only a full
+        collection frees, and the collector's heap is frozen between thaws (`support/gc_tuning.py`):
+        unlinked, an ended stream's subscriber, queue and filter are freed at once.
+        """
+        subscriber = self._subscriber
+        if subscriber is not None:
+            subscriber.on_end = None
+            self._subscriber = None
+
     def deadline(self) -> float | None:
         """Event-loop time by which a message written now must be taken; None when it may wait."""
         subscriber = self._subscriber

@@ -111,7 +111,9 @@ class Mailbox(Generic[T]):
         self.batch_start_s = 0.0
         """Event-loop time at which the queue last became non-empty or a batch was taken (`batch_size`
         mailboxes only)."""
-        self._compact = compact or self._keep_newest
+        # The default compaction is a method, not stored: a bound method of the mailbox kept in it would
+        # be a reference cycle, and every mailbox garbage only the collector can free.
+        self._compact = compact
         self._on_drop = on_drop
         self._on_overload = on_overload
         self._batch_size = batch_size
@@ -248,28 +250,43 @@ class Mailbox(Generic[T]):
             self.overloaded = True
             self._refusing = True
             self._drop((item,))
-            if self._on_overload is not None:
-                self._on_overload()
+            self._report_overload()
             self._wake()
             return False
         queue = self._queue
         queue.extend(prefix)
         queue.append(item)
-        self._queue, removed = self._compact(queue)
+        self._queue, removed = self._compact_queue(queue)
         self._drop(removed)
         self._wake()
         return True
 
     def _drop(self, items: Sequence[T]) -> None:
         self.dropped += len(items)
-        if self._on_drop is not None and items:
-            self._on_drop(items)
+        if items:
+            self._report_drops(items)
 
-    def _keep_newest(self, queue: deque[T]) -> tuple[deque[T], Sequence[T]]:
+    # --- hooks: a subclass overrides these rather than passing its own bound methods, which would make
+    # each instance a reference cycle (freed only by a full collection, and never while frozen) ---------
+
+    def _compact_queue(self, queue: deque[T]) -> tuple[deque[T], Sequence[T]]:
+        """CONFLATE's compaction: `compact`, or keep the newest `capacity` items."""
+        if self._compact is not None:
+            return self._compact(queue)
         removed = []
         while len(queue) > self.capacity:
             removed.append(queue.popleft())
         return queue, removed
+
+    def _report_drops(self, items: Sequence[T]) -> None:
+        """Items refused (END) or removed (CONFLATE): to `on_drop`."""
+        if self._on_drop is not None:
+            self._on_drop(items)
+
+    def _report_overload(self) -> None:
+        """An END mailbox's first overflow: to `on_overload`."""
+        if self._on_overload is not None:
+            self._on_overload()
 
 
 def _time_up(waiter: asyncio.Future[bool]) -> None:
