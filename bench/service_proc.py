@@ -176,6 +176,18 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--redis-url")
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--setting", action="append", default=[], metavar="SECTION.NAME=VALUE",
+        help="a server setting, e.g. delivery.log_capacity=1000 (TICKSTOCK_DELIVERY__LOG_CAPACITY); repeatable",
+    )  # fmt: skip
+
+
+def setting_env(setting: str) -> tuple[str, str]:
+    """`section.name=value` as the environment variable the server's settings read."""
+    name, separator, value = setting.partition("=")
+    if not separator or not name:
+        raise SystemExit(f"--setting takes SECTION.NAME=VALUE, not {setting!r}")
+    return "TICKSTOCK_" + name.upper().replace(".", "__"), value
 
 
 @dataclass(frozen=True)
@@ -194,8 +206,8 @@ async def running_service(args: argparse.Namespace, prefix: str) -> AsyncIterato
     """Start the server as `fanout.py`'s docstring describes, yield it, stop it with SIGTERM.
 
     Reads `args.topology`, `symbols`, `rate`, `subscribers`, `metrics_port`, `gateways`, `redis_url`,
-    `database_url` and `seed`. The temporary data directory (named with `prefix`) is removed unless the
-    server exits with an error, whose logs stay in it.
+    `database_url`, `seed` and `setting`. The temporary data directory (named with `prefix`) is removed
+    unless the server exits with an error, whose logs stay in it.
     """
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix=prefix)
@@ -217,6 +229,7 @@ async def running_service(args: argparse.Namespace, prefix: str) -> AsyncIterato
         env["TICKSTOCK_DELIVERY__STREAM_KEY_PREFIX"] = f"bench:{port}:"
     if args.database_url:
         env["TICKSTOCK_DATABASE_URL"] = args.database_url
+    env.update(setting_env(setting) for setting in args.setting)
     command = ["supervise"] if args.topology == "supervise" else []
     server = await asyncio.create_subprocess_exec(sys.executable, "-m", "tickstock_server", *command, env=env)
     try:
