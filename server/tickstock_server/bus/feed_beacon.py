@@ -17,6 +17,8 @@ from typing import cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from tickstock_server.support.cancellation import raise_if_cancelling
+
 _logger = logging.getLogger(__name__)
 
 
@@ -48,9 +50,11 @@ async def publish_feed_pulse(
             )
             failing = False
         except RedisError as exc:
+            raise_if_cancelling()  # redis-py may turn our cancellation into a connection error
             if not failing:
                 _logger.warning("cannot publish the feed pulse (%s); gateways see it age", type(exc).__name__)
             failing = True
+        raise_if_cancelling()  # a cancellation redis-py lost (see `raise_if_cancelling`)
         await asyncio.sleep(interval_s)
 
 
@@ -81,5 +85,7 @@ class FeedPulse:
                 self.last_tick_ns = int(values.get(b"last_tick_ns", 0))
                 self.fallback_active = values.get(b"fallback_active") == b"1"
             except (RedisError, ValueError) as exc:
+                raise_if_cancelling()
                 _logger.debug("cannot read the feed pulse (%s)", type(exc).__name__)
+            raise_if_cancelling()  # a cancellation redis-py lost (see `raise_if_cancelling`)
             await asyncio.sleep(self._interval_s)
