@@ -117,7 +117,8 @@ async def test_with_the_producer_silent_gateways_stream_scan_and_warm_with_fallb
         assert {event.pattern.source for event in client.events} == {events_pb2.PATTERN_SOURCE_FALLBACK}
         assert {event.pattern.pattern_type for event in client.events} == {"Doji"}
         assert {event.symbol for event in client.events} <= set(SYMBOLS)
-        assert await _fallback_active(port, metadata)
+        # The state comes with the feed pulse (every 0.5 s), which may trail the first patterns.
+        await eventually(lambda: _fallback_active(port, metadata), 30, 0.2)
         streamed = {event.event_id for event in client.events}
 
         async def scanned_all_streamed() -> bool:
