@@ -3,7 +3,8 @@
 The event log has one writer per deployment: the all-in-one server, or the ingest process. In the
 all-in-one server the pattern cache's listener feeds `PatternEventLog` (the producer's patterns and the
 fallback detector's). The ingest process has no pattern side: `ingest_pattern_consumer` gives it a
-producer consumer of its own whose patterns go only to the log; the gateways handle backtest reports.
+producer consumer of its own whose patterns go only to the log (the gateways handle backtest reports),
+and its fallback detector appends its patterns to the log directly (`app/fallback_patterns.py`).
 Gateways follow the event stream, so pattern events reach their clients like every other event.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 
@@ -88,6 +89,11 @@ class PatternEventLog:
         if self._hub is not None:
             self._hub.publish(entries)
         self._persist(entries)
+
+    def append_all(self, patterns: Sequence[Pattern]) -> None:
+        """`append` each of `patterns` (the fallback detector's of one step), in order."""
+        for pattern in patterns:
+            self.append(pattern)
 
 
 class _PatternsToLog:

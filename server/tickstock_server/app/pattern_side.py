@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -20,6 +20,7 @@ from tickstock_server.alerts.router import AlertRouter
 from tickstock_server.alerts.service import AlertService
 from tickstock_server.api.backtest_service import BacktestServiceServicer
 from tickstock_server.api.pattern_service import PatternServiceServicer, ProducerStatus
+from tickstock_server.app.fallback_patterns import SWITCH_OBSERVE_S, fallback_feed
 from tickstock_server.backtests.config import BacktestJobsConfig
 from tickstock_server.backtests.jobs import BacktestJobs
 from tickstock_server.bus.backtest_requests import RedisBacktestRequests
@@ -31,10 +32,10 @@ from tickstock_server.domain.backtests import OutcomeReport
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.patterns.cache import PatternCache
-from tickstock_server.patterns.fallback import FallbackPatternDetector
-from tickstock_server.patterns.fallback_switch import FallbackSwitch
+from tickstock_server.patterns.fallback_feed import FallbackBarSink
 from tickstock_server.patterns.service import PatternRules, PatternService
 from tickstock_server.ports.alerts import AlertStore
+from tickstock_server.ports.bars import BarSink
 from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
 from tickstock_server.producer.events import BacktestProgress, ProducerHealth
 from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
@@ -96,8 +97,13 @@ class PatternSide:
         redis_client: aioredis.Redis,
         *,
         simulator: SimulatorConfig | None,
+        fallback_active: Callable[[], bool] | None = None,
     ) -> None:
-        """Build every component; nothing runs until `running`, which also runs `simulator` if given."""
+        """Build every component; nothing runs until `running`, which also runs `simulator` if given.
+
+        `fallback_active` tells a gateway whether the ingest's fallback detector is active; without it
+        (the all-in-one server) the fallback detector runs here, fed by `fallback_bars`.
+        """
         config = settings.patterns
         self._settings = config
         self._redis = redis_client
@@ -125,19 +131,14 @@ class PatternSide:
                 dispatch_silence_s=config.backtest_dispatch_silence_s,
             ),
         )
-        self.consumer: PatternConsumer
         self.patterns = PatternService(
             cache=PatternCache(max_patterns=config.max_cached),
             mirror=RedisPatternMirror(redis_client, key_prefix=config.key_prefix),
-            switch=FallbackSwitch(
-                activate_after_s=config.fallback_activate_after_s,
-                stand_down_after_s=config.fallback_stand_down_after_s,
-            ),
-            fallback=FallbackPatternDetector(ttl_s=round(config.cache_ttl_s)) if config.fallback else None,
             rules=PatternRules(ttl_s=config.cache_ttl_s),
-            producer_heartbeat_ns=lambda: self.consumer.producer_heartbeat_ns,
             clock_ns=time.time_ns,
         )
+        self.fallback = fallback_feed(config) if fallback_active is None else None
+        self._fallback_active = fallback_active or self._local_fallback_active
         consumer_config = PatternConsumerConfig(default_pattern_ttl_s=config.cache_ttl_s)
         self.consumer = PatternConsumer(
             producer_link(redis_client, consumer_config),
@@ -155,9 +156,22 @@ class PatternSide:
         )
         self.backtest_service = BacktestServiceServicer(backtests=self.jobs.service)
 
+    def fallback_bars(self, writer: BarSink) -> BarSink:
+        """`writer` with this process's fallback detector in front of it, if it runs one."""
+        if self.fallback is None:
+            return writer
+        return FallbackBarSink(writer, self.fallback, self.patterns.add_patterns)
+
+    def _local_fallback_active(self) -> bool:
+        return self.fallback is not None and self.fallback.switch.active
+
     def instruments(self) -> list[Instrumented]:
         """The pattern components that report metrics."""
-        return [self.consumer, self.patterns.cache, self.patterns.switch, self.alert_router, self.jobs]
+        fallback = [] if self.fallback is None else [self.fallback]
+        return [self.consumer, self.patterns.cache, *fallback, self.alert_router, self.jobs]
+
+    def _producer_heartbeat_ns(self) -> int | None:
+        return self.consumer.producer_heartbeat_ns
 
     def _route_alerts(self, pattern: Pattern) -> None:
         self.alert_router.route(pattern, time.time_ns())
@@ -168,7 +182,7 @@ class PatternSide:
             events_processed=self.consumer.processed_total,
             invalid_messages=self.consumer.invalid_total,
             heartbeat_ns=self.consumer.producer_heartbeat_ns,
-            fallback_active=self.patterns.switch.active,
+            fallback_active=self._fallback_active(),
         )
 
     @contextlib.asynccontextmanager
@@ -187,6 +201,9 @@ class PatternSide:
             "backtest-writer": self.jobs.run(),
             "backtest-dispatcher": self.jobs.run_dispatcher(),
         }
+        if self.fallback is not None:
+            heartbeat_ns = self._producer_heartbeat_ns
+            work["fallback-switch"] = self.fallback.watch(heartbeat_ns, SWITCH_OBSERVE_S)
         if self._simulator is not None:
             work["pl-simulator"] = run_simulator(self._redis, self._simulator)
         running = [tasks.create_task(coroutine, name=name) for name, coroutine in work.items()]

@@ -3,10 +3,11 @@
 - `all`: everything in one process; the pipeline publishes to the in-process hub, and the patterns the
   pattern cache takes join the event log.
 - `ingest`: the feed, detection, bars and the event stream's writer; a producer consumer of its own puts
-  the patterns into the event log. It answers the gateways' questions (snapshots, unstored bars) and
-  publishes the feed's pulse. No gRPC port.
-- `gateway`: every gRPC service; it follows the event stream into its own ring and hub. Gateways on one
-  host share the port (SO_REUSEPORT).
+  the patterns into the event log, and so does the fallback detector while the producer is silent. It
+  answers the gateways' questions (snapshots, unstored bars) and publishes the feed's pulse (with the
+  fallback's state). No gRPC port.
+- `gateway`: every gRPC service; it follows the event stream into its own ring and hub, and the
+  fallback patterns in it into its pattern cache. Gateways on one host share the port (SO_REUSEPORT).
 
 Every component enters one `AsyncExitStack`, so shutdown is the reverse of start by construction: the
 gRPC server (health NOT_SERVING, rotation hints to every stream, the grace period), then Envoy, the feed
@@ -38,6 +39,11 @@ from tickstock_server.api.server import (
 )
 from tickstock_server.api.tls import ServerTls
 from tickstock_server.app.backends import open_database, open_redis
+from tickstock_server.app.fallback_patterns import (
+    SWITCH_OBSERVE_S,
+    fallback_feed,
+    logged_fallback_patterns,
+)
 from tickstock_server.app.gateway import GatewayInputs, build_servicers
 from tickstock_server.app.ingest import EngineSnapshots, IngestSide, local_pending_bars, wall_clock_or
 from tickstock_server.app.lifecycle import cancelled_on_exit, envoy_running, metrics_server, serving
@@ -54,7 +60,7 @@ from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy, web_front_config
 from tickstock_server.edge.envoy_config import local_upstream
 from tickstock_server.market_calendars import xnys_calendar
 from tickstock_server.metrics import HealthChecks, ServiceCollector
-from tickstock_server.patterns.service import FallbackBarSink
+from tickstock_server.patterns.fallback_feed import FallbackBarSink
 from tickstock_server.ports.events import EventHistory, SnapshotSource
 from tickstock_server.producer_sim.simulator import run_simulator
 from tickstock_server.storage.api_keys import PgApiKeyStore
@@ -142,7 +148,7 @@ async def _all_in_one(
     stop_pattern_events = patterns.patterns.cache.add_listener(ingest.pattern_events(hub).append)
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     await stack.enter_async_context(patterns.running(tasks))
-    bars = FallbackBarSink(ingest.bar_store, patterns.patterns)
+    bars = patterns.fallback_bars(ingest.bar_store)
     await stack.enter_async_context(ingest.running(tasks, hub=hub, bars=bars))
     stack.callback(stop_pattern_events)  # before the event stream records the log's end
     health_checks = {
@@ -179,21 +185,34 @@ async def _ingest(
         config=IngestQueriesConfig(key_prefix=prefix),
         shard=settings.shard,
     )
+    fallback = fallback_feed(settings.patterns)
+    fallback_active = (lambda: False) if fallback is None else (lambda: fallback.switch.active)
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
     background = {
         "ingest-queries": queries.run_forever(),
-        "feed-pulse": publish_feed_pulse(redis_client, prefix, ingest.feed_pulse),
+        "feed-pulse": publish_feed_pulse(
+            redis_client, prefix, ingest.feed_pulse, fallback_active=fallback_active
+        ),
     }
     simulator = simulator_config(settings)
     if simulator is not None and settings.shard.index == 0:  # the producer's stand-in: once, here
         background["pl-simulator"] = run_simulator(redis_client, simulator)
     for name, work in background.items():
         await stack.enter_async_context(cancelled_on_exit(tasks, name, work))
-    await stack.enter_async_context(ingest.running(tasks, hub=None))
-    # The producer's patterns join the log here (gateways follow it); stopped before the stream's end.
-    patterns = ingest_pattern_consumer(settings, redis_client, ingest.pattern_events(hub=None))
+    # The producer's and the fallback's patterns join the log here (gateways follow it).
+    pattern_events = ingest.pattern_events(hub=None)
+    bars = None
+    if fallback is not None:
+        bars = FallbackBarSink(ingest.bar_store, fallback, pattern_events.append_all)
+    await stack.enter_async_context(ingest.running(tasks, hub=None, bars=bars))
+    patterns = ingest_pattern_consumer(settings, redis_client, pattern_events)  # stopped before the stream
     await stack.enter_async_context(cancelled_on_exit(tasks, "pattern-events", patterns.run()))
-    _metrics(settings, stack, [*ingest.instruments(), queries, patterns], _ingest_health(ingest))
+    instruments: list[Instrumented] = [*ingest.instruments(), queries, patterns]
+    if fallback is not None:
+        switch_work = fallback.watch(lambda: patterns.producer_heartbeat_ns, SWITCH_OBSERVE_S)
+        await stack.enter_async_context(cancelled_on_exit(tasks, "fallback-switch", switch_work))
+        instruments.append(fallback)
+    _metrics(settings, stack, instruments, _ingest_health(ingest))
     _logger.info("ingesting; detection core %s", native.mode(), extra={"epoch": log.epoch})
     return 0
 
@@ -208,7 +227,11 @@ async def _gateway(
     hub = _hub(settings)
     queries = RedisIngestQueries(redis_client, IngestQueriesConfig(key_prefix=prefix))
     pulse = FeedPulse(redis_client, prefix)
-    patterns = PatternSide(settings, pool, redis_client, simulator=None)
+    # The fallback detector runs in the ingest: its patterns come with the followed stream, its state
+    # with the feed pulse.
+    patterns = PatternSide(
+        settings, pool, redis_client, simulator=None, fallback_active=lambda: pulse.fallback_active
+    )
     inputs = GatewayInputs(
         sources=_sources(settings, hub, log, follower, queries, _FOLLOW_WAIT_S),
         pending_bars=queries.pending_bars,
@@ -217,7 +240,8 @@ async def _gateway(
     )
     auth = create_auth_interceptor(PgApiKeyStore(pool))
     tasks = await stack.enter_async_context(asyncio.TaskGroup())
-    await stack.enter_async_context(cancelled_on_exit(tasks, "event-follower", follower.run(log, hub)))
+    following = follower.run(log, hub, logged_fallback_patterns(patterns.patterns))
+    await stack.enter_async_context(cancelled_on_exit(tasks, "event-follower", following))
     await stack.enter_async_context(cancelled_on_exit(tasks, "feed-pulse", pulse.run()))
     await stack.enter_async_context(patterns.running(tasks))
     health_checks = {

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -106,8 +107,17 @@ class RedisEventFollower(RedisStreamHistory):
                 waiting_logged = True
             await asyncio.sleep(self._epoch_poll_s)
 
-    async def run(self, log: EventLog, hub: SubscriptionHub) -> None:
-        """Follow the stream into `log` and `hub` until cancelled; retry while Redis is unreachable."""
+    async def run(
+        self,
+        log: EventLog,
+        hub: SubscriptionHub,
+        taken: Callable[[Sequence[LogEntry]], None] | None = None,
+    ) -> None:
+        """Follow the stream into `log` and `hub` until cancelled; retry while Redis is unreachable.
+
+        `taken`, if given, sees each run of entries right after the hub (the gateway's pattern cache
+        takes the fallback patterns from it), in the same step.
+        """
         backoff = Backoff(_RETRY_INITIAL_S, _RETRY_MAX_S)
         while True:
             try:
@@ -133,7 +143,7 @@ class RedisEventFollower(RedisStreamHistory):
                     await asyncio.sleep(0)  # the streams write what the last step queued
                 entries = unpack_rows(rows[start : start + STEP_ENTRIES])
                 if entries:
-                    self._take(log, hub, entries)
+                    self._take(log, hub, entries, taken)
 
     def metric_samples(self) -> list[MetricSample]:
         """Entries followed, log restarts, and whether the last read left entries behind."""
@@ -165,7 +175,13 @@ class RedisEventFollower(RedisStreamHistory):
         self.full_reads += len(rows) == self._batch
         return rows, None if epoch is None else epoch.decode()
 
-    def _take(self, log: EventLog, hub: SubscriptionHub, entries: list[LogEntry]) -> None:
+    def _take(
+        self,
+        log: EventLog,
+        hub: SubscriptionHub,
+        entries: list[LogEntry],
+        taken: Callable[[Sequence[LogEntry]], None] | None,
+    ) -> None:
         # Published in contiguous runs: every open stream ends before the first entry after a hole, so
         # no live stream skips seqs silently (their resume reports the hole as a gap).
         start = 0
@@ -178,6 +194,8 @@ class RedisEventFollower(RedisStreamHistory):
                     )
                 log.adopt(run)
                 hub.publish(run)
+                if taken is not None:
+                    taken(run)
                 start = index
         self.followed += len(entries)
 

@@ -1,8 +1,10 @@
 """The feed's pulse, from the ingest process to the gateways: when ticks last arrived, and their event time.
 
-The ingest writes the hash ``{prefix}feed`` (``arrival_ns``, ``last_tick_ns``) every `interval_s`; each
-gateway reads it as often. Gateways use it for the feed age of stream heartbeats and the market clock
-of `GetBars`; it is at most about two intervals old.
+The ingest writes the hash ``{prefix}feed`` (``arrival_ns``, ``last_tick_ns``, ``fallback_active``) every
+`interval_s`; each gateway reads it as often. Gateways use it for the feed age of stream heartbeats, the
+market clock of `GetBars` and whether the fallback pattern detector is active (its switch runs in the
+ingest, the one source of truth; with several shards, which see the same producer heartbeat, the last
+write wins); it is at most about two intervals old.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from tickstock_server.support.cancellation import raise_if_cancelling
 
 _logger = logging.getLogger(__name__)
 
@@ -27,20 +31,30 @@ async def publish_feed_pulse(
     key_prefix: str,
     pulse: Callable[[], tuple[int, int]],
     *,
+    fallback_active: Callable[[], bool] = lambda: False,
     interval_s: float = 0.5,
 ) -> None:
-    """Until cancelled, write `pulse()` (arrival ns, last tick ns) every `interval_s`; log outages once."""
+    """Until cancelled, write the pulse every `interval_s`; log outages once.
+
+    `pulse()` gives the arrival and last tick times (ns), `fallback_active()` the fallback switch's state.
+    """
     key = _key(key_prefix)
     failing = False
     while True:
         arrival_ns, last_tick_ns = pulse()
+        active = int(fallback_active())
         try:
-            await client.hset(key, mapping={"arrival_ns": arrival_ns, "last_tick_ns": last_tick_ns})
+            await client.hset(
+                key,
+                mapping={"arrival_ns": arrival_ns, "last_tick_ns": last_tick_ns, "fallback_active": active},
+            )
             failing = False
         except RedisError as exc:
+            raise_if_cancelling()  # redis-py may turn our cancellation into a connection error
             if not failing:
                 _logger.warning("cannot publish the feed pulse (%s); gateways see it age", type(exc).__name__)
             failing = True
+        raise_if_cancelling()  # a cancellation redis-py lost (see `raise_if_cancelling`)
         await asyncio.sleep(interval_s)
 
 
@@ -55,6 +69,8 @@ class FeedPulse:
         """Wall-clock time ticks last arrived at the ingest, UTC epoch ns; 0 before the first."""
         self.last_tick_ns = 0
         """Event time of the newest tick, UTC epoch ns; 0 before the first."""
+        self.fallback_active = False
+        """Whether the ingest's fallback pattern detector is active."""
 
     def age_ns(self, now_ns: int) -> int:
         """Wall-clock time since ticks last arrived; 0 before the first."""
@@ -67,6 +83,9 @@ class FeedPulse:
                 values = cast(dict[bytes, bytes], await self._client.hgetall(self._key))
                 self.arrival_ns = int(values.get(b"arrival_ns", 0))
                 self.last_tick_ns = int(values.get(b"last_tick_ns", 0))
+                self.fallback_active = values.get(b"fallback_active") == b"1"
             except (RedisError, ValueError) as exc:
+                raise_if_cancelling()
                 _logger.debug("cannot read the feed pulse (%s)", type(exc).__name__)
+            raise_if_cancelling()  # a cancellation redis-py lost (see `raise_if_cancelling`)
             await asyncio.sleep(self._interval_s)

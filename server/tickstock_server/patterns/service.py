@@ -1,8 +1,9 @@
 """The pattern feature's rules: what enters the cache, for how long, when the fallback speaks, the mirror.
 
 Patterns come from the producer (through its consumer) and, while the producer is silent, from the
-fallback detector. Every pattern is capped at the cache TTL, cached (live streams and alert routing
-follow the cache) and queued for the mirror, which a maintenance loop writes and cleans up.
+fallback detector (`fallback_feed`: in this process, or in the ingest process, whose fallback patterns a
+gateway takes from the event stream). Every pattern is capped at the cache TTL, cached (live streams and
+alert routing follow the cache) and queued for the mirror, which a maintenance loop writes and cleans up.
 """
 
 from __future__ import annotations
@@ -14,13 +15,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tickstock_server.domain.bar import Bar
 from tickstock_server.domain.patterns import Pattern
 from tickstock_server.errors import DependencyUnavailableError
 from tickstock_server.patterns.cache import PatternCache
-from tickstock_server.patterns.fallback import FallbackPatternDetector
-from tickstock_server.patterns.fallback_switch import FallbackSwitch
-from tickstock_server.ports.bars import BarSink
 from tickstock_server.ports.patterns import PatternMirror
 from tickstock_server.support.time_units import NS_PER_S
 
@@ -34,7 +31,12 @@ class PatternRules:
     ttl_s: float
     """Longest a pattern stays current after it is cached, seconds; a longer producer expiry is cut."""
     maintenance_s: float = 5.0
-    """Interval of cache expiry, mirror writes and cleanup, and the fallback switch, seconds."""
+    """Interval of cache expiry, mirror writes and cleanup, seconds."""
+
+    @property
+    def ttl_ns(self) -> int:
+        """`ttl_s` in ns."""
+        return round(self.ttl_s * NS_PER_S)
 
 
 def cap_expiry(pattern: Pattern, cap_ns: int) -> Pattern:
@@ -43,17 +45,14 @@ def cap_expiry(pattern: Pattern, cap_ns: int) -> Pattern:
 
 
 class PatternService:
-    """Feeds the cache from the producer and the fallback detector, and keeps the mirror in step."""
+    """Feeds the cache with the producer's and the fallback's patterns, and keeps the mirror in step."""
 
     def __init__(
         self,
         *,
         cache: PatternCache,
         mirror: PatternMirror,
-        switch: FallbackSwitch,
-        fallback: FallbackPatternDetector | None,
         rules: PatternRules,
-        producer_heartbeat_ns: Callable[[], int | None],
         clock_ns: Callable[[], int],
     ) -> None:
         """Work on `cache`, mirrored to `mirror`.
@@ -61,18 +60,12 @@ class PatternService:
         Args:
             cache: The pattern cache that scans, live streams and alert routing read.
             mirror: The durable copy every server warms its cache from.
-            switch: Says when the producer is silent, so the fallback's patterns count.
-            fallback: Detector over completed bars; None when the fallback is off.
             rules: TTL and maintenance interval.
-            producer_heartbeat_ns: The producer's last heartbeat, UTC epoch ns (None before the first).
             clock_ns: Wall clock, UTC epoch ns.
         """
         self.cache = cache
         self._mirror = mirror
-        self.switch = switch
-        self._fallback = fallback
         self._rules = rules
-        self._heartbeat_ns = producer_heartbeat_ns
         self._clock_ns = clock_ns
         self._unmirrored: list[Pattern] = []
         """Patterns cached but not yet mirrored; bounded by the cache's capacity when the mirror is down."""
@@ -84,24 +77,21 @@ class PatternService:
 
     def add_patterns(self, patterns: Sequence[Pattern]) -> None:
         """Cache new patterns (alert routing and live streams follow) and queue them for the mirror."""
-        cap_ns = self._clock_ns() + round(self._rules.ttl_s * NS_PER_S)
+        cap_ns = self._clock_ns() + self._rules.ttl_ns
         for pattern in patterns:
             pattern = cap_expiry(pattern, cap_ns)
             self.cache.put(pattern)
             self._unmirrored.append(pattern)
 
-    def detect_fallback(self, bars: Sequence[Bar]) -> None:
-        """Run completed bars through the fallback detector; cache its patterns while it is active."""
-        if self._fallback is None:
-            return
-        found: list[Pattern] = []
-        for bar in bars:
-            found += self._fallback.update(bar)
-        if found and self.switch.active:
-            # Bars run on event time (a replay or the session clock may be hours behind): a fallback
-            # pattern is current from now, for the cache TTL.
-            expires_ns = self._clock_ns() + round(self._rules.ttl_s * NS_PER_S)
-            self.add_patterns([dataclasses.replace(p, expires_ns=expires_ns) for p in found])
+    def add_unseen(self, patterns: Sequence[Pattern]) -> int:
+        """Like `add_patterns`, for the patterns whose id the cache does not hold; return how many.
+
+        For patterns another process detected and logged (a gateway takes the ingest's fallback patterns
+        from the event stream): one the cache already holds, warmed from the mirror, is not taken twice.
+        """
+        unseen = [pattern for pattern in patterns if self.cache.get(pattern.pattern_id) is None]
+        self.add_patterns(unseen)
+        return len(unseen)
 
     async def warm(self) -> None:
         """Fill the cache from the mirror (without notifying listeners); a missing mirror is no error."""
@@ -110,12 +100,11 @@ class PatternService:
                 self.cache.put(pattern, notify=False)
 
     async def run_maintenance(self) -> None:
-        """Until cancelled: expire the cache, move the fallback switch, write and clean the mirror."""
+        """Until cancelled: expire the cache, write and clean the mirror."""
         while True:
             await asyncio.sleep(self._rules.maintenance_s)
             now_ns = self._clock_ns()
             self.cache.expire(now_ns)
-            self.switch.observe(now_ns, self._heartbeat_ns())
             try:
                 await self.flush_mirror()
                 await self._mirror.cleanup(now_ns)
@@ -138,20 +127,3 @@ class PatternService:
         except DependencyUnavailableError:
             self._unmirrored = batch[-self.cache.max_patterns :] + self._unmirrored
             raise
-
-
-@dataclass
-class FallbackBarSink:
-    """A `BarSink` in front of the bar writer that also feeds the fallback detector.
-
-    The detector sees every completed bar, so its history is warm when it takes over; its patterns reach
-    the cache only while the switch says the producer is silent.
-    """
-
-    writer: BarSink
-    patterns: PatternService
-
-    async def put(self, bars: Sequence[Bar]) -> None:
-        """Hand bars to the writer (its backpressure applies) and to the detector."""
-        self.patterns.detect_fallback(bars)
-        await self.writer.put(bars)
