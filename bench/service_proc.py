@@ -178,7 +178,8 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url")
     parser.add_argument(
         "--setting", action="append", default=[], metavar="SECTION.NAME=VALUE",
-        help="a server setting, e.g. delivery.log_capacity=1000 (TICKSTOCK_DELIVERY__LOG_CAPACITY); repeatable",
+        help="a server setting, e.g. delivery.log_capacity=1000 (TICKSTOCK_DELIVERY__LOG_CAPACITY); "
+        "repeatable",
     )  # fmt: skip
 
 
