@@ -41,6 +41,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tickstock_server.detection.engine",
     "tickstock_server.detection.bars",
     "tickstock_server.detection.event_fields",
+    "tickstock_server.detection.packed_columns",
     "tickstock_server.detection.price_bucket",
     "tickstock_server.detection.volume_ring",
     "tickstock_server.detection.high_low",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from collections.abc import Mapping
 
 from tickstock_server.detection.event_fields import session_percent_change, usable_price, vwap_divergence
@@ -104,7 +104,10 @@ class SurgeDetector:
         self._config_hash = config.config_hash
         self._periods: Mapping[MarketPeriod, ResolvedPeriod] = resolve_thresholds(config)
         self._points = SurgePoints(config.history_s, config.volatility_window_s)
-        self._surge_times: deque[int] = deque(maxlen=max(r.max_surges_per_window for _, r in config.periods))
+        # Event times of the surges in the last surge window, oldest first: at most the period's
+        # max_surges_per_window, as a surge is only added below that. An array, not a deque: a deque
+        # takes a 64-slot block (about 750 bytes) in each of thousands of symbols.
+        self._surge_times: array[int] = array("q")
         self._clear_session()
         self._clear_band()
         self._active_direction: Direction | None = None
@@ -124,7 +127,7 @@ class SurgeDetector:
         self._session_price = 0.0
         self._count_up = self._count_down = 0
         self._last_surge_ns: int | None = None
-        self._surge_times.clear()
+        del self._surge_times[:]
 
     def reset(self) -> None:
         """Forget everything: points, session, counts and the active surge."""
@@ -194,7 +197,7 @@ class SurgeDetector:
             self._session_price = price
             self._count_up = self._count_down = 0
             self._last_surge_ns = None
-            self._surge_times.clear()
+            del self._surge_times[:]
 
     def _find_band(self, price: float) -> None:
         # Buckets are contiguous price ranges, so every price between two prices of one bucket is in
@@ -284,8 +287,10 @@ class SurgeDetector:
             return None
         surge_times = self._surge_times
         window_start_ns = ts_ns - config.surge_window_ns
-        while surge_times and surge_times[0] <= window_start_ns:
-            surge_times.popleft()
+        expired = 0
+        while expired < len(surge_times) and surge_times[expired] <= window_start_ns:
+            expired += 1
+        del surge_times[:expired]
         if len(surge_times) >= row.max_surges_per_window:
             return None
 

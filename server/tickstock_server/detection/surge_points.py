@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from array import array
 
 from tickstock_server.detection.event_fields import MAX_STORED_VOLUME
+from tickstock_server.detection.packed_columns import IntColumn, PriceColumn, SecondColumn
 from tickstock_server.detection.price_bucket import VolatilityClass, volatility_class
 
 __all__ = ["SurgePoints"]
@@ -19,8 +19,9 @@ class SurgePoints:
 
     Ticks fold into a point per second of event time: the last price and the summed volume. The
     current second's point is open (`open_*`) and accumulates; a tick of a later second commits it.
-    Committed points are stored packed, in flat arrays of seconds, prices and volumes (24 bytes a
-    point, no Python objects for the garbage collector to scan), time-ordered. Three positions in them
+    Committed points are stored packed, in flat columns of seconds, prices and volumes (8 bytes a
+    point while each value fits 2 or 4 bytes exactly, see `packed_columns`; no Python objects for the
+    garbage collector to scan), time-ordered. Three positions in them
     mark the windows:
 
     - the history: points of the last `history_s` seconds, from `head`; it is split at the baseline
@@ -68,16 +69,16 @@ class SurgePoints:
         """
         self.history_s = history_s
         self.volatility_window_s = volatility_window_s
-        self._seconds: array[int] = array("q")
-        self._prices: array[float] = array("d")
-        self._volumes: array[int] = array("q")
+        self._seconds = SecondColumn()
+        self._prices = PriceColumn()
+        self._volumes = IntColumn()
         self.clear()
 
     def clear(self) -> None:
         """Drop every point."""
-        del self._seconds[:]
-        del self._prices[:]
-        del self._volumes[:]
+        self._seconds.clear()
+        self._prices.clear()
+        self._volumes.clear()
         self._head = self._split = self._vol_head = 0
         self.volume_sum = 0
         self.split_interval_s = 0
@@ -91,22 +92,22 @@ class SurgePoints:
 
         The arrays hold these and fewer than a compaction batch of expired points.
         """
-        end = len(self._seconds)
+        end = len(self._seconds.values)
         return 2 * end - self._head - self._vol_head
 
     @property
     def held_points(self) -> int:
-        """Points in the arrays."""
-        return len(self._seconds)
+        """Points in the columns."""
+        return len(self._seconds.values)
 
     def count(self) -> int:
         """Committed points in the history."""
-        return len(self._seconds) - self._head
+        return len(self._seconds.values) - self._head
 
     def baseline_price(self) -> float:
         """Price of the baseline point: the newest at or before the cutoff, else the oldest (count >= 1)."""
         split = self._split
-        return self._prices[split - 1 if split > self._head else split]
+        return self._prices.at(split - 1 if split > self._head else split)
 
     def add(self, second: int, price: float, volume: int, interval_s: int) -> None:
         """Fold a tick into the open point, committing the previous one when the second changes.
@@ -126,34 +127,34 @@ class SurgePoints:
             self.open_price = price
             self.open_volume += volume
             if interval_s != self.split_interval_s:
-                self._split_at(second - interval_s)
+                self._split_at(second - interval_s - self._seconds.base)
                 self.split_interval_s = interval_s
 
     def _advance(self, second: int, interval_s: int) -> None:
-        seconds = self._seconds
-        prices = self._prices
         if self.open_second >= 0:
             price = self.open_price
             volume = self.open_volume
             if volume > MAX_STORED_VOLUME:
                 volume = MAX_STORED_VOLUME
             self.volume_sum += volume
-            if self._vol_head < len(seconds):
+            if self._vol_head < len(self._seconds.values):
                 shifted = price - self._vol_shift
                 self._vol_sum += shifted
                 self._vol_sum_sq += shifted * shifted
             else:
                 self._vol_shift = price
                 self._vol_sum = self._vol_sum_sq = 0.0
-            seconds.append(self.open_second)
-            prices.append(price)
+            self._seconds.append(self.open_second)
+            self._prices.append(price)
             self._volumes.append(volume)
+        seconds = self._seconds.values
         end = len(seconds)
+        second -= self._seconds.base  # compared with the held offsets from here on
 
         oldest = second - self.history_s
         head = self._head
         if head < end and seconds[head] < oldest:
-            volumes = self._volumes
+            volumes = self._volumes.values
             while head < end and seconds[head] < oldest:
                 self.volume_sum -= volumes[head]
                 head += 1
@@ -165,8 +166,10 @@ class SurgePoints:
         vol_head = self._vol_head
         if vol_head < end and seconds[vol_head] < oldest:
             shift = self._vol_shift
+            prices = self._prices.values
+            price_scale = self._prices.scale
             while vol_head < end and seconds[vol_head] < oldest:
-                shifted = prices[vol_head] - shift
+                shifted = prices[vol_head] / price_scale - shift
                 self._vol_sum -= shifted
                 self._vol_sum_sq -= shifted * shifted
                 vol_head += 1
@@ -186,7 +189,8 @@ class SurgePoints:
             self._compact(min(head, vol_head))
 
     def _split_at(self, cutoff: int) -> None:
-        seconds = self._seconds
+        """Put the split after the points at or before `cutoff`, an offset from the seconds' base."""
+        seconds = self._seconds.values
         end = len(seconds)
         split = self._split
         while split < end and seconds[split] <= cutoff:
@@ -196,9 +200,9 @@ class SurgePoints:
         self._split = split
 
     def _compact(self, head: int) -> None:
-        del self._seconds[:head]
-        del self._prices[:head]
-        del self._volumes[:head]
+        self._seconds.delete_head(head)
+        self._prices.delete_head(head)
+        self._volumes.delete_head(head)
         self._head -= head
         self._split -= head
         self._vol_head -= head
@@ -209,7 +213,7 @@ class SurgePoints:
         Fewer than two prices are NORMAL (original: `calculate_surge_volatility`, which used the sample
         standard deviation too).
         """
-        count = len(self._seconds) - self._vol_head + 1
+        count = len(self._seconds.values) - self._vol_head + 1
         if count < 2:
             return VolatilityClass.NORMAL
         shifted = price - self._vol_shift

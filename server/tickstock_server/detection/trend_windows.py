@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
-from array import array
 
 from tickstock_server.detection.event_fields import MAX_STORED_VOLUME
+from tickstock_server.detection.packed_columns import IntColumn, PriceColumn, SecondColumn
 from tickstock_server.detection.trend_config import TrendConfig
 from tickstock_server.detection.trend_series import SeriesSums
 
@@ -75,8 +75,10 @@ class TrendWindows:
       suffix sum = G_now - d^m G_before_suffix. G stays bounded because old values and their rounding
       errors decay by d per value.
 
-    Packed state: a point is stored as its inputs only, in flat arrays (second, price, volume, and the
-    VWAP ratio of the points that have one), about 33 bytes. The running sums exist once for the series
+    Packed state: a point is stored as its inputs only, in flat columns (second, price, volume, and the
+    VWAP of the points that have one): 13 bytes while each value fits 2 or 4 bytes exactly (see
+    `packed_columns`). A VWAP ratio is recomputed from the stored price and VWAP, which gives the
+    identical double. The running sums exist once for the series
     and once per window head (`SeriesSums`); a head replays the points it passes with the series' own
     arithmetic, so its sums are bit for bit those the series had at that point. Arrays hold no Python
     objects, so the cyclic garbage collector never scans the points.
@@ -96,7 +98,6 @@ class TrendWindows:
         "_min_volume_points",
         "_prices",
         "_ratio_base",
-        "_ratios",
         "_reanchor_every",
         "_seconds",
         "_series",
@@ -104,6 +105,7 @@ class TrendWindows:
         "_shortest_span",
         "_spans",
         "_volumes",
+        "_vwaps",
         "_weights",
     )
 
@@ -122,22 +124,22 @@ class TrendWindows:
         )
         self._shortest_span = min(self._spans)
         self._reanchor_every = _REANCHOR_WINDOWS * max(config.long_window_s, config.volatility_window_s)
-        self._seconds: array[int] = array("q")
-        self._prices: array[float] = array("d")
-        self._volumes: array[int] = array("q")
+        self._seconds = SecondColumn()
+        self._prices = PriceColumn()
+        self._volumes = IntColumn()
         self._has_ratio = bytearray()
-        self._ratios: array[float] = array("d")
+        self._vwaps = PriceColumn()  # of the points with a VWAP only
         self._series = SeriesSums()
         self._heads = (SeriesSums(), SeriesSums(), SeriesSums(), SeriesSums())
         self.clear()
 
     def clear(self) -> None:
         """Drop every point."""
-        del self._seconds[:]
-        del self._prices[:]
-        del self._volumes[:]
+        self._seconds.clear()
+        self._prices.clear()
+        self._volumes.clear()
         del self._has_ratio[:]
-        del self._ratios[:]
+        self._vwaps.clear()
         self._series = SeriesSums()
         self._heads = (SeriesSums(), SeriesSums(), SeriesSums(), SeriesSums())
         self._shift = 0.0
@@ -146,13 +148,13 @@ class TrendWindows:
     @property
     def held_points(self) -> int:
         """Points in memory: the longest window's plus fewer than a compaction batch of expired ones."""
-        return len(self._seconds)
+        return len(self._has_ratio)
 
     def long_mean_volume(self, volume: int) -> float:
         """Mean point volume of the long window with a current point of `volume` as the newest."""
         head = self._heads[2]
         return (self._series.volume_total + volume - head.volume_total) / (
-            len(self._seconds) - head.offset + 1
+            len(self._has_ratio) - head.offset + 1
         )
 
     def advance(
@@ -186,7 +188,7 @@ class TrendWindows:
         """
         if point is not None:
             self._commit(point)
-        seconds = self._seconds
+        seconds = self._seconds.values
         count = len(seconds)
         short, medium, long, spread = heads = self._heads
         short_span, medium_span, long_span, spread_span = self._spans
@@ -198,7 +200,10 @@ class TrendWindows:
             self._compact(min(long.offset, spread.offset))
             count = len(seconds)
         long_offset = long.offset
-        if count - long_offset + 1 < 3 * min_points or second - seconds[long_offset] < min_age_s:
+        if (
+            count - long_offset + 1 < 3 * min_points
+            or second - self._seconds.base - seconds[long_offset] < min_age_s
+        ):
             return None
 
         # Series-wide sums with the current point pushed (never stored).
@@ -226,8 +231,11 @@ class TrendWindows:
         by_ratio_count = self._by_ratio_count
         price_weight, flow_weight, vwap_weight = self._weights
         min_volume_points = self._min_volume_points
-        prices = self._prices
-        ratios = self._ratios
+        prices = self._prices.values
+        price_scale = self._prices.scale
+        has_ratio = self._has_ratio
+        vwaps = self._vwaps.values
+        vwap_scale = self._vwaps.scale
         ratio_base = self._ratio_base
         min_committed = min_points - 1 if min_points > 1 else 1
         scores = []
@@ -238,7 +246,7 @@ class TrendWindows:
                 continue
             # The head's sums are those before the window's oldest point; the change and flow sums are
             # taken just after it, as its own change is against a point outside the window.
-            first_price = prices[head.offset]
+            first_price = prices[head.offset] / price_scale
             # The window holds committed + 1 points, hence `committed` changes and flows; the tables fold
             # the normaliser of the decayed mean together with the component's scale.
             weight, price_factor, inverse_size, flow_factor = by_count[committed]
@@ -250,7 +258,7 @@ class TrendWindows:
                 value = -1.0
             score = price_weight * value
             if volume_points - head.volume_points >= min_volume_points:
-                flow_before = head.flow_after(first_price, self._volumes[head.offset], decay)
+                flow_before = head.flow_after(first_price, self._volumes.values[head.offset], decay)
                 value = (flow_sum - weight * flow_before) * flow_factor / (volume_total - head.volume_total)
                 if value > 1.0:
                     value = 1.0
@@ -260,7 +268,12 @@ class TrendWindows:
             held = ratio_count - head.ratio_count
             if held >= 2:
                 # The window's first ratio is the next one the head takes.
-                first_change_sum = head.ratio_change_after(ratios[head.ratio_count - ratio_base], decay)
+                ratio_offset = head.offset
+                if not has_ratio[ratio_offset]:
+                    ratio_offset = has_ratio.find(1, ratio_offset)
+                vwap = vwaps[head.ratio_count - ratio_base] / vwap_scale
+                first_ratio = (prices[ratio_offset] / price_scale - vwap) / vwap
+                first_change_sum = head.ratio_change_after(first_ratio, decay)
                 weight, ratio_factor, change_weight, change_factor = by_ratio_count[held]
                 value = (ratio_sum - weight * head.ratio_sum) * ratio_factor + (
                     ratio_change_sum - change_weight * first_change_sum
@@ -284,7 +297,7 @@ class TrendWindows:
 
     def _commit(self, point: tuple[int, float, int, float | None]) -> None:
         second, price, volume, vwap = point
-        if not self._seconds:  # nothing held: restart the price totals at this price
+        if not self._has_ratio:  # nothing held: restart the price totals at this price
             self._shift = price
             for sums in (self._series, *self._heads):  # every head is at the series' end
                 sums.price_total = sums.price_sq_total = 0.0
@@ -294,43 +307,50 @@ class TrendWindows:
         self._seconds.append(second)
         self._prices.append(price)
         self._volumes.append(volume)
-        if ratio is None:
+        if vwap is None:
             self._has_ratio.append(0)
         else:
             self._has_ratio.append(1)
-            self._ratios.append(ratio)
+            self._vwaps.append(vwap)
         self._series.take(price, volume, ratio, self._shift, self._decay)
 
     def _pass(self, head: SeriesSums, cutoff: int) -> None:
         """Move `head` past the points of seconds <= `cutoff`."""
-        seconds = self._seconds
+        seconds = self._seconds.values
+        cutoff -= self._seconds.base
         count = len(seconds)
         if head.offset >= count or seconds[head.offset] > cutoff:
             return
-        prices = self._prices
-        volumes = self._volumes
+        prices = self._prices.values
+        price_scale = self._prices.scale
+        volumes = self._volumes.values
         has_ratio = self._has_ratio
-        ratios = self._ratios
+        vwaps = self._vwaps.values
+        vwap_scale = self._vwaps.scale
         shift = self._shift
         decay = self._decay
         offset = head.offset
         while offset < count and seconds[offset] <= cutoff:
-            ratio = ratios[head.ratio_count - self._ratio_base] if has_ratio[offset] else None
-            head.take(prices[offset], volumes[offset], ratio, shift, decay)
+            price = prices[offset] / price_scale
+            ratio = None
+            if has_ratio[offset]:
+                vwap = vwaps[head.ratio_count - self._ratio_base] / vwap_scale
+                ratio = (price - vwap) / vwap
+            head.take(price, volumes[offset], ratio, shift, decay)
             offset += 1
 
     def _compact(self, head: int) -> None:
         # Ratios before the first held point's are taken by no head either.
         heads = self._heads
         ratio_head = min(heads[2].ratio_count, heads[3].ratio_count) - self._ratio_base
-        del self._seconds[:head]
-        del self._prices[:head]
-        del self._volumes[:head]
+        self._seconds.delete_head(head)
+        self._prices.delete_head(head)
+        self._volumes.delete_head(head)
         del self._has_ratio[:head]
         for sums in (self._series, *heads):
             sums.offset -= head
         if ratio_head >= _COMPACT_POINTS:
-            del self._ratios[:ratio_head]
+            self._vwaps.delete_head(ratio_head)
             self._ratio_base += ratio_head
         self._expired += head
         if self._expired >= self._reanchor_every:
@@ -340,13 +360,14 @@ class TrendWindows:
         """Restart the price totals from the newest price, rebuilt at every head and the series' end."""
         self._expired = 0
         shift = self._shift = self._series.last_price
-        prices = self._prices
+        prices = self._prices.values
+        price_scale = self._prices.scale
         by_offset = sorted((*self._heads, self._series), key=_offset)
         price_total = price_sq_total = 0.0
         index = 0
         for sums in by_offset:
             while index < sums.offset:
-                shifted = prices[index] - shift
+                shifted = prices[index] / price_scale - shift
                 price_total += shifted
                 price_sq_total += shifted * shifted
                 index += 1
