@@ -148,6 +148,18 @@ class PatternSettings(BaseModel):
     place in flight (a still-queued one is handed over again), seconds."""
 
 
+class DatabaseSettings(BaseModel):
+    """Each process's pool of PostgreSQL connections."""
+
+    model_config = _SECTION
+
+    pool_max_size: int = Field(default=10, ge=1, le=100)
+    """Most connections a process opens at once (a burst of requests waits for one beyond it)."""
+    idle_close_s: float = Field(default=30.0, ge=0, le=86_400)
+    """A connection unused this long is closed (one is always kept) and opened again when needed; 0 never
+    closes one. Each open connection holds a PostgreSQL backend process of 15-20 MB resident."""
+
+
 class MetricsSettings(BaseModel):
     """The Prometheus metrics endpoint."""
 
@@ -295,6 +307,7 @@ class Settings(BaseSettings):
     """Redis URL (redis://, rediss:// or unix://). Unset: start an embedded Redis under data_dir."""
     database_url: SecretStr | None = None
     """PostgreSQL URL (postgresql://). Unset: start an embedded PostgreSQL under data_dir."""
+    database: DatabaseSettings = DatabaseSettings()
     grpc: GrpcSettings = GrpcSettings()
     feed: FeedSettings = FeedSettings()
     delivery: DeliverySettings = DeliverySettings()

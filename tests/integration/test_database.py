@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,28 @@ def test_url_with_password_redacts_password(url: str, expected: str) -> None:
 
     # Assert
     assert redacted == expected
+
+
+async def test_connections_idle_past_idle_close_s_are_closed_down_to_min_size(postgres_url: str) -> None:
+    # Arrange: a burst opens a second connection.
+    pool = await create_pool(postgres_url, min_size=1, max_size=2, idle_close_s=0.2)
+    try:
+        async with pool.acquire() as first, pool.acquire() as second:
+            backends = {
+                await first.fetchval("SELECT pg_backend_pid()"),
+                await second.fetchval("SELECT pg_backend_pid()"),
+            }
+        opened = pool.get_size()
+
+        # Act: both stay unused for longer than idle_close_s.
+        await asyncio.sleep(1.5)
+        async with pool.acquire() as connection:
+            still_open = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", list(backends)
+            )
+        kept = pool.get_size()
+    finally:
+        await pool.close()
+
+    # Assert: the backend process beyond min_size ended; the floor connection stayed.
+    assert (opened, kept, still_open) == (2, 1, 1)

@@ -31,7 +31,9 @@ async def open_database(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         url = await _url_or_embedded(
             settings.database_url, EmbeddedPostgres(settings.data_dir / "postgres"), stack
         )
-        pool = await create_pool(url)
+        pool = await create_pool(
+            url, max_size=settings.database.pool_max_size, idle_close_s=settings.database.idle_close_s
+        )
         stack.push_async_callback(pool.close)
         applied = await apply_migrations(pool)
         if applied:

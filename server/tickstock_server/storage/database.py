@@ -37,6 +37,7 @@ async def create_pool(
     *,
     min_size: int = 1,
     max_size: int = 10,
+    idle_close_s: float = 300.0,
     connect_attempts: int = 10,
     retry_delay_s: float = 0.2,
     connect_timeout_s: float = 10.0,
@@ -45,8 +46,10 @@ async def create_pool(
 
     Args:
         url: ``postgresql://`` URL; a unix socket directory goes in the ``host`` query parameter.
-        min_size: Connections opened up front and kept open.
+        min_size: Connections opened up front and kept open, however long idle.
         max_size: Most connections open at once.
+        idle_close_s: Seconds after which a connection unused in the pool is closed (reopened on the
+            next acquire), down to `min_size`; 0 never closes one.
         connect_attempts: Attempts before giving up; failures that retrying cannot fix (bad password,
             missing database) give up at once.
         retry_delay_s: Wait after the first failed attempt in seconds; doubles per attempt, at most 2 s.
@@ -68,7 +71,11 @@ async def create_pool(
         attempt += 1
         try:
             return await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, timeout=connect_timeout_s
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                max_inactive_connection_lifetime=idle_close_s,
+                timeout=connect_timeout_s,
             )
         except _RETRYABLE_CONNECT_ERRORS as exc:
             if attempt >= connect_attempts:
