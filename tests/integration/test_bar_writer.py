@@ -246,16 +246,16 @@ async def test_flush_killed_mid_write_loses_nothing_and_keeps_newest_revision(
 async def test_one_part_of_parallel_flush_killed_rewrites_only_what_is_missing(
     pool: asyncpg.Pool, pg_database_url: str
 ) -> None:
-    # Arrange: 2,500 bars make a flush over two connections (split by symbol), held up by the lock.
+    # Arrange: 5,000 bars make a flush over two connections (split by symbol), held up by the lock.
     written: list[int] = []
     writer = PgBarWriter(
         pool,
-        flush_rows=2_500,
+        flush_rows=5_000,
         retry_initial_s=0.05,
         retry_max_s=0.2,
         on_written=lambda bars: written.append(len(bars)),
     )
-    bars = [_bar(f"S{index:04d}", volume=index) for index in range(2_500)]
+    bars = [_bar(f"S{index:04d}", volume=index) for index in range(5_000)]
     blocker = await asyncpg.connect(pg_database_url)
     try:
         await blocker.execute("BEGIN; LOCK TABLE ohlcv_1min IN EXCLUSIVE MODE")
@@ -274,10 +274,10 @@ async def test_one_part_of_parallel_flush_killed_rewrites_only_what_is_missing(
     # Assert: every bar once, with its own volume; the surviving part was not written again.
     rows = await _rows(pool)
     assert [(row[0], row[6]) for row in rows] == [(bar.symbol, bar.volume) for bar in bars]
-    assert sum(written) == 2_500
+    assert sum(written) == 5_000
     assert len(written) >= 2
     stats = writer.stats()
-    assert stats.rows_written == 2_500
+    assert stats.rows_written == 5_000
     assert stats.failed_flushes == 1
 
 
