@@ -38,6 +38,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tickstock_server.domain.bar",
     "tickstock_server.domain.events",
     "tickstock_server.domain.market_session",
+    "tickstock_server.feeds.massive_typed",
     "tickstock_server.detection.engine",
     "tickstock_server.detection.bars",
     "tickstock_server.detection.event_fields",

@@ -1,7 +1,7 @@
 """The typed fast path of the Massive frame parser: frames whose every event is a valid A, AM, T or Q.
 
-msgspec decodes such a frame straight into the structs below (no dict per event) and `typed_ticks`
-checks the ranges the structs' types leave open. Any other frame (a status event, an unknown or
+msgspec decodes such a frame straight into the structs of `massive_structs` (no dict per event), and
+`typed_ticks` checks the ranges the structs' types leave open. Any other frame (a status event, an unknown or
 malformed event, a value out of type or range, NaN or Infinity) makes `typed_ticks` return None, and
 the parser then takes its general path, which counts and logs every rejection by reason; so the fast
 path never changes what a frame yields.
@@ -15,6 +15,7 @@ import msgspec
 
 from tickstock_server.domain.symbols import is_symbol
 from tickstock_server.domain.tick import Tick
+from tickstock_server.feeds.massive_structs import Aggregate, MinuteAggregate, Quote, Trade
 from tickstock_server.support.time_units import NS_PER_MS
 
 __all__ = ["MAX_VOLUME", "typed_ticks"]
@@ -23,35 +24,7 @@ MAX_VOLUME: Final = 2**63 - 1
 """The largest volume a tick may carry: it goes to bigint columns and protobuf int64 fields."""
 
 
-class _Aggregate(msgspec.Struct, tag_field="ev", tag="A"):
-    sym: str
-    c: float
-    v: int
-    e: int
-    a: float | None = None
-    op: float | None = None
-    av: int | None = None
-
-
-class _MinuteAggregate(_Aggregate, tag="AM"):
-    pass
-
-
-class _Trade(msgspec.Struct, tag_field="ev", tag="T"):
-    sym: str
-    p: float
-    s: int
-    t: int
-
-
-class _Quote(msgspec.Struct, tag_field="ev", tag="Q"):
-    sym: str
-    bp: float
-    ap: float
-    t: int
-
-
-_decode: Final = msgspec.json.Decoder(list[_Aggregate | _MinuteAggregate | _Trade | _Quote]).decode
+_decode: Final = msgspec.json.Decoder(list[Aggregate | MinuteAggregate | Trade | Quote]).decode
 
 
 def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | None:
@@ -69,7 +42,7 @@ def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | Non
         symbol = event.sym.upper()
         if not is_symbol(symbol):
             return None
-        if isinstance(event, _Aggregate):
+        if isinstance(event, Aggregate):
             ts_ms, price, volume = event.e, event.c, event.v
             vwap, open_price, day_volume = event.a, event.op, event.av
             # A zero (or absent) day statistic means unknown; a negative one is bad.
@@ -81,7 +54,7 @@ def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | Non
             vwap = open_price = None
             day_volume = None
             ts_ms = event.t
-            if isinstance(event, _Trade):
+            if isinstance(event, Trade):
                 price, volume = event.p, event.s
             else:
                 if not (event.bp > 0.0 and event.ap > 0.0):
