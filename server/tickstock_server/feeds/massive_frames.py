@@ -192,6 +192,7 @@ class MassiveFrameParser:
         self._rejected: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
         self._last_warned_s: dict[str, float] = {}
+        self._symbols: dict[str, str] = {}
         self.frames_parsed = 0
         """Frames handed to `parse`, valid or not."""
         self.ticks_parsed = 0
@@ -216,7 +217,8 @@ class MassiveFrameParser:
                 tick; None stamps each tick with its own event time (deterministic replay).
         """
         self.frames_parsed += 1
-        ticks = typed_ticks(frame, received_ns)  # None unless every event is a valid A, AM, T or Q
+        # None unless every event is a valid A, AM, T or Q.
+        ticks = typed_ticks(frame, received_ns, self._symbols)
         if ticks is None:
             ticks = self.parse_general(frame, received_ns)
         self.ticks_parsed += len(ticks)

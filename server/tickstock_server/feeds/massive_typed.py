@@ -18,19 +18,27 @@ from tickstock_server.domain.tick import Tick
 from tickstock_server.feeds.massive_structs import Aggregate, MinuteAggregate, Quote, Trade
 from tickstock_server.support.time_units import NS_PER_MS
 
-__all__ = ["MAX_VOLUME", "typed_ticks"]
+__all__ = ["MAX_CACHED_SYMBOLS", "MAX_VOLUME", "typed_ticks"]
 
 MAX_VOLUME: Final = 2**63 - 1
 """The largest volume a tick may carry: it goes to bigint columns and protobuf int64 fields."""
+
+MAX_CACHED_SYMBOLS: Final = 65_536
+"""Bound of a symbol cache (`typed_ticks`' `symbols`); a full cache is emptied and fills again. The US
+equity universe is about 11,000 symbols, so a live feed never reaches it."""
 
 
 _decode: Final = msgspec.json.Decoder(list[Aggregate | MinuteAggregate | Trade | Quote]).decode
 
 
-def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | None:
+def typed_ticks(frame: str | bytes, received_ns: int | None, symbols: dict[str, str]) -> list[Tick] | None:
     """The frame's ticks when every event is a valid A, AM, T or Q event, else None (see the module docs).
 
     The mapping is `MassiveFrameParser`'s; a float from msgspec is always finite (strict JSON).
+    `symbols` caches each wire symbol seen before as its checked, upper-case form (at most
+    `MAX_CACHED_SYMBOLS`): a repeated symbol costs one lookup instead of `upper` and `is_symbol`, and
+    every tick of a symbol carries the same string object, which the detectors' dictionaries then find
+    by identity.
     """
     try:
         events = _decode(frame)
@@ -39,9 +47,15 @@ def typed_ticks(frame: str | bytes, received_ns: int | None) -> list[Tick] | Non
     ticks: list[Tick] = []
     append = ticks.append
     for event in events:
-        symbol = event.sym.upper()
-        if not is_symbol(symbol):
-            return None
+        wire = event.sym
+        symbol = symbols.get(wire)
+        if symbol is None:
+            symbol = wire.upper()
+            if not is_symbol(symbol):
+                return None
+            if len(symbols) >= MAX_CACHED_SYMBOLS:
+                symbols.clear()
+            symbols[wire] = symbol
         if isinstance(event, Aggregate):
             ts_ms, price, volume = event.e, event.c, event.v
             vwap, open_price, day_volume = event.a, event.op, event.av

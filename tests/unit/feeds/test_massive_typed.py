@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tickstock_server.feeds.massive_frames import MassiveFrameParser
-from tickstock_server.feeds.massive_typed import typed_ticks
+from tickstock_server.feeds.massive_typed import MAX_CACHED_SYMBOLS, typed_ticks
 
 _SAMPLE = Path(__file__).parents[2] / "data" / "massive_sample.jsonl"
 
@@ -57,7 +57,7 @@ _DECLINED = [
 def test_taken_frames_give_the_general_paths_ticks(events: list[object], received_ns: int | None) -> None:
     frame = json.dumps(events)
 
-    ticks = typed_ticks(frame, received_ns)
+    ticks = typed_ticks(frame, received_ns, {})
 
     assert ticks is not None
     assert ticks == MassiveFrameParser().parse_general(frame, received_ns)
@@ -65,14 +65,43 @@ def test_taken_frames_give_the_general_paths_ticks(events: list[object], receive
 
 @pytest.mark.parametrize("events", _DECLINED)
 def test_other_frames_are_left_to_the_general_path(events: object) -> None:
-    assert typed_ticks(json.dumps(events).encode(), None) is None
+    assert typed_ticks(json.dumps(events).encode(), None, {}) is None
 
 
 def test_the_recorded_feed_gives_the_same_ticks_on_both_paths() -> None:
     taken = 0
+    symbols: dict[str, str] = {}
     for frame in _SAMPLE.read_text().splitlines():
-        ticks = typed_ticks(frame, None)
+        ticks = typed_ticks(frame, None, symbols)
         if ticks is not None:
             taken += 1
             assert ticks == MassiveFrameParser().parse_general(frame, None)
     assert taken >= 290  # every frame but the status line
+
+
+def test_a_repeated_symbol_is_checked_once_and_shared() -> None:
+    symbols: dict[str, str] = {}
+    frame = json.dumps([{**_TRADE, "sym": "msft"}, {**_TRADE, "sym": "msft"}])
+
+    first = typed_ticks(frame, None, symbols)
+    again = typed_ticks(frame, None, symbols)
+
+    assert first is not None and again is not None
+    assert symbols == {"msft": "MSFT"}
+    assert {id(tick.symbol) for tick in first + again} == {id(symbols["msft"])}
+
+
+def test_a_bad_symbol_is_not_cached() -> None:
+    symbols: dict[str, str] = {}
+
+    assert typed_ticks(json.dumps([{**_TRADE, "sym": "NOT A TICKER"}]), None, symbols) is None
+    assert symbols == {}
+
+
+def test_a_full_symbol_cache_starts_again() -> None:
+    symbols = {f"s{index}": f"S{index}" for index in range(MAX_CACHED_SYMBOLS)}
+
+    ticks = typed_ticks(json.dumps([{**_TRADE, "sym": "msft"}]), None, symbols)
+
+    assert ticks is not None
+    assert symbols == {"msft": "MSFT"}
