@@ -1,7 +1,8 @@
 """Start and stop helpers of the composition root.
 
 Each runs one component on the shared TaskGroup and stops it when its `AsyncExitStack` unwinds, so
-stopping is the reverse of starting by construction.
+stopping is the reverse of starting by construction. Nothing here imports gRPC: the ingest role, which
+serves none, loads this module (the gRPC server's helpers are in `gateway_role`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
-import grpc
-from grpc_health.v1._async import HealthServicer
-
-from tickstock_server.api.server import follow_health, set_serving
-from tickstock_server.delivery.hub import SubscriptionHub
-from tickstock_server.edge.embedded_envoy import EmbeddedEnvoy
+from tickstock_server.config import Settings
 from tickstock_server.metrics import HealthChecks, ServiceCollector, start_metrics_server
-from tickstock_server.support.blocking_start import start_in_thread
 from tickstock_server.support.cancellation import cancel_and_wait
+from tickstock_server.support.gc_pauses import GcPauseRecorder
+from tickstock_server.support.loop_tasks import LoopTasks
+from tickstock_server.support.metric_samples import Instrumented
 
 
 @contextlib.asynccontextmanager
@@ -71,45 +69,6 @@ async def feeding(
             await final_bars()
 
 
-@contextlib.asynccontextmanager
-async def serving(
-    server: grpc.aio.Server,
-    health: HealthServicer,
-    names: list[str],
-    health_checks: dict[str, Callable[[], bool]],
-    tasks: asyncio.TaskGroup,
-    hub: SubscriptionHub,
-    grace_s: float,
-) -> AsyncIterator[None]:
-    """Start the gRPC server and report its services SERVING; on exit stop it gracefully.
-
-    Stopping: health turns NOT_SERVING (load balancers stop routing), every event stream gets a
-    rotation hint with its resume token, and in-flight calls get `grace_s` seconds.
-    """
-    watchers = [
-        tasks.create_task(follow_health(health, name, check), name=f"health {name}")
-        for name, check in health_checks.items()
-    ]
-    await server.start()
-    try:
-        await set_serving(health, names, True)
-        yield
-    finally:
-        await health.enter_graceful_shutdown()
-        for watcher in watchers:
-            watcher.cancel()
-        hub.close()
-        await server.stop(grace_s)
-
-
-@contextlib.asynccontextmanager
-async def envoy_running(envoy: EmbeddedEnvoy) -> AsyncIterator[None]:
-    """Run Envoy until the context exits; a start cut short by cancellation still stops it."""
-    async with contextlib.AsyncExitStack() as stack:
-        await start_in_thread(stack, envoy.start, envoy.stop)
-        yield
-
-
 @contextlib.contextmanager
 def metrics_server(host: str, port: int, collector: ServiceCollector, health: HealthChecks) -> Iterator[None]:
     """Serve /metrics from `collector` and /health from `health` on `host:port` until the context exits."""
@@ -119,3 +78,18 @@ def metrics_server(host: str, port: int, collector: ServiceCollector, health: He
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve_metrics(
+    settings: Settings,
+    stack: contextlib.AsyncExitStack,
+    components: list[Instrumented],
+    health: HealthChecks,
+) -> None:
+    """Serve this process's /metrics and /health (with the `role` label), when metrics are enabled."""
+    # Last to start, so a supervisor can take an answering /metrics as "this process serves".
+    if settings.metrics.enabled:
+        gc_pauses = stack.enter_context(GcPauseRecorder())  # unhooked after the metrics server stops
+        tasks = LoopTasks(asyncio.get_running_loop())
+        collector = ServiceCollector([*components, gc_pauses, tasks], constant_labels={"role": settings.role})
+        stack.enter_context(metrics_server(settings.metrics.host, settings.metrics.port, collector, health))

@@ -39,7 +39,6 @@ from tickstock_server.ports.bars import BarSink
 from tickstock_server.producer.consumer import PatternConsumer, PatternConsumerConfig
 from tickstock_server.producer.events import BacktestProgress, ProducerHealth
 from tickstock_server.producer_sim.simulator import SimulatorConfig, run_simulator
-from tickstock_server.simulation.market import synthetic_symbols
 from tickstock_server.storage.alerts import PgAlertStore
 from tickstock_server.storage.backtests import PgBacktestStore
 from tickstock_server.storage.universes import PgUniverseStore
@@ -48,18 +47,6 @@ from tickstock_server.support.metric_samples import Instrumented
 from tickstock_server.universes.service import UniverseCatalog
 
 _logger = logging.getLogger(__name__)
-
-
-def simulator_config(settings: Settings) -> SimulatorConfig | None:
-    """The producer simulator to run, if the settings ask for one (`auto`: with the embedded Redis)."""
-    config = settings.patterns
-    if config.simulator == "off" or (config.simulator == "auto" and settings.redis_url is not None):
-        return None
-    return SimulatorConfig(
-        seed=settings.feed.seed,
-        symbols=synthetic_symbols(min(200, settings.feed.symbols)),
-        patterns_per_s=config.simulator_patterns_per_s,
-    )
 
 
 class _ProducerEvents:
