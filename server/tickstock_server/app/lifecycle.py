@@ -16,6 +16,7 @@ from tickstock_server.config import Settings
 from tickstock_server.metrics import HealthChecks, ServiceCollector, start_metrics_server
 from tickstock_server.support.cancellation import cancel_and_wait
 from tickstock_server.support.gc_pauses import GcPauseRecorder
+from tickstock_server.support.loop_lag import LoopLagProbe
 from tickstock_server.support.loop_tasks import LoopTasks
 from tickstock_server.support.metric_samples import Instrumented
 
@@ -90,6 +91,9 @@ def serve_metrics(
     # Last to start, so a supervisor can take an answering /metrics as "this process serves".
     if settings.metrics.enabled:
         gc_pauses = stack.enter_context(GcPauseRecorder())  # unhooked after the metrics server stops
+        loop_lag = stack.enter_context(LoopLagProbe())
         tasks = LoopTasks(asyncio.get_running_loop())
-        collector = ServiceCollector([*components, gc_pauses, tasks], constant_labels={"role": settings.role})
+        collector = ServiceCollector(
+            [*components, gc_pauses, loop_lag, tasks], constant_labels={"role": settings.role}
+        )
         stack.enter_context(metrics_server(settings.metrics.host, settings.metrics.port, collector, health))
