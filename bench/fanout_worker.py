@@ -21,6 +21,9 @@ import grpc
 from tickstock.v1 import event_service_pb2, event_service_pb2_grpc, events_pb2
 from tickstock_server.simulation.market import REAL_TICKERS
 
+OPEN_WAVE = 50
+"""Streams a worker opens at once before it waits for their first messages."""
+
 _UNIVERSES = ["sp500", "nasdaq100", "dow30", "sector_technology", "sector_financials", "sector_health_care"]
 _TYPES = [
     events_pb2.EVENT_TYPE_HIGH,
@@ -120,6 +123,9 @@ async def _work(config: WorkerConfig, conn: Connection) -> WorkerResult:
     ]
     stats = WorkerResult()
     tasks = []
+    # Streams open in waves of OPEN_WAVE at a time: one at a time, each open waits a round trip through a
+    # gateway already busy with the open streams, and 5,000 streams took more than ten minutes to open.
+    waiting: list[asyncio.Event] = []
     for index, event_filter in enumerate(
         filters(config.subscribers, config.watchlists, random.Random(config.seed))
     ):
@@ -127,7 +133,11 @@ async def _work(config: WorkerConfig, conn: Connection) -> WorkerResult:
         opened = asyncio.Event()
         request = event_service_pb2.StreamEventsRequest(filter=event_filter)
         tasks.append(asyncio.create_task(_subscriber(stub, request, metadata, stats, opened)))
-        await opened.wait()
+        waiting.append(opened)
+        if len(waiting) == OPEN_WAVE:
+            await asyncio.gather(*(event.wait() for event in waiting))
+            waiting.clear()
+    await asyncio.gather(*(event.wait() for event in waiting))
     # The load generator must not pause its own streams: no collections while it measures (its
     # garbage in 60 s is small, and reference counting frees nearly all of it).
     gc.collect()
