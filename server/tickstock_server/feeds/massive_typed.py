@@ -1,10 +1,10 @@
 """The typed fast path of the Massive frame parser: frames whose every event is a valid A, AM, T or Q.
 
 msgspec decodes such a frame straight into the structs of `massive_structs` (no dict per event), and
-`typed_ticks` checks the ranges the structs' types leave open. Any other frame (a status event, an unknown or
-malformed event, a value out of type or range, NaN or Infinity) makes `typed_ticks` return None, and
-the parser then takes its general path, which counts and logs every rejection by reason; so the fast
-path never changes what a frame yields.
+`typed_ticks` checks the ranges the structs' types leave open. Any other frame (a status event, an
+unknown or malformed event, a value out of type or range, NaN or Infinity) makes `typed_ticks` return
+None, and the parser then takes its general path, which counts and logs every rejection by reason; so
+the fast path never changes what a frame yields.
 """
 
 from __future__ import annotations

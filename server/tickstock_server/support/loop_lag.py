@@ -4,7 +4,7 @@ A timer due every `interval_s` notes how far past its due time it ran. On an idl
 tens of microseconds; a step that runs for 30 ms (a big fan-out, a full garbage collection, a blocking
 call) delays the timer by up to 30 ms. So the histogram ``tickstock_event_loop_lag_seconds`` shows how
 often the process's loop was held for longer than a stream, a health check or a feed batch can wait, and
-the SPEC's rule that no loop step blocks for more than 5 ms can be checked on a running service.
+whether any loop step blocks for more than 5 ms can be checked on a running service.
 
 Cost: one timer callback per interval (100 a second by default), a few microseconds each.
 """
